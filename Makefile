@@ -1,0 +1,38 @@
+# Two commands do all the set-up on a fresh machine:  make serve   and   make test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PF := $(BIN)/practice-finder
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install index serve search test lint typecheck clean
+
+# The venv is (re)made when missing or when the dependencies change.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Builds only when the corpus (or model, or schema) changed since the current build.
+index: install
+	$(PF) ingest
+
+serve: index
+	$(PF) search "young people leave our small town, how can culture keep them" --k 5
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check src tests scripts
+
+typecheck: install
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) indexes .pytest_cache .mypy_cache

@@ -1,0 +1,139 @@
+"""Turning one record into what the store holds: a table row, passages to embed, and tags."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from . import nlp
+from .models import City, Plan, Practice, Record, Taxonomy, record_type
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
+ANALYSIS_VERSION = 1  # bump when passages, tagging or embedded texts change meaning
+
+
+@dataclass
+class Passage:
+    """A unit of retrieval: the whole record (seq 0) or a few sentences of one section."""
+
+    section: str
+    text: str  # what is shown as a snippet
+    embed_text: str  # what is embedded (the text with its record's title for context)
+
+    @property
+    def text_hash(self) -> str:
+        return sha256(self.embed_text)
+
+
+@dataclass
+class Analysis:
+    kind: str
+    id: str
+    row: dict[str, Any]
+    passages: list[Passage]
+    tags: list[dict[str, Any]] = field(default_factory=list)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_hash(record: Record) -> str:
+    """Hash of everything in a record but where its file lies."""
+    data = msgspec.to_builtins(record)
+    data.pop("path", None)
+    return sha256(json.dumps({"v": ANALYSIS_VERSION, "r": data}, sort_keys=True, ensure_ascii=False))
+
+
+def taxonomy_hash(taxonomy: Taxonomy) -> str:
+    return sha256(json.dumps(msgspec.to_builtins(taxonomy), sort_keys=True, ensure_ascii=False))
+
+
+def record_language(record: Record) -> str:
+    if isinstance(record, City):
+        return "en"
+    return record.language
+
+
+def headline(record: Record) -> str:
+    """The name a person sees first: a practice's or plan's title, a city's name."""
+    return record.name if isinstance(record, City) else record.title
+
+
+def record_text(record: Record) -> str:
+    """The text embedded for the record as a whole (the model reads about its first 200 words)."""
+    if isinstance(record, Practice):
+        return f"{record.title}. {record.summary} {record.what_happened}"
+    if isinstance(record, City):
+        return f"{record.name}, {record.region}. {record.description}"
+    return f"{record.title}. {record.body['local_context']} {record.body['challenges']} {record.body['goals']}"
+
+
+def _section_docs(record: Record) -> list[tuple[str, list[Doc]]]:
+    """Each text section of the record, processed by spaCy once (for passages and for tags)."""
+    lang = record_language(record)
+    return [(section, nlp.docs(text, lang)) for section, text in record.sections()]
+
+
+def passages(record: Record, section_docs: list[tuple[str, list[Doc]]]) -> list[Passage]:
+    title = headline(record)
+    out = [Passage("record", title, record_text(record))]
+    for section, docs in section_docs:
+        sents = [s for doc in docs for s in nlp.doc_sentences(doc)]
+        out.extend(Passage(section, chunk, f"{title}: {chunk}") for chunk in nlp.group_sentences(sents))
+    return out
+
+
+def tag_rows(record: Record, tagger: nlp.Tagger, section_docs: list[tuple[str, list[Doc]]]) -> list[dict[str, Any]]:
+    """Declared tags, plus the terms the record's text mentions (source 'text')."""
+    kind = record_type(record)
+    rows = [
+        {"record_type": kind, "record_id": record.id, "vocabulary": v, "term": t, "source": "declared", "phrase": None, "count": None}
+        for v, t in record.tags.items()
+    ]
+    lang = record_language(record)
+    all_docs = [*nlp.docs(headline(record), lang), *(d for _, docs in section_docs for d in docs)]
+    for hit in tagger.tag_docs(all_docs, lang):
+        rows.append(
+            {"record_type": kind, "record_id": record.id, "vocabulary": hit.vocabulary, "term": hit.term,
+             "source": "text", "phrase": hit.phrase, "count": hit.count}
+        )
+    return rows
+
+
+def tag_labels(record: Record, taxonomy: Taxonomy) -> str:
+    """Labels of the declared tags, indexed for full-text search."""
+    return "; ".join(taxonomy.label(v, t) for v, t in record.tags.items())
+
+
+def row(record: Record, taxonomy: Taxonomy, city_names: dict[str, str]) -> dict[str, Any]:
+    """The record's row in its table."""
+    data = msgspec.to_builtins(record)
+    tags = data.pop("tags")
+    data.update({k: json.dumps(tags.get(k, [])) for k in ("challenges", "assets", "themes", "target_groups", "participation")})
+    if isinstance(record, (Practice, Plan)):
+        data.update(years=json.dumps(record.years), year_start=min(record.years), year_end=max(record.years))
+    if isinstance(record, Practice):
+        data["partners"] = json.dumps(record.partners)
+    if isinstance(record, City):
+        data["languages"] = json.dumps(record.languages)
+    if isinstance(record, Plan):
+        data["body"] = json.dumps(record.body, ensure_ascii=False)
+        data["text"] = "\n\n".join(t for _, t in record.sections())
+        data["city_name"] = city_names.get(record.city, record.city)
+    data["tag_labels"] = tag_labels(record, taxonomy)
+    data["content_hash"] = content_hash(record)
+    return data
+
+
+def analyse(record: Record, taxonomy: Taxonomy, tagger: nlp.Tagger, city_names: dict[str, str]) -> Analysis:
+    """Everything the store needs about one record, except the embeddings."""
+    section_docs = _section_docs(record)
+    return Analysis(record_type(record), record.id, row(record, taxonomy, city_names),
+                    passages(record, section_docs), tag_rows(record, tagger, section_docs))

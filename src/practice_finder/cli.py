@@ -1,0 +1,126 @@
+"""The `practice-finder` command: parse options, make one library call, print the result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .config import Settings
+from .errors import CorpusError, PracticeFinderError
+
+
+class _Group(click.Group):
+    """Turns the library's errors into one line on stderr that says how to fix the problem."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CorpusError as exc:
+            for problem in exc.problems:
+                click.echo(f"  {problem}", err=True)
+            _fail(exc)
+        except PracticeFinderError as exc:
+            _fail(exc)
+
+
+def _fail(exc: PracticeFinderError) -> None:
+    hint = f" Fix: {exc.hint}." if exc.hint else ""
+    click.echo(f"Error: {exc.message}.{hint}", err=True)
+    sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="practice-finder")
+def cli() -> None:
+    """Semantic search and recommendations over the good practices of the BSR Cultural Pearls programme."""
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings.from_env(**overrides)
+
+
+def _embedder_factory(settings: Settings) -> Callable[[], Any]:
+    from .embedding import load_embedder
+
+    return partial(load_embedder, settings.model, settings.batch_size, settings.threads)
+
+
+corpus_option = click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Corpus folder [default: corpus/, env PF_CORPUS_DIR].")
+index_option = click.option("--index", "index_dir", type=click.Path(path_type=Path), help="Index folder [default: indexes/, env PF_INDEX_DIR].")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@cli.command()
+@corpus_option
+@index_option
+@click.option("--force", is_flag=True, help="Build even when nothing changed.")
+@click.option("--progress/--no-progress", default=None, help="Show a progress bar while embedding [default: on].")
+@json_option
+def ingest(corpus_dir: Path | None, index_dir: Path | None, force: bool, progress: bool | None, as_json: bool) -> None:
+    """Validate the corpus and build a new index version if anything changed."""
+    from .pipeline import ingest as run_ingest
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, progress=progress)
+    report = run_ingest(settings, _embedder_factory(settings), force=force)
+    if as_json:
+        click.echo(json.dumps(asdict(report), indent=2))
+        return
+    from .report import ingest_summary
+
+    click.echo(ingest_summary(report, settings))
+
+
+@cli.command()
+@index_option
+@json_option
+def info(index_dir: Path | None, as_json: bool) -> None:
+    """Show what is built: the current build's manifest and the versions kept."""
+    from .report import index_info
+
+    data = index_info(_settings(index_dir=index_dir))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    from .report import info_text
+
+    click.echo(info_text(data))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--k", "k", type=int, default=10, show_default=True, help="Number of results (1-100).")
+@click.option("--country", multiple=True, help="Only practices from this country code (repeatable), e.g. LV.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
+@index_option
+@json_option
+def search(query: str, k: int, country: tuple[str, ...], mode: str, index_dir: Path | None, as_json: bool) -> None:
+    """Find good practices for a challenge described in your own words."""
+    from .filters import Filters
+    from .index import open_index
+    from .report import search_text
+    from .search import SearchQuery
+    from .search import search as run_search
+
+    settings = _settings(index_dir=index_dir)
+    request = SearchQuery(query, k=k, mode=mode, filters=Filters(country=tuple(c.upper() for c in country)))
+    index = open_index(settings, _embedder_factory(settings))
+    result = run_search(index, request, depth=settings.candidates, rrf_k=settings.rrf_k)
+    if as_json:
+        click.echo(json.dumps(asdict(result), indent=2, ensure_ascii=False))
+        return
+    click.echo(search_text(result))
+
+
+def main() -> None:
+    cli(prog_name="practice-finder")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Every error the core raises on purpose. The CLI prints them as one line; the API maps them to problem details."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PracticeFinderError(Exception):
+    """Base class: a problem the user can fix; `hint` says how."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        if hint:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class NotFoundError(PracticeFinderError):
+    """A record id that does not exist."""
+
+
+class InvalidQueryError(PracticeFinderError):
+    """A query parameter or request body that cannot be used; `parameter` names it."""
+
+    def __init__(self, parameter: str, message: str, hint: str = "") -> None:
+        super().__init__(f"{parameter}: {message}", hint)
+        self.parameter = parameter
+        self.reason = message
+
+
+class IndexMissingError(PracticeFinderError):
+    """No index has been built yet at the configured location."""
+
+    hint = "run `practice-finder ingest` (or `make index`) to build one"
+
+
+class IndexMismatchError(PracticeFinderError):
+    """The index was built by another model or schema version, or its files are damaged."""
+
+    hint = "rebuild it with `practice-finder ingest --force`"
+
+
+class IngestLockedError(PracticeFinderError):
+    """Another ingest is already building into the same index directory."""
+
+    hint = "wait for it to finish, or remove the stale lock if no ingest is running"
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    """One thing wrong with one corpus file."""
+
+    path: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.field}: {self.message}"
+
+
+class CorpusError(PracticeFinderError):
+    """The corpus has invalid records; all problems found in one pass are listed."""
+
+    hint = "fix the files named above and run ingest again; the current index was left unchanged"
+
+    def __init__(self, problems: list[RecordProblem]) -> None:
+        self.problems = problems
+        files = len({p.path for p in problems})
+        super().__init__(f"{len(problems)} problem(s) in {files} corpus file(s)")

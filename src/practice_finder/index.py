@@ -1,0 +1,88 @@
+"""The query side's view of one build: store, vectors, model and taxonomy, opened once and checked."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import builds, nlp, store, vectors
+from .config import Settings
+from .embedding import Embedder
+from .errors import IndexMismatchError
+from .models import Taxonomy, Term
+
+if TYPE_CHECKING:
+    import faiss
+
+
+@dataclass
+class Index:
+    """A loaded build. Read-only; safe to share between request threads."""
+
+    path: Path
+    manifest: dict[str, Any]
+    db: sqlite3.Connection
+    vectors: dict[str, faiss.Index]
+    embedder: Embedder
+    taxonomy: Taxonomy
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def build_id(self) -> str:
+        return str(self.manifest["build_id"])
+
+    @cached_property
+    def tagger(self) -> nlp.Tagger:
+        return nlp.Tagger(self.taxonomy)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def check_manifest(manifest: dict[str, Any], settings: Settings, build: Path) -> None:
+    """Refuse a build made by another schema version or another model than the configured one."""
+    if manifest.get("schema_version") != builds.SCHEMA_VERSION:
+        raise IndexMismatchError(
+            f"build {build.name} has schema version {manifest.get('schema_version')}; this program reads {builds.SCHEMA_VERSION}"
+        )
+    built_with = manifest.get("model", {}).get("name")
+    if built_with != settings.model:
+        raise IndexMismatchError(f"build {build.name} was made with model {built_with!r}, but the configured model is {settings.model!r}")
+
+
+def open_index(settings: Settings, make_embedder: Callable[[], Embedder]) -> Index:
+    """Open the current build; raises IndexMissingError or IndexMismatchError with what to do."""
+    build = builds.require_current(settings.index_dir)
+    manifest = builds.read_manifest(build)
+    check_manifest(manifest, settings, build)
+    dimension = int(manifest["model"]["dimension"])
+    loaded = {
+        kind: vectors.load(build / info["file"], int(info["size"]), dimension) for kind, info in manifest["vectors"].items()
+    }
+    try:
+        db = store.connect(build / "store.db")
+        taxonomy = load_taxonomy(db)
+    except sqlite3.DatabaseError as exc:
+        raise IndexMismatchError(f"the store of build {build.name} cannot be read: {exc}") from exc
+    embedder = make_embedder()
+    if embedder.dimension != dimension or embedder.name != settings.model:
+        raise IndexMismatchError(f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}")
+    return Index(build, manifest, db, loaded, embedder, taxonomy)
+
+
+def load_taxonomy(db: sqlite3.Connection) -> Taxonomy:
+    """The taxonomy as it was when the build was made."""
+    vocabularies: dict[str, dict[str, Term]] = {}
+    for row in db.execute("select * from terms order by rowid"):
+        term = Term(
+            id=row["id"], vocabulary=row["vocabulary"], label=row["label"], definition=row["definition"] or "",
+            synonyms=tuple(json.loads(row["synonyms"] or "[]")),
+            labels={k: tuple(v) for k, v in json.loads(row["labels"] or "{}").items()},
+        )
+        vocabularies.setdefault(term.vocabulary, {})[term.id] = term
+    return Taxonomy(vocabularies)

@@ -1,0 +1,186 @@
+"""The records of the corpus and the taxonomy, as plain immutable structs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import msgspec
+
+COUNTRIES: dict[str, str] = {
+    "DK": "Denmark",
+    "EE": "Estonia",
+    "FI": "Finland",
+    "DE": "Germany",
+    "LV": "Latvia",
+    "LT": "Lithuania",
+    "PL": "Poland",
+    "SE": "Sweden",
+    "NO": "Norway",
+}
+REGION_LANGUAGES = ("sv", "fi", "et", "lv", "lt", "pl", "de", "da", "nb")
+VOCABULARIES = ("challenges", "assets", "themes", "target_groups", "participation")
+BUDGET_BANDS = ("under-10k", "10k-50k", "50k-250k", "over-250k", "unknown")
+SETTLEMENT_TYPES = ("urban", "town", "rural")
+PLAN_STATUSES = ("draft", "submitted", "adopted")
+RECORD_TYPES = ("practice", "city", "plan")
+
+
+class Term(msgspec.Struct, frozen=True, kw_only=True):
+    """One controlled-vocabulary term."""
+
+    id: str
+    vocabulary: str
+    label: str
+    definition: str = ""
+    synonyms: tuple[str, ...] = ()
+    labels: dict[str, tuple[str, ...]] = {}
+
+    def phrases(self, language: str = "en") -> list[str]:
+        """The phrases that mean this term in a language (English: label and synonyms)."""
+        if language == "en":
+            return [self.label, *self.synonyms]
+        return list(self.labels.get(language, ()))
+
+
+class Taxonomy(msgspec.Struct, frozen=True):
+    """The five vocabularies, term ids unique within each."""
+
+    vocabularies: dict[str, dict[str, Term]]
+
+    def terms(self) -> Iterator[Term]:
+        for vocab in self.vocabularies.values():
+            yield from vocab.values()
+
+    def has(self, vocabulary: str, term_id: str) -> bool:
+        return term_id in self.vocabularies.get(vocabulary, {})
+
+    def term(self, vocabulary: str, term_id: str) -> Term:
+        return self.vocabularies[vocabulary][term_id]
+
+    def label(self, vocabulary: str, term_id: str) -> str:
+        term = self.vocabularies.get(vocabulary, {}).get(term_id)
+        return term.label if term else term_id
+
+
+class Tags(msgspec.Struct, frozen=True, kw_only=True):
+    """Taxonomy ids attached to a record, per vocabulary."""
+
+    challenges: tuple[str, ...] = ()
+    assets: tuple[str, ...] = ()
+    themes: tuple[str, ...] = ()
+    target_groups: tuple[str, ...] = ()
+    participation: tuple[str, ...] = ()
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        """(vocabulary, term id) pairs."""
+        for vocab in VOCABULARIES:
+            for term_id in getattr(self, vocab):
+                yield vocab, term_id
+
+
+class Practice(msgspec.Struct, frozen=True, kw_only=True):
+    """A good practice: what a town did with its cultural assets, and what came of it."""
+
+    id: str
+    title: str
+    municipality: str
+    country: str
+    population: int
+    years: tuple[int, ...]
+    tags: Tags
+    summary: str
+    what_happened: str
+    outcomes: str
+    success_factors: str
+    budget_band: str
+    resources: str
+    language: str
+    source: str
+    city: str | None = None
+    partners: tuple[str, ...] = ()
+    basis: str | None = None
+    path: str = ""
+
+    def sections(self) -> list[tuple[str, str]]:
+        """The record's text, section by section, in reading order."""
+        return [
+            ("summary", self.summary),
+            ("what_happened", self.what_happened),
+            ("outcomes", self.outcomes),
+            ("success_factors", self.success_factors),
+        ]
+
+
+class City(msgspec.Struct, frozen=True, kw_only=True):
+    """A municipality of the region: size, place, type, challenges and assets."""
+
+    id: str
+    name: str
+    country: str
+    region: str
+    population: int
+    population_year: int
+    lat: float
+    lon: float
+    settlement_type: str
+    tags: Tags
+    description: str
+    languages: tuple[str, ...] = ()
+    pearl_year: int | None = None
+    path: str = ""
+
+    def sections(self) -> list[tuple[str, str]]:
+        return [("description", self.description)]
+
+
+PLAN_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("local_context", "Local context"),
+    ("challenges", "Challenges"),
+    ("goals", "Goals"),
+    ("target_groups", "Target groups"),
+    ("cultural_assets", "Cultural assets"),
+    ("actions", "Actions"),
+    ("participation", "Participation"),
+    ("expected_outcomes", "Expected outcomes"),
+)
+
+
+class Plan(msgspec.Struct, frozen=True, kw_only=True):
+    """A Culture and Resilience Action Plan (CuReAP) of one town."""
+
+    id: str
+    city: str
+    title: str
+    years: tuple[int, ...]
+    status: str
+    tags: Tags
+    body: dict[str, str]
+    language: str
+    source: str
+    basis: str | None = None
+    path: str = ""
+
+    def sections(self) -> list[tuple[str, str]]:
+        return [(key, self.body.get(key, "")) for key, _ in PLAN_SECTIONS]
+
+
+Record = Practice | City | Plan
+
+
+def record_type(record: Record) -> str:
+    """'practice', 'city' or 'plan'."""
+    return {Practice: "practice", City: "city", Plan: "plan"}[type(record)]
+
+
+class Corpus(msgspec.Struct, frozen=True):
+    """Everything read from a corpus directory, already validated."""
+
+    taxonomy: Taxonomy
+    practices: tuple[Practice, ...]
+    cities: tuple[City, ...]
+    plans: tuple[Plan, ...]
+
+    def records(self) -> Iterator[Record]:
+        yield from self.practices
+        yield from self.cities
+        yield from self.plans

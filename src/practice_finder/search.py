@@ -1,0 +1,228 @@
+"""Hybrid search over good practices: dense (FAISS, record and passage level) + lexical (FTS5 BM25), fused by rank."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import fusion, nlp, vectors
+from .errors import InvalidQueryError
+from .filters import TEXT_TAG_MIN_COUNT, Filters, allowed_passages, practice_filter_sql
+from .highlight import mark, matched_words
+from .index import Index
+
+MODES = ("hybrid", "dense", "lexical")
+MAX_QUERY_CHARS = 1000
+MAX_K = 100
+PASSAGES_PER_RECORD = 12  # dense depth in passages = candidates x this, to reach enough distinct records
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    text: str
+    k: int = 10
+    offset: int = 0
+    mode: str = "hybrid"
+    filters: Filters = field(default_factory=Filters)
+
+
+@dataclass
+class Hit:
+    id: str
+    title: str
+    municipality: str
+    country: str
+    years: list[int]
+    population: int
+    language: str
+    summary: str
+    score: float
+    snippet: str
+    why: dict[str, Any]
+    city: str | None = None
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    total: int
+    offset: int
+    k: int
+    hits: list[Hit]
+    understood: dict[str, list[str]]
+    facets: dict[str, dict[str, int]] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def validate(query: SearchQuery, index: Index) -> None:
+    """Raise InvalidQueryError naming the parameter for anything that cannot be searched."""
+    text = query.text.strip()
+    if not text:
+        raise InvalidQueryError("q", "must not be empty", "describe the challenge in a few words")
+    if len(text) > MAX_QUERY_CHARS:
+        raise InvalidQueryError("q", f"is {len(text)} characters long; at most {MAX_QUERY_CHARS} are allowed")
+    if not 1 <= query.k <= MAX_K:
+        raise InvalidQueryError("k", f"must be between 1 and {MAX_K}, got {query.k}")
+    if query.offset < 0:
+        raise InvalidQueryError("offset", f"must be 0 or more, got {query.offset}")
+    if query.mode not in MODES:
+        raise InvalidQueryError("mode", f"must be one of {', '.join(MODES)}, got {query.mode!r}")
+    query.filters.validate(index.taxonomy)
+
+
+def search(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fusion.DEFAULT_RRF_K) -> SearchResult:
+    """Rank practices for a natural-language query; filters apply before the ranking is cut."""
+    validate(query, index)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+    where, params = practice_filter_sql(query.filters)
+    words = nlp.content_words(query.text)
+    legs: dict[str, list[str]] = {}
+    best: dict[str, tuple[int, float]] = {}
+    qvec = None
+    if query.mode in ("hybrid", "dense"):
+        qvec = index.embedder.encode([query.text], kind="query")[0]
+        timings["encode"] = _ms(clock)
+        allowed = allowed_passages(index.db, where, params)
+        legs["dense"], best = dense_leg(index, qvec, depth, allowed)
+        timings["dense"] = _ms(clock) - timings["encode"]
+    if query.mode in ("hybrid", "lexical"):
+        started = time.perf_counter()
+        legs["lexical"] = lexical_leg(index, words, depth, where, params)
+        timings["lexical"] = _ms(started)
+    fused = fusion.reciprocal_rank_fusion(legs, k=rrf_k)
+    page = fused[query.offset : query.offset + query.k]
+    understood = understand(index, query.text)
+    hits = [_hit(index, rid, score, legs, qvec, words, understood) for rid, score in page]
+    facets = facet_counts(index, [rid for rid, _ in fused])
+    timings["total"] = _ms(clock)
+    return SearchResult(query.text, query.mode, len(fused), query.offset, query.k, hits, understood, facets, timings)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
+def dense_leg(index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | None
+              ) -> tuple[list[str], dict[str, tuple[int, float]]]:
+    """Practices ranked by their best-matching vector (the whole record or one passage)."""
+    found = vectors.search(index.vectors["practice"], qvec, depth * PASSAGES_PER_RECORD, allowed)
+    owners = passage_owners(index, [pid for pid, _ in found])
+    best: dict[str, tuple[int, float]] = {}
+    for pid, score in found:
+        rid = owners.get(pid)
+        if rid is not None and rid not in best:
+            best[rid] = (pid, score)
+    ranked = sorted(best, key=lambda r: -best[r][1])[:depth]
+    return ranked, best
+
+
+def passage_owners(index: Index, passage_ids: Sequence[int]) -> dict[int, str]:
+    if not passage_ids:
+        return {}
+    marks = ",".join("?" * len(passage_ids))
+    rows = index.db.execute(f"select id, record_id from passages where id in ({marks})", list(passage_ids))
+    return {row["id"]: row["record_id"] for row in rows}
+
+
+def fts_query(words: Sequence[str]) -> str:
+    """An FTS5 query matching any of the words (each quoted, so no word is read as an operator)."""
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def lexical_leg(index: Index, words: Sequence[str], depth: int, where: str, params: list[Any]) -> list[str]:
+    """Practices ranked by BM25 over title, summary, text and tags."""
+    if not words:
+        return []
+    from .store import BM25_WEIGHTS
+
+    weights = ", ".join(str(w) for w in BM25_WEIGHTS["practices"])
+    sql = (
+        f"select p.id from practices_fts join practices p on p.rowid = practices_fts.rowid "
+        f"where practices_fts match ? {'and ' + where if where else ''} "
+        f"order by bm25(practices_fts, {weights}) limit ?"
+    )
+    return [row["id"] for row in index.db.execute(sql, [fts_query(words), *params, depth])]
+
+
+def understand(index: Index, text: str) -> dict[str, list[str]]:
+    """Taxonomy terms the query mentions, by vocabulary."""
+    out: dict[str, list[str]] = {}
+    for hit in index.tagger.tag(text):
+        out.setdefault(hit.vocabulary, []).append(hit.term)
+    return out
+
+
+def record_tags(index: Index, record_type: str, record_id: str) -> dict[str, set[str]]:
+    """Declared and text-derived tags of one record, by vocabulary."""
+    out: dict[str, set[str]] = {}
+    rows = index.db.execute("select vocabulary, term from tags where record_type = ? and record_id = ?", (record_type, record_id))
+    for row in rows:
+        out.setdefault(row["vocabulary"], set()).add(row["term"])
+    return out
+
+
+def best_passage(index: Index, record_id: str, qvec: np.ndarray | None, words: Sequence[str], lang: str) -> str:
+    """The passage of a practice that best matches the query, by meaning and by shared words."""
+    rows = index.db.execute(
+        "select text, embedding from passages where record_type = 'practice' and record_id = ? and section != 'record' order by seq",
+        (record_id,),
+    ).fetchall()
+    if not rows:
+        return ""
+
+    def score(row: Any) -> float:
+        lexical = 0.05 * len(matched_words(row["text"], list(words), lang))
+        dense = float(np.frombuffer(row["embedding"], dtype=np.float32) @ qvec) if qvec is not None else 0.0
+        return dense + lexical
+
+    return str(max(rows, key=score)["text"])
+
+
+def _hit(index: Index, rid: str, score: float, legs: dict[str, list[str]], qvec: np.ndarray | None,
+         words: Sequence[str], understood: dict[str, list[str]]) -> Hit:
+    import json
+
+    row = index.db.execute("select * from practices where id = ?", (rid,)).fetchone()
+    tags = record_tags(index, "practice", rid)
+    passage = best_passage(index, rid, qvec, words, row["language"])
+    why = {
+        "ranks": {leg: ranked.index(rid) + 1 if rid in ranked else None for leg, ranked in legs.items()},
+        "challenges": [t for t in understood.get("challenges", []) if t in tags.get("challenges", set())],
+        "assets": [t for t in understood.get("assets", []) if t in tags.get("assets", set())],
+        "words": matched_words(passage, list(words), row["language"]),
+    }
+    return Hit(
+        id=rid, title=row["title"], municipality=row["municipality"], country=row["country"],
+        years=json.loads(row["years"]), population=row["population"], language=row["language"],
+        summary=row["summary"], score=round(score, 6), snippet=mark(passage, list(words), row["language"]), why=why,
+        city=row["city"],
+    )
+
+
+FACET_VOCABULARIES = {"challenge": "challenges", "asset": "assets", "theme": "themes"}
+
+
+def facet_counts(index: Index, record_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Counts per country, challenge, asset and theme over every candidate, not just the page."""
+    if not record_ids:
+        return {"country": {}, **{name: {} for name in FACET_VOCABULARIES}}
+    marks = ",".join("?" * len(record_ids))
+    ids = list(record_ids)
+    facets = {"country": _counts(index, f"select country as k, count(*) as n from practices where id in ({marks}) group by country", ids)}
+    for name, vocab in FACET_VOCABULARIES.items():
+        sql = (f"select term as k, count(distinct record_id) as n from tags where record_type = 'practice' "
+               f"and vocabulary = ? and (source = 'declared' or count >= {TEXT_TAG_MIN_COUNT}) "
+               f"and record_id in ({marks}) group by term")
+        facets[name] = _counts(index, sql, [vocab, *ids])
+    return facets
+
+
+def _counts(index: Index, sql: str, params: list[Any]) -> dict[str, int]:
+    rows = index.db.execute(sql, params).fetchall()
+    return {row["k"]: row["n"] for row in sorted(rows, key=lambda r: (-r["n"], r["k"]))}
