@@ -68,7 +68,10 @@ def load_embedder(name: str, batch_size: int = 32, threads: int = 0) -> Embedder
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import torch
+    import transformers
     from sentence_transformers import SentenceTransformer
+
+    transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
     if threads > 0:
         torch.set_num_threads(threads)

@@ -95,9 +95,11 @@ def search(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fusi
         started = time.perf_counter()
         legs["lexical"] = lexical_leg(index, words, depth, where, params)
         timings["lexical"] = _ms(started)
+    understood = understand(index, query.text)
+    if query.mode == "hybrid" and understood:
+        legs["taxonomy"] = taxonomy_leg(index, understood, where, params, depth, legs.get("dense", []))
     fused = fusion.reciprocal_rank_fusion(legs, k=rrf_k)
     page = fused[query.offset : query.offset + query.k]
-    understood = understand(index, query.text)
     hits = [_hit(index, rid, score, legs, qvec, words, understood) for rid, score in page]
     facets = facet_counts(index, [rid for rid, _ in fused])
     timings["total"] = _ms(clock)
@@ -148,6 +150,32 @@ def lexical_leg(index: Index, words: Sequence[str], depth: int, where: str, para
         f"order by bm25(practices_fts, {weights}) limit ?"
     )
     return [row["id"] for row in index.db.execute(sql, [fts_query(words), *params, depth])]
+
+
+# How much a practice's tag counts when the query mentions the term: by vocabulary, and less when the
+# tag was only found in the practice's text rather than declared by its authors.
+TAG_WEIGHTS = {"challenges": 1.0, "assets": 0.7, "themes": 0.4, "target_groups": 0.4, "participation": 0.3}
+TEXT_TAG_FACTOR = 0.5
+
+
+def taxonomy_leg(index: Index, understood: dict[str, list[str]], where: str, params: list[Any], depth: int,
+                 tiebreak: Sequence[str] = ()) -> list[str]:
+    """Practices ranked by the weight of the query's taxonomy terms they carry (ties: by the dense order)."""
+    pairs = [(vocab, term) for vocab, terms in understood.items() for term in terms]
+    if not pairs:
+        return []
+    match = " or ".join("(t.vocabulary = ? and t.term = ?)" for _ in pairs)
+    weight = " ".join(f"when '{v}' then {w}" for v, w in TAG_WEIGHTS.items())
+    sql = (
+        f"select t.record_id as id, sum((case t.vocabulary {weight} else 0 end) * "
+        f"(case t.source when 'declared' then 1.0 else {TEXT_TAG_FACTOR} end)) as s "
+        f"from tags t join practices p on p.id = t.record_id "
+        f"where t.record_type = 'practice' and ({match}) {'and ' + where if where else ''} group by t.record_id"
+    )
+    rows = index.db.execute(sql, [x for pair in pairs for x in pair] + params).fetchall()
+    order = fusion.ranks(tiebreak)
+    ranked = sorted(rows, key=lambda r: (-r["s"], order.get(r["id"], len(order) + 1), r["id"]))
+    return [r["id"] for r in ranked[:depth]]
 
 
 def understand(index: Index, text: str) -> dict[str, list[str]]:

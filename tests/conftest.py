@@ -1,0 +1,72 @@
+"""Shared fixtures: a tiny inline corpus with a fake embedder for fast pipeline tests, and one real
+index (shipped model, shipped corpus) built once per test session for search tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from practice_finder.config import Settings
+
+from .fakes import HashingEmbedder, write_tiny_corpus
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Settings:
+    """Settings pointing at a fresh three-practice corpus and an empty index directory."""
+    corpus = tmp_path / "corpus"
+    write_tiny_corpus(corpus, CORPUS / "taxonomy.yaml")
+    return Settings(corpus_dir=corpus, index_dir=tmp_path / "indexes", progress=False, keep_builds=2)
+
+
+@pytest.fixture
+def fake_embedder() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The shipped corpus, indexed once with the shipped model (about a minute)."""
+    from practice_finder.embedding import load_embedder
+    from practice_finder.pipeline import ingest
+
+    index_dir = tmp_path_factory.mktemp("real") / "indexes"
+    settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, progress=False)
+    ingest(settings, partial(load_embedder, settings.model))
+    return settings
+
+
+@pytest.fixture(scope="session")
+def real_embedder():  # type: ignore[no-untyped-def]
+    from practice_finder.embedding import load_embedder
+
+    return load_embedder(Settings().model)
+
+
+@pytest.fixture(scope="session")
+def real_index(real_settings: Settings, real_embedder):  # type: ignore[no-untyped-def]
+    from practice_finder.index import open_index
+
+    index = open_index(real_settings, lambda: real_embedder)
+    yield index
+    index.close()
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Iterator[Path]:
+    """A writable copy of the shipped corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(CORPUS, target, ignore=shutil.ignore_patterns(".*"))
+    yield target

@@ -1,0 +1,123 @@
+"""The ingestion pipeline: incremental builds, atomic switch, pruning, locking, manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from practice_finder import builds
+from practice_finder.config import Settings
+from practice_finder.errors import CorpusError, IngestLockedError
+from practice_finder.pipeline import ingest
+
+from .fakes import HashingEmbedder
+
+
+def _run(settings: Settings, embedder: HashingEmbedder, **kw):  # type: ignore[no-untyped-def]
+    return ingest(settings, lambda: embedder, **kw)
+
+
+def test_first_ingest_builds_and_reports_counts(tiny: Settings, fake_embedder: HashingEmbedder) -> None:
+    report = _run(tiny, fake_embedder)
+    assert report.changes == {"added": 5, "changed": 0, "removed": 0, "unchanged": 0}
+    assert report.counts["practices"] == 3 and report.counts["cities"] == 1 and report.counts["plans"] == 1
+    assert report.embedded == fake_embedder.embedded > 0
+    current = builds.current_build(tiny.index_dir)
+    assert current is not None and current.name == report.build_id
+    manifest = json.loads((current / "manifest.json").read_text())
+    assert manifest["model"] == {"name": "all-MiniLM-L6-v2", "dimension": 64, "normalized": True, "similarity": "cosine"}
+    assert manifest["counts"]["passages"] == sum(v["size"] for v in manifest["vectors"].values())
+    assert {"schema_version", "corpus", "built_at", "build_id"} <= set(manifest)
+
+
+def test_unchanged_corpus_rebuilds_nothing(tiny: Settings, fake_embedder: HashingEmbedder) -> None:
+    first = _run(tiny, fake_embedder)
+    second = _run(tiny, HashingEmbedder())
+    assert second.up_to_date and second.embedded == 0
+    assert second.changes == {"added": 0, "changed": 0, "removed": 0, "unchanged": 5}
+    assert builds.current_build(tiny.index_dir).name == first.build_id  # type: ignore[union-attr]
+
+
+def test_forced_rebuild_reuses_every_embedding(tiny: Settings, fake_embedder: HashingEmbedder) -> None:
+    _run(tiny, fake_embedder)
+    again = HashingEmbedder()
+    report = _run(tiny, again, force=True)
+    assert report.embedded == 0 and again.embedded == 0 and report.reused == report.counts["passages"]
+
+
+def test_changed_record_reembeds_only_its_changed_texts(tiny: Settings, fake_embedder: HashingEmbedder) -> None:
+    _run(tiny, fake_embedder)
+    path = tiny.corpus_dir / "practices" / "nordby-harbour-songs.md"
+    path.write_text(path.read_text().replace("Forty regular guests", "Fifty regular guests"))
+    (tiny.corpus_dir / "practices" / "ostby-memory-group.md").unlink()
+    second = HashingEmbedder()
+    report = _run(tiny, second)
+    assert report.changes == {"added": 0, "changed": 1, "removed": 1, "unchanged": 3}
+    assert report.embedded == second.embedded == 1  # only the edited outcomes passage is new text
+
+
+def test_failed_build_leaves_previous_build_current(tiny: Settings, fake_embedder: HashingEmbedder) -> None:
+    first = _run(tiny, fake_embedder)
+    path = tiny.corpus_dir / "practices" / "testby-library-evenings.md"
+    path.write_text(path.read_text().replace("Forty regular guests", "Sixty regular guests"))
+    with pytest.raises(RuntimeError):
+        _run(tiny, HashingEmbedder(fail_after=0))
+    assert builds.current_build(tiny.index_dir).name == first.build_id  # type: ignore[union-attr]
+    assert not list(builds.builds_dir(tiny.index_dir).glob(".tmp-*"))
+
+
+def test_invalid_corpus_leaves_index_untouched(tiny: Settings, fake_embedder: HashingEmbedder) -> None:
+    first = _run(tiny, fake_embedder)
+    before = sorted(p.name for p in builds.builds_dir(tiny.index_dir).iterdir())
+    path = tiny.corpus_dir / "practices" / "testby-library-evenings.md"
+    path.write_text(path.read_text().replace("assets: [library, choir]", "assets: [library, spaceport]"))
+    with pytest.raises(CorpusError):
+        _run(tiny, HashingEmbedder())
+    assert builds.current_build(tiny.index_dir).name == first.build_id  # type: ignore[union-attr]
+    assert sorted(p.name for p in builds.builds_dir(tiny.index_dir).iterdir()) == before
+
+
+def test_old_builds_are_pruned(tiny: Settings, fake_embedder: HashingEmbedder) -> None:
+    ids = [_run(tiny, fake_embedder, force=True).build_id for _ in range(4)]
+    kept = [p.name for p in builds.list_builds(tiny.index_dir)]
+    assert kept == ids[-tiny.keep_builds:]
+    assert builds.current_build(tiny.index_dir).name == ids[-1]  # type: ignore[union-attr]
+
+
+def test_stale_half_builds_are_removed(tiny: Settings, fake_embedder: HashingEmbedder) -> None:
+    _run(tiny, fake_embedder)
+    stale = builds.builds_dir(tiny.index_dir) / ".tmp-20200101T000000000000Z-1"
+    stale.mkdir()
+    (stale / "store.db").write_bytes(b"half written")
+    report = _run(tiny, fake_embedder, force=True)
+    assert report.stale_removed == 1 and not stale.exists()
+
+
+def test_a_second_ingest_waits_for_the_lock(tiny: Settings, fake_embedder: HashingEmbedder) -> None:
+    with builds.ingest_lock(tiny.index_dir), pytest.raises(IngestLockedError):
+        _run(tiny, fake_embedder)
+
+
+def test_passages_carry_faiss_ids_and_tags_are_stored(tiny: Settings, fake_embedder: HashingEmbedder) -> None:
+    import sqlite3
+
+    _run(tiny, fake_embedder)
+    db = sqlite3.connect(builds.current_build(tiny.index_dir) / "store.db")  # type: ignore[operator]
+    ids = [row[0] for row in db.execute("select id from passages order by id")]
+    assert ids == list(range(1, len(ids) + 1))
+    declared = db.execute("select count(*) from tags where source = 'declared' and record_id = 'testby-library-evenings'").fetchone()[0]
+    assert declared == 6  # loneliness, library, choir, social-cohesion, older-people, volunteering
+    text_terms = {r[0] for r in db.execute("select term from tags where source = 'text' and record_id = 'testby-library-evenings'")}
+    assert {"library", "choir", "museum"} <= text_terms
+
+
+def test_prune_never_removes_the_current_build(tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    for name in ("20240101T000000000000Z-1", "20250101T000000000000Z-1", "20260101T000000000000Z-1"):
+        (builds.builds_dir(index_dir) / name).mkdir(parents=True)
+    (index_dir / builds.POINTER).write_text("20240101T000000000000Z-1\n")
+    removed = builds.prune(index_dir, keep=1)
+    assert removed == ["20250101T000000000000Z-1"]
+    assert builds.current_build(index_dir).name == "20240101T000000000000Z-1"  # type: ignore[union-attr]
