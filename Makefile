@@ -22,8 +22,9 @@ install: $(VENV)/.installed
 index: install
 	$(PF) ingest
 
+# Serves the web service and JSON API on http://127.0.0.1:8000/ (API docs at /schema/swagger).
 serve: index
-	$(PF) search "young people leave our small town, how can culture keep them" --k 5
+	$(PF) serve --host 127.0.0.1 --port 8000
 
 test: install
 	$(BIN)/python -m pytest

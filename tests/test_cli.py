@@ -18,7 +18,6 @@ from practice_finder.cli import cli
 from practice_finder.config import Settings
 
 
-
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run([sys.executable, "-m", "practice_finder", *args], capture_output=True, text=True, env=env, timeout=600)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 
 from .config import Settings
 from .errors import CorpusError, PracticeFinderError
@@ -113,9 +114,27 @@ def search(query: str, k: int, country: tuple[str, ...], mode: str, index_dir: P
     index = open_index(settings, _embedder_factory(settings))
     result = run_search(index, request, depth=settings.candidates, rrf_k=settings.rrf_k)
     if as_json:
-        click.echo(json.dumps(asdict(result), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(msgspec.to_builtins(result), indent=2, ensure_ascii=False))
         return
     click.echo(search_text(result))
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1, env PF_HOST].")
+@click.option("--port", type=int, default=None, help="Port [default: 8000, env PF_PORT].")
+@click.option("--workers", type=int, default=1, show_default=True, help="Worker processes (each loads the model and index).")
+@index_option
+def serve(host: str | None, port: int | None, workers: int, index_dir: Path | None) -> None:
+    """Run the web service and JSON API (docs at /schema/swagger)."""
+    import os
+
+    import uvicorn
+
+    settings = _settings(host=host, port=port, index_dir=index_dir)
+    os.environ["PF_INDEX_DIR"] = str(settings.index_dir)  # workers build their settings from the environment
+    click.echo(f"Serving on http://{settings.host}:{settings.port}/ (API docs: /schema/swagger)", err=True)
+    uvicorn.run("practice_finder.api:app_from_env", factory=True, host=settings.host, port=settings.port,
+                workers=workers, log_level="info")
 
 
 def main() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,17 +19,17 @@ if TYPE_CHECKING:
     import faiss
 
 
-@dataclass
 class Index:
     """A loaded build. Read-only; safe to share between request threads."""
 
-    path: Path
-    manifest: dict[str, Any]
-    db: sqlite3.Connection
-    vectors: dict[str, faiss.Index]
-    embedder: Embedder
-    taxonomy: Taxonomy
-    extras: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, path: Path, manifest: dict[str, Any], db: sqlite3.Connection, vectors: dict[str, faiss.Index],
+                 embedder: Embedder, taxonomy: Taxonomy) -> None:
+        self.path = path
+        self.manifest = manifest
+        self.db = db
+        self.vectors = vectors
+        self.embedder = embedder
+        self.taxonomy = taxonomy
 
     @property
     def build_id(self) -> str:

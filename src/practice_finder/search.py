@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from . import fusion, nlp, vectors
@@ -28,10 +29,12 @@ class SearchQuery:
     offset: int = 0
     mode: str = "hybrid"
     filters: Filters = field(default_factory=Filters)
+    diversify: bool = False
 
 
-@dataclass
-class Hit:
+class Hit(msgspec.Struct, kw_only=True):
+    """One practice in a ranked list, with the passage that matched best and why it ranks here."""
+
     id: str
     title: str
     municipality: str
@@ -41,13 +44,12 @@ class Hit:
     language: str
     summary: str
     score: float
-    snippet: str
+    snippet: str  # HTML-escaped, with the query's words in <mark>
     why: dict[str, Any]
     city: str | None = None
 
 
-@dataclass
-class SearchResult:
+class SearchResult(msgspec.Struct, kw_only=True):
     query: str
     mode: str
     total: int
@@ -55,8 +57,8 @@ class SearchResult:
     k: int
     hits: list[Hit]
     understood: dict[str, list[str]]
-    facets: dict[str, dict[str, int]] = field(default_factory=dict)
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    facets: dict[str, dict[str, int]] = {}
+    timings_ms: dict[str, float] = {}
 
 
 def validate(query: SearchQuery, index: Index) -> None:
@@ -99,11 +101,42 @@ def search(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fusi
     if query.mode == "hybrid" and understood:
         legs["taxonomy"] = taxonomy_leg(index, understood, where, params, depth, legs.get("dense", []))
     fused = fusion.reciprocal_rank_fusion(legs, k=rrf_k)
+    if query.diversify:
+        fused = maximal_marginal_relevance(index, fused)
     page = fused[query.offset : query.offset + query.k]
     hits = [_hit(index, rid, score, legs, qvec, words, understood) for rid, score in page]
     facets = facet_counts(index, [rid for rid, _ in fused])
     timings["total"] = _ms(clock)
-    return SearchResult(query.text, query.mode, len(fused), query.offset, query.k, hits, understood, facets, timings)
+    return SearchResult(query=query.text, mode=query.mode, total=len(fused), offset=query.offset, k=query.k, hits=hits,
+                        understood=understood, facets=facets, timings_ms=timings)
+
+
+MMR_LAMBDA = 0.7  # 1: relevance only; 0: novelty only
+MMR_POOL = 50  # only the head of the ranking is re-ordered
+
+
+def maximal_marginal_relevance(index: Index, fused: list[tuple[str, float]], lam: float = MMR_LAMBDA,
+                               pool_size: int = MMR_POOL) -> list[tuple[str, float]]:
+    """Re-order the head of a ranking so each next practice is relevant and unlike those before it."""
+    pool, rest = fused[:pool_size], fused[pool_size:]
+    if len(pool) < 3:
+        return fused
+    ids = [rid for rid, _ in pool]
+    marks = ",".join("?" * len(ids))
+    rows = index.db.execute(f"select record_id, embedding from passages where record_type = 'practice' and seq = 0 and record_id in ({marks})", ids)
+    vecs = {r["record_id"]: np.frombuffer(r["embedding"], dtype=np.float32) for r in rows}
+    top = pool[0][1] or 1.0
+    relevance = {rid: score / top for rid, score in pool}
+    chosen: list[tuple[str, float]] = []
+    left = dict(pool)
+    while left:
+        def gain(rid: str) -> float:
+            novelty = max((float(vecs[rid] @ vecs[c]) for c, _ in chosen), default=0.0)
+            return lam * relevance[rid] - (1 - lam) * novelty
+
+        best = max(left, key=gain)
+        chosen.append((best, left.pop(best)))
+    return chosen + rest
 
 
 def _ms(since: float) -> float:

@@ -1,0 +1,248 @@
+"""The JSON API (Litestar): parse the request, call the core once, return its structs.
+
+Heavy resources (model, FAISS, SQLite) are opened once in the lifespan and handed to handlers by
+dependency injection; handlers are synchronous and run in a worker thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Annotated, Any
+
+from litestar import Litestar, Request, Router, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.static_files import create_static_files_router
+
+from . import __version__
+from .config import Settings
+from .embedding import Embedder
+from .errors import IndexMissingError, PracticeFinderError
+from .filters import Filters
+from .index import Index, open_index
+from .peers import PeerResult, find_peers
+from .problems import exception_handlers
+from .profiles import ProfileIn, from_city, from_input
+from .recommend import RecommendationRequest, RecommendationResult, recommend
+from .records import City, CitySummary, Plan, Practice, PracticeSummary, TermOut, similar_practices, taxonomy_terms
+from .records import get_city as core_get_city
+from .records import get_plan as core_get_plan
+from .records import get_practice as core_get_practice
+from .records import list_cities as core_list_cities
+from .search import SearchQuery, SearchResult
+from .search import search as core_search
+
+
+class Service:
+    """The loaded index (or why there is none), shared by all requests of one process."""
+
+    def __init__(self, settings: Settings, make_embedder: Callable[[], Embedder]) -> None:
+        self.settings = settings
+        self.make_embedder = make_embedder
+        self.index: Index | None = None
+        self.error: PracticeFinderError | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            try:
+                self.index = open_index(self.settings, self.make_embedder)
+                self.error = None
+            except PracticeFinderError as exc:
+                self.index, self.error = None, exc
+
+    def require(self) -> Index:
+        if self.index is None:
+            raise self.error or IndexMissingError(f"no index has been built in {self.settings.index_dir}")
+        return self.index
+
+    def close(self) -> None:
+        if self.index is not None:
+            self.index.close()
+
+
+def _service(request: Request[Any, Any, Any]) -> Service:
+    return request.app.state["service"]  # type: ignore[no-any-return]
+
+
+def provide_index(request: Request[Any, Any, Any]) -> Index:
+    return _service(request).require()
+
+
+def _split(values: list[str] | None, upper: bool = False) -> tuple[str, ...]:
+    """Repeated and comma-separated values: ?country=LV&country=EE or ?country=LV,EE."""
+    out = [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+    return tuple(v.upper() for v in out) if upper else tuple(out)
+
+
+Multi = Annotated[list[str] | None, QueryParameter(description="Repeat the parameter or separate values with commas.")]
+
+
+@get("/health", tags=["service"], sync_to_thread=False)
+def health() -> dict[str, str]:
+    """The process is up (says nothing about the index)."""
+    return {"status": "ok", "version": __version__}
+
+
+@get("/ready", tags=["service"], sync_to_thread=False)
+def ready(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The index is loaded; reports its manifest. 503 while no usable index is loaded."""
+    index = _service(request).require()
+    return {"ready": True, "build": index.build_id, "manifest": index.manifest}
+
+
+@get("/search", tags=["search"], sync_to_thread=True)
+def search(
+    index: NamedDependency[Index],
+    q: Annotated[str, QueryParameter(description="The challenge in your own words.", max_length=1000)],
+    k: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
+    offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    mode: Annotated[str, QueryParameter(description="hybrid | dense | lexical")] = "hybrid",
+    country: Multi = None,
+    challenge: Multi = None,
+    asset: Multi = None,
+    theme: Multi = None,
+    target_group: Multi = None,
+    language: Multi = None,
+    population_min: FromQuery[int | None] = None,
+    population_max: FromQuery[int | None] = None,
+    year_from: FromQuery[int | None] = None,
+    year_to: FromQuery[int | None] = None,
+    diversify: Annotated[bool, QueryParameter(description="Re-rank the page for variety (MMR).")] = False,
+) -> SearchResult:
+    """Hybrid search over good practices, with snippets, reasons and facets."""
+    filters = Filters(
+        country=_split(country, upper=True), challenge=_split(challenge), asset=_split(asset), theme=_split(theme),
+        target_group=_split(target_group), language=_split(language), population_min=population_min,
+        population_max=population_max, year_from=year_from, year_to=year_to,
+    )
+    query = SearchQuery(q, k=k, offset=offset, mode=mode, filters=filters, diversify=diversify)
+    return core_search(index, query)
+
+
+@get("/practices/{practice_id:str}", tags=["records"], sync_to_thread=True)
+def get_practice(index: NamedDependency[Index], practice_id: FromPath[str]) -> Practice:
+    """One good practice, with its declared tags and the terms found in its text."""
+    return core_get_practice(index, practice_id)
+
+
+@get("/practices/{practice_id:str}/similar", tags=["records"], sync_to_thread=True)
+def get_similar(index: NamedDependency[Index], practice_id: FromPath[str], k: Annotated[int, QueryParameter(ge=1, le=50)] = 5) -> list[PracticeSummary]:
+    """More like this: the practices closest in meaning, itself excluded."""
+    return similar_practices(index, practice_id, k)
+
+
+@get("/cities", tags=["records"], sync_to_thread=True)
+def list_cities(index: NamedDependency[Index], country: Multi = None, pearl: FromQuery[bool | None] = None) -> list[CitySummary]:
+    """All municipalities of the corpus, with coordinates, size and Pearl title."""
+    return core_list_cities(index, _split(country, upper=True), pearl)
+
+
+@get("/cities/{city_id:str}", tags=["records"], sync_to_thread=True)
+def get_city(index: NamedDependency[Index], city_id: FromPath[str]) -> City:
+    """One municipality, its tags, its practices and its action plans."""
+    return core_get_city(index, city_id)
+
+
+@get("/cities/{city_id:str}/peers", tags=["peers"], sync_to_thread=True)
+def city_peers(index: NamedDependency[Index], city_id: FromPath[str], mode: FromQuery[str] = "similar", k: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
+               country: Multi = None) -> PeerResult:
+    """Comparable towns (mode=similar) or experienced towns to learn from (mode=mentors)."""
+    from .profiles import city_text
+
+    return find_peers(index, from_city(index, city_id), city_text(index, city_id), mode, k, _split(country, upper=True))
+
+
+class PeersRequest(ProfileIn, kw_only=True, forbid_unknown_fields=True):
+    mode: str = "similar"
+    k: int = 10
+    country_filter: list[str] = []
+
+
+@post("/peers", tags=["peers"], sync_to_thread=True, status_code=200)
+def profile_peers(index: NamedDependency[Index], data: JSONBody[PeersRequest]) -> PeerResult:
+    """Peers for a town described in the request (the same fields as a recommendation profile)."""
+    fields = {f: getattr(data, f) for f in ProfileIn.__struct_fields__}
+    profile = from_input(index, ProfileIn(**fields))
+    return find_peers(index, profile, data.text, data.mode, data.k, tuple(c.upper() for c in data.country_filter))
+
+
+@post("/recommendations", tags=["recommendations"], sync_to_thread=True, status_code=200)
+def recommendations(index: NamedDependency[Index], data: JSONBody[RecommendationRequest]) -> RecommendationResult:
+    """Practices for one municipality (a corpus city or a described profile), each with a reason."""
+    return recommend(index, data)
+
+
+@get("/plans/{plan_id:str}", tags=["records"], sync_to_thread=True)
+def get_plan(index: NamedDependency[Index], plan_id: FromPath[str]) -> Plan:
+    """One Culture and Resilience Action Plan, section by section."""
+    return core_get_plan(index, plan_id)
+
+
+@get("/taxonomy", tags=["records"], sync_to_thread=True)
+def taxonomy(index: NamedDependency[Index]) -> dict[str, list[TermOut]]:
+    """Every vocabulary and term, with synonyms and labels in the region's languages."""
+    return taxonomy_terms(index)
+
+
+def _swagger_router() -> tuple[SwaggerRenderPlugin, Router]:
+    """Swagger UI served from the swagger-ui-bundle package: no CDN, works offline."""
+    import swagger_ui_bundle
+
+    base = "/static/swagger-ui"
+    plugin = SwaggerRenderPlugin(
+        js_url=f"{base}/swagger-ui-bundle.js", css_url=f"{base}/swagger-ui.css",
+        standalone_preset_js_url=f"{base}/swagger-ui-standalone-preset.js", path="/swagger",
+        favicon=f"<link rel='icon' type='image/png' href='{base}/favicon-32x32.png'>",
+    )
+    return plugin, create_static_files_router(path=base, directories=[swagger_ui_bundle.swagger_ui_path], name="swagger-ui")
+
+
+def create_app(settings: Settings | None = None, make_embedder: Callable[[], Embedder] | None = None) -> Litestar:
+    """The application; the index is opened once at start-up, in a worker thread."""
+    settings = settings or Settings.from_env()
+    if make_embedder is None:
+        from .embedding import load_embedder
+
+        make_embedder = partial(load_embedder, settings.model, settings.batch_size, settings.threads)
+    service = Service(settings, make_embedder)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        import anyio.to_thread
+
+        await anyio.to_thread.run_sync(service.load)
+        try:
+            yield
+        finally:
+            service.close()
+
+    swagger, static = _swagger_router()
+    v1 = Router(
+        path="/v1",
+        route_handlers=[search, get_practice, get_similar, list_cities, get_city, city_peers, profile_peers,
+                        recommendations, get_plan, taxonomy],
+        dependencies={"index": Provide(provide_index, sync_to_thread=False)},
+    )
+    return Litestar(
+        route_handlers=[health, ready, v1, static],
+        lifespan=[lifespan],
+        state=State({"service": service}),
+        exception_handlers=exception_handlers(),
+        openapi_config=OpenAPIConfig(
+            title="practice-finder", version=__version__, path="/schema",
+            description="Search, recommendations and peer matching over the good practices of the BSR Cultural Pearls programme.",
+            render_plugins=[JsonRenderPlugin(path="/openapi.json"), swagger],
+        ),
+    )
+
+
+def app_from_env() -> Litestar:
+    """Factory for `uvicorn --factory` (settings read when a worker starts, not at import)."""
+    return create_app(Settings.from_env())

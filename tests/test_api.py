@@ -1,0 +1,211 @@
+"""The JSON API on the real model and corpus: routes, problem details, OpenAPI and offline docs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+
+from practice_finder.api import create_app
+from practice_finder.config import Settings
+
+YOUTH = "young people leave our small town, how can culture keep them"
+
+
+@pytest.fixture(scope="module")
+def client(real_settings: Settings, real_embedder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(real_settings, lambda: real_embedder)) as c:
+        yield c
+
+
+def _problem(response, status: int, parameter: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert {"type", "title", "status", "detail"} <= set(body) and body["status"] == status
+    if parameter:
+        assert body["parameter"] == parameter
+    return body  # type: ignore[no-any-return]
+
+
+def test_health_and_ready(client: TestClient) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+    ready = client.get("/ready").json()
+    assert ready["ready"] and ready["manifest"]["model"]["name"] == "all-MiniLM-L6-v2"
+
+
+def test_search_hits_snippets_reasons_and_facets(client: TestClient) -> None:
+    body = client.get("/v1/search", params={"q": YOUTH, "k": 5}).json()
+    assert len(body["hits"]) == 5 and body["total"] >= 5
+    hit = body["hits"][0]
+    assert "<mark>" in hit["snippet"]
+    assert hit["why"]["challenges"] == ["youth-out-migration"]
+    assert set(hit["why"]["ranks"]) == {"dense", "lexical", "taxonomy"}
+    assert sum(body["facets"]["country"].values()) == body["total"]
+    assert body["facets"]["challenge"]["youth-out-migration"] >= 5
+
+
+def test_filters_apply_before_the_cut(client: TestClient) -> None:
+    params = {"q": YOUTH, "k": 6, "country": "EE,LV", "population_max": 20000}
+    body = client.get("/v1/search", params=params).json()
+    assert len(body["hits"]) == 6
+    assert {h["country"] for h in body["hits"]} <= {"EE", "LV"} and all(h["population"] <= 20000 for h in body["hits"])
+    assert set(body["facets"]["country"]) <= {"EE", "LV"}
+
+
+def test_facet_counts_follow_filters(client: TestClient) -> None:
+    whole = client.get("/v1/search", params={"q": "choir", "k": 3}).json()
+    narrowed = client.get("/v1/search", params={"q": "choir", "k": 3, "challenge": "loneliness"}).json()
+    assert narrowed["total"] < whole["total"]
+    assert narrowed["total"] == narrowed["facets"]["challenge"]["loneliness"]
+
+
+def test_diversify_reorders_but_keeps_the_candidates(client: TestClient) -> None:
+    plain = client.get("/v1/search", params={"q": "wooden houses in the old town", "k": 10}).json()
+    varied = client.get("/v1/search", params={"q": "wooden houses in the old town", "k": 10, "diversify": "true"}).json()
+    assert varied["hits"][0]["id"] == plain["hits"][0]["id"] and varied["total"] == plain["total"]
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        ({"q": ""}, "q"),
+        ({"q": "x" * 1001}, "q"),
+        ({"q": "library", "k": 0}, "k"),
+        ({"q": "library", "k": 101}, "k"),
+        ({"q": "library", "k": "ten"}, "k"),
+        ({"q": "library", "country": "XX"}, "country"),
+        ({"q": "library", "asset": "spaceport"}, "asset"),
+        ({"q": "library", "mode": "magic"}, "mode"),
+        ({"q": "library", "population_min": 5000, "population_max": 10}, "population"),
+        ({}, "q"),
+    ],
+)
+def test_bad_search_parameters_are_400_naming_them(client: TestClient, params: dict, parameter: str) -> None:  # type: ignore[type-arg]
+    _problem(client.get("/v1/search", params=params), 400, parameter)
+
+
+def test_records(client: TestClient) -> None:
+    practice = client.get("/v1/practices/rujiena-courtyard-meet-your-neighbour").json()
+    assert practice["city"] == "rujiena" and practice["city_name"] == "Rūjiena"
+    assert "loneliness" in practice["tags"]["declared"]["challenges"] or practice["tags"]["from_text"]
+    similar = client.get("/v1/practices/rujiena-courtyard-meet-your-neighbour/similar", params={"k": 4}).json()
+    assert len(similar) == 4 and "rujiena-courtyard-meet-your-neighbour" not in {s["id"] for s in similar}
+    cities = client.get("/v1/cities").json()
+    assert len(cities) >= 60 and sum(1 for c in cities if c["pearl_year"]) == 14
+    assert {c["country"] for c in client.get("/v1/cities", params={"country": "NO"}).json()} == {"NO"}
+    city = client.get("/v1/cities/rujiena").json()
+    assert city["pearl_year"] == 2024 and city["practices"] and city["plans"][0]["id"] == "rujiena-cureap-2024"
+    plan = client.get("/v1/plans/rujiena-cureap-2024").json()
+    assert set(plan["sections"]) >= {"local_context", "actions", "expected_outcomes"}
+    taxonomy = client.get("/v1/taxonomy").json()
+    assert {"challenges", "assets", "themes", "target_groups", "participation"} == set(taxonomy)
+
+
+@pytest.mark.parametrize("path", ["/v1/practices/nope", "/v1/practices/nope/similar", "/v1/cities/atlantis",
+                                  "/v1/cities/atlantis/peers", "/v1/plans/nope", "/v1/nothing-here"])
+def test_unknown_ids_are_404(client: TestClient, path: str) -> None:
+    _problem(client.get(path), 404)
+
+
+def test_recommendations_for_a_corpus_city(client: TestClient) -> None:
+    body = client.post("/v1/recommendations", json={"city": "smiltene", "k": 5}).json()
+    recs = body["recommendations"]
+    assert len(recs) == 5 and not {r["id"] for r in recs} & set(body["excluded_own_practices"])
+    assert all(r["city"] != "smiltene" for r in recs)
+    assert all(r["reason"] and (r["addresses_challenges"] or r["builds_on_assets"]) for r in recs)
+    assert body["profile"]["challenges"] and body["profile"]["population"]
+
+
+def test_recommendations_for_a_described_town_show_what_was_understood(client: TestClient) -> None:
+    profile = {"country": "LT", "population": 8000,
+               "text": "Our young people move away after school and many older residents are lonely. We have a lake and a strong choir."}
+    body = client.post("/v1/recommendations", json={"profile": profile, "k": 5}).json()
+    understood = body["profile"]["understood"]
+    assert {"youth-out-migration", "loneliness"} <= set(understood["challenges"])
+    assert {"lake", "choir"} <= set(understood["assets"])
+    assert body["profile"]["settlement_type"] == "town" and body["profile"]["settlement_type_estimated"]
+    for rec in body["recommendations"]:
+        assert set(rec["addresses_challenges"]) & {"youth-out-migration", "loneliness"}, rec["id"]
+        assert "inhabitants" in rec["reason"]
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter"),
+    [
+        ({"city": "smiltene", "profile": {"text": "x"}}, "body"),
+        ({}, "body"),
+        ({"city": "smiltene", "k": 0}, "k"),
+        ({"profile": {"challenges": ["boredom"]}}, "profile.challenges"),
+        ({"profile": {"country": "RU", "text": "lonely"}}, "profile.country"),
+        ({"profile": {"text": "y" * 20001}}, "profile.text"),
+        ({"profile": {}}, "profile"),
+        ({"city": "smiltene", "colour": "blue"}, "body"),
+    ],
+)
+def test_bad_recommendation_bodies_are_400(client: TestClient, body: dict, parameter: str) -> None:  # type: ignore[type-arg]
+    problem = _problem(client.post("/v1/recommendations", json=body), 400)
+    assert problem.get("parameter", "body").startswith(parameter.split(".")[0])
+
+
+def test_malformed_json_is_400(client: TestClient) -> None:
+    _problem(client.post("/v1/recommendations", content=b"{not json", headers={"content-type": "application/json"}), 400, "body")
+
+
+def test_unknown_city_for_recommendations_is_404(client: TestClient) -> None:
+    _problem(client.post("/v1/recommendations", json={"city": "atlantis"}), 404)
+
+
+def test_similar_peers_have_a_documented_breakdown_and_several_countries(client: TestClient) -> None:
+    body = client.get("/v1/cities/rujiena/peers", params={"k": 9}).json()
+    assert body["mode"] == "similar" and abs(sum(body["weights"].values()) - 1.0) < 1e-9
+    peers = body["peers"]
+    assert len(peers) == 9 and "rujiena" not in {p["city"] for p in peers}
+    assert len({p["country"] for p in peers}) >= 3
+    for peer in peers:
+        assert abs(sum(c["contribution"] for c in peer["components"].values()) - peer["score"]) < 1e-3
+        assert set(peer["components"]) == {"challenges", "population", "assets", "plan", "type", "distance"}
+    assert [p["score"] for p in peers] == sorted((p["score"] for p in peers), reverse=True)
+
+
+def test_country_filter_on_peers(client: TestClient) -> None:
+    peers = client.get("/v1/cities/rujiena/peers", params={"k": 4, "country": "LV"}).json()["peers"]
+    assert {p["country"] for p in peers} == {"LV"}
+
+
+def test_mentors_worked_on_the_same_challenges(client: TestClient) -> None:
+    body = client.get("/v1/cities/kaskinen/peers", params={"mode": "mentors", "k": 5}).json()
+    wanted = set(body["profile"]["challenges"]) | set(body["profile"]["understood"].get("challenges", []))
+    for peer in body["peers"]:
+        shared = {c for p in peer["experience"]["practices"] for c in p["shared_challenges"]} | set(peer["experience"]["plan_challenges"])
+        assert shared and shared <= wanted
+        assert peer["reason"]
+
+
+def test_peers_for_a_described_profile(client: TestClient) -> None:
+    body = client.post("/v1/peers", json={"population": 4000, "lat": 57.0, "lon": 25.0, "challenges": ["youth-out-migration"],
+                                          "text": "A small rural town with an open-air stage and a choir.", "k": 5}).json()
+    assert len(body["peers"]) == 5 and body["profile"]["settlement_type"] == "rural"
+    _problem(client.post("/v1/peers", json={"population": 4000, "mode": "friends", "challenges": ["loneliness"]}), 400, "mode")
+
+
+def test_openapi_document_and_offline_swagger(client: TestClient) -> None:
+    spec = client.get("/schema/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    for path in ("/v1/search", "/v1/recommendations", "/v1/cities/{city_id}/peers", "/v1/peers", "/v1/taxonomy"):
+        assert path in spec["paths"], path
+    page = client.get("/schema/swagger").text
+    assert "https://" not in page and "http://" not in page  # no CDN: everything from /static
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        assert f"/static/swagger-ui/{asset}" in page
+        assert client.get(f"/static/swagger-ui/{asset}").status_code == 200
+
+
+def test_no_index_gives_503_with_the_fix(tmp_path: Path, real_embedder) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(Settings(index_dir=tmp_path / "empty"), lambda: real_embedder)) as c:
+        assert c.get("/health").status_code == 200
+        problem = _problem(c.get("/ready"), 503)
+        assert "practice-finder ingest" in problem["hint"]
+        _problem(c.get("/v1/search", params={"q": "library"}), 503)
