@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from practice_finder.api import create_app
@@ -209,3 +211,26 @@ def test_no_index_gives_503_with_the_fix(tmp_path: Path, real_embedder) -> None:
         problem = _problem(c.get("/ready"), 503)
         assert "practice-finder ingest" in problem["hint"]
         _problem(c.get("/v1/search", params={"q": "library"}), 503)
+
+
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(q=_text, k=st.one_of(st.integers(-5, 150), _text), country=_text, challenge=_text, population_min=st.one_of(st.integers(-10, 10**7), _text),
+       mode=st.sampled_from(["hybrid", "dense", "lexical", "x", ""]), offset=st.integers(-3, 500))
+def test_no_search_input_gives_a_server_error(client: TestClient, q: str, k: object, country: str, challenge: str,
+                                               population_min: object, mode: str, offset: int) -> None:
+    params = {"q": q, "k": k, "country": country, "challenge": challenge, "population_min": population_min, "mode": mode, "offset": offset}
+    response = client.get("/v1/search", params=params)
+    assert response.status_code in (200, 400), response.text
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.recursive(st.none() | st.booleans() | st.integers() | _text,
+                         lambda children: st.lists(children, max_size=3) | st.dictionaries(
+                             st.sampled_from(["city", "profile", "k", "text", "population", "challenges", "country", "lat"]), children, max_size=4),
+                         max_leaves=8))
+def test_no_recommendation_body_gives_a_server_error(client: TestClient, body: object) -> None:
+    response = client.post("/v1/recommendations", json=body)
+    assert response.status_code in (200, 400, 404), response.text

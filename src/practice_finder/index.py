@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -22,11 +23,13 @@ if TYPE_CHECKING:
 class Index:
     """A loaded build. Read-only; safe to share between request threads."""
 
-    def __init__(self, path: Path, manifest: dict[str, Any], db: sqlite3.Connection, vectors: dict[str, faiss.Index],
+    def __init__(self, path: Path, manifest: dict[str, Any], vectors: dict[str, faiss.Index],
                  embedder: Embedder, taxonomy: Taxonomy) -> None:
         self.path = path
         self.manifest = manifest
-        self.db = db
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
         self.vectors = vectors
         self.embedder = embedder
         self.taxonomy = taxonomy
@@ -39,8 +42,22 @@ class Index:
     def tagger(self) -> nlp.Tagger:
         return nlp.Tagger(self.taxonomy)
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """A read-only connection of the calling thread (opened on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = store.connect(self.path / "store.db")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
     def close(self) -> None:
-        self.db.close()
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
 
 
 def check_manifest(manifest: dict[str, Any], settings: Settings, build: Path) -> None:
@@ -65,13 +82,16 @@ def open_index(settings: Settings, make_embedder: Callable[[], Embedder]) -> Ind
     }
     try:
         db = store.connect(build / "store.db")
-        taxonomy = load_taxonomy(db)
+        try:
+            taxonomy = load_taxonomy(db)
+        finally:
+            db.close()
     except sqlite3.DatabaseError as exc:
         raise IndexMismatchError(f"the store of build {build.name} cannot be read: {exc}") from exc
     embedder = make_embedder()
     if embedder.dimension != dimension or embedder.name != settings.model:
         raise IndexMismatchError(f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}")
-    return Index(build, manifest, db, loaded, embedder, taxonomy)
+    return Index(build, manifest, loaded, embedder, taxonomy)
 
 
 def load_taxonomy(db: sqlite3.Connection) -> Taxonomy:

