@@ -93,7 +93,7 @@ def passages(record: Record, section_docs: list[tuple[str, list[Doc]]]) -> list[
 def tag_rows(record: Record, tagger: nlp.Tagger, section_docs: list[tuple[str, list[Doc]]]) -> list[dict[str, Any]]:
     """Declared tags, plus the terms the record's text mentions (source 'text')."""
     kind = record_type(record)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"record_type": kind, "record_id": record.id, "vocabulary": v, "term": t, "source": "declared", "phrase": None, "count": None}
         for v, t in record.tags.items()
     ]

@@ -68,7 +68,7 @@ class Service:
 
 
 def _service(request: Request[Any, Any, Any]) -> Service:
-    return request.app.state["service"]  # type: ignore[no-any-return]
+    return request.app.state["service"]
 
 
 def provide_index(request: Request[Any, Any, Any]) -> Index:

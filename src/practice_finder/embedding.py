@@ -30,7 +30,10 @@ class SentenceTransformerEmbedder:
         self.name = name
         self.model = model
         self.batch_size = batch_size
-        self.dimension = int(model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension())
+        size = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
+        if size is None:
+            raise PracticeFinderError(f"the model {name!r} does not report its embedding dimension")
+        self.dimension = int(size)
 
     def encode(self, texts: Sequence[str], *, kind: str = "passage", progress: bool = False) -> np.ndarray:
         """Embed texts in batches; `kind` is unused by symmetric models like MiniLM."""

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .models import Taxonomy
 
@@ -58,7 +58,8 @@ def pipeline(lang: str) -> Language:
             nlp = spacy.blank("xx")
         nlp.add_pipe("sentencizer")
     if _has_lemma_table(lang):
-        nlp.add_pipe("lemmatizer", config={"mode": "lookup"}).initialize()
+        lemmatizer: Any = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+        lemmatizer.initialize()
         _register_components()
         nlp.add_pipe("pf_lower_lemmas")
     return nlp

@@ -34,14 +34,14 @@ def create(path: Path) -> sqlite_utils.Database:
     """A new, empty store with every table created."""
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA journal_mode=DELETE")
-    db["passages"].create(
+    db.table("passages").create(
         {"id": int, "record_type": str, "record_id": str, "seq": int, "section": str, "text": str, "text_hash": str, "embedding": bytes},
         pk="id",
     )
-    db["tags"].create(
+    db.table("tags").create(
         {"record_type": str, "record_id": str, "vocabulary": str, "term": str, "source": str, "phrase": str, "count": int}
     )
-    db["terms"].create(
+    db.table("terms").create(
         {"vocabulary": str, "id": str, "label": str, "definition": str, "synonyms": str, "labels": str},
         pk=("vocabulary", "id"),
     )
@@ -50,13 +50,13 @@ def create(path: Path) -> sqlite_utils.Database:
 
 def insert(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, Any]]) -> None:
     """Insert rows, creating the table from the first batch when needed."""
-    db[table].insert_all(rows, pk="id" if table in TABLES.values() else None, batch_size=500, alter=True)
+    db.table(table).insert_all(rows, pk="id" if table in TABLES.values() else None, batch_size=500, alter=True)
 
 
 def insert_passages(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]], vectors: np.ndarray) -> None:
     """Insert passages (each with its `id`, the FAISS id) and their vectors."""
     vectors = np.asarray(vectors, dtype=np.float32)
-    db["passages"].insert_all(
+    db.table("passages").insert_all(
         ({**row, "embedding": vector.tobytes()} for row, vector in zip(rows, vectors, strict=True)),
         batch_size=1000,
     )
@@ -64,18 +64,18 @@ def insert_passages(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]], v
 
 def finish(db: sqlite_utils.Database) -> None:
     """Indexes and full-text search tables, then a compact file."""
-    db["tags"].create_index(["vocabulary", "term"])
-    db["tags"].create_index(["record_type", "record_id"])
-    db["passages"].create_index(["record_type", "record_id"])
-    db["passages"].create_index(["text_hash"])
+    db.table("tags").create_index(["vocabulary", "term"])
+    db.table("tags").create_index(["record_type", "record_id"])
+    db.table("passages").create_index(["record_type", "record_id"])
+    db.table("passages").create_index(["text_hash"])
     for table, columns in FTS_COLUMNS.items():
-        if db[table].exists():
-            db[table].enable_fts(columns, tokenize=FTS_TOKENIZER, create_triggers=False)
+        if db.table(table).exists():
+            db.table(table).enable_fts(columns, tokenize=FTS_TOKENIZER, create_triggers=False)
     for table in ("practices", "cities", "plans"):
-        if db[table].exists():
+        if db.table(table).exists():
             for column in ("country", "city") if table != "cities" else ("country",):
-                if column in db[table].columns_dict:
-                    db[table].create_index([column])
+                if column in db.table(table).columns_dict:
+                    db.table(table).create_index([column])
     db.execute("ANALYZE")
     db.conn.commit()
     db.vacuum()

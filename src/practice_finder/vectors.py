@@ -67,6 +67,6 @@ def search(index: faiss.Index, query: np.ndarray, k: int, allowed: Iterable[int]
         if not len(allowed_ids):
             return []
         k = min(k, len(allowed_ids))
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_ids))
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_ids))  # type: ignore[call-arg]
     scores, ids = index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k, params=params)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
