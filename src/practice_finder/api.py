@@ -7,7 +7,7 @@ dependency injection; handlers are synchronous and run in a worker thread, off t
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any
@@ -204,6 +204,20 @@ def _swagger_router() -> tuple[SwaggerRenderPlugin, Router]:
     return plugin, create_static_files_router(path=base, directories=[swagger_ui_bundle.swagger_ui_path], name="swagger-ui")
 
 
+def with_html_pages(handlers: Mapping[Any, Any]) -> dict[Any, Any]:
+    """Errors on web pages render a page; errors on the API stay problem details."""
+    from .web import html_errors
+
+    def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
+        def handle(request: Request[Any, Any, Any], exc: Exception) -> Any:
+            page = html_errors(request, exc)
+            return page if page is not None else handler(request, exc)
+
+        return handle
+
+    return {kind: wrap(handler) for kind, handler in handlers.items()}
+
+
 def create_app(settings: Settings | None = None, make_embedder: Callable[[], Embedder] | None = None) -> Litestar:
     """The application; the index is opened once at start-up, in a worker thread."""
     settings = settings or Settings.from_env()
@@ -224,6 +238,10 @@ def create_app(settings: Settings | None = None, make_embedder: Callable[[], Emb
             service.close()
 
     swagger, static = _swagger_router()
+    from litestar.plugins.jinja import JinjaTemplateEngine
+    from litestar.template.config import TemplateConfig
+
+    from .web import TEMPLATES, configure_templates, web_router
     v1 = Router(
         path="/v1",
         route_handlers=[search, get_practice, get_similar, list_cities, get_city, city_peers, profile_peers,
@@ -231,10 +249,11 @@ def create_app(settings: Settings | None = None, make_embedder: Callable[[], Emb
         dependencies={"index": Provide(provide_index, sync_to_thread=False)},
     )
     return Litestar(
-        route_handlers=[health, ready, v1, static],
+        route_handlers=[health, ready, v1, static, web_router()],
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure_templates),
         lifespan=[lifespan],
         state=State({"service": service}),
-        exception_handlers=exception_handlers(),
+        exception_handlers=with_html_pages(exception_handlers()),
         openapi_config=OpenAPIConfig(
             title="practice-finder", version=__version__, path="/schema",
             description="Search, recommendations and peer matching over the good practices of the BSR Cultural Pearls programme.",

@@ -1,0 +1,88 @@
+"""Web pages rendered by the server (no browser): status codes, empty and error states, escaping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from litestar.testing import TestClient
+
+from practice_finder.api import create_app
+from practice_finder.config import Settings
+from practice_finder.pipeline import ingest
+
+from .fakes import HashingEmbedder
+
+
+@pytest.fixture(scope="module")
+def client(real_settings: Settings, real_embedder) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(real_settings, lambda: real_embedder)) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "text"),
+    [
+        ("/", 200, "Describe your town's challenge"),
+        ("/?q=lonely+older+people", 200, "practices match"),
+        ("/?q=lonely&partial=1", 200, 'id="partial-results"'),
+        ("/?q=" + "x" * 1001, 400, "at most 1000 are allowed"),
+        ("/?q=library&country=XX", 400, "unknown country code"),
+        ("/?q=library&page=abc", 400, "not valid"),
+        ("/practices/svendborg-twelve-week-culture-rooms", 200, "Similar practices"),
+        ("/practices/nope", 404, "no practice with id"),
+        ("/towns", 200, "<svg"),
+        ("/towns/svendborg", 200, "Experienced mentors"),
+        ("/towns/atlantis", 404, "no city with id"),
+        ("/recommend", 200, "Your draft action plan"),
+        ("/no/such/page", 404, "There is no page"),
+    ],
+)
+def test_pages(client: TestClient, path: str, status: int, text: str) -> None:
+    response = client.get(path)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("text/html")
+    assert text in response.text
+
+
+def test_no_results_state(client: TestClient) -> None:
+    page = client.get("/?q=library&country=EE&challenge=disability-inclusion&asset=islands").text
+    assert "No practices match" in page or "practices match" in page
+
+
+def test_pagination_links_keep_the_filters(client: TestClient) -> None:
+    page = client.get("/?q=young+people+leave&size=small").text
+    link = re.search(r'<a rel="next" href="([^"]+)"', page)
+    assert link and set(link.group(1).replace("&amp;", "&")[2:].split("&")) == {"q=young+people+leave", "size=small", "page=2"}
+
+
+def test_recommend_form_round_trip(client: TestClient) -> None:
+    form = {"country": "LV", "population": "4000", "challenges": "youth-out-migration", "text": "An open-air stage and a choir."}
+    page = client.post("/recommend", data=form).text
+    assert "What we understood" in page and "Open-air stage" in page and "Recommended practices" in page
+    bad = client.post("/recommend", data={"population": "lots", "text": "x"})
+    assert bad.status_code == 400 and "not a whole number" in bad.text
+
+
+def test_no_index_page_says_what_to_do(tmp_path, real_embedder) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(create_app(Settings(index_dir=tmp_path / "none"), lambda: real_embedder)) as c:
+        response = c.get("/")
+        assert response.status_code == 503 and "practice-finder ingest" in response.text
+
+
+def test_record_text_is_escaped(tiny: Settings) -> None:
+    """A record whose text holds HTML and script is shown as text, on every page that shows it."""
+    path = tiny.corpus_dir / "practices" / "testby-library-evenings.md"
+    text = path.read_text()
+    text = text.replace("title: Library evenings against loneliness", 'title: "Library <b>evenings</b> <script>alert(1)</script>"')
+    text = text.replace("Forty regular guests", "<img src=x onerror=alert(2)> Forty regular guests")
+    text = text.replace("The town library opened", "The <script>alert(3)</script> town library opened")
+    path.write_text(text)
+    embedder = HashingEmbedder()
+    ingest(tiny, lambda: embedder)
+    with TestClient(create_app(tiny, lambda: embedder)) as c:
+        for url in ("/?q=library+evenings", "/practices/testby-library-evenings", "/towns/testby"):
+            page = c.get(url).text
+            assert "<script>alert" not in page and "<img src=x" not in page and "<b>evenings</b>" not in page, url
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in c.get("/practices/testby-library-evenings").text

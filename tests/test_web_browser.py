@@ -1,0 +1,208 @@
+"""End-to-end journeys in headless Chromium (Debian's chromium, driven by Playwright) against a live server.
+
+Skips, saying why, when Chromium or Playwright is missing; CI installs both (.ci/run).
+Screenshots of every page go to tests/screenshots/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from practice_finder.config import Settings
+
+CHROMIUM = Path(os.environ.get("PF_CHROMIUM", "/usr/bin/chromium"))
+SHOTS = Path(__file__).parent / "screenshots"
+YOUTH = "young people leave our small town, how can culture keep them"
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed (pip install -e '.[dev]')")
+if not CHROMIUM.exists():
+    pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install chromium) to run the browser tests",
+                allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url(real_settings: Settings) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "practice_finder", "serve", "--port", str(port), "--index", str(real_settings.index_dir)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the server did not become ready within 180 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, base_url: str) -> Iterator[object]:  # type: ignore[no-untyped-def]
+    """A fresh page that records every request it makes."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.requests = []  # type: ignore[attr-defined]
+    pg.on("request", lambda request: pg.requests.append(request.url))  # type: ignore[attr-defined]
+    yield pg
+    context.close()
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _stays_local(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    outside = [u for u in page.requests if not u.startswith((base_url, "data:", "about:", "blob:"))]
+    assert not outside, outside
+
+
+def test_type_a_query_and_see_results(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "/")
+    shot(page, "search-empty")
+    page.get_by_label("Describe your town's challenge").fill(YOUTH)
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_selector(".hit")
+    assert page.locator(".hit").count() == 10
+    assert page.locator(".hit mark").count() > 0
+    assert "Youth out-migration" in page.locator(".summary").inner_text()
+    shot(page, "search-results")
+    _stays_local(page, base_url)
+
+
+def test_filter_changes_facet_counts_without_reload(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "/?q=" + YOUTH.replace(" ", "+"))
+    total_before = int(page.locator("#total").inner_text())
+    counts_before = page.locator("[data-facet=challenge] .count").all_inner_texts()
+    page.evaluate("window.__same_page = true")
+    page.locator("[data-facet=country] input[value=LV]").check()
+    page.wait_for_function(f"document.getElementById('total') && document.getElementById('total').innerText != '{total_before}'")
+    assert page.evaluate("window.__same_page === true"), "the page reloaded instead of updating in place"
+    assert "country=LV" in page.url
+    total_after = int(page.locator("#total").inner_text())
+    assert total_after < total_before
+    assert page.locator("[data-facet=challenge] .count").all_inner_texts() != counts_before
+    assert {t.split(",")[1].split("·")[0].strip() for t in page.locator(".hit .meta").all_inner_texts()} == {"Latvia"}
+    shot(page, "search-filtered")
+    _stays_local(page, base_url)
+
+
+def test_open_a_practice_and_its_town(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "/?q=" + YOUTH.replace(" ", "+") + "&country=LV")
+    page.locator(".hit h3 a").first.click()
+    page.wait_for_selector("h1")
+    assert page.locator("h2", has_text="What happened").count() == 1
+    assert page.locator(".similar li").count() == 5
+    shot(page, "practice")
+    page.locator("aside a[href^='/towns/']").first.click()
+    page.wait_for_selector("#similar-h")
+    assert page.locator("#similar-h + .help + .peers > li").count() == 6
+    assert page.locator(".peers .reason").count() >= 6
+    assert "Action plan" in page.content()
+    shot(page, "town")
+    _stays_local(page, base_url)
+
+
+def test_submit_the_recommendation_form(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "/recommend")
+    page.get_by_label("Country", exact=True).select_option("LT")
+    page.get_by_label("Population", exact=True).fill("8000")
+    page.get_by_label("Loneliness and social isolation", exact=True).check()
+    page.get_by_label("Your draft action plan").fill("Young people move away after school. We have a lake and a strong choir.")
+    page.get_by_role("button", name="Recommend practices and peers").click()
+    page.wait_for_selector(".outcome")
+    understood = page.locator(".outcome .tags").all_inner_texts()
+    assert any("Youth out-migration" in t for t in understood) and any("Lake" in t for t in understood)
+    assert page.locator(".outcome .hit").count() == 8
+    assert page.locator(".outcome .hit .reason").first.inner_text().startswith("Addresses your challenges")
+    shot(page, "recommend")
+    _stays_local(page, base_url)
+
+
+def test_error_states(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "/?q=" + "a" * 1001)
+    assert "at most 1000" in page.locator(".alert").inner_text()
+    shot(page, "error-too-long")
+    response = page.goto(base_url + "/towns/atlantis")
+    assert response.status == 404 and "no city with id 'atlantis'" in page.locator(".alert").inner_text()
+    page.goto(base_url + "/?q=zzzz+qqqq&country=EE&challenge=disability-inclusion&asset=islands&theme=digital-transformation")
+    assert page.locator(".empty").count() == 1 or page.locator(".hit").count() >= 0
+    _stays_local(page, base_url)
+
+
+def test_map_page(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "/towns")
+    assert page.locator("svg circle").count() >= 60
+    assert page.locator(".pearl-dot").count() == 14
+    shot(page, "towns")
+    page.locator("svg a[aria-label^='Smiltene']").click()
+    page.wait_for_selector("h1")
+    assert "Smiltene" in page.locator("h1").inner_text()
+    _stays_local(page, base_url)
+
+
+def test_search_works_without_javascript(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(java_script_enabled=False)
+    pg = context.new_page()
+    pg.goto(base_url + "/")
+    pg.get_by_label("Describe your town's challenge").fill("wooden houses decaying")
+    pg.get_by_role("button", name="Search").click()
+    pg.wait_for_selector(".hit")
+    pg.locator("[data-facet=country] input").first.check()
+    pg.get_by_role("button", name="Apply filters").click()
+    pg.wait_for_selector(".hit")
+    assert pg.locator(".pages a[rel=next]").count() + pg.locator(".hit").count() > 0
+    context.close()
+
+
+def test_phone_sized_screen_and_keyboard(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    pg = context.new_page()
+    pg.goto(base_url + "/?q=lonely+older+people")
+    assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "horizontal scrolling on a phone"
+    shot(pg, "search-phone")
+    pg.keyboard.press("Tab")
+    assert pg.evaluate("document.activeElement.className") == "skip"
+    pg.keyboard.press("Enter")
+    context.close()
+
+
+def test_every_form_control_has_a_label(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/?q=lonely", "/recommend", "/towns"):
+        page.goto(base_url + path)
+        unlabeled = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea')]
+            .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+            .map(e => e.name || e.id)""")
+        assert not unlabeled, (path, unlabeled)
