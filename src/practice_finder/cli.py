@@ -119,6 +119,35 @@ def search(query: str, k: int, country: tuple[str, ...], mode: str, index_dir: P
     click.echo(search_text(result))
 
 
+@cli.command(name="eval")
+@click.option("--beir", "beir_path", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="A dataset in BEIR layout (corpus.jsonl, queries.jsonl, qrels/test.tsv), e.g. ../shared/eval/scifact.")
+@click.option("--domain", "domain_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Evaluate the current build on a domain question set [e.g. eval/domain].")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(["hybrid", "dense", "lexical"]),
+              help="Modes to run (repeatable) [default: all three].")
+@click.option("--sample-docs", type=int, default=None, help="BEIR only: keep the judged documents plus random others up to N.")
+@click.option("--rrf-k", type=int, default=None, help="Fusion constant [default: 60, env PF_RRF_K].")
+@index_option
+@json_option
+def eval_(beir_path: Path | None, domain_dir: Path | None, modes: tuple[str, ...], sample_docs: int | None,
+          rrf_k: int | None, index_dir: Path | None, as_json: bool) -> None:
+    """Measure nDCG@10, Recall@100 and MRR@10 per mode on a benchmark or the domain set."""
+    from .evaluation import beir_eval, domain_eval
+    from .report import eval_text
+
+    if (beir_path is None) == (domain_dir is None):
+        raise click.UsageError("give exactly one of --beir PATH or --domain DIR")
+    settings = _settings(index_dir=index_dir, rrf_k=rrf_k, progress=False)
+    chosen = modes or ("hybrid", "dense", "lexical")
+    if beir_path is not None:
+        result = beir_eval(beir_path, settings, _embedder_factory(settings), chosen, sample_docs)
+    else:
+        assert domain_dir is not None
+        result = domain_eval(settings, _embedder_factory(settings), domain_dir, chosen)
+    click.echo(json.dumps(result, indent=2) if as_json else eval_text(result))
+
+
 @cli.command()
 @click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1, env PF_HOST].")
 @click.option("--port", type=int, default=None, help="Port [default: 8000, env PF_PORT].")

@@ -58,12 +58,15 @@ class _Timer:
         self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 3)
 
 
-def ingest(settings: Settings, make_embedder: EmbedderFactory, *, force: bool = False) -> IngestReport:
-    """Validate the corpus and, when anything changed (or `force`), build and publish a new index."""
+def ingest(settings: Settings, make_embedder: EmbedderFactory, *, force: bool = False, corpus: Corpus | None = None) -> IngestReport:
+    """Validate the corpus and, when anything changed (or `force`), build and publish a new index.
+
+    `corpus` replaces reading `settings.corpus_dir` (the evaluation harness builds one in memory).
+    """
     timer = _Timer()
     started = time.perf_counter()
     with timer.phase("validate"):
-        corpus = load_corpus(settings.corpus_dir)
+        corpus = corpus if corpus is not None else load_corpus(settings.corpus_dir)
     with builds.ingest_lock(settings.index_dir):
         stale = builds.remove_stale_tmp(settings.index_dir)
         previous = _previous(settings)

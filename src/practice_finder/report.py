@@ -80,3 +80,20 @@ def search_text(result: SearchResult) -> str:
         lines.append(f"    {hit.municipality}, {hit.country} ({hit.population:,} inh.), {years} | score {hit.score:.4f} | {ranks}")
         lines.extend(textwrap.wrap(_plain(hit.snippet), width=96, initial_indent="    ", subsequent_indent="    "))
     return "\n".join(lines)
+
+
+def eval_text(result: dict[str, Any]) -> str:
+    """A table of the metrics per mode, with published reference numbers when there are some."""
+    from .evaluation import LABELS
+
+    head = f"{result['dataset']}: {result['queries']} queries"
+    if "documents" in result:
+        head += f", {result['documents']} documents (ingested in {result['ingest']['seconds']} s)"
+    lines = [head + f", model {result['model']}", "",
+             f"{'mode':<10}" + "".join(f"{LABELS[m]:>12}" for m in LABELS) + f"{'median ms':>12}"]
+    for mode, m in result["modes"].items():
+        lines.append(f"{mode:<10}" + "".join(f"{m[k]:>12.4f}" for k in LABELS) + f"{m['median_ms']:>12.1f}")
+    if result.get("reference_ndcg@10"):
+        lines += ["", "published nDCG@10 on this dataset:"]
+        lines += [f"  {name:<38}{value:.4f}" for name, value in result["reference_ndcg@10"].items()]
+    return "\n".join(lines)

@@ -77,38 +77,61 @@ def validate(query: SearchQuery, index: Index) -> None:
     query.filters.validate(index.taxonomy)
 
 
-def search(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fusion.DEFAULT_RRF_K) -> SearchResult:
-    """Rank practices for a natural-language query; filters apply before the ranking is cut."""
-    validate(query, index)
+@dataclass
+class Retrieval:
+    """The legs of one query and their fusion, before any decoration (snippets, facets)."""
+
+    legs: dict[str, list[str]]
+    fused: list[tuple[str, float]]
+    understood: dict[str, list[str]]
+    words: list[str]
+    qvec: np.ndarray | None
+    timings: dict[str, float]
+
+
+def retrieve(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fusion.DEFAULT_RRF_K) -> Retrieval:
+    """Run the legs the mode asks for and fuse them by rank; filters apply inside each leg."""
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
     where, params = practice_filter_sql(query.filters)
     words = nlp.content_words(query.text)
     legs: dict[str, list[str]] = {}
-    best: dict[str, tuple[int, float]] = {}
     qvec = None
     if query.mode in ("hybrid", "dense"):
+        started = time.perf_counter()
         qvec = index.embedder.encode([query.text], kind="query")[0]
-        timings["encode"] = _ms(clock)
-        allowed = allowed_passages(index.db, where, params)
-        legs["dense"], best = dense_leg(index, qvec, depth, allowed)
-        timings["dense"] = _ms(clock) - timings["encode"]
+        timings["encode"] = _ms(started)
+        started = time.perf_counter()
+        legs["dense"], _ = dense_leg(index, qvec, depth, allowed_passages(index.db, where, params))
+        timings["dense"] = _ms(started)
     if query.mode in ("hybrid", "lexical"):
         started = time.perf_counter()
         legs["lexical"] = lexical_leg(index, words, depth, where, params)
         timings["lexical"] = _ms(started)
+    started = time.perf_counter()
     understood = understand(index, query.text)
     if query.mode == "hybrid" and understood:
         legs["taxonomy"] = taxonomy_leg(index, understood, where, params, depth, legs.get("dense", []))
+    timings["taxonomy"] = _ms(started)
     fused = fusion.reciprocal_rank_fusion(legs, k=rrf_k)
-    if query.diversify:
-        fused = maximal_marginal_relevance(index, fused)
+    return Retrieval(legs, fused, understood, words, qvec, timings)
+
+
+def search(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fusion.DEFAULT_RRF_K) -> SearchResult:
+    """Rank practices for a natural-language query; filters apply before the ranking is cut."""
+    validate(query, index)
+    clock = time.perf_counter()
+    found = retrieve(index, query, depth, rrf_k)
+    fused = maximal_marginal_relevance(index, found.fused) if query.diversify else found.fused
     page = fused[query.offset : query.offset + query.k]
-    hits = [_hit(index, rid, score, legs, qvec, words, understood) for rid, score in page]
+    started = time.perf_counter()
+    hits = [_hit(index, rid, score, found.legs, found.qvec, found.words, found.understood) for rid, score in page]
+    found.timings["hits"] = _ms(started)
+    started = time.perf_counter()
     facets = facet_counts(index, [rid for rid, _ in fused])
-    timings["total"] = _ms(clock)
+    found.timings["facets"] = _ms(started)
+    found.timings["total"] = _ms(clock)
     return SearchResult(query=query.text, mode=query.mode, total=len(fused), offset=query.offset, k=query.k, hits=hits,
-                        understood=understood, facets=facets, timings_ms=timings)
+                        understood=found.understood, facets=facets, timings_ms=found.timings)
 
 
 MMR_LAMBDA = 0.7  # 1: relevance only; 0: novelty only

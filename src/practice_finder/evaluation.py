@@ -1,0 +1,132 @@
+"""Measured relevance: run every query in each mode and score the rankings with ir-measures (trec_eval).
+
+Two datasets: an external benchmark in BEIR layout (e.g. SciFact), ingested into a temporary index
+by the product's own pipeline, and the domain set in eval/domain/ judged on the shipped corpus.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from . import beir
+from .config import Settings
+from .embedding import Embedder
+from .index import Index, open_index
+from .search import MAX_QUERY_CHARS, MODES, SearchQuery, retrieve
+
+DEPTH = 100
+MEASURES = ("nDCG@10", "R@100", "RR@10")
+LABELS = {"nDCG@10": "nDCG@10", "R@100": "Recall@100", "RR@10": "MRR@10"}
+
+# Published nDCG@10 on BEIR SciFact, from ../shared/eval/README.md (sources named there).
+SCIFACT_REFERENCE = {
+    "BM25 (Anserini, flat)": 0.6789,
+    "SQLite FTS5 BM25 (QuackIR)": 0.6862,
+    "all-MiniLM-L6-v2 dense (MTEB paper)": 0.6451,
+    "BGE-base dense": 0.7408,
+    "BM25 + BGE-base RRF": 0.7440,
+}
+
+
+def run_queries(index: Index, queries: dict[str, str], mode: str, depth: int = DEPTH, rrf_k: int = 60,
+                candidates: int = 200) -> tuple[dict[str, dict[str, float]], list[float]]:
+    """The ranking of every query in one mode, and the time each query took (ms)."""
+    runs: dict[str, dict[str, float]] = {}
+    times: list[float] = []
+    for qid, text in queries.items():
+        started = time.perf_counter()
+        found = retrieve(index, SearchQuery(text[:MAX_QUERY_CHARS], k=depth, mode=mode), max(candidates, depth), rrf_k)
+        times.append((time.perf_counter() - started) * 1000)
+        ranked = found.fused[:depth]
+        # RRF scores can tie; trec_eval breaks ties by document id, so give strictly falling scores.
+        runs[qid] = {rid: float(len(ranked) - i) for i, (rid, _) in enumerate(ranked)}
+    return runs, times
+
+
+def score(qrels: dict[str, dict[str, int]], runs: dict[str, dict[str, float]]) -> dict[str, float]:
+    import ir_measures
+    from ir_measures import R, RR, nDCG
+
+    measures = [nDCG @ 10, R @ 100, RR @ 10]
+    result = ir_measures.calc_aggregate(measures, qrels, runs)
+    return {str(m): round(float(v), 4) for m, v in result.items()}
+
+
+def evaluate(index: Index, queries: dict[str, str], qrels: dict[str, dict[str, int]], modes: Iterable[str] = MODES,
+             rrf_k: int = 60, candidates: int = 200) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mode in modes:
+        runs, times = run_queries(index, queries, mode, rrf_k=rrf_k, candidates=candidates)
+        out[mode] = {**score(qrels, runs), "median_ms": round(statistics.median(times), 2)}
+    return out
+
+
+def beir_eval(path: Path, settings: Settings, make_embedder: Callable[[], Embedder], modes: Iterable[str] = MODES,
+              sample_docs: int | None = None, keep_index: Path | None = None) -> dict[str, Any]:
+    """Ingest a BEIR dataset with the product pipeline into a temporary index, then evaluate every mode."""
+    from .pipeline import ingest
+
+    data = beir.load(path)
+    if sample_docs:
+        data = beir.sample(data, sample_docs)
+    with tempfile.TemporaryDirectory(prefix="pf-eval-") as tmp:
+        index_dir = keep_index or Path(tmp) / "indexes"
+        run_settings = Settings(corpus_dir=path, index_dir=index_dir, model=settings.model, batch_size=settings.batch_size,
+                                threads=settings.threads, progress=settings.progress, rrf_k=settings.rrf_k,
+                                candidates=settings.candidates)
+        started = time.perf_counter()
+        report = ingest(run_settings, make_embedder, corpus=beir.as_corpus(data))
+        ingest_s = time.perf_counter() - started
+        index = open_index(run_settings, make_embedder)
+        try:
+            metrics = evaluate(index, data.queries, data.qrels, modes, settings.rrf_k, settings.candidates)
+        finally:
+            index.close()
+    result: dict[str, Any] = {
+        "dataset": data.name, "documents": len(data.docs), "queries": len(data.queries), "model": settings.model,
+        "rrf_k": settings.rrf_k, "candidates": settings.candidates, "modes": metrics,
+        "ingest": {"seconds": round(ingest_s, 1), "passages": report.counts.get("passages"), "embedded": report.embedded},
+    }
+    if data.name == "scifact":
+        result["reference_ndcg@10"] = SCIFACT_REFERENCE
+    return result
+
+
+DOMAIN_DIR = Path("eval/domain")
+
+
+def load_domain(folder: Path = DOMAIN_DIR) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """The domain questions (all queries-*.jsonl files) and their graded judgments (qrels-*.tsv)."""
+    import json
+
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for path in sorted(folder.glob("queries*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                q = json.loads(line)
+                queries[q["_id"]] = q["text"]
+    for path in sorted(folder.glob("qrels*.tsv")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) == 3 and parts[2].strip().isdigit():
+                qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return queries, qrels
+
+
+def domain_eval(settings: Settings, make_embedder: Callable[[], Embedder], folder: Path = DOMAIN_DIR,
+                modes: Iterable[str] = MODES) -> dict[str, Any]:
+    """Evaluate the current build of the shipped corpus on the domain question set."""
+    queries, qrels = load_domain(folder)
+    index = open_index(settings, make_embedder)
+    try:
+        metrics = evaluate(index, queries, qrels, modes, settings.rrf_k, settings.candidates)
+    finally:
+        index.close()
+    return {"dataset": "domain", "queries": len(queries), "judgments": sum(len(r) for r in qrels.values()),
+            "model": settings.model, "build": index.build_id, "modes": metrics}
