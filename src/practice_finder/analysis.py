@@ -118,8 +118,8 @@ def row(record: Record, taxonomy: Taxonomy, city_names: dict[str, str]) -> dict[
     tags = data.pop("tags")
     data.update({k: json.dumps(tags.get(k, [])) for k in ("challenges", "assets", "themes", "target_groups", "participation")})
     if isinstance(record, (Practice, Plan)):
-        years = record.years or (None,)
-        data.update(years=json.dumps(record.years), year_start=min(years), year_end=max(years))
+        first, last = (min(record.years), max(record.years)) if record.years else (None, None)
+        data.update(years=json.dumps(record.years), year_start=first, year_end=last)
     if isinstance(record, Practice):
         data["partners"] = json.dumps(record.partners)
     if isinstance(record, City):

@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import IndexMismatchError, IndexMissingError, IngestLockedError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the build carries an ONNX query encoder
 MANIFEST = "manifest.json"
 POINTER = "CURRENT"
 

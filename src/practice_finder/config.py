@@ -26,6 +26,7 @@ class Settings:
     rrf_k: int = 60
     candidates: int = 200  # depth of each retrieval leg before fusion
     progress: bool = True
+    query_encoder: str = "onnx"  # onnx (ONNX Runtime, exported at ingest) | torch (sentence-transformers)
     host: str = "127.0.0.1"
     port: int = 8000
     extra: Mapping[str, str] = field(default_factory=dict, compare=False)

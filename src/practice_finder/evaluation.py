@@ -50,7 +50,7 @@ def run_queries(index: Index, queries: dict[str, str], mode: str, depth: int = D
 
 def score(qrels: dict[str, dict[str, int]], runs: dict[str, dict[str, float]]) -> dict[str, float]:
     import ir_measures
-    from ir_measures import R, RR, nDCG
+    from ir_measures import RR, R, nDCG
 
     measures = [nDCG @ 10, R @ 100, RR @ 10]
     result = ir_measures.calc_aggregate(measures, qrels, runs)
@@ -119,14 +119,41 @@ def load_domain(folder: Path = DOMAIN_DIR) -> tuple[dict[str, str], dict[str, di
     return queries, qrels
 
 
+def recommendation_eval(index: Index, folder: Path = DOMAIN_DIR, k: int = 10) -> dict[str, Any]:
+    """Profiles with the practices a mentor would recommend first: how many of those the endpoint ranks in its top k."""
+    import json
+
+    from .profiles import ProfileIn
+    from .recommend import RecommendationRequest, recommend
+
+    path = folder / "recommendations.jsonl"
+    if not path.exists():
+        return {}
+    qrels: dict[str, dict[str, int]] = {}
+    runs: dict[str, dict[str, float]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            case = json.loads(line)
+            result = recommend(index, RecommendationRequest(profile=ProfileIn(**case["profile"]), k=k))
+            ids = [r.id for r in result.recommendations]
+            runs[case["_id"]] = {rid: float(len(ids) - i) for i, rid in enumerate(ids)}
+            qrels[case["_id"]] = {pid: 1 for pid in case["best"]}
+    import ir_measures
+    from ir_measures import RR, R, nDCG
+
+    values = ir_measures.calc_aggregate([nDCG @ 10, R @ 10, RR @ 10], qrels, runs)
+    return {"profiles": len(qrels), **{str(m): round(float(v), 4) for m, v in values.items()}}
+
+
 def domain_eval(settings: Settings, make_embedder: Callable[[], Embedder], folder: Path = DOMAIN_DIR,
                 modes: Iterable[str] = MODES) -> dict[str, Any]:
-    """Evaluate the current build of the shipped corpus on the domain question set."""
+    """Evaluate the current build of the shipped corpus on the domain question set and the recommendation profiles."""
     queries, qrels = load_domain(folder)
     index = open_index(settings, make_embedder)
     try:
         metrics = evaluate(index, queries, qrels, modes, settings.rrf_k, settings.candidates)
+        recommendations = recommendation_eval(index, folder)
     finally:
         index.close()
     return {"dataset": "domain", "queries": len(queries), "judgments": sum(len(r) for r in qrels.values()),
-            "model": settings.model, "build": index.build_id, "modes": metrics}
+            "model": settings.model, "build": index.build_id, "modes": metrics, "recommendations": recommendations}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from . import builds, nlp, store, vectors
 from .config import Settings
 from .embedding import Embedder
-from .errors import IndexMismatchError
+from .errors import IndexMismatchError, PracticeFinderError
 from .models import Taxonomy, Term
 
 if TYPE_CHECKING:
@@ -88,10 +88,25 @@ def open_index(settings: Settings, make_embedder: Callable[[], Embedder]) -> Ind
             db.close()
     except sqlite3.DatabaseError as exc:
         raise IndexMismatchError(f"the store of build {build.name} cannot be read: {exc}") from exc
-    embedder = make_embedder()
+    embedder = query_embedder(settings, build, manifest, make_embedder)
     if embedder.dimension != dimension or embedder.name != settings.model:
         raise IndexMismatchError(f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}")
     return Index(build, manifest, loaded, embedder, taxonomy)
+
+
+QUERY_ENCODERS = ("onnx", "torch")
+
+
+def query_embedder(settings: Settings, build: Path, manifest: dict[str, Any], make_embedder: Callable[[], Embedder]) -> Embedder:
+    """ONNX Runtime when the build has an export and settings allow it; else the sentence-transformers model."""
+    if settings.query_encoder not in QUERY_ENCODERS:
+        raise PracticeFinderError(f"PF_QUERY_ENCODER={settings.query_encoder!r} is not known", f"use one of {', '.join(QUERY_ENCODERS)}")
+    info = manifest.get("query_encoder")
+    if settings.query_encoder == "onnx" and info:
+        from .onnx_encoder import OnnxEmbedder
+
+        return OnnxEmbedder(settings.model, int(manifest["model"]["dimension"]), build, info, settings.threads)
+    return make_embedder()
 
 
 def load_taxonomy(db: sqlite3.Connection) -> Taxonomy:

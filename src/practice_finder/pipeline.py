@@ -38,6 +38,7 @@ class IngestReport:
     counts: dict[str, int]
     embedded: int
     reused: int
+    reason: str = ""  # why a build was (or was not) needed
     timings: dict[str, float] = field(default_factory=dict)
     pruned: list[str] = field(default_factory=list)
     stale_removed: int = 0
@@ -72,6 +73,8 @@ def ingest(settings: Settings, make_embedder: EmbedderFactory, *, force: bool = 
         previous = _previous(settings)
         report = _plan(corpus, previous, settings)
         report.stale_removed = stale
+        if force and report.build_id is None:
+            report.reason = "forced"
         if report.build_id is None and not force:
             report.timings = {**timer.timings, "total": round(time.perf_counter() - started, 3)}
             return report
@@ -114,16 +117,24 @@ def _plan(corpus: Corpus, previous: _Previous | None, settings: Settings) -> Ing
         "unchanged": sum(1 for key, h in new.items() if old.get(key) == h),
     }
     counts = _counts(corpus)
-    corpus_hash = _corpus_hash(corpus, settings)
-    up_to_date = (
-        previous is not None
-        and previous.manifest.get("corpus", {}).get("hash") == corpus_hash
-        and previous.manifest.get("model", {}).get("name") == settings.model
-        and previous.manifest.get("schema_version") == builds.SCHEMA_VERSION
-    )
     current = previous.path.name if previous else ""
-    build_id = None if up_to_date else builds.new_build_id()
-    return IngestReport(build_id, current, changes, counts, embedded=0, reused=0)
+    reason = _rebuild_reason(previous, _corpus_hash(corpus, settings), settings)
+    build_id = None if reason is None else builds.new_build_id()
+    return IngestReport(build_id, current, changes, counts, embedded=0, reused=0, reason=reason or "up to date")
+
+
+def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Settings) -> str | None:
+    """Why the current build cannot stay, or None when it is up to date."""
+    if previous is None:
+        return "no current build"
+    manifest = previous.manifest
+    if manifest.get("schema_version") != builds.SCHEMA_VERSION:
+        return f"schema version {manifest.get('schema_version')} -> {builds.SCHEMA_VERSION}"
+    if manifest.get("model", {}).get("name") != settings.model:
+        return f"model {manifest.get('model', {}).get('name')} -> {settings.model}"
+    if manifest.get("corpus", {}).get("hash") != corpus_hash:
+        return "corpus changed"
+    return None
 
 
 def _counts(corpus: Corpus) -> dict[str, int]:
@@ -167,8 +178,21 @@ def _build_into(tmp: Path, corpus: Corpus, previous: _Previous | None, settings:
         _write_store(db, corpus, analyses, rows, matrix)
         vector_info = _write_vectors(tmp, rows, matrix, embedder.dimension)
     report.counts["passages"] = len(rows)
+    with timer.phase("export_onnx"):
+        query_encoder = _export_query_encoder(embedder, tmp, previous)
     manifest = _manifest(corpus, settings, embedder, report, vector_info, previous, timer)
+    manifest["query_encoder"] = query_encoder
     builds.write_json(tmp / builds.MANIFEST, manifest)
+
+
+def _export_query_encoder(embedder: Embedder, tmp: Path, previous: _Previous | None) -> dict[str, Any] | None:
+    """The ONNX export of the model for the query side (None for embedders that are not sentence-transformers)."""
+    model = getattr(embedder, "model", None)
+    if model is None:
+        return None
+    from . import onnx_encoder
+
+    return onnx_encoder.export(model, tmp, reuse_from=previous.path if previous else None)
 
 
 def _analyse(corpus: Corpus) -> list[Analysis]:

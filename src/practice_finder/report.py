@@ -24,7 +24,7 @@ def ingest_summary(report: IngestReport, settings: Settings) -> str:
         lines.append(f"Index is up to date: build {report.current_build} stays current; nothing was re-embedded (use --force to rebuild)")
     else:
         lines.append(f"Embedded {report.embedded} new texts, reused {report.reused} stored embeddings ({c.get('passages', 0)} passages in all)")
-        lines.append(f"Build {report.current_build} is now current in {settings.index_dir}/"
+        lines.append(f"Build {report.current_build} ({report.reason}) is now current in {settings.index_dir}/"
                      + (f"; pruned {len(report.pruned)} old build(s)" if report.pruned else ""))
     if report.stale_removed:
         lines.append(f"Removed {report.stale_removed} unfinished build(s) left by an interrupted ingest")
@@ -93,6 +93,10 @@ def eval_text(result: dict[str, Any]) -> str:
              f"{'mode':<10}" + "".join(f"{LABELS[m]:>12}" for m in LABELS) + f"{'median ms':>12}"]
     for mode, m in result["modes"].items():
         lines.append(f"{mode:<10}" + "".join(f"{m[k]:>12.4f}" for k in LABELS) + f"{m['median_ms']:>12.1f}")
+    if result.get("recommendations"):
+        r = result["recommendations"]
+        lines += ["", f"recommendations ({r['profiles']} profiles with known best practices): "
+                      f"nDCG@10 {r['nDCG@10']:.4f}, Recall@10 {r['R@10']:.4f}, MRR@10 {r['RR@10']:.4f}"]
     if result.get("reference_ndcg@10"):
         lines += ["", "published nDCG@10 on this dataset:"]
         lines += [f"  {name:<38}{value:.4f}" for name, value in result["reference_ndcg@10"].items()]

@@ -1,0 +1,137 @@
+"""A faster query path: the shipped model exported once to ONNX at ingestion, run with ONNX Runtime.
+
+Ingestion keeps sentence-transformers (torch); queries go through ONNX Runtime with the model's own
+fast tokenizer, mean pooling and L2 normalisation, which is what the sentence-transformers model does.
+The export lives in the build directory and is recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import IndexMismatchError, PracticeFinderError
+
+ONNX_FILE = "query-encoder.onnx"
+TOKENIZER_FILE = "query-tokenizer.json"
+OPSET = 17
+
+
+def export(model: Any, folder: Path, reuse_from: Path | None = None) -> dict[str, Any]:
+    """Write the ONNX export and tokenizer of a SentenceTransformer into `folder`; return the manifest entry.
+
+    An identical export of the previous build is hard-linked instead of exported again.
+    """
+    info = _describe(model)
+    if reuse_from is not None and _same_export(reuse_from, info):
+        for name in (ONNX_FILE, TOKENIZER_FILE):
+            _link_or_copy(reuse_from / name, folder / name)
+        return {**info, "sha256": _sha256(folder / ONNX_FILE), "reused_from": reuse_from.name}
+    _export_onnx(model, folder / ONNX_FILE)
+    shutil.copyfile(Path(info.pop("tokenizer_path")), folder / TOKENIZER_FILE)
+    return {**info, "sha256": _sha256(folder / ONNX_FILE)}
+
+
+def _describe(model: Any) -> dict[str, Any]:
+    import onnxruntime
+    import torch
+
+    tokenizer_path = Path(model.tokenizer.name_or_path) / "tokenizer.json"
+    if not tokenizer_path.exists():
+        raise PracticeFinderError(f"the model has no fast tokenizer file at {tokenizer_path}", "use a model that ships tokenizer.json")
+    pooling = model[1].get_pooling_mode_str() if len(model) > 1 and hasattr(model[1], "get_pooling_mode_str") else "mean"
+    return {"file": ONNX_FILE, "tokenizer": TOKENIZER_FILE, "format": "onnx", "opset": OPSET, "pooling": pooling,
+            "max_length": int(model.max_seq_length), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+            "tokenizer_path": str(tokenizer_path)}
+
+
+def _same_export(previous: Path, info: dict[str, Any]) -> bool:
+    import json
+
+    try:
+        old = json.loads((previous / "manifest.json").read_text()).get("query_encoder") or {}
+    except (OSError, ValueError):
+        return False
+    keys = ("format", "opset", "pooling", "max_length", "torch")
+    return all(old.get(k) == info.get(k) for k in keys) and (previous / ONNX_FILE).exists() and (previous / TOKENIZER_FILE).exists()
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _export_onnx(model: Any, path: Path) -> None:
+    import torch
+
+    transformer = model[0].auto_model.eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    sample = model.tokenizer(["a short text", "a slightly longer second text"], padding=True, return_tensors="pt")
+    axes = {"batch": 0, "tokens": 1}
+    dynamic = {name: {v: k for k, v in axes.items()} for name in ("input_ids", "attention_mask", "token_type_ids", "last_hidden_state")}
+    with torch.no_grad():
+        torch.onnx.export(
+            Encoder(transformer), (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]), str(path),
+            input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
+            dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class OnnxEmbedder:
+    """Encodes texts with ONNX Runtime; same vectors as the sentence-transformers model it was exported from."""
+
+    def __init__(self, name: str, dimension: int, folder: Path, info: dict[str, Any], threads: int = 0) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self.dimension = dimension
+        if info.get("pooling", "mean") != "mean":
+            raise IndexMismatchError(f"the ONNX query encoder supports mean pooling only, not {info.get('pooling')!r}")
+        options = ort.SessionOptions()
+        if threads > 0:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(folder / info["file"]), options, providers=["CPUExecutionProvider"])
+            self.tokenizer = Tokenizer.from_file(str(folder / info["tokenizer"]))
+        except Exception as exc:  # onnxruntime raises its own exception types for damaged files
+            raise IndexMismatchError(f"the ONNX query encoder of build {folder.name} cannot be loaded: {exc}") from exc
+        self.tokenizer.enable_truncation(max_length=int(info["max_length"]))
+        self.tokenizer.enable_padding()
+
+    def encode(self, texts: Sequence[str], *, kind: str = "query", progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        encoded = self.tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encoded], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.ascontiguousarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
