@@ -71,11 +71,25 @@ def test_beir_reader_keeps_only_judged_queries(tmp_path: Path) -> None:
 @pytest.mark.skipif(not (SHARED / "eval" / "scifact").exists(),
                     reason="../shared/eval/scifact is absent: the SciFact check needs the shared evaluation data")
 def test_quick_scifact_run_on_the_real_model(tmp_path: Path, real_embedder) -> None:  # type: ignore[no-untyped-def]
-    """300 claims against their judged abstracts plus random others (the full run is `practice-finder eval --beir`)."""
-    from practice_finder.evaluation import beir_eval
+    """300 claims against their judged abstracts plus random others (the full run is `practice-finder eval --beir`).
 
-    settings = Settings(index_dir=tmp_path / "idx", progress=False)
-    result = beir_eval(SHARED / "eval" / "scifact", settings, lambda: real_embedder, sample_docs=800)
+    The same index is then searched with the torch encoder: the ONNX query path must not change nDCG.
+    """
+    from dataclasses import replace
+
+    from practice_finder.evaluation import beir_eval
+    from practice_finder.index import open_index
+
+    settings = Settings(index_dir=tmp_path / "unused", progress=False)
+    path = SHARED / "eval" / "scifact"
+    result = beir_eval(path, settings, lambda: real_embedder, sample_docs=800, keep_index=tmp_path / "idx")
     modes = result["modes"]
     assert result["queries"] == 300 and result["documents"] == 800
     assert modes["hybrid"]["nDCG@10"] >= 0.75 and modes["hybrid"]["R@100"] >= 0.95, modes
+    data = beir.sample(beir.load(path), 800)
+    torch_index = open_index(replace(settings, index_dir=tmp_path / "idx", query_encoder="torch"), lambda: real_embedder)
+    try:
+        with_torch = evaluate(torch_index, data.queries, data.qrels, modes=("dense",))
+    finally:
+        torch_index.close()
+    assert abs(with_torch["dense"]["nDCG@10"] - modes["dense"]["nDCG@10"]) <= 0.002, (with_torch, modes)

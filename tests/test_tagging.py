@@ -67,3 +67,7 @@ def test_mark_matches_stems_and_escapes() -> None:
 
 def test_lemma_tables_where_spacy_has_them() -> None:
     assert nlp.has_lemmas("en") and nlp.has_lemmas("de") and not nlp.has_lemmas("fi")
+
+
+def test_content_words_keep_numbers_and_mixed_tokens() -> None:
+    assert nlp.content_words("p53 levels in type 1 diabetes since 2018") == ["p53", "levels", "type", "1", "diabetes", "2018"]

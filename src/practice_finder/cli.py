@@ -128,10 +128,12 @@ def search(query: str, k: int, country: tuple[str, ...], mode: str, index_dir: P
               help="Modes to run (repeatable) [default: all three].")
 @click.option("--sample-docs", type=int, default=None, help="BEIR only: keep the judged documents plus random others up to N.")
 @click.option("--rrf-k", type=int, default=None, help="Fusion constant [default: 60, env PF_RRF_K].")
+@click.option("--keep-index", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="BEIR only: build the benchmark's index here and keep it; a later run with the same data reuses it.")
 @index_option
 @json_option
 def eval_(beir_path: Path | None, domain_dir: Path | None, modes: tuple[str, ...], sample_docs: int | None,
-          rrf_k: int | None, index_dir: Path | None, as_json: bool) -> None:
+          rrf_k: int | None, keep_index: Path | None, index_dir: Path | None, as_json: bool) -> None:
     """Measure nDCG@10, Recall@100 and MRR@10 per mode on a benchmark or the domain set."""
     from .evaluation import beir_eval, domain_eval
     from .report import eval_text
@@ -141,7 +143,7 @@ def eval_(beir_path: Path | None, domain_dir: Path | None, modes: tuple[str, ...
     settings = _settings(index_dir=index_dir, rrf_k=rrf_k, progress=False)
     chosen = modes or ("hybrid", "dense", "lexical")
     if beir_path is not None:
-        result = beir_eval(beir_path, settings, _embedder_factory(settings), chosen, sample_docs)
+        result = beir_eval(beir_path, settings, _embedder_factory(settings), chosen, sample_docs, keep_index)
     else:
         assert domain_dir is not None
         result = domain_eval(settings, _embedder_factory(settings), domain_dir, chosen)

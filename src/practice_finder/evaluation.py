@@ -34,13 +34,13 @@ SCIFACT_REFERENCE = {
 
 
 def run_queries(index: Index, queries: dict[str, str], mode: str, depth: int = DEPTH, rrf_k: int = 60,
-                candidates: int = 200) -> tuple[dict[str, dict[str, float]], list[float]]:
+                candidates: int = 200, dense_scoring: str = "max") -> tuple[dict[str, dict[str, float]], list[float]]:
     """The ranking of every query in one mode, and the time each query took (ms)."""
     runs: dict[str, dict[str, float]] = {}
     times: list[float] = []
     for qid, text in queries.items():
         started = time.perf_counter()
-        found = retrieve(index, SearchQuery(text[:MAX_QUERY_CHARS], k=depth, mode=mode), max(candidates, depth), rrf_k)
+        found = retrieve(index, SearchQuery(text[:MAX_QUERY_CHARS], k=depth, mode=mode), max(candidates, depth), rrf_k, dense_scoring)
         times.append((time.perf_counter() - started) * 1000)
         ranked = found.fused[:depth]
         # RRF scores can tie; trec_eval breaks ties by document id, so give strictly falling scores.
@@ -58,10 +58,10 @@ def score(qrels: dict[str, dict[str, int]], runs: dict[str, dict[str, float]]) -
 
 
 def evaluate(index: Index, queries: dict[str, str], qrels: dict[str, dict[str, int]], modes: Iterable[str] = MODES,
-             rrf_k: int = 60, candidates: int = 200) -> dict[str, Any]:
+             rrf_k: int = 60, candidates: int = 200, dense_scoring: str = "max") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode in modes:
-        runs, times = run_queries(index, queries, mode, rrf_k=rrf_k, candidates=candidates)
+        runs, times = run_queries(index, queries, mode, rrf_k=rrf_k, candidates=candidates, dense_scoring=dense_scoring)
         out[mode] = {**score(qrels, runs), "median_ms": round(statistics.median(times), 2)}
     return out
 

@@ -39,6 +39,18 @@ class Index:
         return str(self.manifest["build_id"])
 
     @cached_property
+    def practice_of_passage(self) -> dict[int, str]:
+        """Passage id (the FAISS id) -> practice id, kept in memory: the dense leg looks up hundreds per query."""
+        rows = self.db.execute("select id, record_id from passages where record_type = 'practice'")
+        return {int(pid): str(rid) for pid, rid in rows}
+
+    @cached_property
+    def whole_record_passages(self) -> frozenset[int]:
+        """Ids of the vectors of whole practices (passage number 0), as opposed to their passages."""
+        rows = self.db.execute("select id from passages where record_type = 'practice' and seq = 0")
+        return frozenset(int(r[0]) for r in rows)
+
+    @cached_property
     def tagger(self) -> nlp.Tagger:
         return nlp.Tagger(self.taxonomy)
 

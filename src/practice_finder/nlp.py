@@ -128,14 +128,19 @@ def passages(text: str, lang: str = "en", max_words: int = PASSAGE_WORDS) -> lis
 
 
 def content_words(text: str, lang: str = "en") -> list[str]:
-    """Lowercased words of a text without stop words, numbers and punctuation, in order, unique."""
+    """Lowercased words of a text without stop words and punctuation, in order, unique.
+
+    Numbers and mixed tokens stay ("p53", "2018", "il-10"): in a question they are often the point.
+    """
     nlp = pipeline(lang)
     with _LOCK:
         doc = nlp.make_doc(text)
     seen: dict[str, None] = {}
     for tok in doc:
         word = tok.lower_
-        if tok.is_alpha and not tok.is_stop and len(word) > 1:
+        if tok.is_stop or tok.is_punct or tok.is_space or not any(ch.isalnum() for ch in word):
+            continue
+        if len(word) > 1 or word.isdigit():
             seen.setdefault(word, None)
     return list(seen)
 

@@ -167,9 +167,7 @@ def similar_practices(index: Index, practice_id: str, k: int = 5) -> list[Practi
         raise InvalidQueryError("k", f"must be between 1 and 50, got {k}")
     _row(index, "practices", practice_id, "practice")
     found = vectors.search(index.vectors["practice"], record_vector(index, "practice", practice_id), (k + 1) * SIMILAR_DEPTH_FACTOR)
-    owners = dict(index.db.execute(
-        f"select id, record_id from passages where id in ({','.join('?' * len(found))})", [pid for pid, _ in found]
-    ).fetchall()) if found else {}
+    owners = index.practice_of_passage
     best: dict[str, float] = {}
     for pid, score in found:
         rid = owners.get(pid)

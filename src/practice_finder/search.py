@@ -46,6 +46,8 @@ class Hit(msgspec.Struct, kw_only=True):
     score: float
     snippet: str  # HTML-escaped, with the query's words in <mark>
     why: dict[str, Any]
+    challenges: list[str] = []  # declared by the practice
+    assets: list[str] = []
     city: str | None = None
 
 
@@ -89,7 +91,8 @@ class Retrieval:
     timings: dict[str, float]
 
 
-def retrieve(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fusion.DEFAULT_RRF_K) -> Retrieval:
+def retrieve(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fusion.DEFAULT_RRF_K,
+             dense_scoring: str = "max") -> Retrieval:
     """Run the legs the mode asks for and fuse them by rank; filters apply inside each leg."""
     timings: dict[str, float] = {}
     where, params = practice_filter_sql(query.filters)
@@ -101,7 +104,7 @@ def retrieve(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fu
         qvec = index.embedder.encode([query.text], kind="query")[0]
         timings["encode"] = _ms(started)
         started = time.perf_counter()
-        legs["dense"], _ = dense_leg(index, qvec, depth, allowed_passages(index.db, where, params))
+        legs["dense"], _ = dense_leg(index, qvec, depth, allowed_passages(index.db, where, params), dense_scoring)
         timings["dense"] = _ms(started)
     if query.mode in ("hybrid", "lexical"):
         started = time.perf_counter()
@@ -166,11 +169,22 @@ def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 2)
 
 
-def dense_leg(index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | None
+DENSE_SCORING = ("max", "record", "passages")
+
+
+def dense_leg(index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | None, scoring: str = "max"
               ) -> tuple[list[str], dict[str, tuple[int, float]]]:
-    """Practices ranked by their best-matching vector (the whole record or one passage)."""
+    """Practices ranked by their best-matching vector.
+
+    scoring: "max" takes the best of the whole-record vector and the passage vectors; "record" and
+    "passages" use one kind only (kept for tuning; see docs/benchmarks.md).
+    """
+    if scoring != "max":
+        whole = index.whole_record_passages
+        pool = allowed if allowed is not None else list(index.practice_of_passage)
+        allowed = [p for p in pool if (p in whole) == (scoring == "record")]
     found = vectors.search(index.vectors["practice"], qvec, depth * PASSAGES_PER_RECORD, allowed)
-    owners = passage_owners(index, [pid for pid, _ in found])
+    owners = index.practice_of_passage
     best: dict[str, tuple[int, float]] = {}
     for pid, score in found:
         rid = owners.get(pid)
@@ -178,14 +192,6 @@ def dense_leg(index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | N
             best[rid] = (pid, score)
     ranked = sorted(best, key=lambda r: -best[r][1])[:depth]
     return ranked, best
-
-
-def passage_owners(index: Index, passage_ids: Sequence[int]) -> dict[int, str]:
-    if not passage_ids:
-        return {}
-    marks = ",".join("?" * len(passage_ids))
-    rows = index.db.execute(f"select id, record_id from passages where id in ({marks})", list(passage_ids))
-    return {row["id"]: row["record_id"] for row in rows}
 
 
 def fts_query(words: Sequence[str]) -> str:
@@ -285,7 +291,7 @@ def _hit(index: Index, rid: str, score: float, legs: dict[str, list[str]], qvec:
         id=rid, title=row["title"], municipality=row["municipality"], country=row["country"],
         years=json.loads(row["years"]), population=row["population"], language=row["language"],
         summary=row["summary"], score=round(score, 6), snippet=mark(passage, list(words), row["language"]), why=why,
-        city=row["city"],
+        challenges=json.loads(row["challenges"]), assets=json.loads(row["assets"]), city=row["city"],
     )
 
 

@@ -1,0 +1,152 @@
+"""Latency and throughput of the service through HTTP, on the shipped demo corpus.
+
+    .venv/bin/python scripts/bench_http.py [--index indexes] [--requests 300] [--seconds 20] [--json out.json]
+
+Starts `practice-finder serve` on a free localhost port (one worker), then measures:
+- one client: median and p99 of GET /v1/search (the 56 domain questions, cycled) and of
+  POST /v1/recommendations (the 14 domain profiles, cycled);
+- 8 and 32 concurrent clients for a fixed time: requests per second, failures, median, p99;
+- where the time goes: the server's own per-stage timings (timings_ms in each search response)
+  against what the client measured.
+Every loop is bounded in count and time and talks only to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(index: Path, port: int, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **extra_env}
+    cmd = [sys.executable, "-m", "practice_finder", "serve", "--port", str(port), "--index", str(index)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the server did not become ready in 180 s")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def summary(times: list[float]) -> dict[str, float]:
+    return {"n": len(times), "median_ms": round(statistics.median(times), 2), "p99_ms": round(percentile(times, 99), 2),
+            "mean_ms": round(statistics.fmean(times), 2)}
+
+
+def load_inputs() -> tuple[list[str], list[dict[str, Any]]]:
+    queries = [json.loads(line)["text"] for path in sorted((ROOT / "eval/domain").glob("queries*.jsonl"))
+               for line in path.read_text().splitlines() if line.strip()]
+    profiles = [json.loads(line)["profile"] for line in (ROOT / "eval/domain/recommendations.jsonl").read_text().splitlines() if line.strip()]
+    return queries, profiles
+
+
+def one_client(base: str, queries: list[str], profiles: list[dict[str, Any]], n: int) -> dict[str, Any]:
+    search_ms: list[float] = []
+    stages: dict[str, list[float]] = {}
+    rec_ms: list[float] = []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for i in range(10):  # warm-up
+            client.get("/v1/search", params={"q": queries[i % len(queries)]})
+        for i in range(n):
+            started = time.perf_counter()
+            r = client.get("/v1/search", params={"q": queries[i % len(queries)], "k": 10})
+            search_ms.append((time.perf_counter() - started) * 1000)
+            r.raise_for_status()
+            for stage, ms in r.json()["timings_ms"].items():
+                stages.setdefault(stage, []).append(ms)
+        for i in range(max(20, n // 5)):
+            started = time.perf_counter()
+            r = client.post("/v1/recommendations", json={"profile": profiles[i % len(profiles)], "k": 10})
+            rec_ms.append((time.perf_counter() - started) * 1000)
+            r.raise_for_status()
+    server_total = statistics.median(stages["total"])
+    breakdown = {stage: round(statistics.median(v), 2) for stage, v in stages.items()}
+    breakdown["http_and_framework"] = round(statistics.median(search_ms) - server_total, 2)
+    return {"search": summary(search_ms), "recommendations": summary(rec_ms), "search_breakdown_ms": breakdown}
+
+
+async def _worker(client: httpx.AsyncClient, queries: list[str], stop: float, out: list[float], errors: list[int], offset: int) -> None:
+    i = offset
+    while time.perf_counter() < stop:
+        started = time.perf_counter()
+        try:
+            r = await client.get("/v1/search", params={"q": queries[i % len(queries)], "k": 10})
+            if r.status_code != 200:
+                errors.append(r.status_code)
+        except httpx.HTTPError:
+            errors.append(0)
+        out.append((time.perf_counter() - started) * 1000)
+        i += 1
+
+
+async def concurrent(base: str, queries: list[str], clients: int, seconds: float) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        times: list[float] = []
+        errors: list[int] = []
+        started = time.perf_counter()
+        stop = started + seconds
+        await asyncio.gather(*(_worker(client, queries, stop, times, errors, k * 7) for k in range(clients)))
+        elapsed = time.perf_counter() - started
+    return {"clients": clients, "seconds": round(elapsed, 1), "requests": len(times), "failed": len(errors),
+            "requests_per_s": round(len(times) / elapsed, 1), **{k: v for k, v in summary(times).items() if k != "n"}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, default=ROOT / "indexes")
+    parser.add_argument("--requests", type=int, default=300, help="sequential search requests with one client")
+    parser.add_argument("--seconds", type=float, default=20.0, help="duration of each concurrent run")
+    parser.add_argument("--query-encoder", default="onnx", choices=["onnx", "torch"])
+    parser.add_argument("--threads", type=int, default=0, help="PF_THREADS for the server (0: library default)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    queries, profiles = load_inputs()
+    port = free_port()
+    env = {"PF_QUERY_ENCODER": args.query_encoder, "PF_THREADS": str(args.threads)}
+    proc = start_server(args.index, port, env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        result: dict[str, Any] = {"query_encoder": args.query_encoder, "threads": args.threads, "cores": os.cpu_count()}
+        result.update(one_client(base, queries, profiles, args.requests))
+        result["concurrent"] = [asyncio.run(concurrent(base, queries, c, args.seconds)) for c in (8, 32)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

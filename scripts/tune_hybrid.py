@@ -1,0 +1,47 @@
+"""What each retrieval setting does to nDCG@10 on a benchmark whose index was kept by
+`practice-finder eval --beir PATH --keep-index DIR` (so no variant re-embeds anything).
+
+    .venv/bin/python scripts/tune_hybrid.py ../shared/eval/scifact /tmp/scifact-idx
+
+Varies one setting at a time from the shipped defaults (RRF k 60, 200 candidates per leg, dense
+score = best of whole-record and passage vectors) and prints a table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from functools import partial
+from pathlib import Path
+
+from practice_finder import beir
+from practice_finder.config import Settings
+from practice_finder.embedding import load_embedder
+from practice_finder.evaluation import evaluate
+from practice_finder.index import open_index
+
+VARIANTS: list[tuple[str, dict[str, object]]] = [
+    ("defaults (k=60, 200 candidates, max of record and passages)", {}),
+    ("RRF k=10", {"rrf_k": 10}),
+    ("RRF k=30", {"rrf_k": 30}),
+    ("RRF k=100", {"rrf_k": 100}),
+    ("100 candidates per leg", {"candidates": 100}),
+    ("500 candidates per leg", {"candidates": 500}),
+    ("dense: whole-record vectors only", {"dense_scoring": "record"}),
+    ("dense: passage vectors only", {"dense_scoring": "passages"}),
+]
+
+
+def main() -> None:
+    data = beir.load(Path(sys.argv[1]))
+    settings = Settings(index_dir=Path(sys.argv[2]))
+    index = open_index(settings, partial(load_embedder, settings.model))
+    print(f"{'variant':<62}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'R@100':>8}")
+    for name, options in VARIANTS:
+        modes = ("hybrid", "dense", "lexical") if not options or "dense_scoring" in options else ("hybrid",)
+        m = evaluate(index, data.queries, data.qrels, modes, **options)  # type: ignore[arg-type]
+        cells = [f"{m[mode]['nDCG@10']:>9.4f}" if mode in m else f"{'':>9}" for mode in ("hybrid", "dense", "lexical")]
+        print(f"{name:<62}{''.join(cells)}{m['hybrid']['R@100']:>8.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
