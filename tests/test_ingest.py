@@ -121,3 +121,15 @@ def test_prune_never_removes_the_current_build(tmp_path: Path) -> None:
     removed = builds.prune(index_dir, keep=1)
     assert removed == ["20250101T000000000000Z-1"]
     assert builds.current_build(index_dir).name == "20240101T000000000000Z-1"  # type: ignore[union-attr]
+
+
+def test_a_corpus_of_practices_only_is_rebuilt_incrementally(tiny: Settings, fake_embedder: HashingEmbedder) -> None:
+    """A benchmark corpus has no cities or plans; its second ingest must still see the first build."""
+    from practice_finder.corpus import load_corpus
+    from practice_finder.models import Corpus
+
+    full = load_corpus(tiny.corpus_dir)
+    practices_only = Corpus(full.taxonomy, full.practices, (), ())
+    first = ingest(tiny, lambda: fake_embedder, corpus=practices_only)
+    second = ingest(tiny, lambda: HashingEmbedder(), corpus=practices_only)
+    assert second.up_to_date and second.current_build == first.build_id

@@ -7,6 +7,7 @@ Embeddings of unchanged texts are reused from the current build; an unchanged co
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -97,7 +98,7 @@ def _previous(settings: Settings) -> _Previous | None:
         return None
     try:
         return _Previous(path, builds.read_manifest(path), store.record_hashes(path / "store.db"))
-    except Exception:  # a damaged or unreadable build is simply not reused
+    except (sqlite3.Error, OSError, PracticeFinderError):  # a damaged or unreadable build is simply not reused
         return None
 
 
