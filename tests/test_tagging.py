@@ -71,3 +71,20 @@ def test_lemma_tables_where_spacy_has_them() -> None:
 
 def test_content_words_keep_numbers_and_mixed_tokens() -> None:
     assert nlp.content_words("p53 levels in type 1 diabetes since 2018") == ["p53", "levels", "type", "1", "diabetes", "2018"]
+
+
+def test_tagging_from_many_threads_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service tags queries in worker threads; the first requests may all arrive before spaCy is loaded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(nlp, "_PIPELINES", {})
+    fresh = nlp.Tagger(load_taxonomy(CORPUS / "taxonomy.yaml"))
+    texts = ["lonely pensioners in the villages", "young people leave", "storm surge", "empty shops and a library"] * 8
+
+    def tag(text: str) -> set[str]:
+        return {h.term for h in fresh.tag(text)} | set(nlp.content_words(text))
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(tag, texts))
+    assert all("loneliness" in r for r in results[::4])
+    assert all("youth-out-migration" in r for r in results[1::4])

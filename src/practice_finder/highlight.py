@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 import snowballstemmer
 
@@ -19,21 +19,27 @@ def _stemmer(lang: str) -> snowballstemmer.stemmer | None:
     return snowballstemmer.stemmer(name) if name else None
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str, lang: str = "en") -> str:
-    """The Snowball stem of a lowercased word (the word itself where no stemmer exists)."""
+    """The Snowball stem of a lowercased word (the word itself where no stemmer exists); memoised."""
     word = word.lower()
     stemmer = _stemmer(lang)
-    return stemmer.stemWord(word) if stemmer else word
+    return str(stemmer.stemWord(word)) if stemmer else word
+
+
+def _stems(word: str, lang: str) -> set[str]:
+    """Stems by the text's language and by English (queries are often English over any text)."""
+    return {stem(word, lang), stem(word, "en")} if lang != "en" else {stem(word, "en")}
 
 
 def mark(text: str, words: list[str], lang: str = "en", open_tag: str = "<mark>", close_tag: str = "</mark>") -> str:
     """HTML-escaped `text` with every word sharing a stem with one of `words` wrapped in tags."""
-    stems = {stem(w, lang) for w in words if len(w) > 1} | {stem(w, "en") for w in words if len(w) > 1}
+    stems = {s for w in words if len(w) > 1 for s in _stems(w, lang)}
     out: list[str] = []
     last = 0
     for match in WORD.finditer(text):
         token = match.group(0)
-        if len(token) > 1 and (stem(token, lang) in stems or stem(token, "en") in stems):
+        if len(token) > 1 and _stems(token, lang) & stems:
             out.append(html.escape(text[last:match.start()]))
             out.append(f"{open_tag}{html.escape(token)}{close_tag}")
             last = match.end()
@@ -43,5 +49,5 @@ def mark(text: str, words: list[str], lang: str = "en", open_tag: str = "<mark>"
 
 def matched_words(text: str, words: list[str], lang: str = "en") -> list[str]:
     """The query words (by stem) that occur in `text`."""
-    text_stems = {stem(t, lang) for t in WORD.findall(text)} | {stem(t, "en") for t in WORD.findall(text)}
-    return [w for w in words if stem(w, lang) in text_stems or stem(w, "en") in text_stems]
+    text_stems = {s for t in WORD.findall(text) for s in _stems(t, lang)}
+    return [w for w in words if _stems(w, lang) & text_stems]

@@ -103,7 +103,9 @@ def open_index(settings: Settings, make_embedder: Callable[[], Embedder]) -> Ind
     embedder = query_embedder(settings, build, manifest, make_embedder)
     if embedder.dimension != dimension or embedder.name != settings.model:
         raise IndexMismatchError(f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}")
-    return Index(build, manifest, loaded, embedder, taxonomy)
+    index = Index(build, manifest, loaded, embedder, taxonomy)
+    index.tagger.matchers("en")  # load spaCy and build the matchers now, not on the first request
+    return index
 
 
 QUERY_ENCODERS = ("onnx", "torch")

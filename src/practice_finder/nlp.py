@@ -13,7 +13,6 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .models import Taxonomy
@@ -43,9 +42,21 @@ def _register_components() -> None:
             return doc
 
 
-@cache
+_PIPELINES: dict[str, Language] = {}
+
+
 def pipeline(lang: str) -> Language:
-    """The spaCy pipeline for a language code, loaded once per process."""
+    """The spaCy pipeline for a language code, loaded once per process (also when threads ask at once)."""
+    found = _PIPELINES.get(lang)
+    if found is None:
+        with _LOCK:
+            found = _PIPELINES.get(lang)
+            if found is None:
+                found = _PIPELINES[lang] = _load_pipeline(lang)
+    return found
+
+
+def _load_pipeline(lang: str) -> Language:
     import spacy
 
     if lang == "en":
@@ -133,15 +144,14 @@ def content_words(text: str, lang: str = "en") -> list[str]:
     Numbers and mixed tokens stay ("p53", "2018", "il-10"): in a question they are often the point.
     """
     nlp = pipeline(lang)
-    with _LOCK:
-        doc = nlp.make_doc(text)
     seen: dict[str, None] = {}
-    for tok in doc:
-        word = tok.lower_
-        if tok.is_stop or tok.is_punct or tok.is_space or not any(ch.isalnum() for ch in word):
-            continue
-        if len(word) > 1 or word.isdigit():
-            seen.setdefault(word, None)
+    with _LOCK:  # reading token attributes reads the shared string store too
+        for tok in nlp.make_doc(text):
+            word = tok.lower_
+            if tok.is_stop or tok.is_punct or tok.is_space or not any(ch.isalnum() for ch in word):
+                continue
+            if len(word) > 1 or word.isdigit():
+                seen.setdefault(word, None)
     return list(seen)
 
 
@@ -161,6 +171,7 @@ class Tagger:
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
         self._matchers: dict[str, list[PhraseMatcher]] = {}
+        self._terms: dict[int, tuple[str, str]] = {}  # match key -> (vocabulary, term id)
 
     def _build(self, lang: str) -> list[PhraseMatcher]:
         from spacy.matcher import PhraseMatcher
@@ -175,7 +186,9 @@ class Tagger:
                 if lang != "en":  # an English label is often used verbatim in any text
                     phrases = _unique([*phrases, term.label])
                 maker = nlp.pipe if attr == "LEMMA" else lambda texts: map(nlp.make_doc, texts)
-                matcher.add(f"{term.vocabulary}\t{term.id}", list(maker(phrases)))
+                key = f"{term.vocabulary}\t{term.id}"
+                self._terms[nlp.vocab.strings.add(key)] = (term.vocabulary, term.id)
+                matcher.add(key, list(maker(phrases)))
             matchers.append(matcher)
         return matchers
 
@@ -190,14 +203,13 @@ class Tagger:
         counts: Counter[tuple[str, str]] = Counter()
         phrases: dict[tuple[str, str], Counter[str]] = {}
         matchers = self.matchers(lang)
-        with _LOCK:
-            matched = [(doc, [m(doc) for m in matchers]) for doc in docs]
-        for doc, results in matched:
-            spans = {(start, end, key) for found in results for key, start, end in found}
-            for start, end, key in spans:
-                vocab, term = doc.vocab.strings[key].split("\t")
-                counts[(vocab, term)] += 1
-                phrases.setdefault((vocab, term), Counter())[doc[start:end].text.lower()] += 1
+        with _LOCK:  # matching and the string look-ups below both touch the shared vocabulary
+            for doc in docs:
+                spans = {(start, end, key) for m in matchers for key, start, end in m(doc)}
+                for start, end, key in spans:
+                    vocab, term = self._terms[key]
+                    counts[(vocab, term)] += 1
+                    phrases.setdefault((vocab, term), Counter())[doc[start:end].text.lower()] += 1
         return [
             TagHit(vocab, term, phrases[(vocab, term)].most_common(1)[0][0], n)
             for (vocab, term), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
