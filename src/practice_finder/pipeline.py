@@ -206,7 +206,7 @@ def _embedding_cache(previous: _Previous | None, settings: Settings) -> dict[str
     if previous is None or previous.manifest.get("model", {}).get("name") != settings.model:
         return {}
     try:
-        return store.embedding_cache(previous.path / "store.db", settings.model)
+        return store.embedding_cache(previous.path / "store.db")
     except Exception:  # a damaged store only means nothing can be reused
         return {}
 

@@ -15,6 +15,7 @@ from .errors import InvalidQueryError
 from .filters import TEXT_TAG_MIN_COUNT, Filters, allowed_passages, practice_filter_sql
 from .highlight import mark, matched_words
 from .index import Index
+from .records import record_tags
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 1000
@@ -248,15 +249,6 @@ def understand(index: Index, text: str) -> dict[str, list[str]]:
     return out
 
 
-def record_tags(index: Index, record_type: str, record_id: str) -> dict[str, set[str]]:
-    """Declared and text-derived tags of one record, by vocabulary."""
-    out: dict[str, set[str]] = {}
-    rows = index.db.execute("select vocabulary, term from tags where record_type = ? and record_id = ?", (record_type, record_id))
-    for row in rows:
-        out.setdefault(row["vocabulary"], set()).add(row["term"])
-    return out
-
-
 def best_passage(index: Index, record_id: str, qvec: np.ndarray | None, words: Sequence[str], lang: str) -> str:
     """The passage of a practice that best matches the query, by meaning and by shared words."""
     rows = index.db.execute(
@@ -279,7 +271,8 @@ def _hit(index: Index, rid: str, score: float, legs: dict[str, list[str]], qvec:
     import json
 
     row = index.db.execute("select * from practices where id = ?", (rid,)).fetchone()
-    tags = record_tags(index, "practice", rid)
+    found_tags = record_tags(index, "practice", rid)
+    tags = {v: set(found_tags.declared.get(v, [])) | {t.term for t in found_tags.from_text.get(v, [])} for v in ("challenges", "assets")}
     passage = best_passage(index, rid, qvec, words, row["language"])
     why = {
         "ranks": {leg: ranked.index(rid) + 1 if rid in ranked else None for leg, ranked in legs.items()},

@@ -88,8 +88,8 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def embedding_cache(path: Path, model: str) -> dict[str, bytes]:
-    """text hash -> stored embedding, from an earlier build made with the same model."""
+def embedding_cache(path: Path) -> dict[str, bytes]:
+    """text hash -> stored embedding, from an earlier build (the caller checks it used the same model)."""
     conn = connect(path)
     try:
         return {row["text_hash"]: row["embedding"] for row in conn.execute("select text_hash, embedding from passages")}
