@@ -1,14 +1,18 @@
 """Latency and throughput of the service through HTTP, on the shipped demo corpus.
 
-    .venv/bin/python scripts/bench_http.py [--index indexes] [--requests 300] [--seconds 20] [--json out.json]
+    .venv/bin/python scripts/bench_http.py [--index indexes] [--workers 2] [--seconds 20] [--json out.json]
 
-Starts `practice-finder serve` on a free localhost port (one worker), then measures:
+Starts `practice-finder serve` on a free localhost port, then measures:
 - one client: median and p99 of GET /v1/search (the 56 domain questions, cycled) and of
   POST /v1/recommendations (the 14 domain profiles, cycled);
 - 8 and 32 concurrent clients for a fixed time: requests per second, failures, median, p99;
 - where the time goes: the server's own per-stage timings (timings_ms in each search response)
   against what the client measured.
-Every loop is bounded in count and time and talks only to 127.0.0.1.
+
+The load comes from `wrk` (a C client: `apt-get install wrk`) when it is installed, because a Python
+client on the same two cores takes CPU away from the server it measures; without wrk an httpx client
+does the same runs (and says so in the output). The stage breakdown always uses httpx, one request
+at a time. Every loop is bounded in count and time and talks only to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +43,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(index: Path, port: int, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_server(index: Path, port: int, extra_env: dict[str, str], workers: int = 1) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", **extra_env}
-    cmd = [sys.executable, "-m", "practice_finder", "serve", "--port", str(port), "--index", str(index)]
+    cmd = [sys.executable, "-m", "practice_finder", "serve", "--port", str(port), "--index", str(index), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.time() + 180
     while time.time() < deadline:
@@ -121,24 +128,84 @@ async def concurrent(base: str, queries: list[str], clients: int, seconds: float
             "requests_per_s": round(len(times) / elapsed, 1), **{k: v for k, v in summary(times).items() if k != "n"}}
 
 
+WRK_SCRIPT = """
+local lines = {}
+for line in io.lines(os.getenv("PF_BENCH_REQUESTS")) do lines[#lines + 1] = line end
+local method = os.getenv("PF_BENCH_METHOD")
+local i = math.random(#lines)
+request = function()
+  i = i % #lines + 1
+  if method == "POST" then
+    return wrk.format("POST", "/v1/recommendations", {["Content-Type"] = "application/json"}, lines[i])
+  end
+  return wrk.format("GET", lines[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('PF_RESULT {"requests": %d, "seconds": %.3f, "failed": %d, "median_ms": %.3f, "p99_ms": %.3f, "mean_ms": %.3f}\\n',
+    summary.requests, summary.duration / 1e6, e.connect + e.read + e.write + e.status + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.mean / 1000))
+end
+"""
+
+
+def wrk_run(base: str, lines: list[str], method: str, clients: int, seconds: float) -> dict[str, Any]:
+    """One wrk run cycling through `lines` (paths for GET, JSON bodies for POST)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script, requests = Path(tmp) / "cycle.lua", Path(tmp) / "requests.txt"
+        script.write_text(WRK_SCRIPT)
+        requests.write_text("\n".join(lines) + "\n")
+        env = {**os.environ, "PF_BENCH_REQUESTS": str(requests), "PF_BENCH_METHOD": method}
+        threads = min(clients, 2)
+        cmd = ["wrk", f"-t{threads}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "-s", str(script), base]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("PF_RESULT "))
+    result = json.loads(line.removeprefix("PF_RESULT "))
+    result["requests_per_s"] = round(result["requests"] / result["seconds"], 1)
+    return {"clients": clients, **{k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}}
+
+
+def search_paths(queries: list[str]) -> list[str]:
+    return ["/v1/search?" + urllib.parse.urlencode({"q": q, "k": 10}) for q in queries]
+
+
+def with_wrk(base: str, queries: list[str], profiles: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    paths = search_paths(queries)
+    bodies = [json.dumps({"profile": p, "k": 10}) for p in profiles]
+    return {
+        "client": "wrk",
+        "search_1_client": wrk_run(base, paths, "GET", 1, seconds),
+        "recommendations_1_client": wrk_run(base, bodies, "POST", 1, seconds),
+        "concurrent": [wrk_run(base, paths, "GET", c, seconds) for c in (8, 32)],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=ROOT / "indexes")
     parser.add_argument("--requests", type=int, default=300, help="sequential search requests with one client")
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each concurrent run")
     parser.add_argument("--query-encoder", default="onnx", choices=["onnx", "torch"])
-    parser.add_argument("--threads", type=int, default=0, help="PF_THREADS for the server (0: library default)")
+    parser.add_argument("--threads", type=int, default=0, help="PF_THREADS for the server (0: the serve command's default)")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto", help="load client (auto: wrk if installed)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     queries, profiles = load_inputs()
     port = free_port()
-    env = {"PF_QUERY_ENCODER": args.query_encoder, "PF_THREADS": str(args.threads)}
-    proc = start_server(args.index, port, env)
+    env = {"PF_QUERY_ENCODER": args.query_encoder, **({"PF_THREADS": str(args.threads)} if args.threads else {})}
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
+    proc = start_server(args.index, port, env, args.workers)
     try:
         base = f"http://127.0.0.1:{port}"
-        result: dict[str, Any] = {"query_encoder": args.query_encoder, "threads": args.threads, "cores": os.cpu_count()}
+        result: dict[str, Any] = {"query_encoder": args.query_encoder, "threads": args.threads, "workers": args.workers,
+                                  "cores": os.cpu_count()}
         result.update(one_client(base, queries, profiles, args.requests))
-        result["concurrent"] = [asyncio.run(concurrent(base, queries, c, args.seconds)) for c in (8, 32)]
+        if use_wrk:
+            result.update(with_wrk(base, queries, profiles, args.seconds))
+        else:
+            result["client"] = "httpx"
+            result["concurrent"] = [asyncio.run(concurrent(base, queries, c, args.seconds)) for c in (8, 32)]
     finally:
         proc.terminate()
         proc.wait(timeout=30)

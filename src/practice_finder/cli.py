@@ -163,6 +163,8 @@ def serve(host: str | None, port: int | None, workers: int, index_dir: Path | No
 
     settings = _settings(host=host, port=port, index_dir=index_dir)
     os.environ["PF_INDEX_DIR"] = str(settings.index_dir)  # workers build their settings from the environment
+    if workers > 1 and not settings.threads:  # share the cores between workers instead of oversubscribing them
+        os.environ["PF_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     click.echo(f"Serving on http://{settings.host}:{settings.port}/ (API docs: /schema/swagger)", err=True)
     uvicorn.run("practice_finder.api:app_from_env", factory=True, host=settings.host, port=settings.port,
                 workers=workers, log_level="info")

@@ -22,11 +22,11 @@ class Settings:
     model: str = DEFAULT_MODEL
     batch_size: int = 32
     keep_builds: int = 3
-    threads: int = 0  # 0: let torch decide
+    threads: int = 0  # torch and ONNX Runtime threads per process (0: the library decides)
     rrf_k: int = 60
     candidates: int = 200  # depth of each retrieval leg before fusion
     progress: bool = True
-    query_encoder: str = "onnx"  # onnx (ONNX Runtime, exported at ingest) | torch (sentence-transformers)
+    query_encoder: str = "onnx-int8"  # onnx-int8 | onnx (ONNX Runtime, exported at ingest) | torch (sentence-transformers)
     host: str = "127.0.0.1"
     port: int = 8000
     extra: Mapping[str, str] = field(default_factory=dict, compare=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Set as AbstractSet
 from functools import cache, lru_cache
 
 import snowballstemmer
@@ -27,19 +28,20 @@ def stem(word: str, lang: str = "en") -> str:
     return str(stemmer.stemWord(word)) if stemmer else word
 
 
-def _stems(word: str, lang: str) -> set[str]:
-    """Stems by the text's language and by English (queries are often English over any text)."""
-    return {stem(word, lang), stem(word, "en")} if lang != "en" else {stem(word, "en")}
+@lru_cache(maxsize=200_000)
+def stems_of(word: str, lang: str) -> frozenset[str]:
+    """Stems by the text's language and by English (queries are often English over any text); memoised."""
+    return frozenset((stem(word, lang), stem(word, "en"))) if lang != "en" else frozenset((stem(word, "en"),))
 
 
 def mark(text: str, words: list[str], lang: str = "en", open_tag: str = "<mark>", close_tag: str = "</mark>") -> str:
     """HTML-escaped `text` with every word sharing a stem with one of `words` wrapped in tags."""
-    stems = {s for w in words if len(w) > 1 for s in _stems(w, lang)}
+    stems = {s for w in words if len(w) > 1 for s in stems_of(w, lang)}
     out: list[str] = []
     last = 0
     for match in WORD.finditer(text):
         token = match.group(0)
-        if len(token) > 1 and _stems(token, lang) & stems:
+        if len(token) > 1 and stems_of(token, lang) & stems:
             out.append(html.escape(text[last:match.start()]))
             out.append(f"{open_tag}{html.escape(token)}{close_tag}")
             last = match.end()
@@ -49,5 +51,36 @@ def mark(text: str, words: list[str], lang: str = "en", open_tag: str = "<mark>"
 
 def matched_words(text: str, words: list[str], lang: str = "en") -> list[str]:
     """The query words (by stem) that occur in `text`."""
-    text_stems = {s for t in WORD.findall(text) for s in _stems(t, lang)}
-    return [w for w in words if _stems(w, lang) & text_stems]
+    return matched_in(frozenset(s for t in WORD.findall(text) for s in stems_of(t, lang)), words, lang)
+
+
+def matched_in(stems: AbstractSet[str], words: list[str], lang: str = "en") -> list[str]:
+    """The query words (by stem) among a text's precomputed stems (see `stems_of`)."""
+    return [w for w in words if stems_of(w, lang) & stems]
+
+
+Spans = dict[str, tuple[tuple[int, int], ...]]
+
+
+def stem_spans(text: str, lang: str = "en") -> Spans:
+    """Where each stem occurs in a text: stem -> (start, end) of every word with that stem (words of 2+ letters)."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for match in WORD.finditer(text):
+        if len(match.group(0)) > 1:
+            for s in stems_of(match.group(0), lang):
+                spans.setdefault(s, []).append(match.span())
+    return {s: tuple(v) for s, v in spans.items()}
+
+
+def mark_spans(text: str, spans: Spans, words: list[str], lang: str = "en", open_tag: str = "<mark>",
+               close_tag: str = "</mark>") -> str:
+    """The same as `mark`, from a text's precomputed `stem_spans`."""
+    chosen = sorted({span for w in words if len(w) > 1 for s in stems_of(w, lang) for span in spans.get(s, ())})
+    out: list[str] = []
+    last = 0
+    for start, end in chosen:
+        out.append(html.escape(text[last:start]))
+        out.append(f"{open_tag}{html.escape(text[start:end])}{close_tag}")
+        last = end
+    out.append(html.escape(text[last:]))
+    return "".join(out)

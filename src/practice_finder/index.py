@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from . import builds, nlp, store, vectors
+from .cards import Card, CardCache
 from .config import Settings
 from .embedding import Embedder
 from .errors import IndexMismatchError, PracticeFinderError
@@ -33,6 +36,7 @@ class Index:
         self.vectors = vectors
         self.embedder = embedder
         self.taxonomy = taxonomy
+        self._cards = CardCache()
 
     @property
     def build_id(self) -> str:
@@ -45,10 +49,46 @@ class Index:
         return {int(pid): str(rid) for pid, rid in rows}
 
     @cached_property
+    def _owner_table(self) -> tuple[np.ndarray, list[str]]:
+        """FAISS id -> position in a list of practice ids (-1: not a practice passage), for vectorised look-ups."""
+        owners = self.practice_of_passage
+        names = sorted(set(owners.values()))
+        position = {name: i for i, name in enumerate(names)}
+        table = np.full(max(owners, default=-1) + 1, -1, dtype=np.int64)
+        for pid, rid in owners.items():
+            table[pid] = position[rid]
+        return table, names
+
+    def best_per_practice(self, ids: np.ndarray, scores: np.ndarray, depth: int
+                          ) -> tuple[list[str], dict[str, tuple[int, float]]]:
+        """From passage hits (best first): the practices in order of their best passage, and that passage."""
+        table, names = self._owner_table
+        inside = ids < len(table)
+        ids, scores = ids[inside], scores[inside]
+        owner = table[ids]
+        keep = owner >= 0
+        ids, scores, owner = ids[keep], scores[keep], owner[keep]
+        _, first = np.unique(owner, return_index=True)  # first occurrence = best passage of each practice
+        first.sort()
+        first = first[:depth]
+        best = {names[owner[i]]: (int(ids[i]), float(scores[i])) for i in first}
+        return list(best), best
+
+    @cached_property
     def whole_record_passages(self) -> frozenset[int]:
         """Ids of the vectors of whole practices (passage number 0), as opposed to their passages."""
         rows = self.db.execute("select id from passages where record_type = 'practice' and seq = 0")
         return frozenset(int(r[0]) for r in rows)
+
+    def cards(self, ids: Sequence[str]) -> dict[str, Card]:
+        """In-memory views of practices for result pages and facets (see cards.py); unknown ids left out."""
+        return self._cards.get_many(self.db, ids)
+
+    def warm(self) -> None:
+        """Load what the first requests would otherwise load: spaCy, the tagger's matchers, every practice card."""
+        self.tagger.matchers("en")
+        ids = [r[0] for r in self.db.execute("select id from practices order by id limit ?", (self._cards.capacity,))]
+        self.cards(ids)
 
     @cached_property
     def tagger(self) -> nlp.Tagger:
@@ -104,22 +144,34 @@ def open_index(settings: Settings, make_embedder: Callable[[], Embedder]) -> Ind
     if embedder.dimension != dimension or embedder.name != settings.model:
         raise IndexMismatchError(f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}")
     index = Index(build, manifest, loaded, embedder, taxonomy)
-    index.tagger.matchers("en")  # load spaCy and build the matchers now, not on the first request
+    _single_query_threads()
+    index.warm()
     return index
 
 
-QUERY_ENCODERS = ("onnx", "torch")
+def _single_query_threads() -> None:
+    """FAISS searches one query at a time here; its OpenMP threads would only spin and slow the query encoder.
+
+    Measured on 2 cores (docs/benchmarks.md): a search took 19 ms with two OpenMP threads, 10 ms with one.
+    """
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+
+
+QUERY_ENCODERS = ("onnx-int8", "onnx", "torch")
 
 
 def query_embedder(settings: Settings, build: Path, manifest: dict[str, Any], make_embedder: Callable[[], Embedder]) -> Embedder:
-    """ONNX Runtime when the build has an export and settings allow it; else the sentence-transformers model."""
+    """ONNX Runtime (int8 or float) when the build has that export and settings ask for it; else sentence-transformers."""
     if settings.query_encoder not in QUERY_ENCODERS:
         raise PracticeFinderError(f"PF_QUERY_ENCODER={settings.query_encoder!r} is not known", f"use one of {', '.join(QUERY_ENCODERS)}")
     info = manifest.get("query_encoder")
-    if settings.query_encoder == "onnx" and info:
+    if info and settings.query_encoder != "torch":
+        quantized = settings.query_encoder == "onnx-int8" and bool(info.get("int8"))  # builds before int8: float
         from .onnx_encoder import OnnxEmbedder
 
-        return OnnxEmbedder(settings.model, int(manifest["model"]["dimension"]), build, info, settings.threads)
+        return OnnxEmbedder(settings.model, int(manifest["model"]["dimension"]), build, info, settings.threads, quantized)
     return make_embedder()
 
 

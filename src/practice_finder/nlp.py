@@ -218,8 +218,8 @@ class Tagger:
     def tag(self, text: str, lang: str = "en") -> list[TagHit]:
         """Taxonomy terms mentioned in `text`."""
         nlp = pipeline(lang)
-        with _LOCK:
-            return self.tag_docs([nlp(text)], lang)
+        with _LOCK:  # sentence boundaries do not matter for matching; the sentence recogniser is skipped
+            return self.tag_docs([nlp(text, disable=[p for p in nlp.pipe_names if p in ("senter", "sentencizer")])], lang)
 
 
 def _unique(items: Iterable[str]) -> list[str]:

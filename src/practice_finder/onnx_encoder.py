@@ -19,8 +19,13 @@ import numpy as np
 from .errors import IndexMismatchError, PracticeFinderError
 
 ONNX_FILE = "query-encoder.onnx"
+INT8_FILE = "query-encoder-int8.onnx"
 TOKENIZER_FILE = "query-tokenizer.json"
 OPSET = 17
+# Dynamic int8 quantisation of the matrix multiplications, one scale per output channel; the token
+# embeddings stay float. Measured (docs/benchmarks.md): 2.1x faster per query on one core, nDCG@10
+# within 0.005 of the float model on SciFact and on the domain set.
+INT8_METHOD = "dynamic int8, per channel, MatMul only"
 
 
 def export(model: Any, folder: Path, reuse_from: Path | None = None) -> dict[str, Any]:
@@ -29,13 +34,24 @@ def export(model: Any, folder: Path, reuse_from: Path | None = None) -> dict[str
     An identical export of the previous build is hard-linked instead of exported again.
     """
     info = _describe(model)
+    tokenizer_path = Path(info.pop("tokenizer_path"))
     if reuse_from is not None and _same_export(reuse_from, info):
-        for name in (ONNX_FILE, TOKENIZER_FILE):
+        for name in (ONNX_FILE, INT8_FILE, TOKENIZER_FILE):
             _link_or_copy(reuse_from / name, folder / name)
-        return {**info, "sha256": _sha256(folder / ONNX_FILE), "reused_from": reuse_from.name}
-    _export_onnx(model, folder / ONNX_FILE)
-    shutil.copyfile(Path(info.pop("tokenizer_path")), folder / TOKENIZER_FILE)
-    return {**info, "sha256": _sha256(folder / ONNX_FILE)}
+        extra = {"reused_from": reuse_from.name}
+    else:
+        _export_onnx(model, folder / ONNX_FILE)
+        _quantize(folder / ONNX_FILE, folder / INT8_FILE)
+        shutil.copyfile(tokenizer_path, folder / TOKENIZER_FILE)
+        extra = {}
+    int8 = {"file": INT8_FILE, "method": INT8_METHOD, "sha256": _sha256(folder / INT8_FILE)}
+    return {**info, "sha256": _sha256(folder / ONNX_FILE), "int8": int8, **extra}
+
+
+def _quantize(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
 
 
 def _describe(model: Any) -> dict[str, Any]:
@@ -59,7 +75,9 @@ def _same_export(previous: Path, info: dict[str, Any]) -> bool:
     except (OSError, ValueError):
         return False
     keys = ("format", "opset", "pooling", "max_length", "torch")
-    return all(old.get(k) == info.get(k) for k in keys) and (previous / ONNX_FILE).exists() and (previous / TOKENIZER_FILE).exists()
+    files = (ONNX_FILE, INT8_FILE, TOKENIZER_FILE)
+    same_method = (old.get("int8") or {}).get("method") == INT8_METHOD
+    return all(old.get(k) == info.get(k) for k in keys) and same_method and all((previous / f).exists() for f in files)
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -104,12 +122,14 @@ def _sha256(path: Path) -> str:
 class OnnxEmbedder:
     """Encodes texts with ONNX Runtime; same vectors as the sentence-transformers model it was exported from."""
 
-    def __init__(self, name: str, dimension: int, folder: Path, info: dict[str, Any], threads: int = 0) -> None:
+    def __init__(self, name: str, dimension: int, folder: Path, info: dict[str, Any], threads: int = 0,
+                 quantized: bool = False) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.name = name
         self.dimension = dimension
+        self.quantized = quantized
         if info.get("pooling", "mean") != "mean":
             raise IndexMismatchError(f"the ONNX query encoder supports mean pooling only, not {info.get('pooling')!r}")
         options = ort.SessionOptions()
@@ -117,7 +137,8 @@ class OnnxEmbedder:
             options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(folder / info["file"]), options, providers=["CPUExecutionProvider"])
+            model_file = info["int8"]["file"] if quantized else info["file"]
+            self.session = ort.InferenceSession(str(folder / model_file), options, providers=["CPUExecutionProvider"])
             self.tokenizer = Tokenizer.from_file(str(folder / info["tokenizer"]))
         except Exception as exc:  # onnxruntime raises its own exception types for damaged files
             raise IndexMismatchError(f"the ONNX query encoder of build {folder.name} cannot be loaded: {exc}") from exc

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, analysis, builds, nlp, store, vectors
+from . import __version__, analysis, builds, nlp, onnx_encoder, store, vectors
 from .analysis import Analysis
 from .config import Settings
 from .corpus import load_corpus
@@ -135,6 +135,9 @@ def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Sett
         return f"model {manifest.get('model', {}).get('name')} -> {settings.model}"
     if manifest.get("corpus", {}).get("hash") != corpus_hash:
         return "corpus changed"
+    encoder = manifest.get("query_encoder")
+    if encoder is not None and (encoder.get("int8") or {}).get("method") != onnx_encoder.INT8_METHOD:
+        return "the query encoder export is out of date (int8 variant missing or made differently)"
     return None
 
 
@@ -191,7 +194,6 @@ def _export_query_encoder(embedder: Embedder, tmp: Path, previous: _Previous | N
     model = getattr(embedder, "model", None)
     if model is None:
         return None
-    from . import onnx_encoder
 
     return onnx_encoder.export(model, tmp, reuse_from=previous.path if previous else None)
 

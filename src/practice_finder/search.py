@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import msgspec
 import numpy as np
 
 from . import fusion, nlp, vectors
+from .cards import FACET_VOCABULARIES, Card
 from .errors import InvalidQueryError
-from .filters import TEXT_TAG_MIN_COUNT, Filters, allowed_passages, practice_filter_sql
-from .highlight import mark, matched_words
+from .filters import Filters, allowed_passages, practice_filter_sql
+from .highlight import mark_spans, matched_in
 from .index import Index
-from .records import record_tags
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 1000
@@ -128,7 +130,10 @@ def search(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fusi
     fused = maximal_marginal_relevance(index, found.fused) if query.diversify else found.fused
     page = fused[query.offset : query.offset + query.k]
     started = time.perf_counter()
-    hits = [_hit(index, rid, score, found.legs, found.qvec, found.words, found.understood) for rid, score in page]
+    cards = index.cards([rid for rid, _ in page])
+    ranks = {leg: fusion.ranks(ranked) for leg, ranked in found.legs.items()}
+    hits = [_hit(cards[rid], score, found.legs, ranks, found.qvec, found.words, found.understood)
+            for rid, score in page if rid in cards]
     found.timings["hits"] = _ms(started)
     started = time.perf_counter()
     facets = facet_counts(index, [rid for rid, _ in fused])
@@ -148,10 +153,9 @@ def maximal_marginal_relevance(index: Index, fused: list[tuple[str, float]], lam
     pool, rest = fused[:pool_size], fused[pool_size:]
     if len(pool) < 3:
         return fused
-    ids = [rid for rid, _ in pool]
-    marks = ",".join("?" * len(ids))
-    rows = index.db.execute(f"select record_id, embedding from passages where record_type = 'practice' and seq = 0 and record_id in ({marks})", ids)
-    vecs = {r["record_id"]: np.frombuffer(r["embedding"], dtype=np.float32) for r in rows}
+    cards = index.cards([rid for rid, _ in pool])
+    vecs = {rid: card.record_vector for rid, card in cards.items() if card.record_vector is not None}
+    pool = [(rid, score) for rid, score in pool if rid in vecs]
     top = pool[0][1] or 1.0
     relevance = {rid: score / top for rid, score in pool}
     chosen: list[tuple[str, float]] = []
@@ -184,15 +188,8 @@ def dense_leg(index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | N
         whole = index.whole_record_passages
         pool = allowed if allowed is not None else list(index.practice_of_passage)
         allowed = [p for p in pool if (p in whole) == (scoring == "record")]
-    found = vectors.search(index.vectors["practice"], qvec, depth * PASSAGES_PER_RECORD, allowed)
-    owners = index.practice_of_passage
-    best: dict[str, tuple[int, float]] = {}
-    for pid, score in found:
-        rid = owners.get(pid)
-        if rid is not None and rid not in best:
-            best[rid] = (pid, score)
-    ranked = sorted(best, key=lambda r: -best[r][1])[:depth]
-    return ranked, best
+    found = vectors.search_arrays(index.vectors["practice"], qvec, depth * PASSAGES_PER_RECORD, allowed)
+    return index.best_per_practice(*found, depth)
 
 
 def fts_query(words: Sequence[str]) -> str:
@@ -249,63 +246,45 @@ def understand(index: Index, text: str) -> dict[str, list[str]]:
     return out
 
 
-def best_passage(index: Index, record_id: str, qvec: np.ndarray | None, words: Sequence[str], lang: str) -> str:
-    """The passage of a practice that best matches the query, by meaning and by shared words."""
-    rows = index.db.execute(
-        "select text, embedding from passages where record_type = 'practice' and record_id = ? and section != 'record' order by seq",
-        (record_id,),
-    ).fetchall()
-    if not rows:
-        return ""
-
-    def score(row: Any) -> float:
-        lexical = 0.05 * len(matched_words(row["text"], list(words), lang))
-        dense = float(np.frombuffer(row["embedding"], dtype=np.float32) @ qvec) if qvec is not None else 0.0
-        return dense + lexical
-
-    return str(max(rows, key=score)["text"])
+PASSAGE_WORD_BONUS = 0.05  # a shared query word counts this much next to the cosine of a passage
 
 
-def _hit(index: Index, rid: str, score: float, legs: dict[str, list[str]], qvec: np.ndarray | None,
+def best_passage(card: Card, qvec: np.ndarray | None, words: Sequence[str]) -> tuple[int, list[str]]:
+    """The passage of a practice that best matches the query (by meaning and by shared words) and those words."""
+    if not card.passages:
+        return -1, []
+    matched = [matched_in(spans.keys(), list(words), card.language) for spans in card.passage_spans]
+    scores = PASSAGE_WORD_BONUS * np.array([len(m) for m in matched], dtype=np.float32)
+    if qvec is not None and len(card.matrix):
+        scores = scores + card.matrix @ qvec
+    best = int(np.argmax(scores))
+    return best, matched[best]
+
+
+def _hit(card: Card, score: float, legs: dict[str, list[str]], ranks: dict[str, dict[str, int]], qvec: np.ndarray | None,
          words: Sequence[str], understood: dict[str, list[str]]) -> Hit:
-    import json
-
-    row = index.db.execute("select * from practices where id = ?", (rid,)).fetchone()
-    found_tags = record_tags(index, "practice", rid)
-    tags = {v: set(found_tags.declared.get(v, [])) | {t.term for t in found_tags.from_text.get(v, [])} for v in ("challenges", "assets")}
-    passage = best_passage(index, rid, qvec, words, row["language"])
+    row = card.row
+    rid = row["id"]
+    best, matched = best_passage(card, qvec, words)
+    snippet = mark_spans(card.passages[best], card.passage_spans[best], list(words), card.language) if best >= 0 else ""
     why = {
-        "ranks": {leg: ranked.index(rid) + 1 if rid in ranked else None for leg, ranked in legs.items()},
-        "challenges": [t for t in understood.get("challenges", []) if t in tags.get("challenges", set())],
-        "assets": [t for t in understood.get("assets", []) if t in tags.get("assets", set())],
-        "words": matched_words(passage, list(words), row["language"]),
+        "ranks": {leg: ranks[leg].get(rid) for leg in legs},
+        "challenges": [t for t in understood.get("challenges", []) if t in card.tags.get("challenges", ())],
+        "assets": [t for t in understood.get("assets", []) if t in card.tags.get("assets", ())],
+        "words": matched,
     }
     return Hit(
         id=rid, title=row["title"], municipality=row["municipality"], country=row["country"],
-        years=json.loads(row["years"]), population=row["population"], language=row["language"],
-        summary=row["summary"], score=round(score, 6), snippet=mark(passage, list(words), row["language"]), why=why,
-        challenges=json.loads(row["challenges"]), assets=json.loads(row["assets"]), city=row["city"],
+        years=row["years"], population=row["population"], language=row["language"],
+        summary=row["summary"], score=round(score, 6), snippet=snippet, why=why,
+        challenges=row["challenges"], assets=row["assets"], city=row["city"],
     )
-
-
-FACET_VOCABULARIES = {"challenge": "challenges", "asset": "assets", "theme": "themes"}
 
 
 def facet_counts(index: Index, record_ids: Sequence[str]) -> dict[str, dict[str, int]]:
     """Counts per country, challenge, asset and theme over every candidate, not just the page."""
-    if not record_ids:
-        return {"country": {}, **{name: {} for name in FACET_VOCABULARIES}}
-    marks = ",".join("?" * len(record_ids))
-    ids = list(record_ids)
-    facets = {"country": _counts(index, f"select country as k, count(*) as n from practices where id in ({marks}) group by country", ids)}
-    for name, vocab in FACET_VOCABULARIES.items():
-        sql = (f"select term as k, count(distinct record_id) as n from tags where record_type = 'practice' "
-               f"and vocabulary = ? and (source = 'declared' or count >= {TEXT_TAG_MIN_COUNT}) "
-               f"and record_id in ({marks}) group by term")
-        facets[name] = _counts(index, sql, [vocab, *ids])
+    counted = Counter(chain.from_iterable(card.facet_keys for card in index.cards(record_ids).values()))
+    facets: dict[str, dict[str, int]] = {"country": {}, **{name: {} for name in FACET_VOCABULARIES}}
+    for (facet, value), n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0][1])):
+        facets[facet][value] = n
     return facets
-
-
-def _counts(index: Index, sql: str, params: list[Any]) -> dict[str, int]:
-    rows = index.db.execute(sql, params).fetchall()
-    return {row["k"]: row["n"] for row in sorted(rows, key=lambda r: (-r["n"], r["k"]))}
