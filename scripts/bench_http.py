@@ -43,8 +43,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def index_model(index: Path) -> str:
+    """The model the index's current build was made with (the server must be configured with it)."""
+    from practice_finder import builds
+
+    build = builds.current_build(index)
+    if build is None:
+        raise SystemExit(f"no build in {index}: run `practice-finder ingest` first")
+    return str(builds.read_manifest(build)["model"]["name"])
+
+
 def start_server(index: Path, port: int, extra_env: dict[str, str], workers: int = 1) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **extra_env}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PF_MODEL": index_model(index), **extra_env}
     cmd = [sys.executable, "-m", "practice_finder", "serve", "--port", str(port), "--index", str(index), "--workers", str(workers)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     deadline = time.time() + 180
@@ -185,7 +195,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=ROOT / "indexes")
     parser.add_argument("--requests", type=int, default=300, help="sequential search requests with one client")
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each concurrent run")
-    parser.add_argument("--query-encoder", default="onnx", choices=["onnx", "torch"])
+    parser.add_argument("--query-encoder", default="onnx-int8", choices=["onnx-int8", "onnx", "torch"])
     parser.add_argument("--threads", type=int, default=0, help="PF_THREADS for the server (0: the serve command's default)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto", help="load client (auto: wrk if installed)")
@@ -198,7 +208,8 @@ def main() -> None:
     proc = start_server(args.index, port, env, args.workers)
     try:
         base = f"http://127.0.0.1:{port}"
-        result: dict[str, Any] = {"query_encoder": args.query_encoder, "threads": args.threads, "workers": args.workers,
+        result: dict[str, Any] = {"model": index_model(args.index), "query_encoder": args.query_encoder,
+                                  "threads": args.threads, "workers": args.workers,
                                   "cores": os.cpu_count()}
         result.update(one_client(base, queries, profiles, args.requests))
         if use_wrk:

@@ -34,6 +34,7 @@ def main() -> None:
     print(f"practices {len(practices)}, cities {len(corpus.cities)}, plans {len(corpus.plans)}, "
           f"Cultural Pearls {sum(1 for c in corpus.cities if c.pearl_year)}")
     print("practices per country:", dict(sorted(Counter(p.country for p in practices).items())))
+    print("practices per language:", dict(Counter(p.language for p in practices).most_common()))
     sizes = sorted(p.population for p in practices)
     print(f"population of the practices' towns: min {sizes[0]:,}, median {statistics.median(sizes):,.0f}, max {sizes[-1]:,}")
     print(f"practices linked to a city profile: {sum(1 for p in practices if p.city)}")

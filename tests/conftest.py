@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from practice_finder.config import Settings
+from practice_finder.config import ENGLISH_MODEL, Settings
 
 from .fakes import HashingEmbedder, write_tiny_corpus
 
@@ -38,7 +38,7 @@ def fake_embedder() -> HashingEmbedder:
 
 @pytest.fixture(scope="session")
 def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The shipped corpus, indexed once with the shipped model (about a minute)."""
+    """The shipped corpus, indexed once with the default model, multilingual-e5-small (about 8 minutes)."""
     from practice_finder.embedding import load_embedder
     from practice_finder.pipeline import ingest
 
@@ -60,6 +60,34 @@ def real_index(real_settings: Settings, real_embedder):  # type: ignore[no-untyp
     from practice_finder.index import open_index
 
     index = open_index(real_settings, lambda: real_embedder)
+    yield index
+    index.close()
+
+
+@pytest.fixture(scope="session")
+def minilm_embedder():  # type: ignore[no-untyped-def]
+    """The English sentence-transformers model (the one with an ONNX query encoder)."""
+    from practice_finder.embedding import load_embedder
+
+    return load_embedder(ENGLISH_MODEL)
+
+
+@pytest.fixture(scope="session")
+def minilm_settings(tmp_path_factory: pytest.TempPathFactory, minilm_embedder) -> Settings:  # type: ignore[no-untyped-def]
+    """The shipped corpus indexed with all-MiniLM-L6-v2 (about a minute)."""
+    from practice_finder.pipeline import ingest
+
+    index_dir = tmp_path_factory.mktemp("minilm") / "indexes"
+    settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, progress=False, model=ENGLISH_MODEL)
+    ingest(settings, lambda: minilm_embedder)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def minilm_index(minilm_settings: Settings, minilm_embedder):  # type: ignore[no-untyped-def]
+    from practice_finder.index import open_index
+
+    index = open_index(minilm_settings, lambda: minilm_embedder)
     yield index
     index.close()
 

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from practice_finder.config import DEFAULT_MODEL
+
 
 class HashingEmbedder:
     """Bag of hashed words in 64 dimensions: deterministic, fast, similar texts get similar vectors."""
 
-    name = "all-MiniLM-L6-v2"  # pretends to be the configured model so the pipeline accepts it
+    name = DEFAULT_MODEL  # pretends to be the configured model so the pipeline accepts it
     dimension = 64
 
     def __init__(self, fail_after: int | None = None) -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from practice_finder.api import create_app
-from practice_finder.config import Settings
+from practice_finder.config import DEFAULT_MODEL, Settings
 
 YOUTH = "young people leave our small town, how can culture keep them"
 
@@ -35,7 +35,7 @@ def _problem(response, status: int, parameter: str | None = None) -> dict:  # ty
 def test_health_and_ready(client: TestClient) -> None:
     assert client.get("/health").json()["status"] == "ok"
     ready = client.get("/ready").json()
-    assert ready["ready"] and ready["manifest"]["model"]["name"] == "all-MiniLM-L6-v2"
+    assert ready["ready"] and ready["manifest"]["model"]["name"] == DEFAULT_MODEL
 
 
 def test_search_hits_snippets_reasons_and_facets(client: TestClient) -> None:
@@ -47,6 +47,16 @@ def test_search_hits_snippets_reasons_and_facets(client: TestClient) -> None:
     assert set(hit["why"]["ranks"]) == {"dense", "lexical", "taxonomy"}
     assert sum(body["facets"]["country"].values()) == body["total"]
     assert body["facets"]["challenge"]["youth-out-migration"] >= 5
+    assert sum(body["facets"]["language"].values()) == body["total"] and body["query_language"] == "en"
+
+
+def test_search_in_another_language_with_a_language_filter(client: TestClient) -> None:
+    body = client.get("/v1/search", params={"q": "Einsamkeit älterer Menschen", "language": "de,da"}).json()
+    assert body["query_language"] == "de" and "loneliness" in body["understood"]["challenges"]
+    assert body["hits"] and {h["language"] for h in body["hits"]} <= {"de", "da"}
+    assert set(body["facets"]["language"]) <= {"de", "da"}
+    practice = client.get(f"/v1/practices/{body['hits'][0]['id']}").json()
+    assert practice["language"] in {"de", "da"} and practice["detected_language"] == practice["language"]
 
 
 def test_filters_apply_before_the_cut(client: TestClient) -> None:
@@ -80,6 +90,7 @@ def test_diversify_reorders_but_keeps_the_candidates(client: TestClient) -> None
         ({"q": "library", "k": "ten"}, "k"),
         ({"q": "library", "country": "XX"}, "country"),
         ({"q": "library", "asset": "spaceport"}, "asset"),
+        ({"q": "library", "language": "xx"}, "language"),
         ({"q": "library", "mode": "magic"}, "mode"),
         ({"q": "library", "population_min": 5000, "population_max": 10}, "population"),
         ({}, "q"),

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from practice_finder import builds
 from practice_finder.cli import cli
-from practice_finder.config import Settings
+from practice_finder.config import DEFAULT_MODEL, Settings
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -59,7 +59,7 @@ def test_second_ingest_reembeds_nothing(tiny: Settings) -> None:
 def test_info_describes_the_current_build(real_settings: Settings) -> None:
     result = CliRunner().invoke(cli, ["info", "--index", str(real_settings.index_dir)])
     assert result.exit_code == 0
-    assert "Model:         all-MiniLM-L6-v2 (384 dimensions, cosine)" in result.output
+    assert f"Model:         {DEFAULT_MODEL} (384 dimensions, cosine)" in result.output
     assert "Countries:     DE, DK, EE, FI, LT, LV, NO, PL, SE" in result.output
 
 

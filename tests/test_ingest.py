@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from practice_finder import builds
-from practice_finder.config import Settings
+from practice_finder.config import DEFAULT_MODEL, Settings
 from practice_finder.errors import CorpusError, IngestLockedError
 from practice_finder.pipeline import ingest
 
@@ -27,7 +27,7 @@ def test_first_ingest_builds_and_reports_counts(tiny: Settings, fake_embedder: H
     current = builds.current_build(tiny.index_dir)
     assert current is not None and current.name == report.build_id
     manifest = json.loads((current / "manifest.json").read_text())
-    assert manifest["model"] == {"name": "all-MiniLM-L6-v2", "dimension": 64, "normalized": True, "similarity": "cosine"}
+    assert manifest["model"] == {"name": DEFAULT_MODEL, "dimension": 64, "normalized": True, "similarity": "cosine"}
     assert manifest["counts"]["passages"] == sum(v["size"] for v in manifest["vectors"].values())
     assert {"schema_version", "corpus", "built_at", "build_id"} <= set(manifest)
 

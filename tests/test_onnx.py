@@ -18,12 +18,12 @@ from practice_finder.onnx_encoder import OnnxEmbedder
 from .conftest import ROOT
 
 
-def test_the_service_encodes_queries_with_int8_onnx_by_default(real_index) -> None:  # type: ignore[no-untyped-def]
-    assert isinstance(real_index.embedder, OnnxEmbedder) and real_index.embedder.quantized
-    info = real_index.manifest["query_encoder"]
+def test_the_service_encodes_queries_with_int8_onnx_by_default(minilm_index) -> None:  # type: ignore[no-untyped-def]
+    assert isinstance(minilm_index.embedder, OnnxEmbedder) and minilm_index.embedder.quantized
+    info = minilm_index.manifest["query_encoder"]
     assert info["format"] == "onnx" and info["pooling"] == "mean" and len(info["sha256"]) == 64
     assert info["int8"]["file"] != info["file"] and len(info["int8"]["sha256"]) == 64
-    assert (real_index.path / info["int8"]["file"]).stat().st_size < (real_index.path / info["file"]).stat().st_size * 0.8
+    assert (minilm_index.path / info["int8"]["file"]).stat().st_size < (minilm_index.path / info["file"]).stat().st_size * 0.8
 
 
 def _texts(index) -> list[str]:  # type: ignore[no-untyped-def]
@@ -38,38 +38,38 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray((a * b).sum(axis=1))
 
 
-def test_float_onnx_matches_sentence_transformers(real_index, real_embedder) -> None:  # type: ignore[no-untyped-def]
-    texts = _texts(real_index)
-    exported = OnnxEmbedder(real_index.embedder.name, real_index.embedder.dimension, real_index.path,
-                            real_index.manifest["query_encoder"], quantized=False)
-    cosines = _cosines(exported.encode(texts), real_embedder.encode(texts))
+def test_float_onnx_matches_sentence_transformers(minilm_index, minilm_embedder) -> None:  # type: ignore[no-untyped-def]
+    texts = _texts(minilm_index)
+    exported = OnnxEmbedder(minilm_index.embedder.name, minilm_index.embedder.dimension, minilm_index.path,
+                            minilm_index.manifest["query_encoder"], quantized=False)
+    cosines = _cosines(exported.encode(texts), minilm_embedder.encode(texts))
     assert cosines.min() >= 0.999, (float(cosines.min()), texts[int(np.argmin(cosines))][:80])
 
 
-def test_int8_onnx_stays_close_to_sentence_transformers(real_index, real_embedder) -> None:  # type: ignore[no-untyped-def]
+def test_int8_onnx_stays_close_to_sentence_transformers(minilm_index, minilm_embedder) -> None:  # type: ignore[no-untyped-def]
     """Quantisation moves vectors a little (lowest cosine measured 0.968 on "x", median 0.992); what it does to nDCG is in test_eval."""
-    texts = _texts(real_index)
-    cosines = _cosines(real_index.embedder.encode(texts), real_embedder.encode(texts))
+    texts = _texts(minilm_index)
+    cosines = _cosines(minilm_index.embedder.encode(texts), minilm_embedder.encode(texts))
     assert cosines.min() >= 0.95 and float(np.median(cosines)) >= 0.99, (float(cosines.min()), float(np.median(cosines)))
 
 
-def test_torch_can_be_chosen(real_settings: Settings, real_embedder) -> None:  # type: ignore[no-untyped-def]
+def test_torch_can_be_chosen(minilm_settings: Settings, minilm_embedder) -> None:  # type: ignore[no-untyped-def]
     from dataclasses import replace
 
-    index = open_index(replace(real_settings, query_encoder="torch"), lambda: real_embedder)
-    assert index.embedder is real_embedder
+    index = open_index(replace(minilm_settings, query_encoder="torch"), lambda: minilm_embedder)
+    assert index.embedder is minilm_embedder
     index.close()
 
 
-def test_a_damaged_onnx_file_is_refused(real_settings: Settings, tmp_path: Path) -> None:
+def test_a_damaged_onnx_file_is_refused(minilm_settings: Settings, tmp_path: Path) -> None:
     from practice_finder import builds
 
     copy = tmp_path / "indexes"
-    shutil.copytree(real_settings.index_dir, copy)
+    shutil.copytree(minilm_settings.index_dir, copy)
     build = builds.current_build(copy)
     assert build is not None
     onnx = build / json.loads((build / "manifest.json").read_text())["query_encoder"]["int8"]["file"]  # the default
     onnx.unlink()  # it may be a hard link shared with another build: never write through it
     onnx.write_bytes(b"not a model")
     with pytest.raises(IndexMismatchError, match="ONNX query encoder"):
-        open_index(Settings(index_dir=copy), lambda: None)  # type: ignore[arg-type,return-value]
+        open_index(Settings(index_dir=copy, model=minilm_settings.model), lambda: None)  # type: ignore[arg-type,return-value]

@@ -95,3 +95,39 @@ def test_bad_queries_name_the_parameter(real_index, query: SearchQuery, paramete
 def test_query_made_only_of_stop_words_still_answers(real_index) -> None:  # type: ignore[no-untyped-def]
     result = search(real_index, SearchQuery("what can we do about it", k=3))
     assert len(result.hits) == 3  # the dense leg answers even when no word is left for BM25
+
+
+def _top(index, text: str, k: int = 10, **filters) -> list:  # type: ignore[no-untyped-def,type-arg]
+    return search(index, SearchQuery(text, k=k, filters=Filters(**filters))).hits
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("pl", "samotność starszych mężczyzn na wsi"),
+    ("fi", "nuorten muuttotappio pikkukaupungeista"),
+    ("de", "Einsamkeit älterer Menschen auf dem Land"),
+    ("lv", "jauniešu aizplūšana no mazpilsētām"),
+    ("et", "noorte väljaränne väikelinnadest"),
+])
+def test_a_question_in_a_region_language_finds_what_the_english_one_finds(real_index, lang: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    english = {"pl": "loneliness of older men in villages", "fi": "young people leaving small towns",
+               "de": "loneliness of older people in the countryside", "lv": "young people leaving small towns",
+               "et": "young people leaving small towns"}[lang]
+    result = search(real_index, SearchQuery(text, k=10))
+    assert result.query_language == lang
+    reference = {h.id for h in _top(real_index, english)}
+    wanted = "loneliness" if "loneliness" in english else "youth-out-migration"
+    assert wanted in result.understood.get("challenges", []), result.understood
+    assert len({h.id for h in result.hits} & reference) >= 3, [h.id for h in result.hits]
+    assert sum(wanted in h.challenges for h in result.hits[:5]) >= 4, [(h.id, h.challenges) for h in result.hits[:5]]
+
+
+def test_an_english_question_finds_practices_written_in_other_languages(real_index) -> None:  # type: ignore[no-untyped-def]
+    hits = _top(real_index, "lonely pensioners in villages", k=30)
+    assert {h.language for h in hits} - {"en"}, [h.language for h in hits]
+
+
+def test_language_filter_and_facet(real_index) -> None:  # type: ignore[no-untyped-def]
+    everything = search(real_index, SearchQuery("loneliness", k=10))
+    assert everything.facets["language"]["en"] > 50 and everything.facets["language"].get("pl", 0) >= 1
+    polish = _top(real_index, "loneliness", language=("pl",))
+    assert polish and all(h.language == "pl" for h in polish)

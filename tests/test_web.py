@@ -86,3 +86,18 @@ def test_record_text_is_escaped(tiny: Settings) -> None:
             page = c.get(url).text
             assert "<script>alert" not in page and "<img src=x" not in page and "<b>evenings</b>" not in page, url
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in c.get("/practices/testby-library-evenings").text
+
+
+def test_results_show_their_language_and_filter_by_it(client: TestClient) -> None:
+    page = client.get("/", params={"q": "samotność seniorów"}).text
+    assert "question read as Polish" in page
+    assert re.search(r'<span class="lang" title="Written in Polish">PL</span>', page)
+    assert 'data-facet="language"' in page and 'value="pl"' in page
+    only = client.get("/", params={"q": "samotność seniorów", "language": "pl"}).text
+    titles = re.findall(r'<h3><a href="/practices/[^"]+" lang="([a-z]+)"', only)
+    assert titles and set(titles) == {"pl"}
+
+
+def test_a_practice_page_says_its_language(client: TestClient) -> None:
+    page = client.get("/practices/goldap-sluchowiska-seniorow-o-powojennych-przyjazdach").text
+    assert 'lang="pl"' in page and "written in Polish" in page

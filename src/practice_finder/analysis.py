@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from . import nlp
+from . import languages, nlp
+from .highlight import WORD, stem
 from .models import City, Plan, Practice, Record, Taxonomy, record_type
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
-ANALYSIS_VERSION = 1  # bump when passages, tagging or embedded texts change meaning
+ANALYSIS_VERSION = 2  # bump when passages, tagging or embedded texts change meaning (2: stems, language detection)
 
 
 @dataclass
@@ -108,8 +109,24 @@ def tag_rows(record: Record, tagger: nlp.Tagger, section_docs: list[tuple[str, l
 
 
 def tag_labels(record: Record, taxonomy: Taxonomy) -> str:
-    """Labels of the declared tags, indexed for full-text search."""
-    return "; ".join(taxonomy.label(v, t) for v, t in record.tags.items())
+    """Labels of the declared tags in English and in every language of the region, indexed for full-text search.
+
+    A query in any language then finds a practice tagged with what it asks about, whatever the
+    practice's own language.
+    """
+    labels: list[str] = []
+    for vocab, term_id in record.tags.items():
+        term = taxonomy.vocabularies[vocab][term_id]
+        labels.append(term.label)
+        labels.extend(names[0] for names in term.labels.values() if names)
+    return "; ".join(dict.fromkeys(labels))
+
+
+def stems_text(record: Record, lang: str) -> str:
+    """Every word of the record's title and text as its stem in the record's language (the lexical leg's
+    per-language column: a Polish query, stemmed as Polish, meets the Polish forms of the text)."""
+    text = " ".join([headline(record), getattr(record, "summary", ""), *(t for _, t in record.sections())])
+    return " ".join(stem(w, lang) for w in WORD.findall(text) if len(w) > 1)
 
 
 def row(record: Record, taxonomy: Taxonomy, city_names: dict[str, str]) -> dict[str, Any]:
@@ -129,6 +146,10 @@ def row(record: Record, taxonomy: Taxonomy, city_names: dict[str, str]) -> dict[
         data["text"] = "\n\n".join(t for _, t in record.sections())
         data["city_name"] = city_names.get(record.city, record.city)
     data["tag_labels"] = tag_labels(record, taxonomy)
+    detected = languages.detect(record_text(record))
+    data.update(detected_language=detected.language, language_confidence=detected.confidence)
+    if isinstance(record, Practice):
+        data["stems"] = stems_text(record, record.language)
     data["content_hash"] = content_hash(record)
     return data
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import IndexMismatchError, IndexMissingError, IngestLockedError
 
-SCHEMA_VERSION = 2  # 2: the build carries an ONNX query encoder
+SCHEMA_VERSION = 3  # 2: the build carries an ONNX query encoder; 3: stems column, detected languages
 MANIFEST = "manifest.json"
 POINTER = "CURRENT"
 

@@ -128,6 +128,6 @@ def _card(row: dict[str, Any], tags: dict[str, set[str]], facet_tags: dict[str, 
         matrix=matrix,
         record_vector=whole,
         passage_spans=tuple(stem_spans(text, lang) for text in texts),
-        facet_keys=(("country", str(row["country"])),
+        facet_keys=(("country", str(row["country"])), ("language", lang),
                     *((facet, term) for facet, vocab in FACET_VOCABULARIES.items() for term in sorted(facet_tags.get(vocab, ())))),
     )

@@ -10,7 +10,8 @@ from typing import Any
 
 from .errors import PracticeFinderError
 
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_MODEL = "multilingual-e5-small"  # why: README, "Choosing the embedding model"
+ENGLISH_MODEL = "all-MiniLM-L6-v2"
 
 
 @dataclass(frozen=True)

@@ -34,13 +34,14 @@ SCIFACT_REFERENCE = {
 
 
 def run_queries(index: Index, queries: dict[str, str], mode: str, depth: int = DEPTH, rrf_k: int = 60,
-                candidates: int = 200, dense_scoring: str = "max") -> tuple[dict[str, dict[str, float]], list[float]]:
+                candidates: int = 200, dense_scoring: str = "max", taxonomy: bool = True
+                ) -> tuple[dict[str, dict[str, float]], list[float]]:
     """The ranking of every query in one mode, and the time each query took (ms)."""
     runs: dict[str, dict[str, float]] = {}
     times: list[float] = []
     for qid, text in queries.items():
         started = time.perf_counter()
-        found = retrieve(index, SearchQuery(text[:MAX_QUERY_CHARS], k=depth, mode=mode), max(candidates, depth), rrf_k, dense_scoring)
+        found = retrieve(index, SearchQuery(text[:MAX_QUERY_CHARS], k=depth, mode=mode), max(candidates, depth), rrf_k, dense_scoring, taxonomy)
         times.append((time.perf_counter() - started) * 1000)
         ranked = found.fused[:depth]
         # RRF scores can tie; trec_eval breaks ties by document id, so give strictly falling scores.
@@ -57,11 +58,16 @@ def score(qrels: dict[str, dict[str, int]], runs: dict[str, dict[str, float]]) -
     return {str(m): round(float(v), 4) for m, v in result.items()}
 
 
+HYBRID_WITHOUT_TAXONOMY = "hybrid-no-taxonomy"  # an evaluation-only mode: dense + lexical, no taxonomy leg
+
+
 def evaluate(index: Index, queries: dict[str, str], qrels: dict[str, dict[str, int]], modes: Iterable[str] = MODES,
              rrf_k: int = 60, candidates: int = 200, dense_scoring: str = "max") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode in modes:
-        runs, times = run_queries(index, queries, mode, rrf_k=rrf_k, candidates=candidates, dense_scoring=dense_scoring)
+        base, taxonomy = ("hybrid", False) if mode == HYBRID_WITHOUT_TAXONOMY else (mode, True)
+        runs, times = run_queries(index, queries, base, rrf_k=rrf_k, candidates=candidates, dense_scoring=dense_scoring,
+                                  taxonomy=taxonomy)
         out[mode] = {**score(qrels, runs), "median_ms": round(statistics.median(times), 2)}
     return out
 
@@ -157,3 +163,42 @@ def domain_eval(settings: Settings, make_embedder: Callable[[], Embedder], folde
         index.close()
     return {"dataset": "domain", "queries": len(queries), "judgments": sum(len(r) for r in qrels.values()),
             "model": settings.model, "build": index.build_id, "modes": metrics, "recommendations": recommendations}
+
+
+def load_translations(folder: Path = DOMAIN_DIR) -> dict[str, dict[str, str]]:
+    """The domain questions translated into the region's languages: language -> question id -> text
+    (files translations/queries.<lang>.jsonl; the judgments are the English questions')."""
+    import json
+
+    out: dict[str, dict[str, str]] = {}
+    for path in sorted((folder / "translations").glob("queries.*.jsonl")):
+        lang = path.name.split(".")[1]
+        out[lang] = {q["_id"]: q["text"] for q in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if q}
+    return out
+
+
+TATOEBA_CODES = {"sv": "swe", "fi": "fin", "pl": "pol", "de": "deu", "et": "est", "lv": "lvs", "lt": "lit", "da": "dan", "nb": "nob"}
+
+
+def load_tatoeba(folder: Path, lang: str, limit: int = 0) -> tuple[list[str], list[str]]:
+    """Parallel sentences (in `lang`, in English) of a LASER Tatoeba test set; line i translates line i."""
+    code = TATOEBA_CODES[lang]
+    source = (folder / f"tatoeba.{code}-eng.{code}").read_text(encoding="utf-8").splitlines()
+    english = (folder / f"tatoeba.{code}-eng.eng").read_text(encoding="utf-8").splitlines()
+    if len(source) != len(english):
+        raise ValueError(f"tatoeba {code}: {len(source)} sentences but {len(english)} English lines")
+    return (source[:limit], english[:limit]) if limit else (source, english)
+
+
+def tatoeba_accuracy(embedder: Embedder, sentences: list[str], english: list[str]) -> float:
+    """Share of sentences whose nearest English sentence (of all of them) is their own translation.
+
+    The sentence is encoded as a query and the English side as passages, as the service does with a
+    question in any language over English practices.
+    """
+    import numpy as np
+
+    queries = embedder.encode(sentences, kind="query")
+    targets = embedder.encode(english, kind="passage")
+    best = np.argmax(queries @ targets.T, axis=1)
+    return float(np.mean(best == np.arange(len(sentences))))

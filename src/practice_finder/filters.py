@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from .errors import InvalidQueryError
+from .languages import REGION_LANGUAGES
 from .models import COUNTRIES, Taxonomy
 
 TAG_FILTERS = {"challenge": "challenges", "asset": "assets", "theme": "themes", "target_group": "target_groups"}
@@ -43,6 +44,9 @@ class Filters:
         for code in self.country:
             if code not in COUNTRIES:
                 raise InvalidQueryError("country", f"unknown country code {code!r}", f"use one of {', '.join(COUNTRIES)}")
+        for code in self.language:
+            if code not in REGION_LANGUAGES:
+                raise InvalidQueryError("language", f"unknown language code {code!r}", f"use one of {', '.join(REGION_LANGUAGES)}")
         for name, vocab in TAG_FILTERS.items():
             for term in getattr(self, name):
                 if not taxonomy.has(vocab, term):

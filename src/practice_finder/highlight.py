@@ -22,10 +22,28 @@ def _stemmer(lang: str) -> snowballstemmer.stemmer | None:
 
 @lru_cache(maxsize=200_000)
 def stem(word: str, lang: str = "en") -> str:
-    """The Snowball stem of a lowercased word (the word itself where no stemmer exists); memoised."""
+    """The Snowball stem of a lowercased word (Latvian: a light stemmer; else the word itself); memoised."""
     word = word.lower()
+    if lang == "lv":
+        return latvian_stem(word)
     stemmer = _stemmer(lang)
     return str(stemmer.stemWord(word)) if stemmer else word
+
+
+# Snowball has no Latvian. Nouns and adjectives there inflect by ending (vientulība, vientulības,
+# vientulībai, vientulību, vientulībā), so removing the longest known case ending from a word of
+# at least three more letters gives a stem that the forms of one word share.
+LATVIAN_ENDINGS = tuple(sorted(
+    ("ajiem", "ajām", "iem", "ām", "ēm", "īm", "ūm", "os", "as", "es", "is", "us", "ai", "ei", "am", "em", "im", "um",
+     "ās", "ēs", "īs", "ūs", "a", "e", "i", "u", "s", "š", "ā", "ē", "ī", "ū", "o"),
+    key=len, reverse=True))
+
+
+def latvian_stem(word: str) -> str:
+    for ending in LATVIAN_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)]
+    return word
 
 
 @lru_cache(maxsize=200_000)

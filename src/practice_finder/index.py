@@ -75,6 +75,11 @@ class Index:
         return list(best), best
 
     @cached_property
+    def practice_language(self) -> dict[str, str]:
+        """Practice id -> the language it is written in (the dense leg compares similarities within a language)."""
+        return {str(r[0]): str(r[1]) for r in self.db.execute("select id, language from practices")}
+
+    @cached_property
     def whole_record_passages(self) -> frozenset[int]:
         """Ids of the vectors of whole practices (passage number 0), as opposed to their passages."""
         rows = self.db.execute("select id from passages where record_type = 'practice' and seq = 0")
@@ -85,8 +90,14 @@ class Index:
         return self._cards.get_many(self.db, ids)
 
     def warm(self) -> None:
-        """Load what the first requests would otherwise load: spaCy, the tagger's matchers, every practice card."""
-        self.tagger.matchers("en")
+        """Load what the first requests would otherwise load: spaCy, the tagger's matchers, the language
+        detector, every practice card."""
+        from . import languages
+
+        for lang in languages.REGION_LANGUAGES:
+            self.tagger.matchers(lang)
+        languages.detector()
+        _ = self.practice_language
         ids = [r[0] for r in self.db.execute("select id from practices order by id limit ?", (self._cards.capacity,))]
         self.cards(ids)
 

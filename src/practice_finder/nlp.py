@@ -2,7 +2,9 @@
 
 English uses the trained sentence recogniser of the small English pipeline; every other language of
 the region uses `spacy.blank(lang)` with a rule-based sentencizer. Lemmas come from the lookup
-tables of spacy-lookups-data where the language has one (en, sv, da, de, lt, nb). The English
+tables of spacy-lookups-data where the language has one (en, sv, da, de, lt, nb); every language
+but English also gets Snowball stems as token norms (a light stemmer of our own for Latvian), so
+taxonomy labels match inflected forms in Finnish, Estonian, Latvian and Polish too. The English
 tagger and its rule lemmatizer are not used: they are ten times slower for the same tagging result.
 """
 
@@ -41,6 +43,20 @@ def _register_components() -> None:
                 token.lemma_ = token.lemma_.lower()
             return doc
 
+    if not Language.has_factory("pf_stem_norms"):
+
+        @Language.factory("pf_stem_norms", default_config={"lang": "xx"})
+        def make_stem_norms(nlp: Language, name: str, lang: str) -> Any:
+            """Sets each token's NORM to its stem, so inflected forms match a label ("samotności" ~ "samotność")."""
+            from .highlight import stem
+
+            def stem_norms(doc: Doc) -> Doc:
+                for token in doc:
+                    token.norm_ = stem(token.lower_, lang)
+                return doc
+
+            return stem_norms
+
 
 _PIPELINES: dict[str, Language] = {}
 
@@ -68,22 +84,25 @@ def _load_pipeline(lang: str) -> Language:
         except ImportError:
             nlp = spacy.blank("xx")
         nlp.add_pipe("sentencizer")
+    _register_components()
     if _has_lemma_table(lang):
         lemmatizer: Any = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
         lemmatizer.initialize()
-        _register_components()
         nlp.add_pipe("pf_lower_lemmas")
+    if lang != "en":  # English matches on lemmas; the other languages also on Snowball stems
+        nlp.add_pipe("pf_stem_norms", config={"lang": lang})
     return nlp
 
 
 def _has_lemma_table(lang: str) -> bool:
+    """Whether spacy-lookups-data ships a lemma lookup table for the language (checked without loading it)."""
     try:
-        from spacy.lookups import load_lookups
-
-        load_lookups(lang, ["lemma_lookup"])
-        return True
-    except (ValueError, ImportError):
+        import spacy_lookups_data
+    except ImportError:
         return False
+    from pathlib import Path
+
+    return (Path(spacy_lookups_data.__file__).parent / "data" / f"{lang}_lemma_lookup.json.gz").exists()
 
 
 def has_lemmas(lang: str) -> bool:
@@ -178,6 +197,8 @@ class Tagger:
 
         nlp = pipeline(lang)
         attrs = ["LOWER", "LEMMA"] if has_lemmas(lang) else ["LOWER"]
+        if "pf_stem_norms" in nlp.pipe_names:
+            attrs.append("NORM")
         matchers = []
         for attr in attrs:
             matcher = PhraseMatcher(nlp.vocab, attr=attr)
@@ -185,7 +206,7 @@ class Tagger:
                 phrases = _unique(p.strip() for p in term.phrases(lang) if p.strip())
                 if lang != "en":  # an English label is often used verbatim in any text
                     phrases = _unique([*phrases, term.label])
-                maker = nlp.pipe if attr == "LEMMA" else lambda texts: map(nlp.make_doc, texts)
+                maker = nlp.pipe if attr in ("LEMMA", "NORM") else lambda texts: map(nlp.make_doc, texts)
                 key = f"{term.vocabulary}\t{term.id}"
                 self._terms[nlp.vocab.strings.add(key)] = (term.vocabulary, term.id)
                 matcher.add(key, list(maker(phrases)))

@@ -55,12 +55,14 @@ class Practice(msgspec.Struct, kw_only=True):
     budget_band: str
     resources: str
     partners: list[str]
-    language: str
+    language: str  # as the record declares it
     source: str
     basis: str | None
     city: str | None
     city_name: str | None
     tags: RecordTags
+    detected_language: str | None = None  # what the language detector read from the text ("und": undecided)
+    language_confidence: float | None = None
 
 
 class CitySummary(msgspec.Struct, kw_only=True):

@@ -18,13 +18,13 @@ import sqlite_utils
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 TABLES = {"practice": "practices", "city": "cities", "plan": "plans"}
 FTS_COLUMNS = {
-    "practices": ["title", "summary", "what_happened", "outcomes", "success_factors", "municipality", "tag_labels"],
+    "practices": ["title", "summary", "what_happened", "outcomes", "success_factors", "municipality", "tag_labels", "stems"],
     "cities": ["name", "region", "description", "tag_labels"],
     "plans": ["title", "city_name", "text", "tag_labels"],
 }
 # bm25() weights, in FTS_COLUMNS order: a word in the title counts more than one deep in the text.
 BM25_WEIGHTS = {
-    "practices": (4.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.5),
+    "practices": (4.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.5, 1.0),
     "cities": (4.0, 1.0, 1.0, 1.5),
     "plans": (3.0, 2.0, 1.0, 1.5),
 }

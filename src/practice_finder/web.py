@@ -17,6 +17,7 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
+from . import languages
 from .errors import InvalidQueryError, NotFoundError, PracticeFinderError
 from .filters import Filters
 from .index import Index
@@ -54,7 +55,8 @@ def _index(request: Request[Any, Any, Any]) -> Index:
 
 def _base(request: Request[Any, Any, Any], index: Index | None, **context: Any) -> dict[str, Any]:
     """What every template gets: labels of the taxonomy, country names, the current path."""
-    return {"countries": COUNTRIES, "taxonomy": index.taxonomy if index else None, "path": request.url.path,
+    return {"countries": COUNTRIES, "language_names": languages.NAMES, "taxonomy": index.taxonomy if index else None,
+            "path": request.url.path,
             "max_query": MAX_QUERY_CHARS, **context}
 
 
@@ -79,6 +81,7 @@ def search_page(
     challenge: Multi = None,
     asset: Multi = None,
     theme: Multi = None,
+    language: Multi = None,
     size: FromQuery[str] = "",
     page: FromQuery[int] = 1,
     partial: FromQuery[bool] = False,
@@ -86,10 +89,10 @@ def search_page(
     """Search: one question box, filters with counts, results with marked snippets, pages."""
     index = _index(request)
     selected = {"country": [c.upper() for c in _split(country)], "challenge": _split(challenge),
-                "asset": _split(asset), "theme": _split(theme)}
+                "asset": _split(asset), "theme": _split(theme), "language": _split(language)}
     band = SIZE_BANDS.get(size)
     filters = Filters(country=tuple(selected["country"]), challenge=tuple(selected["challenge"]),
-                      asset=tuple(selected["asset"]), theme=tuple(selected["theme"]),
+                      asset=tuple(selected["asset"]), theme=tuple(selected["theme"]), language=tuple(selected["language"]),
                       population_min=band[1] if band else None, population_max=band[2] if band else None)
     context = _base(request, index, q=q, selected=selected, size=size, sizes=SIZE_BANDS, examples=EXAMPLES,
                     result=None, error=None, page=max(page, 1), pages=0, page_url=_page_url(request))

