@@ -6,6 +6,7 @@ dependency injection; handlers are synchronous and run in a worker thread, off t
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -56,6 +57,10 @@ class Service:
                 self.error = None
             except PracticeFinderError as exc:
                 self.index, self.error = None, exc
+            # The loaded models, lemma tables and cards are millions of long-lived objects; frozen, the
+            # garbage collector stops walking them during requests.
+            gc.collect()
+            gc.freeze()
 
     def require(self) -> Index:
         if self.index is None:
