@@ -10,6 +10,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,7 @@ def beir_eval(path: Path, settings: Settings, make_embedder: Callable[[], Embedd
         data = beir.sample(data, sample_docs)
     with tempfile.TemporaryDirectory(prefix="pf-eval-") as tmp:
         index_dir = keep_index or Path(tmp) / "indexes"
-        run_settings = Settings(corpus_dir=path, index_dir=index_dir, model=settings.model, batch_size=settings.batch_size,
-                                threads=settings.threads, progress=settings.progress, rrf_k=settings.rrf_k,
-                                candidates=settings.candidates)
+        run_settings = replace(settings, corpus_dir=path, index_dir=index_dir)  # every other setting carries over
         started = time.perf_counter()
         report = ingest(run_settings, make_embedder, corpus=beir.as_corpus(data))
         ingest_s = time.perf_counter() - started
