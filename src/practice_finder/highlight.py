@@ -54,22 +54,7 @@ def stems_of(word: str, lang: str) -> frozenset[str]:
 
 def mark(text: str, words: list[str], lang: str = "en", open_tag: str = "<mark>", close_tag: str = "</mark>") -> str:
     """HTML-escaped `text` with every word sharing a stem with one of `words` wrapped in tags."""
-    stems = {s for w in words if len(w) > 1 for s in stems_of(w, lang)}
-    out: list[str] = []
-    last = 0
-    for match in WORD.finditer(text):
-        token = match.group(0)
-        if len(token) > 1 and stems_of(token, lang) & stems:
-            out.append(html.escape(text[last:match.start()]))
-            out.append(f"{open_tag}{html.escape(token)}{close_tag}")
-            last = match.end()
-    out.append(html.escape(text[last:]))
-    return "".join(out)
-
-
-def matched_words(text: str, words: list[str], lang: str = "en") -> list[str]:
-    """The query words (by stem) that occur in `text`."""
-    return matched_in(frozenset(s for t in WORD.findall(text) for s in stems_of(t, lang)), words, lang)
+    return mark_spans(text, stem_spans(text, lang), words, lang, open_tag, close_tag)
 
 
 def matched_in(stems: AbstractSet[str], words: list[str], lang: str = "en") -> list[str]:

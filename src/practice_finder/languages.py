@@ -50,7 +50,3 @@ def detect(text: str) -> Detected:
     if not values or values[0].value < MIN_CONFIDENCE:
         return Detected(UNDETERMINED, round(values[0].value, 3) if values else 0.0)
     return Detected(values[0].language.iso_code_639_1.name.lower(), round(values[0].value, 3))
-
-
-def name(code: str) -> str:
-    return NAMES.get(code, code)
