@@ -6,29 +6,34 @@ dependency injection; handlers are synchronous and run in a worker thread, off t
 
 from __future__ import annotations
 
-import gc
-import threading
+import html
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Litestar, Request, Router, get, post
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.static_files import create_static_files_router
 
 from . import __version__
+from .api_writes import write_routers
+from .auth import KeyRing, rate_limit_identity, require_reader
 from .config import Settings
 from .embedding import Embedder
-from .errors import IndexMissingError, PracticeFinderError
 from .filters import Filters
-from .index import Index, open_index
+from .index import Index
+from .observability import Edge, Metrics, configure_logging
 from .peers import PeerResult, find_peers
-from .problems import exception_handlers
+from .problems import exception_handlers, problem_responses
 from .profiles import ProfileIn, from_city, from_input
 from .recommend import RecommendationRequest, RecommendationResult, recommend
 from .records import City, CitySummary, Plan, Practice, PracticeSummary, TermOut, similar_practices, taxonomy_terms
@@ -38,38 +43,7 @@ from .records import get_practice as core_get_practice
 from .records import list_cities as core_list_cities
 from .search import SearchQuery, SearchResult
 from .search import search as core_search
-
-
-class Service:
-    """The loaded index (or why there is none), shared by all requests of one process."""
-
-    def __init__(self, settings: Settings, make_embedder: Callable[[], Embedder]) -> None:
-        self.settings = settings
-        self.make_embedder = make_embedder
-        self.index: Index | None = None
-        self.error: PracticeFinderError | None = None
-        self._lock = threading.Lock()
-
-    def load(self) -> None:
-        with self._lock:
-            try:
-                self.index = open_index(self.settings, self.make_embedder)
-                self.error = None
-            except PracticeFinderError as exc:
-                self.index, self.error = None, exc
-            # The loaded models, lemma tables and cards are millions of long-lived objects; frozen, the
-            # garbage collector stops walking them during requests.
-            gc.collect()
-            gc.freeze()
-
-    def require(self) -> Index:
-        if self.index is None:
-            raise self.error or IndexMissingError(f"no index has been built in {self.settings.index_dir}")
-        return self.index
-
-    def close(self) -> None:
-        if self.index is not None:
-            self.index.close()
+from .service import Service
 
 
 def _service(request: Request[Any, Any, Any]) -> Service:
@@ -95,14 +69,29 @@ def health() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 
-@get("/ready", tags=["service"], sync_to_thread=False)
-def ready(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """The index is loaded; reports its manifest. 503 while no usable index is loaded."""
-    index = _service(request).require()
-    return {"ready": True, "build": index.build_id, "manifest": index.manifest}
+class Ready(msgspec.Struct, kw_only=True):
+    ready: bool
+    build: str
+    manifest: dict[str, Any]
+    refused_builds: list[dict[str, str]]  # builds passed over as unusable (damaged, another model): served is an older one
 
 
-@get("/search", tags=["search"], sync_to_thread=True)
+@get("/ready", tags=["service"], sync_to_thread=False, responses=problem_responses(503))
+def ready(request: Request[Any, Any, Any]) -> Ready:
+    """A usable index is loaded; reports its manifest. 503 while none is."""
+    service = _service(request)
+    index = service.require()
+    refused = [{"build": b, "reason": r} for b, r in service.refused]
+    return Ready(ready=True, build=index.build_id, manifest=index.manifest, refused_builds=refused)
+
+
+@get("/metrics", tags=["service"], sync_to_thread=False, media_type="text/plain; version=0.0.4")
+def metrics(request: Request[Any, Any, Any]) -> bytes:
+    """Prometheus metrics of this process: requests and latency per route, the index served, re-indexes."""
+    return request.app.state["metrics"].render()
+
+
+@get("/search", tags=["search"], sync_to_thread=True, responses=problem_responses(400, 401, 429, 503))
 def search(
     index: NamedDependency[Index],
     q: Annotated[str, QueryParameter(description="The challenge in your own words.", max_length=1000)],
@@ -131,31 +120,39 @@ def search(
     return core_search(index, query)
 
 
-@get("/practices/{practice_id:str}", tags=["records"], sync_to_thread=True)
+@get("/practices/{practice_id:str}", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 404, 429, 503))
 def get_practice(index: NamedDependency[Index], practice_id: FromPath[str]) -> Practice:
     """One good practice, with its declared tags and the terms found in its text."""
     return core_get_practice(index, practice_id)
 
 
-@get("/practices/{practice_id:str}/similar", tags=["records"], sync_to_thread=True)
+@get("/practices/{practice_id:str}/similar", tags=["records"], sync_to_thread=True, responses=problem_responses(400, 401, 404, 429, 503))
 def get_similar(index: NamedDependency[Index], practice_id: FromPath[str], k: Annotated[int, QueryParameter(ge=1, le=50)] = 5) -> list[PracticeSummary]:
     """More like this: the practices closest in meaning, itself excluded."""
     return similar_practices(index, practice_id, k)
 
 
-@get("/cities", tags=["records"], sync_to_thread=True)
-def list_cities(index: NamedDependency[Index], country: Multi = None, pearl: FromQuery[bool | None] = None) -> list[CitySummary]:
-    """All municipalities of the corpus, with coordinates, size and Pearl title."""
+@get("/cities", tags=["records"], sync_to_thread=True, responses=problem_responses(400, 401, 429, 503))
+def list_cities(request: Request[Any, Any, Any], index: NamedDependency[Index], country: Multi = None,
+                pearl: FromQuery[bool | None] = None,
+                format: Annotated[str, QueryParameter(description="summary | jsonl | json (jsonl and json: the export)")] = "summary",
+                ) -> list[CitySummary] | Any:
+    """All municipalities of the corpus, with coordinates, size and Pearl title; `format=jsonl` exports every
+    city in the shape POST and PUT accept, pending writes included."""
+    if format != "summary":
+        from .api_writes import export_response
+
+        return export_response(_service(request), "city", format)
     return core_list_cities(index, _split(country, upper=True), pearl)
 
 
-@get("/cities/{city_id:str}", tags=["records"], sync_to_thread=True)
+@get("/cities/{city_id:str}", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 404, 429, 503))
 def get_city(index: NamedDependency[Index], city_id: FromPath[str]) -> City:
     """One municipality, its tags, its practices and its action plans."""
     return core_get_city(index, city_id)
 
 
-@get("/cities/{city_id:str}/peers", tags=["peers"], sync_to_thread=True)
+@get("/cities/{city_id:str}/peers", tags=["peers"], sync_to_thread=True, responses=problem_responses(400, 401, 404, 429, 503))
 def city_peers(index: NamedDependency[Index], city_id: FromPath[str], mode: FromQuery[str] = "similar", k: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
                country: Multi = None) -> PeerResult:
     """Comparable towns (mode=similar) or experienced towns to learn from (mode=mentors)."""
@@ -170,7 +167,7 @@ class PeersRequest(ProfileIn, kw_only=True, forbid_unknown_fields=True):
     country_filter: list[str] = []
 
 
-@post("/peers", tags=["peers"], sync_to_thread=True, status_code=200)
+@post("/peers", tags=["peers"], sync_to_thread=True, status_code=200, responses=problem_responses(400, 401, 413, 429, 503))
 def profile_peers(index: NamedDependency[Index], data: JSONBody[PeersRequest]) -> PeerResult:
     """Peers for a town described in the request (the same fields as a recommendation profile)."""
     fields = {f: getattr(data, f) for f in ProfileIn.__struct_fields__}
@@ -178,22 +175,35 @@ def profile_peers(index: NamedDependency[Index], data: JSONBody[PeersRequest]) -
     return find_peers(index, profile, data.text, data.mode, data.k, tuple(c.upper() for c in data.country_filter))
 
 
-@post("/recommendations", tags=["recommendations"], sync_to_thread=True, status_code=200)
+@post("/recommendations", tags=["recommendations"], sync_to_thread=True, status_code=200, responses=problem_responses(400, 401, 404, 413, 429, 503))
 def recommendations(index: NamedDependency[Index], data: JSONBody[RecommendationRequest]) -> RecommendationResult:
     """Practices for one municipality (a corpus city or a described profile), each with a reason."""
     return recommend(index, data)
 
 
-@get("/plans/{plan_id:str}", tags=["records"], sync_to_thread=True)
+@get("/plans/{plan_id:str}", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 404, 429, 503))
 def get_plan(index: NamedDependency[Index], plan_id: FromPath[str]) -> Plan:
     """One Culture and Resilience Action Plan, section by section."""
     return core_get_plan(index, plan_id)
 
 
-@get("/taxonomy", tags=["records"], sync_to_thread=True)
+@get("/taxonomy", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 429, 503))
 def taxonomy(index: NamedDependency[Index]) -> dict[str, list[TermOut]]:
     """Every vocabulary and term, with synonyms and labels in the region's languages."""
     return taxonomy_terms(index)
+
+
+class _SwaggerPage(SwaggerRenderPlugin):
+    """Swagger UI started by a script file rather than an inline script, so the page keeps a strict
+    Content-Security-Policy; the UI fetches the OpenAPI document itself."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        title = html.escape(str(openapi_schema["info"]["title"]))
+        return (f"<!DOCTYPE html><html><head><title>{title}</title>{self.favicon}<meta charset='utf-8'>"
+                f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+                f"<link href='{self.css_url}' rel='stylesheet'><script src='{self.js_url}'></script>"
+                f"<script src='{self.standalone_preset_js_url}'></script></head>"
+                f"<body><div id='swagger-container'></div><script src='/static/app/swagger-init.js'></script></body></html>").encode()
 
 
 def _swagger_router() -> tuple[SwaggerRenderPlugin, Router]:
@@ -201,7 +211,7 @@ def _swagger_router() -> tuple[SwaggerRenderPlugin, Router]:
     import swagger_ui_bundle
 
     base = "/static/swagger-ui"
-    plugin = SwaggerRenderPlugin(
+    plugin = _SwaggerPage(
         js_url=f"{base}/swagger-ui-bundle.js", css_url=f"{base}/swagger-ui.css",
         standalone_preset_js_url=f"{base}/swagger-ui-standalone-preset.js", path="/swagger",
         favicon=f"<link rel='icon' type='image/png' href='{base}/favicon-32x32.png'>",
@@ -223,48 +233,89 @@ def with_html_pages(handlers: Mapping[Any, Any]) -> dict[Any, Any]:
     return {kind: wrap(handler) for kind, handler in handlers.items()}
 
 
-def create_app(settings: Settings | None = None, make_embedder: Callable[[], Embedder] | None = None) -> Litestar:
-    """The application; the index is opened once at start-up, in a worker thread."""
+def create_app(settings: Settings | None = None, make_embedder: Callable[[], Embedder] | None = None,
+               watch: bool = True) -> Litestar:
+    """The application; the index is opened once at start-up, in a worker thread, then watched (`watch`):
+    a new build is swapped in, and pending writes are re-indexed in the background."""
     settings = settings or Settings.from_env()
     if make_embedder is None:
         from .embedding import load_embedder
 
         make_embedder = partial(load_embedder, settings.model, settings.batch_size, settings.threads)
+    configure_logging(settings.log_format)
     service = Service(settings, make_embedder)
+    app_metrics = Metrics(service)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         import anyio.to_thread
 
         await anyio.to_thread.run_sync(service.load)
+        if watch:
+            service.watch()
         try:
             yield
         finally:
             service.close()
 
-    swagger, static = _swagger_router()
-    from litestar.plugins.jinja import JinjaTemplateEngine
-    from litestar.template.config import TemplateConfig
+    app = Litestar(
+        route_handlers=_routes(),
+        template_config=_templates(),
+        lifespan=[lifespan],
+        state=State({"service": service, "keys": KeyRing(settings), "metrics": app_metrics}),
+        exception_handlers=with_html_pages(exception_handlers()),
+        openapi_config=_openapi(),
+        middleware=[_rate_limit(settings)] if settings.rate_limit > 0 else [],
+        cors_config=CORSConfig(allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST", "PUT", "DELETE"],
+                               allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+                               expose_headers=["X-Request-ID", "Retry-After"], max_age=600) if settings.cors_origins else None,
+        request_max_body_size=settings.max_body_bytes,
+    )
+    app.asgi_handler = Edge(app.asgi_handler, app_metrics, settings.max_query_string)
+    return app
 
-    from .web import TEMPLATES, configure_templates, web_router
+
+def _routes() -> list[Any]:
+    from .web import web_router
+
+    _, static = _swagger_router()
     v1 = Router(
         path="/v1",
         route_handlers=[search, get_practice, get_similar, list_cities, get_city, city_peers, profile_peers,
-                        recommendations, get_plan, taxonomy],
+                        recommendations, get_plan, taxonomy, *write_routers()],
         dependencies={"index": Provide(provide_index, sync_to_thread=False)},
+        guards=[require_reader],
+        security=[{"bearer": []}],
     )
-    return Litestar(
-        route_handlers=[health, ready, v1, static, web_router()],
-        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure_templates),
-        lifespan=[lifespan],
-        state=State({"service": service}),
-        exception_handlers=with_html_pages(exception_handlers()),
-        openapi_config=OpenAPIConfig(
-            title="practice-finder", version=__version__, path="/schema",
-            description="Search, recommendations and peer matching over the good practices of the BSR Cultural Pearls programme.",
-            render_plugins=[JsonRenderPlugin(path="/openapi.json"), swagger],
-        ),
+    return [health, ready, metrics, v1, static, web_router()]
+
+
+def _templates() -> Any:
+    from litestar.plugins.jinja import JinjaTemplateEngine
+    from litestar.template.config import TemplateConfig
+
+    from .web import TEMPLATES, configure_templates
+
+    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=configure_templates)
+
+
+def _openapi() -> OpenAPIConfig:
+    swagger, _ = _swagger_router()
+    return OpenAPIConfig(
+        title="practice-finder", version=__version__, path="/schema",
+        description=("Search, recommendations and peer matching over the good practices of the BSR Cultural Pearls programme. "
+                     "Writes and /v1/admin need an admin key (`Authorization: Bearer <key>`); reads need a key only "
+                     "when the service is configured so."),
+        render_plugins=[JsonRenderPlugin(path="/openapi.json"), swagger],
+        components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer",
+                                                                         description="An admin or read key")}),
     )
+
+
+def _rate_limit(settings: Settings) -> Any:
+    """Per client (its key when valid, else its address), per process; health, readiness and metrics are exempt."""
+    return RateLimitConfig(rate_limit=("minute", settings.rate_limit), exclude=["^/health$", "^/ready$", "^/metrics$", "^/static/"],
+                           identifier_for_request=rate_limit_identity).middleware
 
 
 def app_from_env() -> Litestar:

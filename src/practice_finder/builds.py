@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -137,6 +138,37 @@ def ingest_lock(index_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def file_digests(folder: Path) -> dict[str, dict[str, Any]]:
+    """Size and SHA-256 of every file of a build but its manifest: the manifest records them."""
+    out = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name != MANIFEST and not path.name.startswith("."):
+            out[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256_file(path)}
+    return out
+
+
+def verify_files(build: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a build whose files are missing, truncated or altered since it was made (builds before the
+    manifest recorded its files are taken as they are)."""
+    for name, expected in (manifest.get("files") or {}).items():
+        path = build / name
+        if not path.is_file():
+            raise IndexMismatchError(f"build {build.name} is damaged: {name} is missing")
+        size = path.stat().st_size
+        if size != expected["bytes"]:
+            raise IndexMismatchError(f"build {build.name} is damaged: {name} has {size} bytes, {expected['bytes']} were written")
+        if _sha256_file(path) != expected["sha256"]:
+            raise IndexMismatchError(f"build {build.name} is damaged: {name} differs from what was written (checksum)")
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _fsync_tree(folder: Path) -> None:

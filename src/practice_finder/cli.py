@@ -166,8 +166,19 @@ def serve(host: str | None, port: int | None, workers: int, index_dir: Path | No
     if workers > 1 and not settings.threads:  # share the cores between workers instead of oversubscribing them
         os.environ["PF_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     click.echo(f"Serving on http://{settings.host}:{settings.port}/ (API docs: /schema/swagger)", err=True)
+    from .observability import uvicorn_log_config
+
     uvicorn.run("practice_finder.api:app_from_env", factory=True, host=settings.host, port=settings.port,
-                workers=workers, log_level="info")
+                workers=workers, log_level="info", access_log=False, log_config=uvicorn_log_config())
+
+
+@cli.command()
+def key() -> None:
+    """Make a new API key: give the key to the client, put the digest in PF_ADMIN_KEYS or PF_READ_KEYS."""
+    from .auth import new_key
+
+    secret, digest = new_key()
+    click.echo(f"key:    {secret}\ndigest: {digest}")
 
 
 def main() -> None:

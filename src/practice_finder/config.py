@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -30,6 +31,22 @@ class Settings:
     query_encoder: str = "onnx-int8"  # onnx-int8 | onnx (ONNX Runtime, exported at ingest) | torch (sentence-transformers)
     host: str = "127.0.0.1"
     port: int = 8000
+    # Writes from the portal and the background re-index (docs/reliability.md).
+    state_dir: Path = Path("state")  # writes.db (every accepted write, SQLite WAL) and the last re-index; never in indexes/
+    auto_reindex: bool = True  # re-index in the background when writes are pending
+    reindex_delay: int = 2  # seconds without new writes before a background re-index starts (a burst makes one build)
+    reindex_runner: str = "subprocess"  # subprocess (own process: no GIL or memory shared with requests) | thread
+    watch_interval: int = 1  # seconds between checks for a new build or pending writes
+    # Keys and limits. Keys are kept only as SHA-256 digests: PF_ADMIN_KEYS="sha256:<hex>,..." (or plain keys,
+    # hashed on reading); `practice-finder key` makes a new key and its digest.
+    admin_keys: tuple[str, ...] = ()
+    read_keys: tuple[str, ...] = ()
+    require_read_key: bool = False  # off: reading is public; on: every /v1 read needs a read or admin key
+    rate_limit: int = 600  # requests per minute per client (key, else address); 0 turns it off
+    max_body_bytes: int = 262_144
+    max_query_string: int = 4_096  # characters in the query string of one request
+    cors_origins: tuple[str, ...] = ()  # origins allowed to call the API from a browser; none: no CORS headers
+    log_format: str = "json"  # json | text
     extra: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -44,6 +61,18 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
+    def to_env(self) -> dict[str, str]:
+        """The settings as `PF_*` variables, for a child process (an ingest run by the server); keys left out."""
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "extra" or f.name.endswith("_keys"):
+                continue
+            if isinstance(value, Path):
+                value = value.resolve()
+            out[f"PF_{f.name.upper()}"] = ",".join(value) if isinstance(value, tuple) else str(value)
+        return out
+
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -52,6 +81,10 @@ class Settings:
 def _coerce(name: str, raw: str, default: Any) -> Any:
     """Turn an environment string into the type of the field's default."""
     try:
+        if name.endswith("_keys"):
+            return tuple(key_digest(k) for k in raw.split(",") if k.strip())
+        if isinstance(default, tuple):
+            return tuple(v.strip() for v in raw.split(",") if v.strip())
         if isinstance(default, bool):
             return raw.strip().lower() in {"1", "true", "yes", "on"}
         if isinstance(default, int):
@@ -63,3 +96,14 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
         raise PracticeFinderError(
             f"environment variable PF_{name.upper()}={raw!r} is not valid", f"expected {type(default).__name__}"
         ) from exc
+
+
+def key_digest(key: str) -> str:
+    """The stored form of an API key: its SHA-256 digest, `sha256:<hex>` (a digest passes through unchanged).
+
+    Keys are long random strings (`practice-finder key`), so a fast hash is enough: there is nothing to guess.
+    """
+    key = key.strip()
+    if key.startswith("sha256:") and len(key) == 71:
+        return key.lower()
+    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()

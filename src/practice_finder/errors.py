@@ -42,6 +42,8 @@ class IndexMissingError(PracticeFinderError):
 class IndexMismatchError(PracticeFinderError):
     """The index was built by another model or schema version, or its files are damaged."""
 
+    refused: list[tuple[str, str]] = []  # when no build at all could be opened: each one and why
+
     hint = "rebuild it with `practice-finder ingest --force`"
 
 
@@ -49,6 +51,22 @@ class IngestLockedError(PracticeFinderError):
     """Another ingest is already building into the same index directory."""
 
     hint = "wait for it to finish, or remove the stale lock if no ingest is running"
+
+
+class ConflictError(PracticeFinderError):
+    """A write that contradicts what is stored: an id taken by another record, a city still in use."""
+
+
+class AuthenticationError(PracticeFinderError):
+    """No API key, or a key that matches none configured."""
+
+    hint = "send the key as `Authorization: Bearer <key>` (or `X-API-Key: <key>`)"
+
+
+class PermissionDeniedError(PracticeFinderError):
+    """A valid key whose scope does not cover the route (a read key on a write)."""
+
+    hint = "writes and /v1/admin need an admin key"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from . import builds, nlp, store, vectors
 from .cards import Card, CardCache
 from .config import Settings
 from .embedding import Embedder
-from .errors import IndexMismatchError, PracticeFinderError
+from .errors import IndexMismatchError, IndexMissingError, PracticeFinderError
 from .models import Taxonomy, Term
 
 if TYPE_CHECKING:
@@ -134,11 +134,17 @@ def check_manifest(manifest: dict[str, Any], settings: Settings, build: Path) ->
         raise IndexMismatchError(f"build {build.name} was made with model {built_with!r}, but the configured model is {settings.model!r}")
 
 
-def open_index(settings: Settings, make_embedder: Callable[[], Embedder]) -> Index:
-    """Open the current build; raises IndexMissingError or IndexMismatchError with what to do."""
-    build = builds.require_current(settings.index_dir)
+def open_index(settings: Settings, make_embedder: Callable[[], Embedder], build: Path | None = None,
+               reuse: Index | None = None) -> Index:
+    """Open a build (default: the current one); raises IndexMissingError or IndexMismatchError with what to do.
+
+    `reuse`: an index already loaded in this process whose query encoder and tagger are taken over when the
+    new build was made with the same model and taxonomy (a re-index then costs no model load).
+    """
+    build = build or builds.require_current(settings.index_dir)
     manifest = builds.read_manifest(build)
     check_manifest(manifest, settings, build)
+    builds.verify_files(build, manifest)
     dimension = int(manifest["model"]["dimension"])
     loaded = {
         kind: vectors.load(build / info["file"], int(info["size"]), dimension) for kind, info in manifest["vectors"].items()
@@ -151,13 +157,50 @@ def open_index(settings: Settings, make_embedder: Callable[[], Embedder]) -> Ind
             db.close()
     except sqlite3.DatabaseError as exc:
         raise IndexMismatchError(f"the store of build {build.name} cannot be read: {exc}") from exc
-    embedder = query_embedder(settings, build, manifest, make_embedder)
+    same_encoder = reuse is not None and _same_query_encoder(reuse.manifest, manifest)
+    embedder = reuse.embedder if reuse is not None and same_encoder else query_embedder(settings, build, manifest, make_embedder)
     if embedder.dimension != dimension or embedder.name != settings.model:
         raise IndexMismatchError(f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}")
     index = Index(build, manifest, loaded, embedder, taxonomy)
+    if reuse is not None and _taxonomy_hash(reuse.manifest) == _taxonomy_hash(manifest):
+        index.__dict__["tagger"] = reuse.tagger  # the cached property, already warm
     _single_query_threads()
     index.warm()
     return index
+
+
+def open_serving(settings: Settings, make_embedder: Callable[[], Embedder], reuse: Index | None = None
+                 ) -> tuple[Index, list[tuple[str, str]]]:
+    """The current build or, when it cannot be used (damaged, another model), the newest older build that can.
+
+    Returns the index and the builds refused on the way, each with the reason.
+    """
+    current = builds.current_build(settings.index_dir)
+    older = [b for b in reversed(builds.list_builds(settings.index_dir)) if current is None or b.name != current.name]
+    refused: list[tuple[str, str]] = []
+    for build in ([current] if current else []) + older:
+        try:
+            return open_index(settings, make_embedder, build, reuse), refused
+        except IndexMismatchError as exc:
+            refused.append((build.name, exc.message))
+    if refused:
+        error = IndexMismatchError(f"no build in {settings.index_dir} can be used; the newest: {refused[0][1]}")
+        error.refused = refused
+        raise error
+    raise IndexMissingError(f"no index has been built in {settings.index_dir}")
+
+
+def _taxonomy_hash(manifest: dict[str, Any]) -> Any:
+    return manifest.get("corpus", {}).get("taxonomy_hash")
+
+
+def _same_query_encoder(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Both builds answer queries with the same model files (so the loaded encoder can serve the new one)."""
+    def encoder(manifest: dict[str, Any]) -> dict[str, Any] | None:
+        info = manifest.get("query_encoder")
+        return None if info is None else {k: v for k, v in info.items() if k != "reused_from"}  # sha256 of the files
+
+    return bool(old.get("model") == new.get("model") and encoder(old) == encoder(new))
 
 
 def _single_query_threads() -> None:

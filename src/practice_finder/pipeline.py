@@ -21,10 +21,10 @@ import numpy as np
 from . import __version__, analysis, builds, nlp, onnx_encoder, store, vectors
 from .analysis import Analysis
 from .config import Settings
-from .corpus import load_corpus
 from .embedding import Embedder
 from .errors import PracticeFinderError
 from .models import Corpus
+from .writes import load_current
 
 EmbedderFactory = Callable[[], Embedder]
 
@@ -43,6 +43,8 @@ class IngestReport:
     timings: dict[str, float] = field(default_factory=dict)
     pruned: list[str] = field(default_factory=list)
     stale_removed: int = 0
+    writes_seq: int = 0  # the newest write of the log that the build includes
+
 
     @property
     def up_to_date(self) -> bool:
@@ -67,16 +69,17 @@ def ingest(settings: Settings, make_embedder: EmbedderFactory, *, force: bool = 
     """
     timer = _Timer()
     started = time.perf_counter()
-    with timer.phase("validate"):
-        corpus = corpus if corpus is not None else load_corpus(settings.corpus_dir)
     with builds.ingest_lock(settings.index_dir):
+        with timer.phase("validate"):
+            corpus, writes_seq = (corpus, 0) if corpus is not None else load_current(settings.corpus_dir, settings.state_dir)
         stale = builds.remove_stale_tmp(settings.index_dir)
         previous = _previous(settings)
         report = _plan(corpus, previous, settings)
-        report.stale_removed = stale
+        report.stale_removed, report.writes_seq = stale, writes_seq
         if force and report.build_id is None:
             report.reason = "forced"
         if report.build_id is None and not force:
+            _note_writes(previous, writes_seq)
             report.timings = {**timer.timings, "total": round(time.perf_counter() - started, 3)}
             return report
         _build(corpus, previous, settings, make_embedder, report, timer)
@@ -97,9 +100,17 @@ def _previous(settings: Settings) -> _Previous | None:
     if path is None:
         return None
     try:
-        return _Previous(path, builds.read_manifest(path), store.record_hashes(path / "store.db"))
+        manifest = builds.read_manifest(path)
+        builds.verify_files(path, manifest)  # a damaged build is rebuilt, not reused
+        return _Previous(path, manifest, store.record_hashes(path / "store.db"))
     except (sqlite3.Error, OSError, PracticeFinderError):  # a damaged or unreadable build is simply not reused
         return None
+
+
+def _note_writes(previous: _Previous | None, writes_seq: int) -> None:
+    """Writes that left the corpus as it was (a put undone by a delete) are still covered by the current build."""
+    if previous is not None and writes_seq > int(previous.manifest.get("writes", {}).get("seq", 0)):
+        builds.write_json(previous.path / builds.MANIFEST, {**previous.manifest, "writes": {"seq": writes_seq}})
 
 
 def _corpus_hash(corpus: Corpus, settings: Settings) -> str:
@@ -186,6 +197,7 @@ def _build_into(tmp: Path, corpus: Corpus, previous: _Previous | None, settings:
         query_encoder = _export_query_encoder(embedder, tmp, previous)
     manifest = _manifest(corpus, settings, embedder, report, vector_info, previous, timer)
     manifest["query_encoder"] = query_encoder
+    manifest["files"] = builds.file_digests(tmp)
     builds.write_json(tmp / builds.MANIFEST, manifest)
 
 
@@ -283,5 +295,6 @@ def _manifest(corpus: Corpus, settings: Settings, embedder: Embedder, report: In
                 "analysis_version": analysis.ANALYSIS_VERSION},
         "changes": {**report.changes, "embedded": report.embedded, "reused": report.reused},
         "previous_build": previous.path.name if previous else None,
+        "writes": {"seq": report.writes_seq},
         "timings": dict(timer.timings),
     }
