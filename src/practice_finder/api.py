@@ -10,7 +10,7 @@ import html
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Litestar, Request, Router, get, post
@@ -96,7 +96,7 @@ def search(
     index: NamedDependency[Index],
     q: Annotated[str, QueryParameter(description="The challenge in your own words.", max_length=1000)],
     k: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
-    offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    offset: Annotated[int, QueryParameter(ge=0, le=10_000)] = 0,
     mode: Annotated[str, QueryParameter(description="hybrid | dense | lexical")] = "hybrid",
     country: Multi = None,
     challenge: Multi = None,
@@ -104,10 +104,10 @@ def search(
     theme: Multi = None,
     target_group: Multi = None,
     language: Multi = None,
-    population_min: FromQuery[int | None] = None,
-    population_max: FromQuery[int | None] = None,
-    year_from: FromQuery[int | None] = None,
-    year_to: FromQuery[int | None] = None,
+    population_min: Annotated[int | None, QueryParameter(ge=0, le=1_000_000_000)] = None,
+    population_max: Annotated[int | None, QueryParameter(ge=0, le=1_000_000_000)] = None,
+    year_from: Annotated[int | None, QueryParameter(ge=1900, le=2100)] = None,
+    year_to: Annotated[int | None, QueryParameter(ge=1900, le=2100)] = None,
     diversify: Annotated[bool, QueryParameter(description="Re-rank the page for variety (MMR).")] = False,
 ) -> SearchResult:
     """Hybrid search over good practices, with snippets, reasons and facets."""
@@ -135,14 +135,14 @@ def get_similar(index: NamedDependency[Index], practice_id: FromPath[str], k: An
 @get("/cities", tags=["records"], sync_to_thread=True, responses=problem_responses(400, 401, 429, 503))
 def list_cities(request: Request[Any, Any, Any], index: NamedDependency[Index], country: Multi = None,
                 pearl: FromQuery[bool | None] = None,
-                format: Annotated[str, QueryParameter(description="summary | jsonl | json (jsonl and json: the export)")] = "summary",
-                ) -> list[CitySummary] | Any:
-    """All municipalities of the corpus, with coordinates, size and Pearl title; `format=jsonl` exports every
-    city in the shape POST and PUT accept, pending writes included."""
+                format: Annotated[Literal["summary", "jsonl"], QueryParameter(description="summary | jsonl (the export)")] = "summary",
+                ) -> list[CitySummary]:
+    """All municipalities of the corpus, with coordinates, size and Pearl title. `format=jsonl` is the export
+    instead: every city in the shape POST and PUT accept, pending writes included, as `application/x-ndjson`."""
     if format != "summary":
         from .api_writes import export_response
 
-        return export_response(_service(request), "city", format)
+        return export_response(_service(request), "city", format)  # type: ignore[return-value]
     return core_list_cities(index, _split(country, upper=True), pearl)
 
 
@@ -259,7 +259,7 @@ def create_app(settings: Settings | None = None, make_embedder: Callable[[], Emb
             service.close()
 
     app = Litestar(
-        route_handlers=_routes(),
+        route_handlers=_routes(settings.require_read_key),
         template_config=_templates(),
         lifespan=[lifespan],
         state=State({"service": service, "keys": KeyRing(settings), "metrics": app_metrics}),
@@ -275,18 +275,18 @@ def create_app(settings: Settings | None = None, make_embedder: Callable[[], Emb
     return app
 
 
-def _routes() -> list[Any]:
+def _routes(require_read_key: bool) -> list[Any]:
     from .web import web_router
 
     _, static = _swagger_router()
-    v1 = Router(
-        path="/v1",
+    reads = Router(
+        path="/",
         route_handlers=[search, get_practice, get_similar, list_cities, get_city, city_peers, profile_peers,
-                        recommendations, get_plan, taxonomy, *write_routers()],
-        dependencies={"index": Provide(provide_index, sync_to_thread=False)},
-        guards=[require_reader],
-        security=[{"bearer": []}],
+                        recommendations, get_plan, taxonomy],
+        security=[{"bearer": []}] if require_read_key else [{}, {"bearer": []}],  # {}: no key needed
     )
+    v1 = Router(path="/v1", route_handlers=[reads, *write_routers(require_read_key)], guards=[require_reader],
+                dependencies={"index": Provide(provide_index, sync_to_thread=False)})
     return [health, ready, metrics, v1, static, web_router()]
 
 

@@ -51,14 +51,14 @@ class Filters:
             for term in getattr(self, name):
                 if not taxonomy.has(vocab, term):
                     raise InvalidQueryError(name, f"unknown {vocab} id {term!r}", "see GET /v1/taxonomy for the ids")
-        _check_range("population", self.population_min, self.population_max, 0)
-        _check_range("year", self.year_from, self.year_to, 1900)
+        _check_range("population", self.population_min, self.population_max, 0, 1_000_000_000)
+        _check_range("year", self.year_from, self.year_to, 1900, 2100)
 
 
-def _check_range(name: str, low: int | None, high: int | None, floor: int) -> None:
+def _check_range(name: str, low: int | None, high: int | None, floor: int, ceiling: int) -> None:
     for suffix, value in (("min" if name == "population" else "from", low), ("max" if name == "population" else "to", high)):
-        if value is not None and value < floor:
-            raise InvalidQueryError(f"{name}_{suffix}", f"must be at least {floor}, got {value}")
+        if value is not None and not floor <= value <= ceiling:
+            raise InvalidQueryError(f"{name}_{suffix}", f"must be between {floor} and {ceiling}, got {value}")
     if low is not None and high is not None and low > high:
         raise InvalidQueryError(name, f"the lower bound {low} is above the upper bound {high}")
 

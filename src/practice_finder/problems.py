@@ -120,7 +120,10 @@ def _http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     if exc.status_code == 400:  # e.g. a body that is not JSON
         return problem(request, 400, "invalid-parameter", "Invalid parameter", f"body: {exc.detail}", None, parameter="body")
     slug = {413: "body-too-large", 429: "rate-limited", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-    return problem(request, exc.status_code, slug, str(exc.detail), str(exc.detail), dict(exc.headers or {}) or None)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 429 and "RateLimit-Reset" in headers:
+        headers["Retry-After"] = headers["RateLimit-Reset"]  # seconds until the window lets this client in again
+    return problem(request, exc.status_code, slug, str(exc.detail), str(exc.detail), headers or None)
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

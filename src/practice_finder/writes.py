@@ -142,7 +142,7 @@ def record_from_payload(kind: str, payload: Mapping[str, Any], taxonomy: Taxonom
     builder = {"practice": corpus._practice, "city": corpus._city, "plan": corpus._plan}[kind]
     record = builder(Path(where), meta, sections, taxonomy, problems) if not problems else None
     if problems or record is None:
-        raise CorpusError(list(problems) or [RecordProblem(where, "-", "the record is not valid")])
+        raise CorpusError([_api_field(kind, p) for p in problems] or [RecordProblem(where, "-", "the record is not valid")])
     return msgspec.structs.replace(record, path=f"{COLLECTIONS[kind]}/{record.id} (API)")
 
 
@@ -166,9 +166,20 @@ def _sections_by_heading(kind: str, raw: dict[str, Any], problems: corpus._Probl
     return {heading: given.get(key, "") for key, heading in headings.items()}
 
 
+def _api_field(kind: str, problem: RecordProblem) -> RecordProblem:
+    """A file's `## Heading` is the JSON record's `sections.<key>` (a city's body is its `description`)."""
+    if not problem.field.startswith("## ") and problem.field != "body":
+        return problem
+    if kind == "city":
+        return RecordProblem(problem.path, "description", problem.message)
+    headings = dict(schema.PRACTICE_SECTIONS) if kind == "practice" else dict(PLAN_SECTIONS)
+    key = next((k for k, heading in headings.items() if problem.field == f"## {heading}"), problem.field)
+    return RecordProblem(problem.path, f"sections.{key}", problem.message)
+
+
 def payload_of(record: Record) -> dict[str, Any]:
     """A record as the JSON the API accepts (the inverse of record_from_payload): exports round-trip."""
-    data = msgspec.to_builtins(record)
+    data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(record))  # JSON types: tuples become lists
     data.pop("path", None)
     tags = data.pop("tags", {})
     data.update({v: list(tags.get(v) or []) for v in VOCABULARIES if tags.get(v)})

@@ -1,0 +1,171 @@
+"""Faults: damaged builds, a build from another model, and a process killed in the middle of writes.
+
+The long versions (a server killed with kill -9 during a burst of writes over HTTP, load during a re-index)
+are scripts/crash_test.py and scripts/load_test.py; their figures are in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from practice_finder import builds
+from practice_finder.api import create_app
+from practice_finder.config import Settings, key_digest
+from practice_finder.errors import IndexMismatchError
+from practice_finder.index import open_index
+from practice_finder.pipeline import ingest
+from practice_finder.writes import Catalog, WriteLog
+
+from .conftest import CORPUS
+from .fakes import HashingEmbedder, write_tiny_corpus
+
+KEY = "fault-key"
+
+
+@pytest.fixture
+def two_builds(tmp_path: Path) -> tuple[Settings, HashingEmbedder, str, str]:
+    """Two good builds: an older one and the current one (a corpus edit apart)."""
+    write_tiny_corpus(tmp_path / "corpus", CORPUS / "taxonomy.yaml")
+    embedder = HashingEmbedder()
+    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "indexes", state_dir=tmp_path / "state",
+                        progress=False, admin_keys=(key_digest(KEY),), reindex_runner="thread", reindex_delay=0,
+                        log_format="text")
+    old = ingest(settings, lambda: embedder).build_id
+    page = next((settings.corpus_dir / "practices").glob("*.md"))
+    page.write_text(page.read_text().replace("## Success factors", "## Success factors\n\nA newer sentence."))
+    new = ingest(settings, lambda: embedder).build_id
+    assert old and new and old != new
+    return settings, embedder, old, new
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+@pytest.fixture
+def app_of(two_builds: tuple[Settings, HashingEmbedder, str, str]) -> Iterator[Any]:
+    settings, embedder, _, _ = two_builds
+    made: list[TestClient] = []
+
+    def make() -> tuple[TestClient, Any]:
+        app = create_app(settings, lambda: embedder, watch=False)
+        client = TestClient(app)
+        client.__enter__()
+        made.append(client)
+        return client, app.state["service"]
+
+    yield make
+    for client in made:
+        client.__exit__(None, None, None)
+
+
+def test_a_truncated_vector_file_is_refused_and_the_last_good_build_served(two_builds: Any, app_of: Any) -> None:
+    settings, embedder, old, new = two_builds
+    _truncate(builds.builds_dir(settings.index_dir) / new / "vectors-practice.faiss")
+    with pytest.raises(IndexMismatchError, match="vectors-practice.faiss"):
+        open_index(settings, lambda: embedder)
+    client, _ = app_of()
+    ready = client.get("/ready").json()
+    assert ready["build"] == old
+    assert ready["refused_builds"][0]["build"] == new and "vectors-practice.faiss" in ready["refused_builds"][0]["reason"]
+    assert client.get("/v1/search", params={"q": "choir"}).status_code == 200
+    status = client.get("/v1/admin/status", headers={"X-API-Key": KEY}).json()
+    assert status["refused_builds"] and status["build"] == old
+    assert "pf_refused_builds 1.0" in client.get("/metrics").text
+
+
+def test_a_build_from_another_model_is_refused(two_builds: Any, app_of: Any) -> None:
+    settings, _, old, new = two_builds
+    path = builds.builds_dir(settings.index_dir) / new
+    manifest = builds.read_manifest(path)
+    manifest["model"]["name"] = "some-other-model"
+    builds.write_json(path / builds.MANIFEST, manifest)
+    client, _ = app_of()
+    ready = client.get("/ready").json()
+    assert ready["build"] == old and "some-other-model" in ready["refused_builds"][0]["reason"]
+
+
+def test_with_no_usable_build_ready_is_503_with_the_reason(two_builds: Any, app_of: Any) -> None:
+    settings, embedder, old, new = two_builds
+    for build in (old, new):
+        (builds.builds_dir(settings.index_dir) / build / "store.db").write_bytes(b"not a database")
+    client, _ = app_of()
+    response = client.get("/ready")
+    assert response.status_code == 503 and "store.db" in response.json()["detail"]
+    assert "ingest" in response.json()["hint"]
+    assert "pf_index_ready 0.0" in client.get("/metrics").text
+    report = ingest(settings, lambda: embedder)  # the fix the hint names: a damaged current build is rebuilt
+    assert report.build_id is not None and report.reason == "no current build"
+
+
+def test_a_damaged_new_build_does_not_replace_the_one_served(two_builds: Any, app_of: Any) -> None:
+    """CURRENT moves to a broken build (a bad copy, a disk error): the watcher refuses it and keeps serving."""
+    settings, embedder, old, new = two_builds
+    client, service = app_of()
+    assert client.get("/ready").json()["build"] == new
+    (settings.index_dir / builds.POINTER).write_text(old + "\n")
+    _truncate(builds.builds_dir(settings.index_dir) / old / "store.db")
+    service.tick()
+    ready = client.get("/ready").json()
+    assert ready["build"] == new and ready["refused_builds"][0]["build"] == old
+    assert client.get("/v1/search", params={"q": "choir"}).status_code == 200
+
+
+def test_a_good_new_build_is_swapped_in_by_the_watcher(two_builds: Any, app_of: Any) -> None:
+    """A build published by another process (a CLI ingest, another worker) is picked up without a restart."""
+    settings, embedder, _, new = two_builds
+    client, service = app_of()
+    page = next((settings.corpus_dir / "practices").glob("*.md"))
+    page.write_text(page.read_text().replace("A newer sentence.", "A third version."))
+    newest = ingest(settings, lambda: embedder).build_id
+    service.tick()
+    assert client.get("/ready").json()["build"] == newest != new
+
+
+WRITER = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from practice_finder.writes import Catalog
+    catalog = Catalog(Path(sys.argv[1]), Path(sys.argv[2]))
+    base = next(iter(catalog.export("practice")))
+    for i in range(100000):
+        result = catalog.put("practice", {**base, "id": f"burst-{i}", "title": f"Burst record {i}"})
+        print(json.dumps([result.id, result.seq]), flush=True)  # acknowledged: committed before this line
+""")
+
+
+def test_kill_9_during_writes_loses_no_acknowledged_write(two_builds: Any, tmp_path: Path) -> None:
+    settings, embedder, _, _ = two_builds
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    proc = subprocess.Popen([sys.executable, str(script), str(settings.corpus_dir), str(settings.state_dir)],
+                            stdout=subprocess.PIPE, text=True, env={**os.environ})
+    acked: list[list[Any]] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    while len(acked) < 40 and time.monotonic() < deadline:
+        acked.append(json.loads(proc.stdout.readline()))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    acked.extend(json.loads(line) for line in proc.stdout.read().splitlines() if line.strip())
+    assert len(acked) >= 40
+    entries = WriteLog(settings.state_dir).latest()
+    missing = [rid for rid, seq in acked if ("practice", rid) not in entries or entries[("practice", rid)].seq != seq]
+    assert missing == []
+    merged, _ = Catalog(settings.corpus_dir, settings.state_dir).current()  # the log is whole: it still builds
+    assert {rid for rid, _ in acked} <= {p.id for p in merged.practices}
+    report = ingest(settings, lambda: embedder)
+    assert report.counts["practices"] == len(merged.practices)
