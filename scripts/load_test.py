@@ -209,17 +209,18 @@ def stop_on_sigterm() -> None:
 
 @dataclass(frozen=True)
 class Sample:
-    """One request as the client saw it; `status` 0 is a transport error."""
+    """One request as the client saw it; `status` 0 is a transport error; `ok`: the status expected."""
 
     kind: str
     started: float  # time.perf_counter() when it was sent
     ms: float
     status: int
+    ok: bool
     error: str = ""
 
     @property
     def failed(self) -> bool:
-        return self.status != 200
+        return not self.ok
 
 
 @dataclass(frozen=True)
@@ -234,16 +235,17 @@ def load_questions() -> list[str]:
     return [json.loads(line)["text"] for path in paths for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-async def timed(client: httpx.AsyncClient, kind: str, method: str, url: str, **kwargs: Any) -> tuple[Sample, httpx.Response | None]:
+async def timed(client: httpx.AsyncClient, kind: str, method: str, url: str, expect: tuple[int, ...] = (200,),
+                **kwargs: Any) -> tuple[Sample, httpx.Response | None]:
     """Send one request; never raises for a transport error (it becomes a failed sample)."""
     started = time.perf_counter()
     try:
         response = await client.request(method, url, **kwargs)
     except httpx.HTTPError as exc:
-        return Sample(kind, started, (time.perf_counter() - started) * 1000, 0, f"{type(exc).__name__}: {exc}"), None
+        return Sample(kind, started, (time.perf_counter() - started) * 1000, 0, False, f"{type(exc).__name__}: {exc!r}"), None
     ms = (time.perf_counter() - started) * 1000
-    error = "" if response.status_code == 200 else response.text[:300]
-    return Sample(kind, started, ms, response.status_code, error), response
+    ok = response.status_code in expect
+    return Sample(kind, started, ms, response.status_code, ok, "" if ok else response.text[:300]), response
 
 
 async def mixed_request(client: httpx.AsyncClient, inputs: Inputs, rng: random.Random) -> Sample:
@@ -356,9 +358,9 @@ def distinctive_record(template: dict[str, Any], tag: str) -> dict[str, Any]:
 
 async def control_call(client: httpx.AsyncClient, report: ReindexReport, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """A request of the re-index task: recorded (its failures count), and it must succeed."""
-    sample, response = await timed(client, "control", method, url, **kwargs)
+    sample, response = await timed(client, "control", method, url, expect=(200, 202), **kwargs)
     report.control.append(sample)
-    if response is None or response.status_code >= 300:
+    if response is None or not sample.ok:
         raise RuntimeError(f"{method} {url} -> {sample.status} {sample.error}")
     return response
 

@@ -70,7 +70,7 @@ def _accepted(result: WriteResult) -> WriteAccepted:
 RecordBody = Annotated[dict[str, Any], Body(title="Record", description=RECORD_DOC)]
 
 
-ADMIN_SECURITY = [{"bearer": []}]
+ADMIN_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def collection_router(collection: str, require_read_key: bool) -> Router:
@@ -107,7 +107,7 @@ def collection_router(collection: str, require_read_key: bool) -> Router:
 
 
 def _export_handler(collection: str, require_read_key: bool) -> Any:
-    security = [{"bearer": []}] if require_read_key else [{}, {"bearer": []}]
+    security: list[dict[str, list[str]]] = [{"bearer": []}] if require_read_key else [{}, {"bearer": []}]
 
     @get("/", operation_id=f"Export{collection.capitalize()}", tags=["export"], sync_to_thread=True, security=security,
          media_type=NDJSON, responses=problem_responses(400, 401, 429), summary=f"Every record of {collection}, pending writes included")
