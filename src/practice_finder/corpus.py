@@ -25,7 +25,7 @@ from .models import (
     Term,
 )
 
-HEADING = re.compile(r"^##\s+(.+?)\s*#*\s*$")
+HEADING = re.compile(r"^##\s+(\S.*?)(?:\s+#+)?\s*$")  # `## Outcomes ##` is `Outcomes`; `## C#` keeps its #
 
 
 class YamlLoader(yaml.SafeLoader):
@@ -168,7 +168,7 @@ def split_sections(body: str) -> dict[str, str]:
         match = HEADING.match(line)
         if match:
             current = match.group(1).strip()
-            sections[current] = []
+            sections.setdefault(current, [])  # a repeated heading continues its section: no text is dropped
         else:
             sections[current].append(line)
     return {name: "\n".join(lines).strip() for name, lines in sections.items()}

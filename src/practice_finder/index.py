@@ -103,7 +103,7 @@ class Index:
 
     @cached_property
     def tagger(self) -> nlp.Tagger:
-        return nlp.Tagger(self.taxonomy)
+        return nlp.tagger_for(self.taxonomy)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -138,8 +138,8 @@ def open_index(settings: Settings, make_embedder: Callable[[], Embedder], build:
                reuse: Index | None = None) -> Index:
     """Open a build (default: the current one); raises IndexMissingError or IndexMismatchError with what to do.
 
-    `reuse`: an index already loaded in this process whose query encoder and tagger are taken over when the
-    new build was made with the same model and taxonomy (a re-index then costs no model load).
+    `reuse`: an index already loaded in this process whose query encoder is taken over when the new build was
+    made with the same model files (a re-index then costs no model load; taggers are shared per taxonomy).
     """
     build = build or builds.require_current(settings.index_dir)
     manifest = builds.read_manifest(build)
@@ -162,8 +162,6 @@ def open_index(settings: Settings, make_embedder: Callable[[], Embedder], build:
     if embedder.dimension != dimension or embedder.name != settings.model:
         raise IndexMismatchError(f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}")
     index = Index(build, manifest, loaded, embedder, taxonomy)
-    if reuse is not None and _taxonomy_hash(reuse.manifest) == _taxonomy_hash(manifest):
-        index.__dict__["tagger"] = reuse.tagger  # the cached property, already warm
     _single_query_threads()
     index.warm()
     return index
@@ -188,10 +186,6 @@ def open_serving(settings: Settings, make_embedder: Callable[[], Embedder], reus
         error.refused = refused
         raise error
     raise IndexMissingError(f"no index has been built in {settings.index_dir}")
-
-
-def _taxonomy_hash(manifest: dict[str, Any]) -> Any:
-    return manifest.get("corpus", {}).get("taxonomy_hash")
 
 
 def _same_query_encoder(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -243,5 +243,25 @@ class Tagger:
             return self.tag_docs([nlp(text, disable=[p for p in nlp.pipe_names if p in ("senter", "sentencizer")])], lang)
 
 
+_TAGGERS: dict[str, Tagger] = {}
+_KEEP_TAGGERS = 4
+
+
+def tagger_for(taxonomy: Taxonomy) -> Tagger:
+    """One tagger per taxonomy in a process: its matchers take seconds to build, and every build of the same
+    taxonomy (a re-index, a reload, a test's fresh index) can share them."""
+    import json
+
+    import msgspec
+
+    key = json.dumps(msgspec.to_builtins(taxonomy), sort_keys=True, ensure_ascii=False)
+    with _LOCK:
+        if key not in _TAGGERS:
+            while len(_TAGGERS) >= _KEEP_TAGGERS:
+                _TAGGERS.pop(next(iter(_TAGGERS)))
+            _TAGGERS[key] = Tagger(taxonomy)
+        return _TAGGERS[key]
+
+
 def _unique(items: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(items))

@@ -211,7 +211,7 @@ def _export_query_encoder(embedder: Embedder, tmp: Path, previous: _Previous | N
 
 
 def _analyse(corpus: Corpus) -> list[Analysis]:
-    tagger = nlp.Tagger(corpus.taxonomy)
+    tagger = nlp.tagger_for(corpus.taxonomy)
     city_names = {c.id: c.name for c in corpus.cities}
     return [analysis.analyse(r, corpus.taxonomy, tagger, city_names) for r in corpus.records()]
 

@@ -123,6 +123,8 @@ def tag_list(taxonomy: Taxonomy, vocabulary: str, minimum: int) -> Check:
     def check(value: Any) -> str | None:
         if not isinstance(value, list):
             return f"must be a list of {vocabulary} ids"
+        if not all(isinstance(v, str) for v in value):
+            return f"must be a list of {vocabulary} ids (texts)"
         if len(value) < minimum:
             return f"needs at least {minimum} {vocabulary} id(s)"
         unknown = [v for v in value if v not in known]

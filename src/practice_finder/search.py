@@ -234,9 +234,14 @@ def fts_query(words: Sequence[str], stems: Sequence[str] = ()) -> str:
     """An FTS5 query matching any of the words in any column, or any of the stems in the `stems` column
     (each term quoted, so no word is read as an operator)."""
     def any_of(terms: Sequence[str]) -> str:
-        return " OR ".join('"' + t.replace('"', '""') + '"' for t in dict.fromkeys(terms))
+        return " OR ".join('"' + t.replace('"', '""') + '"' for t in dict.fromkeys(_searchable(terms)))
 
     return f"({any_of(words)}) OR stems : ({any_of(stems)})" if stems else any_of(words)
+
+
+def _searchable(terms: Sequence[str]) -> list[str]:
+    """Terms FTS5 can take: without NUL (it ends a quoted string there), none left empty."""
+    return [c for c in (t.replace("\x00", "") for t in terms) if c.strip()]
 
 
 # A question that is not in English mostly looks for practices written in English, which its own words
@@ -255,6 +260,7 @@ def lexical_leg(index: Index, words: Sequence[str], depth: int, where: str, para
                 english: Sequence[str] = ()) -> list[str]:
     """Practices ranked by BM25 over title, summary, text, tag labels (all languages) and stems (the query's
     language); `english` adds English words for a question in another language (see english_words)."""
+    words, english = _searchable(words), _searchable(english)
     if not words and not english:
         return []
     stems = [stem(w, lang) for w in words] + [stem(w, "en") for w in english]

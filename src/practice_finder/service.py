@@ -27,7 +27,7 @@ import msgspec
 from . import builds
 from .config import Settings
 from .embedding import Embedder
-from .errors import IndexMissingError, PracticeFinderError
+from .errors import IndexMissingError, IngestLockedError, PracticeFinderError
 from .index import Index, open_serving
 from .writes import Catalog
 
@@ -103,6 +103,10 @@ class Reindexer:
             report = self._subprocess(force) if self.settings.reindex_runner == "subprocess" else self._in_thread(force)
             run.ok, run.build = True, report.get("build_id")
             run.embedded, run.reused, run.writes_seq = report.get("embedded"), report.get("reused"), report.get("writes_seq")
+        except IngestLockedError:  # another worker (or a CLI ingest) got there first; its build will be swapped in
+            self.running = False
+            log.info("re-index left to the ingest already running", extra={"event": "reindex_skipped"})
+            return run
         except Exception as exc:  # the served build stays; the error is reported in the status
             run.ok, run.error = False, str(exc)
             log.error("re-index failed", extra={"event": "reindex", "error": str(exc)})
@@ -128,6 +132,8 @@ class Reindexer:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=6 * 3600, check=False)
         if done.returncode != 0:
             lines = [line for line in done.stderr.splitlines() if line.strip()]
+            if lines and "another ingest is running" in lines[-1]:
+                raise IngestLockedError(lines[-1])
             raise PracticeFinderError(lines[-1] if lines else f"ingest exited with {done.returncode}")
         data: dict[str, Any] = json.loads(done.stdout)
         return data
@@ -265,7 +271,7 @@ class Service:
         except PracticeFinderError:
             return
         run = self.reindexer.run(trigger, force)
-        self._failed_seq = seq if not run.ok else -1
+        self._failed_seq = seq if run.ok is False else -1
         if run.ok:
             self.load()
 

@@ -153,7 +153,7 @@ def _sections_by_heading(kind: str, raw: dict[str, Any], problems: corpus._Probl
         if text is not None and not isinstance(text, str):
             problems.add(where, "description", "must be text")
             return {}
-        return {"": text or ""}
+        return {"": (text or "").strip()}
     headings = dict(schema.PRACTICE_SECTIONS) if kind == "practice" else dict(PLAN_SECTIONS)
     given = raw.get("sections")
     if given is None:
@@ -163,7 +163,7 @@ def _sections_by_heading(kind: str, raw: dict[str, Any], problems: corpus._Probl
         return {}
     for key in sorted(set(given) - set(headings)):
         problems.add(where, f"sections.{key}", f"is not a known section (known: {', '.join(headings)})")
-    return {heading: given.get(key, "") for key, heading in headings.items()}
+    return {heading: given.get(key, "").strip() for key, heading in headings.items()}  # as the file parser strips
 
 
 def _api_field(kind: str, problem: RecordProblem) -> RecordProblem:
