@@ -287,7 +287,7 @@ async def one_round(server: Server, template: dict[str, Any], args: argparse.Nam
         "in_doubt": sum(w.in_doubt and w.started < killed_at for w in writes),
         "failed_before_kill": [asdict(w) for w in writes if not w.acked and w.started + w.ms / 1000 < killed_at],
         "ops": {op: sum(w.acked for w in writes if w.op == op) for op in ("post", "put", "delete")},
-        "writes_per_s": round(sum(w.acked for w in writes) / max(killed_at, 1e-9), 1),
+        "writes_per_s": round(sum(w.acked for w in writes) / (args.write_for or killed_at), 1),
         "lost": len(after["export"]["lost"]), **after,
     }
 

@@ -6,6 +6,7 @@ deterministic embedder so it stays quick; FUZZ_EXAMPLES raises the bound for a l
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,19 +54,24 @@ def _operations(app: object) -> list[object]:
 def test_every_operation_answers_as_documented(fuzz_app: object) -> None:
     """Run every operation's examples; collect what fails rather than stop at the first operation."""
     failures: dict[str, str] = {}
+    statuses: Counter[int] = Counter()
     operations = _operations(fuzz_app)
     assert len(operations) >= 20  # reads, writes for three kinds, admin, service routes
     for operation in operations:
         @given(case=operation.as_strategy())  # type: ignore[attr-defined]
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN_KEY}"}, excluded_checks=LENIENT + BOTH_TYPES.get(case.operation.label, []))
+            response = case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                                              excluded_checks=LENIENT + BOTH_TYPES.get(case.operation.label, []))
+            statuses[response.status_code] += 1
 
         try:
             run()
         except Exception as exc:  # noqa: BLE001 - reported below with the operation's name
             failures[operation.label] = str(exc)[:2000]  # type: ignore[attr-defined]
+    print(f"fuzzing: {len(operations)} operations, {sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}")
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
+    assert not [code for code in statuses if code >= 500]
 
 
 def test_the_fuzzed_writes_left_the_log_consistent(fuzz_app: object, tmp_path: Path) -> None:

@@ -105,6 +105,17 @@ class WriteLog:
         )
         return {(r[1], r[2]): Entry(r[0], r[3], json.loads(r[4]) if r[4] else None, r[5]) for r in rows}
 
+    def snapshot(self) -> tuple[dict[tuple[str, str], Entry], int]:
+        """The latest write of every record and the newest sequence number, read together."""
+        if not self.exists():
+            return {}, 0
+        with self._connect() as conn:
+            conn.execute("begin")  # one read transaction: the two reads see the same log
+            entries = self.latest(conn)
+            seq = int(conn.execute("select coalesce(max(seq), 0) from writes").fetchone()[0])
+            conn.execute("commit")
+        return entries, seq
+
     def max_seq(self) -> int:
         if not self.exists():
             return 0
@@ -241,9 +252,7 @@ class Catalog:
 
     def current(self) -> tuple[Corpus, int]:
         """The corpus a build would read now, and the newest write sequence number it includes."""
-        with self.log._connect() if self.log.exists() else _no_log() as conn:
-            entries = self.log.latest(conn) if conn is not None else {}
-            seq = int(conn.execute("select coalesce(max(seq), 0) from writes").fetchone()[0]) if conn is not None else 0
+        entries, seq = self.log.snapshot()
         return overlay(self.base(), entries), seq
 
     def put(self, kind: str, payload: Mapping[str, Any], *, record_id: str | None = None, create_only: bool = False) -> WriteResult:
@@ -288,11 +297,6 @@ class Catalog:
         """Every record of one kind as the API accepts it, pending writes included, in id order."""
         merged, _ = self.current()
         return (payload_of(r) for r in records_of(merged, kind))
-
-
-@contextmanager
-def _no_log() -> Iterator[None]:
-    yield None
 
 
 def _existing(base: Corpus, entries: Mapping[tuple[str, str], Entry], kind: str, record_id: str) -> Record | None:
