@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import secrets
 import shutil
@@ -396,7 +397,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
     return {"writers": args.writers, "kill_after": args.kill_after, "write_for": args.write_for, "first_ready_s": round(first_ready, 1),
             "rounds": rounds, "problems": problems_of(rounds), "total_s": round(time.perf_counter() - t0, 1),
-            "server_log": str(log), "work_dir": str(work) if args.keep else None}
+            "server_log": str(log), "work_dir": str(work) if args.keep else None, "load_average_end": os.getloadavg()}
 
 
 def main() -> None:

@@ -284,9 +284,7 @@ def budget(n: int) -> Callable[[], bool]:
 
 
 def percentile(values: Sequence[float], p: float) -> float:
-    """Linear interpolation between the closest ranks."""
-    if not values:
-        return float("nan")
+    """Linear interpolation between the closest ranks (of a non-empty sequence)."""
     ordered = sorted(values)
     pos = (len(ordered) - 1) * p / 100
     low = int(pos)
@@ -300,7 +298,7 @@ def stats(samples: Sequence[Sample], seconds: float | None) -> dict[str, Any]:
     out: dict[str, Any] = {"count": len(samples), "failures": sum(s.failed for s in samples)}
     if seconds:
         out["per_s"] = round(len(samples) / seconds, 1)
-    out.update({f"p{p}_ms": round(percentile(times, p), 1) for p in (50, 90, 99)})
+    out.update({f"p{p}_ms": round(percentile(times, p), 1) if times else None for p in (50, 90, 99)})
     return out
 
 
@@ -323,9 +321,9 @@ class ReindexReport:
     record_id: str = ""
     title: str = ""
     write_seq: int = 0
-    write_reindex_s: float | None = None  # POST acknowledged -> a build with the write served
+    write_reindex_s: float | None = None  # POST sent -> a build with the write served
     write_reindex_server_s: float | None = None  # the server's own timing of that build (last_reindex.seconds)
-    admin_reindex_s: float | None = None  # POST /v1/admin/reindex -> the new build served
+    admin_reindex_s: float | None = None  # POST /v1/admin/reindex sent -> the new build served
     admin_reindex_server_s: float | None = None
     found_in_search: bool = False
     search_rank: int | None = None
@@ -549,7 +547,8 @@ def verdict(result: dict[str, Any]) -> list[str]:
 def table(kinds: dict[str, dict[str, Any]]) -> list[str]:
     lines = [f"  {'kind':<16}{'count':>8}{'failed':>8}{'req/s':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"]
     for kind, s in kinds.items():
-        lines.append(f"  {kind:<16}{s['count']:>8}{s['failures']:>8}{s.get('per_s', ''):>8}{s['p50_ms']:>9}{s['p90_ms']:>9}{s['p99_ms']:>9}")
+        ms = "".join(f"{'-' if s[k] is None else s[k]:>9}" for k in ("p50_ms", "p90_ms", "p99_ms"))
+        lines.append(f"  {kind:<16}{s['count']:>8}{s['failures']:>8}{s.get('per_s', ''):>8}{ms}")
     return lines
 
 
@@ -593,8 +592,13 @@ def summary(result: dict[str, Any]) -> str:
     examples = failure_examples(all_samples(result), 5)
     lines += ["", *(f"  failed: {e['kind']} status {e['status']} {e['error'][:160]}" for e in examples)]
     lines.append("RESULT: " + ("FAIL - " + "; ".join(problems) if problems else "PASS (no failed request)"))
-    lines.append(f"Total {result['total_s']} s; server log: {result['server_log']}")
+    lines.append(f"Total {result['total_s']} s; load average (1/5/15 min) at start {fmt_load(result['load_average_start'])}, "
+                 f"at end {fmt_load(result['load_average_end'])}; server log: {result['server_log']}")
     return "\n".join(lines)
+
+
+def fmt_load(load: Sequence[float]) -> str:
+    return "/".join(f"{x:.2f}" for x in load)
 
 
 def to_json(result: dict[str, Any]) -> dict[str, Any]:
@@ -635,13 +639,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write the results here (the server log goes next to it)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary index and state directories")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.clients, args.duration, args.requests, args.further, args.warmup = 4, 10.0, 2_000, 500, 50
+    if args.quick:  # smaller defaults; options given on the command line still win
+        quick = {"clients": 4, "duration": 10.0, "requests": 2_000, "further": 500, "warmup": 50}
+        for name, value in quick.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
     return args
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Copy the index, start the server, drive it, stop it, clean up."""
+    load_start = os.getloadavg()  # other work on the machine skews every number here
     work = Path(tempfile.mkdtemp(prefix="pf-load-"))
     log = log_path_for(args.json, "load_test")
     log.unlink(missing_ok=True)
@@ -658,7 +666,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    result.update(t0=t0, ready_s=round(ready, 1), port=server.port, server_log=str(log), work_dir=str(work) if args.keep else None,
+    result.update(t0=t0, ready_s=round(ready, 1), load_average_end=os.getloadavg(), load_average_start=load_start, port=server.port, server_log=str(log), work_dir=str(work) if args.keep else None,
                   total_s=round(time.perf_counter() - t0, 1), config={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
     return result
 

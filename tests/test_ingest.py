@@ -133,3 +133,27 @@ def test_a_corpus_of_practices_only_is_rebuilt_incrementally(tiny: Settings, fak
     first = ingest(tiny, lambda: fake_embedder, corpus=practices_only)
     second = ingest(tiny, lambda: HashingEmbedder(), corpus=practices_only)
     assert second.up_to_date and second.current_build == first.build_id
+
+
+def test_analyses_are_reused_and_equal_fresh_ones(tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path) -> None:
+    """A re-index after one edit analyses that record only, and the store it writes is the one a build from
+    scratch writes."""
+    import sqlite3
+
+    first = ingest(tiny, lambda: fake_embedder)
+    assert first.analysed == 5
+    page = next((tiny.corpus_dir / "practices").glob("*.md"))
+    page.write_text(page.read_text().replace("## Success factors", "## Success factors\n\nA new sentence."))
+    second = ingest(tiny, lambda: fake_embedder)
+    assert second.analysed == 1
+    scratch = tiny.with_(index_dir=tmp_path / "scratch")
+    assert ingest(scratch, lambda: fake_embedder).analysed == 5
+
+    def dump(settings: Settings) -> list[list[tuple[object, ...]]]:
+        from practice_finder import builds
+
+        conn = sqlite3.connect(builds.require_current(settings.index_dir) / "store.db")
+        tables = ("practices", "cities", "plans", "tags", "passages", "analyses")
+        return [sorted(conn.execute(f"select * from {t}").fetchall()) for t in tables]
+
+    assert dump(tiny) == dump(scratch)

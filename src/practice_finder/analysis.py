@@ -39,6 +39,7 @@ class Analysis:
     row: dict[str, Any]
     passages: list[Passage]
     tags: list[dict[str, Any]] = field(default_factory=list)
+    cache_key: str = ""  # record, taxonomy and city names hashed: the key under which a later build may reuse it
 
 
 def sha256(text: str) -> str:

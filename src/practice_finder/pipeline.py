@@ -6,6 +6,7 @@ Embeddings of unchanged texts are reused from the current build; an unchanged co
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import time
@@ -44,6 +45,7 @@ class IngestReport:
     pruned: list[str] = field(default_factory=list)
     stale_removed: int = 0
     writes_seq: int = 0  # the newest write of the log that the build includes
+    analysed: int = 0  # records analysed afresh (the others' analyses were taken from the previous build)
 
 
     @property
@@ -180,7 +182,7 @@ def _build(corpus: Corpus, previous: _Previous | None, settings: Settings, make_
 def _build_into(tmp: Path, corpus: Corpus, previous: _Previous | None, settings: Settings,
                 make_embedder: EmbedderFactory, report: IngestReport, timer: _Timer) -> None:
     with timer.phase("analyse"):
-        analyses = _analyse(corpus)
+        analyses, report.analysed = _analyse(corpus, _analysis_cache(previous))
     cache = _embedding_cache(previous, settings)
     with timer.phase("load_model"):
         embedder = make_embedder()
@@ -210,10 +212,32 @@ def _export_query_encoder(embedder: Embedder, tmp: Path, previous: _Previous | N
     return onnx_encoder.export(model, tmp, reuse_from=previous.path if previous else None)
 
 
-def _analyse(corpus: Corpus) -> list[Analysis]:
+def _analyse(corpus: Corpus, cache: dict[str, Analysis]) -> tuple[list[Analysis], int]:
+    """Every record's analysis: taken from the previous build when the record, the taxonomy and the city names
+    are the same (so a re-index after one write analyses one record), else made. Returns them and how many
+    were made."""
     tagger = nlp.tagger_for(corpus.taxonomy)
     city_names = {c.id: c.name for c in corpus.cities}
-    return [analysis.analyse(r, corpus.taxonomy, tagger, city_names) for r in corpus.records()]
+    context = analysis.sha256(analysis.taxonomy_hash(corpus.taxonomy) + json.dumps(city_names, sort_keys=True))
+    out, made = [], 0
+    for record in corpus.records():
+        key = analysis.sha256(context + analysis.content_hash(record))
+        found = cache.get(key)
+        if found is None:
+            found, made = analysis.analyse(record, corpus.taxonomy, tagger, city_names), made + 1
+        found.cache_key = key
+        out.append(found)
+    return out, made
+
+
+def _analysis_cache(previous: _Previous | None) -> dict[str, Analysis]:
+    """The analyses kept in the previous build's store, by key (none when it has none or cannot be read)."""
+    if previous is None:
+        return {}
+    try:
+        return store.analyses(previous.path / "store.db")
+    except (sqlite3.Error, OSError, ValueError, TypeError):
+        return {}
 
 
 def _embedding_cache(previous: _Previous | None, settings: Settings) -> dict[str, bytes]:
@@ -251,6 +275,7 @@ def _write_store(db: Any, corpus: Corpus, analyses: list[Analysis], rows: list[d
     store.insert(db, "tags", (t for a in analyses for t in a.tags))
     store.insert(db, "terms", (_term_row(t) for t in corpus.taxonomy.terms()))
     store.insert_passages(db, rows, matrix)
+    store.insert_analyses(db, analyses)
     store.finish(db)
 
 
@@ -293,7 +318,7 @@ def _manifest(corpus: Corpus, settings: Settings, embedder: Embedder, report: In
         "fts": {"tokenizer": store.FTS_TOKENIZER},
         "nlp": {"spacy": spacy.__version__, "english_pipeline": nlp.ENGLISH_PIPELINE, "passage_words": nlp.PASSAGE_WORDS,
                 "analysis_version": analysis.ANALYSIS_VERSION},
-        "changes": {**report.changes, "embedded": report.embedded, "reused": report.reused},
+        "changes": {**report.changes, "embedded": report.embedded, "reused": report.reused, "analysed": report.analysed},
         "previous_build": previous.path.name if previous else None,
         "writes": {"seq": report.writes_seq},
         "timings": dict(timer.timings),

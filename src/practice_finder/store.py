@@ -6,6 +6,7 @@ The rowid of `passages` is the id of the passage's vector in FAISS.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -60,6 +61,30 @@ def insert_passages(db: sqlite_utils.Database, rows: Sequence[dict[str, Any]], v
         ({**row, "embedding": vector.tobytes()} for row, vector in zip(rows, vectors, strict=True)),
         batch_size=1000,
     )
+
+
+def insert_analyses(db: sqlite_utils.Database, analyses: Sequence[Any]) -> None:
+    """Each record's analysis as JSON, by its cache key, for the next build to reuse."""
+    rows = ({"key": a.cache_key, "data": json.dumps(dataclasses.asdict(a), ensure_ascii=False)} for a in analyses if a.cache_key)
+    db.table("analyses").insert_all(rows, pk="key", batch_size=500, replace=True)
+
+
+def analyses(path: Path) -> dict[str, Any]:
+    """cache key -> Analysis, from a build's store ({} for builds made before analyses were kept)."""
+    from .analysis import Analysis, Passage
+
+    conn = connect(path)
+    try:
+        if not conn.execute("select 1 from sqlite_master where name = 'analyses'").fetchone():
+            return {}
+        out = {}
+        for key, data in conn.execute("select key, data from analyses"):
+            raw = json.loads(data)
+            raw["passages"] = [Passage(**p) for p in raw["passages"]]
+            out[key] = Analysis(**raw)
+        return out
+    finally:
+        conn.close()
 
 
 def finish(db: sqlite_utils.Database) -> None:
