@@ -145,7 +145,7 @@ def file_digests(folder: Path) -> dict[str, dict[str, Any]]:
     out = {}
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.name != MANIFEST and not path.name.startswith("."):
-            out[path.name] = {"bytes": path.stat().st_size, "sha256": _sha256_file(path)}
+            out[path.name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
     return out
 
 
@@ -159,11 +159,12 @@ def verify_files(build: Path, manifest: dict[str, Any]) -> None:
         size = path.stat().st_size
         if size != expected["bytes"]:
             raise IndexMismatchError(f"build {build.name} is damaged: {name} has {size} bytes, {expected['bytes']} were written")
-        if _sha256_file(path) != expected["sha256"]:
+        if sha256_file(path) != expected["sha256"]:
             raise IndexMismatchError(f"build {build.name} is damaged: {name} differs from what was written (checksum)")
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, read in blocks (model files are hundreds of MB)."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -7,7 +7,6 @@ The export lives in the build directory and is recorded in the manifest.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .builds import sha256_file
 from .errors import IndexMismatchError, PracticeFinderError
 
 ONNX_FILE = "query-encoder.onnx"
@@ -44,8 +44,8 @@ def export(model: Any, folder: Path, reuse_from: Path | None = None) -> dict[str
         _quantize(folder / ONNX_FILE, folder / INT8_FILE)
         shutil.copyfile(tokenizer_path, folder / TOKENIZER_FILE)
         extra = {}
-    int8 = {"file": INT8_FILE, "method": INT8_METHOD, "sha256": _sha256(folder / INT8_FILE)}
-    return {**info, "sha256": _sha256(folder / ONNX_FILE), "int8": int8, **extra}
+    int8 = {"file": INT8_FILE, "method": INT8_METHOD, "sha256": sha256_file(folder / INT8_FILE)}
+    return {**info, "sha256": sha256_file(folder / ONNX_FILE), "int8": int8, **extra}
 
 
 def _quantize(source: Path, target: Path) -> None:
@@ -109,14 +109,6 @@ def _export_onnx(model: Any, path: Path) -> None:
             input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
             dynamic_axes=dynamic, opset_version=OPSET, dynamo=False,
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class OnnxEmbedder:
