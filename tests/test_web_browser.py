@@ -108,7 +108,8 @@ def test_filter_changes_facet_counts_without_reload(page, base_url: str) -> None
     counts_before = page.locator("[data-facet=challenge] .count").all_inner_texts()
     page.evaluate("window.__same_page = true")
     page.locator("[data-facet=country] input[value=LV]").check()
-    page.wait_for_function(f"document.getElementById('total') && document.getElementById('total').innerText != '{total_before}'")
+    # a locator assertion, not wait_for_function: the page's Content-Security-Policy forbids eval'd strings
+    playwright_api.expect(page.locator("#total")).not_to_have_text(str(total_before), timeout=30_000)
     assert page.evaluate("window.__same_page === true"), "the page reloaded instead of updating in place"
     assert "country=LV" in page.url
     total_after = int(page.locator("#total").inner_text())
