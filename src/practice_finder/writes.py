@@ -68,17 +68,21 @@ class WriteLog:
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / LOG
+        self._created = False  # WAL mode and the table are properties of the file: set up once per process
 
     def exists(self) -> bool:
         return self.path.exists()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._created:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
-            conn.execute("pragma journal_mode=wal")
-            conn.execute("pragma synchronous=full")  # the commit reaches the disk before the API answers
-            conn.executescript(_SCHEMA)
+            conn.execute("pragma synchronous=full")  # per connection: the commit reaches the disk before the answer
+            if not self._created:
+                conn.execute("pragma journal_mode=wal")
+                conn.executescript(_SCHEMA)
+                self._created = True
             yield conn
 
     @contextmanager
