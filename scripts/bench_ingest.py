@@ -6,12 +6,18 @@
 
 For one corpus, in one process, in this order:
 0. the texts the pipeline will embed (its own analysis: passages prefixed with their title, and each
-   record's whole text), encoded once untimed, so that both timed runs find torch warmed up (its
+   record's whole text), encoded once untimed, so that every timed run finds torch warmed up (its
    first pass over each new input shape is slow, and the run that came second won by 40 %);
-1. pipeline: `ingest` into an empty index directory (validate, analyse, embed, write the store and
-   the vectors, export the query encoder);
-2. raw: load the model, then `SentenceTransformer.encode` of exactly those texts, same batch size;
+1. raw: load the model, then `SentenceTransformer.encode` of exactly those texts, same batch size;
+2. pipeline: `ingest` into an empty index directory (validate, analyse, embed, write the store and
+   the vectors, export the query encoder), then raw again; `--repeat` times (default 2), so raw runs
+   come before and after every build and slow drift of a shared machine hits both sides alike (a
+   first version ran the pipeline first and raw once after it, and read an 8 % slower embed phase
+   into the pipeline that was not there: side by side, the embed phase took 66.4 s and the raw
+   encodes before and after it 64.4 s and 66.2 s);
 3. no change: `ingest` again over the unchanged corpus.
+
+Medians of the runs are reported, and every run's time is listed.
 
 Prints records/s and texts/s for both, and the pipeline's overhead over the raw encode:
 - per-record work (validate, analyse, embed, write) against the raw encode, model loading left out
@@ -25,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
 from dataclasses import replace
@@ -49,7 +56,7 @@ def embedded_texts(corpus: Corpus) -> list[str]:
     """The distinct texts the pipeline embeds for a corpus (what `pipeline._embed` sends to the model)."""
     from practice_finder.pipeline import _analyse
 
-    return list(dict.fromkeys(p.embed_text for a in _analyse(corpus) for p in a.passages))
+    return list(dict.fromkeys(p.embed_text for a in _analyse(corpus, {})[0] for p in a.passages))
 
 
 def raw_encode(settings: Settings, texts: list[str]) -> dict[str, float]:
@@ -61,27 +68,37 @@ def raw_encode(settings: Settings, texts: list[str]) -> dict[str, float]:
     return {"load_model_s": round(loaded - started, 2), "encode_s": round(done - loaded, 2)}
 
 
-def run(name: str, corpus: Corpus | None, settings: Settings) -> dict[str, Any]:
+def run(name: str, corpus: Corpus | None, settings: Settings, repeat: int = 2) -> dict[str, Any]:
     make = partial(load_embedder, settings.model, settings.batch_size, settings.threads)
     texts = embedded_texts(corpus if corpus is not None else load_corpus(settings.corpus_dir))
     make().encode(texts)  # warm-up, untimed
+    raws = [raw_encode(settings, texts)]
+    builds: list[tuple[Any, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        settings = replace(settings, index_dir=Path(tmp) / "indexes", progress=False)
+        for n in range(repeat):  # raw, pipeline, raw, pipeline, raw: drift on a shared machine hits both sides
+            each = replace(settings, index_dir=Path(tmp) / f"indexes-{n}", progress=False)
+            started = time.perf_counter()
+            report = ingest(each, make, corpus=corpus)
+            builds.append((report, time.perf_counter() - started))
+            raws.append(raw_encode(settings, texts))
         started = time.perf_counter()
-        report = ingest(settings, make, corpus=corpus)
-        wall = time.perf_counter() - started
-        raw = raw_encode(settings, texts)
-        started = time.perf_counter()
-        again = ingest(settings, make, corpus=corpus)
+        again = ingest(each, make, corpus=corpus)
         noop = time.perf_counter() - started
+    report = builds[0][0]
     records = sum(report.counts.get(k, 0) for k in ("practices", "cities", "plans"))
-    phases = report.timings
-    per_record = sum(phases.get(p, 0.0) for p in PER_RECORD_PHASES)
+    per_record = statistics.median(sum(r.timings.get(p, 0.0) for p in PER_RECORD_PHASES) for r, _ in builds)
+    wall = statistics.median(w for _, w in builds)
+    encode_s = statistics.median(r["encode_s"] for r in raws)
+    load_s = statistics.median(r["load_model_s"] for r in raws)
+    phases = {p: round(statistics.median(r.timings.get(p, 0.0) for r, _ in builds), 2) for p in report.timings}
     return {
         "corpus": name,
         "records": records,
         "texts_embedded": report.embedded,
-        "raw": {**raw, "records_per_s": round(records / raw["encode_s"], 1), "texts_per_s": round(len(texts) / raw["encode_s"], 1)},
+        "runs": {"raw_encode_s": [r["encode_s"] for r in raws],
+                 "pipeline_per_record_s": [round(sum(r.timings.get(p, 0.0) for p in PER_RECORD_PHASES), 2) for r, _ in builds]},
+        "raw": {"load_model_s": load_s, "encode_s": encode_s, "records_per_s": round(records / encode_s, 1),
+                "texts_per_s": round(len(texts) / encode_s, 1)},
         "pipeline": {
             "phases_s": phases,
             "per_record_s": round(per_record, 2),
@@ -89,8 +106,8 @@ def run(name: str, corpus: Corpus | None, settings: Settings) -> dict[str, Any]:
             "records_per_s": round(records / per_record, 1),
             "texts_per_s": round(report.embedded / per_record, 1),
         },
-        "overhead_per_record_work": round(per_record / raw["encode_s"] - 1, 3),
-        "overhead_first_build": round(wall / (raw["load_model_s"] + raw["encode_s"]) - 1, 3),
+        "overhead_per_record_work": round(per_record / encode_s - 1, 3),
+        "overhead_first_build": round(wall / (load_s + encode_s) - 1, 3),
         "no_change_reingest_s": round(noop, 2),
         "no_change_was_noop": again.up_to_date,
     }
@@ -101,6 +118,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus", help="a corpus folder (default: the demo corpus)")
     parser.add_argument("--beir", type=Path, help="a BEIR dataset instead of a corpus folder")
     parser.add_argument("--sample-docs", type=int, default=0, help="with --beir: use this many documents (0: all)")
+    parser.add_argument("--repeat", type=int, default=2, help="pipeline builds, each between two raw encodes (medians reported)")
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
     settings = Settings.from_env()
@@ -108,9 +126,9 @@ def main() -> None:
         data = beir.load(args.beir)
         if args.sample_docs:
             data = beir.sample(data, args.sample_docs)
-        result = run(f"{args.beir.name} ({len(data.docs)} documents)", beir.as_corpus(data), settings)
+        result = run(f"{args.beir.name} ({len(data.docs)} documents)", beir.as_corpus(data), settings, args.repeat)
     else:
-        result = run(str(args.corpus), None, replace(settings, corpus_dir=args.corpus))
+        result = run(str(args.corpus), None, replace(settings, corpus_dir=args.corpus), args.repeat)
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:

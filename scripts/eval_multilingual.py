@@ -6,8 +6,12 @@ Each --index is a build of the demo corpus (build one per embedder: `PF_MODEL=mu
 PF_INDEX_DIR=/tmp/idx-e5 practice-finder ingest`). For each build and each language (English and the
 nine translations in eval/domain/translations/, judged with the English questions' judgments) it
 prints nDCG@10 of the hybrid, dense and lexical modes, of the hybrid without its taxonomy leg (what
-the taxonomy adds as a bridge between languages), and each language's hybrid figure as a share of
+the taxonomy adds as a bridge between languages), of the hybrid without the English feedback words
+(what they add), and each language's hybrid figure as a share of
 the English one.
+
+With --ceiling: the same hybrid for each translated set, but with the English question's words in its
+lexical leg: what a perfect word-for-word translation of the question could bring at most.
 
 With --tatoeba: for each embedder and each language, the share of 1,000 Tatoeba sentences whose
 nearest English sentence (among the 1,000) is their translation (sentence encoded as a query,
@@ -26,6 +30,7 @@ from practice_finder import builds
 from practice_finder.config import Settings
 from practice_finder.embedding import load_embedder
 from practice_finder.evaluation import (
+    HYBRID_WITHOUT_FEEDBACK,
     HYBRID_WITHOUT_TAXONOMY,
     TATOEBA_CODES,
     evaluate,
@@ -37,7 +42,7 @@ from practice_finder.evaluation import (
 from practice_finder.index import open_index
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("hybrid", "dense", "lexical", HYBRID_WITHOUT_TAXONOMY)
+MODES = ("hybrid", "dense", "lexical", HYBRID_WITHOUT_TAXONOMY, HYBRID_WITHOUT_FEEDBACK)
 
 
 def domain_by_language(index_dir: Path) -> dict[str, Any]:
@@ -64,6 +69,36 @@ def domain_by_language(index_dir: Path) -> dict[str, Any]:
     return {"model": model, "build": build.name, "languages": out}
 
 
+def translated_words_ceiling(index_dir: Path) -> dict[str, float]:
+    """nDCG@10 of the hybrid for each translated set when its lexical leg is given the English question's
+    words (a perfect word-for-word translation, which no component here can make): how far better query
+    translation alone could take each language; the dense and taxonomy legs keep the translated question."""
+    from practice_finder import fusion, nlp, search
+    from practice_finder.evaluation import score
+
+    build = builds.current_build(index_dir)
+    assert build is not None
+    model = builds.read_manifest(build)["model"]["name"]
+    index = open_index(Settings(index_dir=index_dir, model=model), partial(load_embedder, model))
+    english, qrels = load_domain(ROOT / "eval/domain")
+    out: dict[str, float] = {}
+    try:
+        for lang, queries in load_translations(ROOT / "eval/domain").items():
+            runs = {}
+            for qid, text in queries.items():
+                found = search.retrieve(index, search.SearchQuery(text, k=100), 200)
+                words = nlp.content_words(english[qid], "en")
+                english_tax = search.english_words(index, found.understood)
+                legs = {**found.legs, "lexical": search.lexical_leg(index, words, 200, "", [], "en", english_tax)}
+                fused = fusion.reciprocal_rank_fusion(legs)[:100]  # full weight, as for an English question
+                runs[qid] = {rid: float(len(fused) - i) for i, (rid, _) in enumerate(fused)}
+            out[lang] = score(qrels, runs)["nDCG@10"]
+            print(model, "ceiling", lang, out[lang], flush=True)
+    finally:
+        index.close()
+    return out
+
+
 def tatoeba(folder: Path, model: str) -> dict[str, float]:
     embedder = load_embedder(model)
     out = {}
@@ -78,11 +113,16 @@ def table(results: list[dict[str, Any]]) -> str:
     lines = []
     for result in results:
         lines.append(f"\n{result['model']} (build {result['build']})")
-        lines.append(f"{'lang':<6}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'no-tax':>9}{'tax adds':>10}{'vs en':>8}")
+        lines.append(f"{'lang':<6}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'no-tax':>9}{'tax adds':>10}{'fb adds':>9}{'vs en':>8}")
         for lang, f in result["languages"].items():
             adds = f["hybrid"] - f[HYBRID_WITHOUT_TAXONOMY]
+            feedback = f["hybrid"] - f[HYBRID_WITHOUT_FEEDBACK]
             lines.append(f"{lang:<6}{f['hybrid']:>9.4f}{f['dense']:>9.4f}{f['lexical']:>9.4f}"
-                         f"{f[HYBRID_WITHOUT_TAXONOMY]:>9.4f}{adds:>+10.4f}{f['hybrid_vs_english']:>8.3f}")
+                         f"{f[HYBRID_WITHOUT_TAXONOMY]:>9.4f}{adds:>+10.4f}{feedback:>+9.4f}{f['hybrid_vs_english']:>8.3f}")
+        if "ceiling" in result:
+            english = result["languages"]["en"]["hybrid"]
+            lines.append("with the English question's words in the lexical leg (share of English): "
+                         + ", ".join(f"{k} {v:.4f} ({v / english:.2f})" for k, v in result["ceiling"].items()))
         if "tatoeba" in result:
             lines.append("tatoeba top-1: " + ", ".join(f"{k} {v:.3f}" for k, v in result["tatoeba"].items()))
     return "\n".join(lines)
@@ -92,11 +132,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, action="append", required=True, help="a build of the demo corpus (repeatable)")
     parser.add_argument("--tatoeba", type=Path, help="the LASER Tatoeba folder (../shared/eval/tatoeba)")
+    parser.add_argument("--ceiling", action="store_true", help="also the hybrid with the English question's words in the lexical leg")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results = []
     for index_dir in args.index:
         result = domain_by_language(index_dir)
+        if args.ceiling:
+            result["ceiling"] = translated_words_ceiling(index_dir)
         if args.tatoeba:
             result["tatoeba"] = tatoeba(args.tatoeba, result["model"])
         results.append(result)

@@ -463,3 +463,29 @@ def test_a_nul_in_a_query_word_is_no_sqlite_error(tiny_index: Index, word: str, 
         search(tiny_index, SearchQuery(word + "\x00", mode=mode))
     except InvalidQueryError as exc:
         assert exc.parameter == "q"
+
+
+def _facet_oracle(index: Index, ids: list[str]) -> dict[tuple[str, str], int]:
+    """Facet counts straight from the store, one practice at a time (what FacetTable must agree with)."""
+    from practice_finder.cards import FACET_VOCABULARIES
+    from practice_finder.filters import TEXT_TAG_MIN_COUNT
+
+    counts: dict[tuple[str, str], int] = {}
+    for rid in dict.fromkeys(ids):
+        row = index.db.execute("select country, language from practices where id = ?", (rid,)).fetchone()
+        if row is None:
+            continue
+        keys = {("country", row["country"]), ("language", row["language"])}
+        for facet, vocab in FACET_VOCABULARIES.items():
+            keys |= {(facet, t["term"]) for t in index.db.execute(
+                "select term from tags where record_type = 'practice' and record_id = ? and vocabulary = ? "
+                "and (source = 'declared' or count >= ?)", (rid, vocab, TEXT_TAG_MIN_COUNT))}
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@settings(max_examples=100, deadline=None)
+@given(ids=st.lists(st.sampled_from(sorted(TINY_PRACTICES) + ["no-such-practice"]), max_size=12))
+def test_facet_table_counts_what_the_store_says(tiny_index: Index, ids: list[str]) -> None:
+    assert tiny_index.facet_table.count(ids) == _facet_oracle(tiny_index, ids)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import builds, nlp, store, vectors
-from .cards import Card, CardCache
+from .cards import Card, CardCache, FacetTable
 from .config import Settings
 from .embedding import Embedder
 from .errors import IndexMismatchError, IndexMissingError, PracticeFinderError
@@ -85,6 +85,11 @@ class Index:
         rows = self.db.execute("select id from passages where record_type = 'practice' and seq = 0")
         return frozenset(int(r[0]) for r in rows)
 
+    @cached_property
+    def facet_table(self) -> FacetTable:
+        """Facet keys of every practice, for counting facets over a whole candidate list."""
+        return FacetTable(self.db)
+
     def cards(self, ids: Sequence[str]) -> dict[str, Card]:
         """In-memory views of practices for result pages and facets (see cards.py); unknown ids left out."""
         return self._cards.get_many(self.db, ids)
@@ -98,6 +103,7 @@ class Index:
             self.tagger.matchers(lang)
         languages.detector()
         _ = self.practice_language
+        _ = self.facet_table
         ids = [r[0] for r in self.db.execute("select id from practices order by id limit ?", (self._cards.capacity,))]
         self.cards(ids)
 
