@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import ir_measures
@@ -30,8 +31,9 @@ def words_all(q: str) -> list[str]:
     return list(dict.fromkeys(w.lower() for w in re.findall(r"\w+", q)))
 
 
-def run(db: sqlite3.Connection, queries: dict[str, str], make_words, weights: tuple[float, float]) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
-    out = {}
+def run(db: sqlite3.Connection, queries: dict[str, str], make_words: Callable[[str], list[str]],
+        weights: tuple[float, float]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
     for qid, q in queries.items():
         words = make_words(q)
         if not words:
@@ -49,7 +51,7 @@ def main() -> None:
         stops = nlp.pipeline("en").Defaults.stop_words
         return [w for w in words_all(q) if w not in stops]
 
-    variants = [
+    variants: list[tuple[str, str, Callable[[str], list[str]], tuple[float, float]]] = [
         ("porter unicode61, all words, weights 1/1", "porter unicode61", words_all, (1.0, 1.0)),
         ("porter unicode61 remove_diacritics 2, all words, 1/1", "porter unicode61 remove_diacritics 2", words_all, (1.0, 1.0)),
         ("porter unicode61, alphabetic non-stop words only, 1/1", "porter unicode61", nlp.content_words, (1.0, 1.0)),
