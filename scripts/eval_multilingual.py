@@ -39,19 +39,23 @@ from practice_finder.evaluation import (
     load_translations,
     tatoeba_accuracy,
 )
-from practice_finder.index import open_index
+from practice_finder.index import Index, open_index
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("hybrid", "dense", "lexical", HYBRID_WITHOUT_TAXONOMY, HYBRID_WITHOUT_FEEDBACK)
 
 
-def domain_by_language(index_dir: Path) -> dict[str, Any]:
+def open_build(index_dir: Path) -> tuple[Index, str, Path]:
+    """The current build of an index directory, opened with the model it was made with."""
     build = builds.current_build(index_dir)
     if build is None:
         raise SystemExit(f"no build in {index_dir}")
     model = builds.read_manifest(build)["model"]["name"]
-    settings = Settings(index_dir=index_dir, model=model)
-    index = open_index(settings, partial(load_embedder, model))
+    return open_index(Settings(index_dir=index_dir, model=model), partial(load_embedder, model)), model, build
+
+
+def domain_by_language(index_dir: Path) -> dict[str, Any]:
+    index, model, build = open_build(index_dir)
     english, qrels = load_domain(ROOT / "eval/domain")
     per_language = {"en": english, **load_translations(ROOT / "eval/domain")}
     out: dict[str, Any] = {}
@@ -76,17 +80,14 @@ def translated_words_ceiling(index_dir: Path) -> dict[str, float]:
     from practice_finder import fusion, nlp, search
     from practice_finder.evaluation import score
 
-    build = builds.current_build(index_dir)
-    assert build is not None
-    model = builds.read_manifest(build)["model"]["name"]
-    index = open_index(Settings(index_dir=index_dir, model=model), partial(load_embedder, model))
+    index, model, _ = open_build(index_dir)
     english, qrels = load_domain(ROOT / "eval/domain")
     out: dict[str, float] = {}
     try:
         for lang, queries in load_translations(ROOT / "eval/domain").items():
             runs = {}
             for qid, text in queries.items():
-                found = search.retrieve(index, search.SearchQuery(text, k=100), 200)
+                found = search.retrieve(index, search.SearchQuery(text, k=100), 200, feedback=False)  # its lexical leg is replaced
                 words = nlp.content_words(english[qid], "en")
                 english_tax = search.english_words(index, found.understood)
                 legs = {**found.legs, "lexical": search.lexical_leg(index, words, 200, "", [], "en", english_tax)}

@@ -42,8 +42,8 @@ def run_queries(index: Index, queries: dict[str, str], mode: str, depth: int = D
     times: list[float] = []
     for qid, text in queries.items():
         started = time.perf_counter()
-        found = retrieve(index, SearchQuery(text[:MAX_QUERY_CHARS], k=depth, mode=mode), max(candidates, depth), rrf_k, dense_scoring, taxonomy,
-                          feedback)
+        query = SearchQuery(text[:MAX_QUERY_CHARS], k=depth, mode=mode)
+        found = retrieve(index, query, max(candidates, depth), rrf_k, dense_scoring, taxonomy=taxonomy, feedback=feedback)
         times.append((time.perf_counter() - started) * 1000)
         ranked = found.fused[:depth]
         # RRF scores can tie; trec_eval breaks ties by document id, so give strictly falling scores.
