@@ -57,9 +57,19 @@ def mark(text: str, words: list[str], lang: str = "en", open_tag: str = "<mark>"
     return mark_spans(text, stem_spans(text, lang), words, lang, open_tag, close_tag)
 
 
-def matched_in(stems: AbstractSet[str], words: list[str], lang: str = "en") -> list[str]:
-    """The query words (by stem) among a text's precomputed stems (see `stems_of`)."""
-    return [w for w in words if stems_of(w, lang) & stems]
+def word_stems(words: list[str], lang: str = "en") -> list[tuple[str, str, str]]:
+    """Each word with its stems (see `stems_of`; the same one twice when there is one), for matching the same
+    words against many texts with `matched_among`."""
+    out = []
+    for w in words:
+        stems = sorted(stems_of(w, lang))
+        out.append((w, stems[0], stems[-1]))
+    return out
+
+
+def matched_among(stems: AbstractSet[str], words: list[tuple[str, str, str]]) -> list[str]:
+    """The query words (by stem) among a text's precomputed stems (the keys of its `stem_spans`)."""
+    return [w for w, first, last in words if first in stems or last in stems]
 
 
 Spans = dict[str, tuple[tuple[int, int], ...]]

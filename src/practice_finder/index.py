@@ -59,25 +59,53 @@ class Index:
             table[pid] = position[rid]
         return table, names
 
-    def best_per_practice(self, ids: np.ndarray, scores: np.ndarray, depth: int
-                          ) -> tuple[list[str], dict[str, tuple[int, float]]]:
-        """From passage hits (best first): the practices in order of their best passage, and that passage."""
-        table, names = self._owner_table
+    def best_per_practice(self, ids: np.ndarray, scores: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """From passage hits (best first): the positions (in `practice_ids`) of the practices in order of their
+        best passage, and that passage's similarity."""
+        table, _ = self._owner_table
         inside = ids < len(table)
         ids, scores = ids[inside], scores[inside]
         owner = table[ids]
         keep = owner >= 0
-        ids, scores, owner = ids[keep], scores[keep], owner[keep]
+        scores, owner = scores[keep], owner[keep]
         _, first = np.unique(owner, return_index=True)  # first occurrence = best passage of each practice
         first.sort()
         first = first[:depth]
-        best = {names[owner[i]]: (int(ids[i]), float(scores[i])) for i in first}
-        return list(best), best
+        return owner[first], scores[first]
+
+    @property
+    def practice_ids(self) -> list[str]:
+        """Practice ids in the order of the positions `best_per_practice` gives."""
+        return self._owner_table[1]
 
     @cached_property
     def practice_language(self) -> dict[str, str]:
-        """Practice id -> the language it is written in (the dense leg compares similarities within a language)."""
+        """Practice id -> the language it is written in."""
         return {str(r[0]): str(r[1]) for r in self.db.execute("select id, language from practices")}
+
+    @cached_property
+    def practice_language_codes(self) -> np.ndarray:
+        """The language of each practice by its position in `practice_ids`, as a small integer (the dense leg
+        compares similarities within a language)."""
+        languages = self.practice_language
+        codes: dict[str, int] = {}
+        return np.array([codes.setdefault(languages.get(rid, ""), len(codes)) for rid in self.practice_ids], dtype=np.int64)
+
+    @cached_property
+    def practice_tags(self) -> dict[tuple[str, str], list[tuple[str, bool]]]:
+        """(vocabulary, term) -> (practice id, declared by its authors rather than found in its text) of every
+        tag of a practice: the taxonomy leg adds up weights from memory instead of querying the tags table."""
+        out: dict[tuple[str, str], list[tuple[str, bool]]] = {}
+        rows = self.db.execute("select t.vocabulary, t.term, t.record_id, t.source = 'declared' from tags t "
+                               "join practices p on p.id = t.record_id where t.record_type = 'practice' order by t.rowid")
+        for vocab, term, rid, declared in rows:
+            out.setdefault((str(vocab), str(term)), []).append((str(rid), bool(declared)))
+        return out
+
+    @cached_property
+    def practice_id_of_rowid(self) -> dict[int, str]:
+        """SQLite rowid of a practice (also its row in the full-text index) -> its id."""
+        return {int(r[0]): str(r[1]) for r in self.db.execute("select rowid, id from practices")}
 
     @cached_property
     def whole_record_passages(self) -> frozenset[int]:
@@ -102,7 +130,9 @@ class Index:
         for lang in languages.REGION_LANGUAGES:
             self.tagger.matchers(lang)
         languages.detector()
-        _ = self.practice_language
+        _ = self.practice_language_codes
+        _ = self.practice_id_of_rowid
+        _ = self.practice_tags
         _ = self.facet_table
         ids = [r[0] for r in self.db.execute("select id from practices order by id limit ?", (self._cards.capacity,))]
         self.cards(ids)
@@ -168,7 +198,6 @@ def open_index(settings: Settings, make_embedder: Callable[[], Embedder], build:
     if embedder.dimension != dimension or embedder.name != settings.model:
         raise IndexMismatchError(f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}")
     index = Index(build, manifest, loaded, embedder, taxonomy)
-    _single_query_threads()
     index.warm()
     return index
 
@@ -201,16 +230,6 @@ def _same_query_encoder(old: dict[str, Any], new: dict[str, Any]) -> bool:
         return None if info is None else {k: v for k, v in info.items() if k != "reused_from"}  # sha256 of the files
 
     return bool(old.get("model") == new.get("model") and encoder(old) == encoder(new))
-
-
-def _single_query_threads() -> None:
-    """FAISS searches one query at a time here; its OpenMP threads would only spin and slow the query encoder.
-
-    Measured on 2 cores (docs/benchmarks.md): a search took 19 ms with two OpenMP threads, 10 ms with one.
-    """
-    import faiss
-
-    faiss.omp_set_num_threads(1)
 
 
 QUERY_ENCODERS = ("onnx-int8", "onnx", "torch")

@@ -160,7 +160,7 @@ def _comparability(profile: Profile, row: dict[str, Any]) -> tuple[float, dict[s
 def _legs(index: Index, profile: Profile, text: str, rows: dict[str, dict[str, Any]], where: str, params: list[Any],
           depth: int) -> dict[str, list[str]]:
     vector: np.ndarray = profile_vector(index, profile, text)
-    meaning, _ = dense_leg(index, vector, depth, allowed_passages(index.db, where, params))
+    meaning = dense_leg(index, vector, depth, allowed_passages(index.db, where, params))
     meaning = [rid for rid in meaning if rid in rows]
     legs = {"meaning": meaning,
             "challenges": _overlap_leg(rows, "challenges", profile.all_challenges(), meaning),

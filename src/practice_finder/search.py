@@ -14,7 +14,7 @@ from . import fusion, languages, nlp, vectors
 from .cards import FACET_VOCABULARIES, Card
 from .errors import InvalidQueryError
 from .filters import Filters, allowed_passages, practice_filter_sql
-from .highlight import mark_spans, matched_in, stem
+from .highlight import mark_spans, matched_among, stem, word_stems
 from .index import Index
 
 MODES = ("hybrid", "dense", "lexical")
@@ -115,7 +115,7 @@ def retrieve(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fu
         qvec = index.embedder.encode([query.text], kind="query")[0]
         timings["encode"] = _ms(started)
         started = time.perf_counter()
-        legs["dense"], _ = dense_leg(index, qvec, depth, allowed_passages(index.db, where, params), dense_scoring)
+        legs["dense"] = dense_leg(index, qvec, depth, allowed_passages(index.db, where, params), dense_scoring)
         timings["dense"] = _ms(started)
     started = time.perf_counter()
     understood = understand(index, query.text, text_lang)
@@ -196,9 +196,8 @@ def _ms(since: float) -> float:
 DENSE_SCORING = ("max", "record", "passages")
 
 
-def dense_leg(index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | None, scoring: str = "max"
-              ) -> tuple[list[str], dict[str, tuple[int, float]]]:
-    """Practices ranked by their best-matching vector.
+def dense_leg(index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | None, scoring: str = "max") -> list[str]:
+    """Practices ranked by their best-matching vector, relative to the other candidates in their language.
 
     scoring: "max" takes the best of the whole-record vector and the passage vectors; "record" and
     "passages" use one kind only (kept for tuning; see docs/benchmarks.md).
@@ -208,32 +207,40 @@ def dense_leg(index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | N
         pool = allowed if allowed is not None else list(index.practice_of_passage)
         allowed = [p for p in pool if (p in whole) == (scoring == "record")]
     found = vectors.search_arrays(index.vectors["practice"], qvec, depth * PASSAGES_PER_RECORD, allowed)
-    ranked, best = index.best_per_practice(*found, depth)
-    return by_language_calibrated(index, ranked, best), best
+    positions, similarity = index.best_per_practice(*found, depth)
+    order = by_language_calibrated(index.practice_language_codes[positions], similarity)
+    names = index.practice_ids
+    return [names[i] for i in positions[order]]
 
 
 MIN_LANGUAGE_GROUP = 3  # candidates of one language needed to estimate its own offset
 
 
-def by_language_calibrated(index: Index, ranked: list[str], best: dict[str, tuple[int, float]]) -> list[str]:
-    """The dense ranking with each practice's similarity taken relative to the median similarity of the
-    candidates written in its language.
+def by_language_calibrated(language: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+    """The order of a dense ranking (`similarity`, best first, and each candidate's `language` code) once each
+    similarity is taken relative to the median similarity of the candidates written in its language.
 
     A multilingual model scores a text in the question's own language higher than an equally relevant
     text in another language (the Finnish practice about wolves scores 0.77 for "wolves and conflict
     between villagers", its English summary 0.92). Comparing each practice with its own language's
     candidates removes that bias: on the translated domain questions the dense leg gains 0.09 nDCG@10
     and the English questions gain too (docs/benchmarks.md). With one language only, nothing moves.
+    A language with fewer than MIN_LANGUAGE_GROUP candidates is compared with the median of all.
     """
-    languages_of = index.practice_language
-    scores: dict[str, list[float]] = {}
-    for rid in ranked:
-        scores.setdefault(languages_of.get(rid, ""), []).append(best[rid][1])
-    if len(scores) < 2:
-        return ranked
-    overall = float(np.median([best[rid][1] for rid in ranked]))
-    offset = {lang: float(np.median(v)) if len(v) >= MIN_LANGUAGE_GROUP else overall for lang, v in scores.items()}
-    return sorted(ranked, key=lambda rid: -(best[rid][1] - offset[languages_of.get(rid, "")]))
+    codes, group = np.unique(language, return_inverse=True)
+    if len(codes) < 2:
+        return np.arange(len(similarity))
+    similarity = similarity.astype(np.float64)
+    sizes = np.bincount(group)
+    offset = np.where(sizes >= MIN_LANGUAGE_GROUP, _group_medians(similarity, group, sizes), np.median(similarity))
+    return np.argsort(offset[group] - similarity, kind="stable")  # ties keep the dense order
+
+
+def _group_medians(values: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The median of `values` within each group (what np.median gives; one sort for all groups, none empty)."""
+    ordered = values[np.lexsort((values, group))]
+    starts = np.cumsum(sizes) - sizes
+    return (ordered[starts + (sizes - 1) // 2] + ordered[starts + sizes // 2]) / 2
 
 
 def fts_query(words: Sequence[str], stems: Sequence[str] = ()) -> str:
@@ -292,10 +299,15 @@ def lexical_leg(index: Index, words: Sequence[str], depth: int, where: str, para
     from .store import BM25_WEIGHTS
 
     weights = ", ".join(str(w) for w in BM25_WEIGHTS["practices"])
+    order = f"order by bm25(practices_fts, {weights}) limit ?"
+    if not where:  # no filter: no join, the ids come from memory (a third of the leg's time)
+        id_of = index.practice_id_of_rowid
+        rows = index.db.execute(f"select rowid from practices_fts where practices_fts match ? {order}",
+                                [fts_query(words, stems), depth])
+        return [id_of[row[0]] for row in rows]
     sql = (
         f"select p.id from practices_fts join practices p on p.rowid = practices_fts.rowid "
-        f"where practices_fts match ? {'and ' + where if where else ''} "
-        f"order by bm25(practices_fts, {weights}) limit ?"
+        f"where practices_fts match ? and {where} {order}"
     )
     return [row["id"] for row in index.db.execute(sql, [fts_query(words, stems), *params, depth])]
 
@@ -309,21 +321,20 @@ TEXT_TAG_FACTOR = 0.5
 def taxonomy_leg(index: Index, understood: dict[str, list[str]], where: str, params: list[Any], depth: int,
                  tiebreak: Sequence[str] = ()) -> list[str]:
     """Practices ranked by the weight of the query's taxonomy terms they carry (ties: by the dense order)."""
-    pairs = [(vocab, term) for vocab, terms in understood.items() for term in terms]
+    pairs = list(dict.fromkeys((vocab, term) for vocab, terms in understood.items() for term in terms))
     if not pairs:
         return []
-    match = " or ".join("(t.vocabulary = ? and t.term = ?)" for _ in pairs)
-    weight = " ".join(f"when '{v}' then {w}" for v, w in TAG_WEIGHTS.items())
-    sql = (
-        f"select t.record_id as id, sum((case t.vocabulary {weight} else 0 end) * "
-        f"(case t.source when 'declared' then 1.0 else {TEXT_TAG_FACTOR} end)) as s "
-        f"from tags t join practices p on p.id = t.record_id "
-        f"where t.record_type = 'practice' and ({match}) {'and ' + where if where else ''} group by t.record_id"
-    )
-    rows = index.db.execute(sql, [x for pair in pairs for x in pair] + params).fetchall()
+    allowed = {row[0] for row in index.db.execute(f"select p.id from practices p where {where}", params)} if where else None
+    scores: dict[str, float] = {}
+    for vocab, term in pairs:
+        weight = TAG_WEIGHTS.get(vocab, 0.0)
+        for rid, declared in index.practice_tags.get((vocab, term), ()):
+            if allowed is None or rid in allowed:
+                scores[rid] = scores.get(rid, 0.0) + weight * (1.0 if declared else TEXT_TAG_FACTOR)
     order = fusion.ranks(tiebreak)
-    ranked = sorted(rows, key=lambda r: (-r["s"], order.get(r["id"], len(order) + 1), r["id"]))
-    return [r["id"] for r in ranked[:depth]]
+    scores = {rid: round(score, 9) for rid, score in scores.items()}  # the same weights in another order: still a tie
+    ranked = sorted(scores, key=lambda rid: (-scores[rid], order.get(rid, len(order) + 1), rid))
+    return ranked[:depth]
 
 
 def understand(index: Index, text: str, lang: str = "en") -> dict[str, list[str]]:
@@ -344,7 +355,8 @@ def best_passage(card: Card, qvec: np.ndarray | None, words: Sequence[str]) -> t
     """The passage of a practice that best matches the query (by meaning and by shared words) and those words."""
     if not card.passages:
         return -1, []
-    matched = [matched_in(spans.keys(), list(words), card.language) for spans in card.passage_spans]
+    wanted = word_stems(list(words), card.language)
+    matched = [matched_among(spans.keys(), wanted) for spans in card.passage_spans]
     scores = PASSAGE_WORD_BONUS * np.array([len(m) for m in matched], dtype=np.float32)
     if qvec is not None and len(card.matrix):
         scores = scores + card.matrix @ qvec

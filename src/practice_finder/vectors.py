@@ -112,7 +112,13 @@ EMPTY = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
 
 def search_arrays(index: faiss.Index, query: np.ndarray, k: int, allowed: Iterable[int] | None = None
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and similarities of the `k` nearest vectors, best first, as arrays (for callers that stay in numpy)."""
+    """Ids and similarities of the `k` nearest vectors, best first, as arrays (for callers that stay in numpy).
+
+    One query gains nothing from FAISS's OpenMP threads, which go on spinning after the search and take the
+    cores from the query encoder. OpenMP counts threads per calling thread, so the service's request threads
+    each need the setting: a process-wide call at start-up reached only the main thread, and a search through
+    the service took 13 ms where the same search in the main thread took 8 (docs/benchmarks.md).
+    """
     import faiss
 
     k = min(k, int(index.ntotal))
@@ -125,6 +131,11 @@ def search_arrays(index: faiss.Index, query: np.ndarray, k: int, allowed: Iterab
             return EMPTY
         k = min(k, len(allowed_ids))
         params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_ids))  # type: ignore[call-arg]
-    scores, ids = index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k, params=params)
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # see below
+    try:
+        scores, ids = index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k, params=params)
+    finally:
+        faiss.omp_set_num_threads(before)
     keep = ids[0] >= 0
     return ids[0][keep], scores[0][keep]
