@@ -13,6 +13,8 @@ from practice_finder.highlight import latvian_stem, stem
 
 from .conftest import CORPUS
 
+DOMAIN = CORPUS.parent / "eval" / "domain"
+
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("lonely widowed men", "en"),
@@ -27,6 +29,19 @@ from .conftest import CORPUS
 ])
 def test_detects_the_language_of_a_short_question(text: str, expected: str) -> None:
     assert languages.detect(text).language == expected
+
+
+def test_a_question_is_judged_by_its_beginning_without_losing_its_language() -> None:
+    """Questions are detected from their first QUERY_SAMPLE_CHARS characters (faster than the records' sample);
+    on the domain questions in all ten languages that decides every language as the longer sample does."""
+    from practice_finder.evaluation import load_domain, load_translations
+
+    english, _ = load_domain(DOMAIN)
+    questions = [*english.values(), *(q for qs in load_translations(DOMAIN).values() for q in qs.values())]
+    assert len(questions) >= 500
+    assert max(len(q) for q in questions) > 2 * languages.QUERY_SAMPLE_CHARS  # the shorter sample is really shorter
+    short = [languages.detect(q, languages.QUERY_SAMPLE_CHARS).language for q in questions]
+    assert short == [languages.detect(q).language for q in questions]
 
 
 def test_a_lone_place_name_is_undetermined() -> None:

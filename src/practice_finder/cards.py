@@ -38,6 +38,7 @@ class Card:
     matrix: np.ndarray  # one row per passage, normalised embeddings
     record_vector: np.ndarray | None  # the whole-record embedding
     passage_spans: tuple[Spans, ...]  # where each word stem occurs in each passage, for matching and marking
+    stems: frozenset[str] = frozenset()  # every stem of every passage (a query word not among them matches no passage)
 
     @property
     def language(self) -> str:
@@ -116,13 +117,15 @@ def _card(row: dict[str, Any], tags: dict[str, set[str]], texts: list[str],
           vecs: list[np.ndarray], whole: np.ndarray | None) -> Card:
     lang = str(row["language"])
     matrix = np.vstack(vecs) if vecs else np.zeros((0, len(whole) if whole is not None else 0), dtype=np.float32)
+    spans = tuple(stem_spans(text, lang) for text in texts)
     return Card(
         row=row,
         tags={v: frozenset(t) for v, t in tags.items()},
         passages=tuple(texts),
         matrix=matrix,
         record_vector=whole,
-        passage_spans=tuple(stem_spans(text, lang) for text in texts),
+        passage_spans=spans,
+        stems=frozenset(stem for passage in spans for stem in passage),
     )
 
 

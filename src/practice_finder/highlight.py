@@ -60,11 +60,13 @@ def mark(text: str, words: list[str], lang: str = "en", open_tag: str = "<mark>"
 def word_stems(words: list[str], lang: str = "en") -> list[tuple[str, str, str]]:
     """Each word with its stems (see `stems_of`; the same one twice when there is one), for matching the same
     words against many texts with `matched_among`."""
-    out = []
-    for w in words:
-        stems = sorted(stems_of(w, lang))
-        out.append((w, stems[0], stems[-1]))
-    return out
+    return [(w, *_stem_pair(w, lang)) for w in words]
+
+
+@lru_cache(maxsize=200_000)
+def _stem_pair(word: str, lang: str) -> tuple[str, str]:
+    stems = sorted(stems_of(word, lang))
+    return stems[0], stems[-1]
 
 
 def matched_among(stems: AbstractSet[str], words: list[tuple[str, str, str]]) -> list[str]:

