@@ -132,7 +132,7 @@ def search_arrays(index: faiss.Index, query: np.ndarray, k: int, allowed: Iterab
         k = min(k, len(allowed_ids))
         params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed_ids))  # type: ignore[call-arg]
     before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)  # see below
+    faiss.omp_set_num_threads(1)  # for this thread only; see the docstring
     try:
         scores, ids = index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k, params=params)
     finally:
