@@ -135,16 +135,37 @@ class OnnxEmbedder:
         except Exception as exc:  # onnxruntime raises its own exception types for damaged files
             raise IndexMismatchError(f"the ONNX query encoder of build {folder.name} cannot be loaded: {exc}") from exc
         self.tokenizer.enable_truncation(max_length=int(info["max_length"]))
-        self.tokenizer.enable_padding()
+        self.tokenizer.no_padding()  # each batch is padded in _run, to its own longest text
+
+    BATCH = 32  # texts per run; each batch is padded to its own longest text
 
     def encode(self, texts: Sequence[str], *, kind: str = "query", progress: bool = False) -> np.ndarray:
+        """Unit vectors for `texts`, in their order. Texts are run in batches of similar length (as
+        sentence-transformers does), so a long text does not pad every short one to its length.
+
+        With the int8 model a text's vector depends a little on its batch (the activations are quantised
+        with one scale per run); a question is always encoded alone.
+        """
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+            return out
         encoded = self.tokenizer.encode_batch(list(texts))
-        ids = np.array([e.ids for e in encoded], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
+        for start in range(0, len(order), self.BATCH):
+            chosen = order[start : start + self.BATCH]
+            out[chosen] = self._run([encoded[i] for i in chosen])
+        return out
+
+    def _run(self, encoded: Sequence[Any]) -> np.ndarray:
+        """Mean-pooled, L2-normalised vectors of tokenised texts (padded here to the longest of them)."""
+        width = max(len(e.ids) for e in encoded)
+        ids = np.zeros((len(encoded), width), dtype=np.int64)
+        mask = np.zeros((len(encoded), width), dtype=np.int64)
+        for row, e in enumerate(encoded):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = e.attention_mask
         hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return np.ascontiguousarray(pooled / np.maximum(norms, 1e-12), dtype=np.float32)
+        return pooled / np.maximum(norms, 1e-12)
