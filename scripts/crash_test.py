@@ -33,9 +33,7 @@ import json
 import os
 import random
 import secrets
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,7 +43,7 @@ import httpx
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_test import ROOT, Server, log_path_for, parse_jsonl, prepare_dirs, stop_on_sigterm  # noqa: E402
+from load_test import ROOT, Server, parse_jsonl, server_on_copy, stop_on_sigterm  # noqa: E402
 
 REINDEX_TIMEOUT = 1800.0
 ABSENT = None  # the state of a record that is not there
@@ -379,25 +377,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Copy the index, start the server, run the rounds, stop it, clean up."""
-    work = Path(tempfile.mkdtemp(prefix="pf-crash-"))
-    log = log_path_for(args.json, "crash_test")
-    log.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    try:
-        index, state = prepare_dirs(args.index, work)
-        server = Server(index, state, secrets.token_urlsafe(32), log)
-        try:
-            server.start()
-            first_ready = server.wait_ready()
-            rounds = asyncio.run(drive(server, args))
-        finally:
-            server.stop()
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
+    with server_on_copy(args.index, "crash_test", args.json, args.keep) as (server, work):
+        first_ready = server.wait_ready()
+        rounds = asyncio.run(drive(server, args))
     return {"writers": args.writers, "kill_after": args.kill_after, "write_for": args.write_for, "first_ready_s": round(first_ready, 1),
             "rounds": rounds, "problems": problems_of(rounds), "total_s": round(time.perf_counter() - t0, 1),
-            "server_log": str(log), "work_dir": str(work) if args.keep else None, "load_average_end": os.getloadavg()}
+            "server_log": str(server.log_path), "work_dir": str(work) if args.keep else None, "load_average_end": os.getloadavg()}
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,6 +190,26 @@ class Server:
             else:
                 serving += rss
         return {"rss_mb": round(serving / 2**20, 1), "reindex_rss_mb": round(reindex / 2**20, 1)}
+
+
+@contextlib.contextmanager
+def server_on_copy(source_index: Path, name: str, json_path: Path | None, keep: bool) -> Iterator[tuple[Server, Path]]:
+    """A started (not yet ready) server on a copy of `source_index` with a fresh state directory, both in a
+    temporary work directory; stopped on leaving, and the work directory removed unless `keep`."""
+    work = Path(tempfile.mkdtemp(prefix=f"pf-{name}-"))
+    log = log_path_for(json_path, name)
+    log.unlink(missing_ok=True)
+    try:
+        index, state = prepare_dirs(source_index, work)
+        server = Server(index, state, secrets.token_urlsafe(32), log)
+        try:
+            server.start()
+            yield server, work
+        finally:
+            server.stop()
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _kill_all(processes: Iterable[psutil.Process]) -> None:
@@ -650,24 +670,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Copy the index, start the server, drive it, stop it, clean up."""
     load_start = os.getloadavg()  # other work on the machine skews every number here
-    work = Path(tempfile.mkdtemp(prefix="pf-load-"))
-    log = log_path_for(args.json, "load_test")
-    log.unlink(missing_ok=True)
-    try:
-        index, state = prepare_dirs(args.index, work)
-        server = Server(index, state, secrets.token_urlsafe(32), log)
-        try:
-            t0 = time.perf_counter()
-            server.start()
-            ready = server.wait_ready()
-            result = asyncio.run(drive(server, args))
-        finally:
-            server.stop()
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
-    result.update(t0=t0, ready_s=round(ready, 1), load_average_end=os.getloadavg(), load_average_start=load_start, port=server.port, server_log=str(log), work_dir=str(work) if args.keep else None,
-                  total_s=round(time.perf_counter() - t0, 1), config={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
+    t0 = time.perf_counter()
+    with server_on_copy(args.index, "load_test", args.json, args.keep) as (server, work):
+        ready = server.wait_ready()
+        result = asyncio.run(drive(server, args))
+    result.update(t0=t0, ready_s=round(ready, 1), load_average_end=os.getloadavg(), load_average_start=load_start, port=server.port,
+                  server_log=str(server.log_path), work_dir=str(work) if args.keep else None, total_s=round(time.perf_counter() - t0, 1),
+                  config={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
     return result
 
 
