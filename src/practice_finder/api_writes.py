@@ -40,15 +40,9 @@ RECORD_DOC = ("The record as JSON: the fields of a corpus file's front matter (s
               "It is checked exactly like a corpus file; every problem is listed in `errors`.")
 
 
-class WriteAccepted(msgspec.Struct, kw_only=True):
+class WriteAccepted(WriteResult, frozen=True, kw_only=True):
     """A write in the log. `status`: pending (searchable after the next re-index) or unchanged (same as stored)."""
 
-    kind: str
-    id: str
-    op: str
-    seq: int
-    created: bool
-    changed: bool
     status: str
     status_url: str = "/v1/admin/status"
 
@@ -63,8 +57,7 @@ def _service(request: Request[Any, Any, Any]) -> Service:
 
 
 def _accepted(result: WriteResult) -> WriteAccepted:
-    return WriteAccepted(kind=result.kind, id=result.id, op=result.op, seq=result.seq, created=result.created,
-                         changed=result.changed, status="pending" if result.changed else "unchanged")
+    return WriteAccepted(**msgspec.structs.asdict(result), status="pending" if result.changed else "unchanged")
 
 
 RecordBody = Annotated[dict[str, Any], Body(title="Record", description=RECORD_DOC)]

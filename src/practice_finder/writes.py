@@ -48,8 +48,7 @@ class Entry:
     content_hash: str | None
 
 
-@dataclass(frozen=True)
-class WriteResult:
+class WriteResult(msgspec.Struct, frozen=True):
     """What a write did: `created` when the record did not exist, `changed` when its content differs."""
 
     kind: str
