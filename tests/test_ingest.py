@@ -157,3 +157,19 @@ def test_analyses_are_reused_and_equal_fresh_ones(tiny: Settings, fake_embedder:
         return [sorted(conn.execute(f"select * from {t}").fetchall()) for t in tables]
 
     assert dump(tiny) == dump(scratch)
+
+
+def test_the_whole_record_text_is_the_records_opening(tiny: Settings) -> None:
+    """At most RECORD_WORDS words, from the title on; the passages carry the rest."""
+    import msgspec
+
+    from practice_finder.analysis import RECORD_WORDS, record_text
+    from practice_finder.corpus import load_corpus
+
+    practice = load_corpus(tiny.corpus_dir).practices[0]
+    short = record_text(practice)
+    assert short.startswith(practice.title) and len(short.split()) <= RECORD_WORDS
+    long = msgspec.structs.replace(practice, what_happened=" ".join(f"word{i}" for i in range(3 * RECORD_WORDS)))
+    text = record_text(long)
+    assert len(text.split()) == RECORD_WORDS and text.startswith(practice.title) and "word0" in text
+    assert f"word{2 * RECORD_WORDS}" not in text

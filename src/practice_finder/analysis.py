@@ -16,7 +16,7 @@ from .models import City, Plan, Practice, Record, Taxonomy, record_type
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
-ANALYSIS_VERSION = 2  # bump when passages, tagging or embedded texts change meaning (2: stems, language detection)
+ANALYSIS_VERSION = 3  # bump when passages, tagging or embedded texts change meaning (2: stems, language detection; 3: the whole-record text cut at RECORD_WORDS)
 
 
 @dataclass
@@ -68,13 +68,23 @@ def headline(record: Record) -> str:
     return record.name if isinstance(record, City) else record.title
 
 
+RECORD_WORDS = 200  # the whole-record text is cut here (see record_text)
+
+
 def record_text(record: Record) -> str:
-    """The text embedded for the record as a whole (the model reads about its first 200 words)."""
+    """The text embedded for the record as a whole: its opening, at most RECORD_WORDS words.
+
+    The passages carry the rest. all-MiniLM-L6-v2 reads 256 tokens (about 200 English words) anyway;
+    multilingual-e5-small would read a long text whole, window by window, which made these 302 texts
+    more than half of the demo corpus's embedding time (docs/benchmarks.md).
+    """
     if isinstance(record, Practice):
-        return f"{record.title}. {record.summary} {record.what_happened}"
-    if isinstance(record, City):
-        return f"{record.name}, {record.region}. {record.description}"
-    return f"{record.title}. {record.body['local_context']} {record.body['challenges']} {record.body['goals']}"
+        text = f"{record.title}. {record.summary} {record.what_happened}"
+    elif isinstance(record, City):
+        text = f"{record.name}, {record.region}. {record.description}"
+    else:
+        text = f"{record.title}. {record.body['local_context']} {record.body['challenges']} {record.body['goals']}"
+    return " ".join(text.split()[:RECORD_WORDS])
 
 
 def _section_docs(record: Record) -> list[tuple[str, list[Doc]]]:
