@@ -114,6 +114,8 @@ def _export_onnx(model: Any, path: Path) -> None:
 class OnnxEmbedder:
     """Encodes texts with ONNX Runtime; same vectors as the sentence-transformers model it was exported from."""
 
+    BATCH = 32  # texts per run; each batch is padded to its own longest text
+
     def __init__(self, name: str, dimension: int, folder: Path, info: dict[str, Any], threads: int = 0,
                  quantized: bool = False) -> None:
         import onnxruntime as ort
@@ -137,8 +139,6 @@ class OnnxEmbedder:
         self.tokenizer.enable_truncation(max_length=int(info["max_length"]))
         self.tokenizer.no_padding()  # each batch is padded in _run, to its own longest text
 
-    BATCH = 32  # texts per run; each batch is padded to its own longest text
-
     def encode(self, texts: Sequence[str], *, kind: str = "query", progress: bool = False) -> np.ndarray:
         """Unit vectors for `texts`, in their order. Texts are run in batches of similar length (as
         sentence-transformers does), so a long text does not pad every short one to its length.
@@ -157,7 +157,8 @@ class OnnxEmbedder:
         return out
 
     def _run(self, encoded: Sequence[Any]) -> np.ndarray:
-        """Mean-pooled, L2-normalised vectors of tokenised texts (padded here to the longest of them)."""
+        """Mean-pooled, L2-normalised vectors of tokenised texts, padded here to the longest of them (the
+        padding's ids do not matter: the attention mask hides those positions and pooling skips them)."""
         width = max(len(e.ids) for e in encoded)
         ids = np.zeros((len(encoded), width), dtype=np.int64)
         mask = np.zeros((len(encoded), width), dtype=np.int64)
