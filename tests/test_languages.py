@@ -11,9 +11,9 @@ from practice_finder import languages, nlp
 from practice_finder.corpus import load_taxonomy
 from practice_finder.highlight import latvian_stem, stem
 
-from .conftest import CORPUS
+from .conftest import CORPUS, ROOT
 
-DOMAIN = CORPUS.parent / "eval" / "domain"
+DOMAIN = ROOT / "eval" / "domain"
 
 
 @pytest.mark.parametrize(("text", "expected"), [

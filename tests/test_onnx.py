@@ -34,13 +34,18 @@ def _texts(index) -> list[str]:  # type: ignore[no-untyped-def]
     return texts
 
 
-def test_a_batch_gives_each_text_the_vector_it_gets_alone(minilm_index) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(scope="module")
+def float_encoder(minilm_index) -> OnnxEmbedder:  # type: ignore[no-untyped-def]
+    """The float export of the build's query encoder (the service uses the int8 one)."""
+    return OnnxEmbedder(minilm_index.embedder.name, minilm_index.embedder.dimension, minilm_index.path,
+                        minilm_index.manifest["query_encoder"], quantized=False)
+
+
+def test_a_batch_gives_each_text_the_vector_it_gets_alone(minilm_index, float_encoder: OnnxEmbedder) -> None:  # type: ignore[no-untyped-def]
     """Batches are sorted by length and padded per batch: order and padding must not change a float vector."""
-    exported = OnnxEmbedder(minilm_index.embedder.name, minilm_index.embedder.dimension, minilm_index.path,
-                            minilm_index.manifest["query_encoder"], quantized=False)
     texts = ["a " * 300, "x", "", *_texts(minilm_index)[:70], "Ein Satz auf Deutsch über Einsamkeit."]
-    together = exported.encode(texts)
-    alone = np.vstack([exported.encode([t]) for t in texts])
+    together = float_encoder.encode(texts)
+    alone = np.vstack([float_encoder.encode([t]) for t in texts])
     assert together.shape == (len(texts), minilm_index.embedder.dimension)
     assert _cosines(together, alone).min() >= 0.9999
 
@@ -56,11 +61,9 @@ def reference(minilm_index, minilm_embedder) -> tuple[list[str], np.ndarray]:  #
     return texts, minilm_embedder.encode(texts)
 
 
-def test_float_onnx_matches_sentence_transformers(minilm_index, reference) -> None:  # type: ignore[no-untyped-def]
+def test_float_onnx_matches_sentence_transformers(float_encoder: OnnxEmbedder, reference) -> None:  # type: ignore[no-untyped-def]
     texts, expected = reference
-    exported = OnnxEmbedder(minilm_index.embedder.name, minilm_index.embedder.dimension, minilm_index.path,
-                            minilm_index.manifest["query_encoder"], quantized=False)
-    cosines = _cosines(exported.encode(texts), expected)
+    cosines = _cosines(float_encoder.encode(texts), expected)
     assert cosines.min() >= 0.999, (float(cosines.min()), texts[int(np.argmin(cosines))][:80])
 
 

@@ -75,8 +75,8 @@ def record_text(record: Record) -> str:
     """The text embedded for the record as a whole: its opening, at most RECORD_WORDS words.
 
     The passages carry the rest. all-MiniLM-L6-v2 reads 256 tokens (about 200 English words) anyway;
-    multilingual-e5-small would read a long text whole, window by window, which made these 302 texts
-    more than half of the demo corpus's embedding time (docs/benchmarks.md).
+    multilingual-e5-small would read a long text whole, window by window, which made the demo corpus's
+    302 whole-record texts about a third of its embedding time (docs/benchmarks.md).
     """
     if isinstance(record, Practice):
         text = f"{record.title}. {record.summary} {record.what_happened}"
