@@ -38,6 +38,30 @@ def test_health_and_ready(client: TestClient) -> None:
     assert ready["ready"] and ready["manifest"]["model"]["name"] == DEFAULT_MODEL
 
 
+def test_a_lone_quick_read_runs_on_the_event_loop_and_one_among_others_in_a_worker_thread() -> None:
+    import asyncio
+    import threading
+    from types import SimpleNamespace
+
+    from practice_finder.api import run_core
+
+    async def thread_of_call(active: int) -> tuple[int, int]:
+        request = SimpleNamespace(app=SimpleNamespace(state={"metrics": SimpleNamespace(active=active)}))
+        return await run_core(request, threading.get_ident), threading.get_ident()  # type: ignore[arg-type]
+
+    called, loop = asyncio.run(thread_of_call(1))
+    assert called == loop
+    called, loop = asyncio.run(thread_of_call(3))
+    assert called != loop
+
+
+def test_requests_in_progress_are_counted_and_released(client: TestClient) -> None:
+    for _ in range(3):
+        assert client.get("/v1/search", params={"q": YOUTH}).status_code == 200
+    assert client.get("/v1/practices/nope").status_code == 404  # a request that fails is released too
+    assert "pf_http_requests_in_progress 1.0" in client.get("/metrics").text  # the scrape itself
+
+
 def test_search_hits_snippets_reasons_and_facets(client: TestClient) -> None:
     body = client.get("/v1/search", params={"q": YOUTH, "k": 5}).json()
     assert len(body["hits"]) == 5 and body["total"] >= 5

@@ -1,7 +1,9 @@
 """The JSON API (Litestar): parse the request, call the core once, return its structs.
 
 Heavy resources (model, FAISS, SQLite) are opened once in the lifespan and handed to handlers by
-dependency injection; handlers are synchronous and run in a worker thread, off the event loop.
+dependency injection. Handlers call the synchronous core in a worker thread, off the event loop; the quick
+reads (a search, one record) run on the event loop itself when they are the only request the process
+is serving (see `run_core`).
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import html
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from litestar import Litestar, Request, Router, get, post
+from litestar.concurrency import sync_to_thread
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -46,12 +49,28 @@ from .search import search as core_search
 from .service import Service
 
 
+T = TypeVar("T")
+
+
 def _service(request: Request[Any, Any, Any]) -> Service:
     return request.app.state["service"]
 
 
 def provide_index(request: Request[Any, Any, Any]) -> Index:
     return _service(request).require()
+
+
+async def run_core(request: Request[Any, Any, Any], fn: Callable[..., T], *args: Any) -> T:
+    """Call a quick synchronous core function: on the event loop when this request is the only one the
+    process is serving, else in a worker thread so that the loop goes on reading other requests.
+
+    Handing a call to a worker thread and back takes two thread wake-ups; on the 2-vCPU machines this was
+    measured on, that is about 1 ms of a 10 ms search (docs/benchmarks.md, "Seventh session"). An idle
+    process gains that millisecond and blocks nobody; under load every request still goes to the pool.
+    """
+    if request.app.state["metrics"].active <= 1:
+        return fn(*args)
+    return await sync_to_thread(fn, *args)
 
 
 def _split(values: list[str] | None, upper: bool = False) -> tuple[str, ...]:
@@ -91,8 +110,9 @@ def metrics(request: Request[Any, Any, Any]) -> bytes:
     return request.app.state["metrics"].render()
 
 
-@get("/search", tags=["search"], sync_to_thread=True, responses=problem_responses(400, 401, 429, 503))
-def search(
+@get("/search", tags=["search"], responses=problem_responses(400, 401, 429, 503))
+async def search(
+    request: Request[Any, Any, Any],
     index: NamedDependency[Index],
     q: Annotated[str, QueryParameter(description="The challenge in your own words.", max_length=1000)],
     k: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
@@ -117,19 +137,20 @@ def search(
         population_max=population_max, year_from=year_from, year_to=year_to,
     )
     query = SearchQuery(q, k=k, offset=offset, mode=mode, filters=filters, diversify=diversify)
-    return core_search(index, query)
+    return await run_core(request, core_search, index, query)
 
 
-@get("/practices/{practice_id:str}", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 404, 429, 503))
-def get_practice(index: NamedDependency[Index], practice_id: FromPath[str]) -> Practice:
+@get("/practices/{practice_id:str}", tags=["records"], responses=problem_responses(401, 404, 429, 503))
+async def get_practice(request: Request[Any, Any, Any], index: NamedDependency[Index], practice_id: FromPath[str]) -> Practice:
     """One good practice, with its declared tags and the terms found in its text."""
-    return core_get_practice(index, practice_id)
+    return await run_core(request, core_get_practice, index, practice_id)
 
 
-@get("/practices/{practice_id:str}/similar", tags=["records"], sync_to_thread=True, responses=problem_responses(400, 401, 404, 429, 503))
-def get_similar(index: NamedDependency[Index], practice_id: FromPath[str], k: Annotated[int, QueryParameter(ge=1, le=50)] = 5) -> list[PracticeSummary]:
+@get("/practices/{practice_id:str}/similar", tags=["records"], responses=problem_responses(400, 401, 404, 429, 503))
+async def get_similar(request: Request[Any, Any, Any], index: NamedDependency[Index], practice_id: FromPath[str],
+                      k: Annotated[int, QueryParameter(ge=1, le=50)] = 5) -> list[PracticeSummary]:
     """More like this: the practices closest in meaning, itself excluded."""
-    return similar_practices(index, practice_id, k)
+    return await run_core(request, similar_practices, index, practice_id, k)
 
 
 @get("/cities", tags=["records"], sync_to_thread=True, responses=problem_responses(400, 401, 429, 503))
@@ -146,10 +167,10 @@ def list_cities(request: Request[Any, Any, Any], index: NamedDependency[Index], 
     return core_list_cities(index, _split(country, upper=True), pearl)
 
 
-@get("/cities/{city_id:str}", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 404, 429, 503))
-def get_city(index: NamedDependency[Index], city_id: FromPath[str]) -> City:
+@get("/cities/{city_id:str}", tags=["records"], responses=problem_responses(401, 404, 429, 503))
+async def get_city(request: Request[Any, Any, Any], index: NamedDependency[Index], city_id: FromPath[str]) -> City:
     """One municipality, its tags, its practices and its action plans."""
-    return core_get_city(index, city_id)
+    return await run_core(request, core_get_city, index, city_id)
 
 
 @get("/cities/{city_id:str}/peers", tags=["peers"], sync_to_thread=True, responses=problem_responses(400, 401, 404, 429, 503))
@@ -181,10 +202,10 @@ def recommendations(index: NamedDependency[Index], data: JSONBody[Recommendation
     return recommend(index, data)
 
 
-@get("/plans/{plan_id:str}", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 404, 429, 503))
-def get_plan(index: NamedDependency[Index], plan_id: FromPath[str]) -> Plan:
+@get("/plans/{plan_id:str}", tags=["records"], responses=problem_responses(401, 404, 429, 503))
+async def get_plan(request: Request[Any, Any, Any], index: NamedDependency[Index], plan_id: FromPath[str]) -> Plan:
     """One Culture and Resilience Action Plan, section by section."""
-    return core_get_plan(index, plan_id)
+    return await run_core(request, core_get_plan, index, plan_id)
 
 
 @get("/taxonomy", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 429, 503))

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from pythonjsonlogger.json import JsonFormatter
 
@@ -51,6 +51,9 @@ class Metrics:
                                  ["route", "method"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.reindex = Histogram("pf_reindex_duration_seconds", "Duration of re-indexes run by this process.",
                                  ["trigger", "result"], buckets=REINDEX_BUCKETS, registry=self.registry)
+        self.active = 0  # HTTP requests in progress in this process (counted by Edge, on the event loop)
+        Gauge("pf_http_requests_in_progress", "HTTP requests being served by this process.",
+              registry=self.registry).set_function(lambda: self.active)
         self.registry.register(_IndexCollector(service))
         service.reindexer.listeners.append(self.observe_reindex)
 
@@ -111,6 +114,7 @@ class Edge:
         started = time.perf_counter()
         status = [500]
         headers = _response_headers(scope, request_id)
+        self.metrics.active += 1
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -124,6 +128,7 @@ class Edge:
             else:
                 await self.app(scope, receive, send_with_headers)
         finally:
+            self.metrics.active -= 1
             self._record(scope, status[0], time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
