@@ -48,7 +48,6 @@ from .search import SearchQuery, SearchResult
 from .search import search as core_search
 from .service import Service
 
-
 T = TypeVar("T")
 
 
