@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from practice_finder import onnx_encoder
 from practice_finder.config import Settings
 from practice_finder.errors import IndexMismatchError
 from practice_finder.evaluation import load_domain
@@ -24,6 +25,17 @@ def test_the_service_encodes_queries_with_int8_onnx_by_default(minilm_index) -> 
     assert info["format"] == "onnx" and info["pooling"] == "mean" and len(info["sha256"]) == 64
     assert info["int8"]["file"] != info["file"] and len(info["int8"]["sha256"]) == 64
     assert (minilm_index.path / info["int8"]["file"]).stat().st_size < (minilm_index.path / info["file"]).stat().st_size * 0.8
+    assert info["graph"] == onnx_encoder.GRAPH
+    assert info["fused"]["Attention"] == 6 and info["fused"]["SkipLayerNormalization"] == 12  # every layer fused
+
+
+def test_an_unchanged_export_is_linked_from_the_previous_build(minilm_index, minilm_embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    info = onnx_encoder.export(minilm_embedder.model, tmp_path, reuse_from=minilm_index.path)
+    old = minilm_index.manifest["query_encoder"]
+    assert info["reused_from"] == minilm_index.path.name
+    assert {k: v for k, v in info.items() if k != "reused_from"} == {k: v for k, v in old.items() if k != "reused_from"}
+    for name in (old["file"], old["int8"]["file"], old["tokenizer"]):
+        assert (tmp_path / name).stat().st_ino == (minilm_index.path / name).stat().st_ino
 
 
 def _texts(index) -> list[str]:  # type: ignore[no-untyped-def]

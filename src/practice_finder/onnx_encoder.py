@@ -39,10 +39,12 @@ def export(model: Any, folder: Path, reuse_from: Path | None = None) -> dict[str
     """
     info = _describe(model)
     tokenizer_path = Path(info.pop("tokenizer_path"))
-    if reuse_from is not None and _same_export(reuse_from, info):
+    old = _previous_entry(reuse_from) if reuse_from is not None else {}
+    extra: dict[str, Any]
+    if reuse_from is not None and _same_export(reuse_from, old, info):
         for name in (ONNX_FILE, INT8_FILE, TOKENIZER_FILE):
             _link_or_copy(reuse_from / name, folder / name)
-        extra = {"reused_from": reuse_from.name}
+        extra = {"fused": old.get("fused", {}), "reused_from": reuse_from.name}
     else:
         _export_onnx(model, folder / ONNX_FILE)
         extra = {"fused": _fuse(model, folder / ONNX_FILE)}
@@ -98,13 +100,17 @@ def _describe(model: Any) -> dict[str, Any]:
             "tokenizer_path": str(tokenizer_path)}
 
 
-def _same_export(previous: Path, info: dict[str, Any]) -> bool:
+def _previous_entry(previous: Path) -> dict[str, Any]:
+    """The query encoder entry of an earlier build's manifest ({} when there is none or it cannot be read)."""
     import json
 
     try:
-        old = json.loads((previous / "manifest.json").read_text()).get("query_encoder") or {}
+        return json.loads((previous / "manifest.json").read_text()).get("query_encoder") or {}
     except (OSError, ValueError):
-        return False
+        return {}
+
+
+def _same_export(previous: Path, old: dict[str, Any], info: dict[str, Any]) -> bool:
     keys = ("format", "opset", "graph", "pooling", "max_length", "torch")
     files = (ONNX_FILE, INT8_FILE, TOKENIZER_FILE)
     same_method = (old.get("int8") or {}).get("method") == INT8_METHOD
