@@ -1,0 +1,71 @@
+"""The HTTP benchmark's own measurement (scripts/bench_http.py) against a stub server: seconds, no model.
+
+The benchmark itself (the service on the demo corpus, 1 to 32 clients) is a script; its figures are in
+docs/benchmarks.md. What is tested here is that it reports the latencies its requests had.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.skipif(shutil.which("wrk") is None,
+                                reason="wrk is not installed (apt-get install wrk): the benchmark's load client goes untested")
+
+SLOW_SECONDS = 0.06
+
+
+class _Stub(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the service
+    disable_nagle_algorithm = True  # headers and body are two writes: with Nagle, the body waits for a delayed ACK
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        if self.path.startswith("/slow"):
+            time.sleep(SLOW_SECONDS)
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the signature http.server defines)
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # wrk drops its connections when the time is up, in the middle of a response
+
+
+def _bench_http() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_http", ROOT / "scripts" / "bench_http.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_request_is_reported_as_measured_not_as_wrk_corrects_it() -> None:
+    server = _Server(("127.0.0.1", 0), _Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        result = _bench_http().wrk_run(base, ["/fast", "/fast", "/fast", "/slow", "/slow"], "GET", 1, 2)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["failed"] == 0 and result["requests"] >= 10, result
+    # Three requests in five answer at once and two after 60 ms: the median is a fast one.
+    assert result["median_ms"] < SLOW_SECONDS * 1000 / 3, result
+    assert result["p99_ms"] >= SLOW_SECONDS * 1000, result
+    # wrk's histogram adds a made-up sample between each slow request and the mean: its median is one of those.
+    assert result["wrk_corrected_median_ms"] > result["median_ms"] + 10, result
