@@ -271,6 +271,7 @@ def create_app(settings: Settings | None = None, make_embedder: Callable[[], Emb
         import anyio.to_thread
 
         await anyio.to_thread.run_sync(service.load)
+        _warm_event_loop_thread(service)
         if watch:
             service.watch()
         try:
@@ -293,6 +294,15 @@ def create_app(settings: Settings | None = None, make_embedder: Callable[[], Emb
     )
     app.asgi_handler = Edge(app.asgi_handler, app_metrics, settings.max_query_string)
     return app
+
+
+def _warm_event_loop_thread(service: Service) -> None:
+    """One search on the event loop's own thread before the first request: a lone search runs there (see
+    `run_core`), and a thread's first search opens its SQLite connection and ONNX Runtime or OpenMP state."""
+    from .index import WARM_UP_QUESTION
+
+    if service.index is not None:
+        core_search(service.index, SearchQuery(WARM_UP_QUESTION))
 
 
 def _routes(require_read_key: bool) -> list[Any]:
