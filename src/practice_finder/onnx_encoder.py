@@ -23,8 +23,9 @@ INT8_FILE = "query-encoder-int8.onnx"
 TOKENIZER_FILE = "query-tokenizer.json"
 OPSET = 17
 # The export traces the model with plain ("eager") attention, which ONNX Runtime's transformer optimiser
-# recognises and fuses (one Attention node per layer, SkipLayerNormalization, BiasGelu): about 50 nodes
-# instead of about 400, which matters for a ten-token question (docs/benchmarks.md, "Seventh session").
+# recognises and fuses (one Attention node per layer, SkipLayerNormalization, BiasGelu,
+# EmbedLayerNormalization): 46 nodes in float, against 669 in the unfused export, which matters for a ten-token question
+# (docs/benchmarks.md, "Seventh session").
 GRAPH = "eager attention, onnxruntime transformer fusions"
 # Dynamic int8 quantisation of the matrix multiplications and the fused attention, one scale per output
 # channel; the token embeddings stay float. Measured (docs/benchmarks.md): 2.5x faster per query on one
