@@ -11,9 +11,9 @@ Starts `practice-finder serve` on a free localhost port, then measures:
 
 The load comes from `wrk` (a C client: `apt-get install wrk`) when it is installed, because a Python
 client on the same two cores takes CPU away from the server it measures; without wrk an httpx client
-does the same runs (and says so in the output). wrk runs one thread per connection, and each request's
-latency is timed by the script itself (see WRK_SCRIPT), not taken from wrk's corrected histogram. The stage breakdown always uses httpx, one request
-at a time. Every loop is bounded in count and time and talks only to 127.0.0.1.
+does the same runs (and says so in the output). wrk runs one thread per connection, and each
+request's latency is timed by the script itself (see WRK_SCRIPT), not taken from wrk's corrected
+histogram. The stage breakdown always uses httpx, one request at a time. Every loop is bounded in count and time and talks only to 127.0.0.1.
 """
 
 from __future__ import annotations

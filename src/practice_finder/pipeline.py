@@ -149,8 +149,8 @@ def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Sett
     if manifest.get("corpus", {}).get("hash") != corpus_hash:
         return "corpus changed"
     encoder = manifest.get("query_encoder")
-    if encoder is not None and (encoder.get("int8") or {}).get("method") != onnx_encoder.INT8_METHOD:
-        return "the query encoder export is out of date (int8 variant missing or made differently)"
+    if encoder is not None and not onnx_encoder.made_as_now(encoder):
+        return "the query encoder export is out of date (graph or int8 variant made differently)"
     return None
 
 
