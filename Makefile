@@ -29,8 +29,11 @@ serve: index
 test: install
 	$(BIN)/python -m pytest
 
+# Lint: ruff's rules, ruff's formatting (`ruff format src tests scripts` fixes it) and the import layers.
 lint: install
 	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

@@ -46,18 +46,33 @@ def free_port() -> int:
 
 def index_model(index: Path) -> str:
     """The model the index's current build was made with (the server must be configured with it)."""
-    from practice_finder import builds
+    from practice_finder.build import versions
 
-    build = builds.current_build(index)
+    build = versions.current_build(index)
     if build is None:
         raise SystemExit(f"no build in {index}: run `practice-finder ingest` first")
-    return str(builds.read_manifest(build)["model"]["name"])
+    return str(versions.read_manifest(build)["model"]["name"])
 
 
-def start_server(index: Path, port: int, extra_env: dict[str, str], workers: int = 1) -> subprocess.Popen[bytes]:
+def start_server(
+    index: Path, port: int, extra_env: dict[str, str], workers: int = 1
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PF_MODEL": index_model(index), **extra_env}
-    cmd = [sys.executable, "-m", "practice_finder", "serve", "--port", str(port), "--index", str(index), "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    cmd = [
+        sys.executable,
+        "-m",
+        "practice_finder",
+        "serve",
+        "--port",
+        str(port),
+        "--index",
+        str(index),
+        "--workers",
+        str(workers),
+    ]
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT
+    )
     deadline = time.time() + 180
     while time.time() < deadline:
         try:
@@ -76,18 +91,32 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def summary(times: list[float]) -> dict[str, float]:
-    return {"n": len(times), "median_ms": round(statistics.median(times), 2), "p99_ms": round(percentile(times, 99), 2),
-            "mean_ms": round(statistics.fmean(times), 2)}
+    return {
+        "n": len(times),
+        "median_ms": round(statistics.median(times), 2),
+        "p99_ms": round(percentile(times, 99), 2),
+        "mean_ms": round(statistics.fmean(times), 2),
+    }
 
 
 def load_inputs() -> tuple[list[str], list[dict[str, Any]]]:
-    queries = [json.loads(line)["text"] for path in sorted((ROOT / "eval/domain").glob("queries*.jsonl"))
-               for line in path.read_text().splitlines() if line.strip()]
-    profiles = [json.loads(line)["profile"] for line in (ROOT / "eval/domain/recommendations.jsonl").read_text().splitlines() if line.strip()]
+    queries = [
+        json.loads(line)["text"]
+        for path in sorted((ROOT / "eval/domain").glob("queries*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    profiles = [
+        json.loads(line)["profile"]
+        for line in (ROOT / "eval/domain/recommendations.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     return queries, profiles
 
 
-def one_client(base: str, queries: list[str], profiles: list[dict[str, Any]], n: int) -> dict[str, Any]:
+def one_client(
+    base: str, queries: list[str], profiles: list[dict[str, Any]], n: int
+) -> dict[str, Any]:
     search_ms: list[float] = []
     stages: dict[str, list[float]] = {}
     rec_ms: list[float] = []
@@ -103,16 +132,29 @@ def one_client(base: str, queries: list[str], profiles: list[dict[str, Any]], n:
                 stages.setdefault(stage, []).append(ms)
         for i in range(max(20, n // 5)):
             started = time.perf_counter()
-            r = client.post("/v1/recommendations", json={"profile": profiles[i % len(profiles)], "k": 10})
+            r = client.post(
+                "/v1/recommendations", json={"profile": profiles[i % len(profiles)], "k": 10}
+            )
             rec_ms.append((time.perf_counter() - started) * 1000)
             r.raise_for_status()
     server_total = statistics.median(stages["total"])
     breakdown = {stage: round(statistics.median(v), 2) for stage, v in stages.items()}
     breakdown["http_and_framework"] = round(statistics.median(search_ms) - server_total, 2)
-    return {"search": summary(search_ms), "recommendations": summary(rec_ms), "search_breakdown_ms": breakdown}
+    return {
+        "search": summary(search_ms),
+        "recommendations": summary(rec_ms),
+        "search_breakdown_ms": breakdown,
+    }
 
 
-async def _worker(client: httpx.AsyncClient, queries: list[str], stop: float, out: list[float], errors: list[int], offset: int) -> None:
+async def _worker(
+    client: httpx.AsyncClient,
+    queries: list[str],
+    stop: float,
+    out: list[float],
+    errors: list[int],
+    offset: int,
+) -> None:
     i = offset
     while time.perf_counter() < stop:
         started = time.perf_counter()
@@ -133,10 +175,18 @@ async def concurrent(base: str, queries: list[str], clients: int, seconds: float
         errors: list[int] = []
         started = time.perf_counter()
         stop = started + seconds
-        await asyncio.gather(*(_worker(client, queries, stop, times, errors, k * 7) for k in range(clients)))
+        await asyncio.gather(
+            *(_worker(client, queries, stop, times, errors, k * 7) for k in range(clients))
+        )
         elapsed = time.perf_counter() - started
-    return {"clients": clients, "seconds": round(elapsed, 1), "requests": len(times), "failed": len(errors),
-            "requests_per_s": round(len(times) / elapsed, 1), **{k: v for k, v in summary(times).items() if k != "n"}}
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "requests": len(times),
+        "failed": len(errors),
+        "requests_per_s": round(len(times) / elapsed, 1),
+        **{k: v for k, v in summary(times).items() if k != "n"},
+    }
 
 
 # Each wrk thread drives one connection and times every request itself (LuaJIT's ffi reads the monotonic
@@ -189,31 +239,68 @@ end
 """
 
 
-def wrk_run(base: str, lines: list[str], method: str, clients: int, seconds: float) -> dict[str, Any]:
+def wrk_run(
+    base: str, lines: list[str], method: str, clients: int, seconds: float
+) -> dict[str, Any]:
     """One wrk run cycling through `lines` (paths for GET, JSON bodies for POST): one thread per connection,
     latencies as each request measured them."""
     with tempfile.TemporaryDirectory() as tmp:
-        script, requests, timings = Path(tmp) / "cycle.lua", Path(tmp) / "requests.txt", Path(tmp) / "timings"
+        script, requests, timings = (
+            Path(tmp) / "cycle.lua",
+            Path(tmp) / "requests.txt",
+            Path(tmp) / "timings",
+        )
         script.write_text(WRK_SCRIPT)
         requests.write_text("\n".join(lines) + "\n")
-        env = {**os.environ, "PF_BENCH_REQUESTS": str(requests), "PF_BENCH_METHOD": method, "PF_BENCH_OUT": str(timings)}
-        cmd = ["wrk", f"-t{clients}", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s", "-s", str(script), base]
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
-        measured = [line.split() for path in sorted(Path(tmp).glob("timings.*")) for line in path.read_text().splitlines()]
+        env = {
+            **os.environ,
+            "PF_BENCH_REQUESTS": str(requests),
+            "PF_BENCH_METHOD": method,
+            "PF_BENCH_OUT": str(timings),
+        }
+        cmd = [
+            "wrk",
+            f"-t{clients}",
+            f"-c{clients}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            base,
+        ]
+        out = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True
+        ).stdout
+        measured = [
+            line.split()
+            for path in sorted(Path(tmp).glob("timings.*"))
+            for line in path.read_text().splitlines()
+        ]
     line = next(x for x in out.splitlines() if x.startswith("PF_RESULT "))
     result = json.loads(line.removeprefix("PF_RESULT "))
     times = [float(ms) for ms, _ in measured]
-    failed = result.pop("socket_errors") + sum(1 for _, status in measured if not status.startswith("2"))
-    return {"clients": clients, "requests": len(times), "seconds": round(result["seconds"], 2), "failed": failed,
-            **{k: v for k, v in summary(times).items() if k != "n"}, "requests_per_s": round(len(times) / result["seconds"], 1),
-            **{k: round(v, 2) for k, v in result.items() if k.startswith("wrk_")}}
+    failed = result.pop("socket_errors") + sum(
+        1 for _, status in measured if not status.startswith("2")
+    )
+    return {
+        "clients": clients,
+        "requests": len(times),
+        "seconds": round(result["seconds"], 2),
+        "failed": failed,
+        **{k: v for k, v in summary(times).items() if k != "n"},
+        "requests_per_s": round(len(times) / result["seconds"], 1),
+        **{k: round(v, 2) for k, v in result.items() if k.startswith("wrk_")},
+    }
 
 
 def search_paths(queries: list[str]) -> list[str]:
     return ["/v1/search?" + urllib.parse.urlencode({"q": q, "k": 10}) for q in queries]
 
 
-def with_wrk(base: str, queries: list[str], profiles: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+def with_wrk(
+    base: str, queries: list[str], profiles: list[dict[str, Any]], seconds: float
+) -> dict[str, Any]:
     paths = search_paths(queries)
     bodies = [json.dumps({"profile": p, "k": 10}) for p in profiles]
     return {
@@ -227,32 +314,58 @@ def with_wrk(base: str, queries: list[str], profiles: list[dict[str, Any]], seco
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=ROOT / "indexes")
-    parser.add_argument("--requests", type=int, default=300, help="sequential search requests with one client")
-    parser.add_argument("--seconds", type=float, default=20.0, help="duration of each concurrent run")
-    parser.add_argument("--query-encoder", default="onnx-int8", choices=["onnx-int8", "onnx", "torch"])
-    parser.add_argument("--threads", type=int, default=0, help="PF_THREADS for the server (0: the serve command's default)")
+    parser.add_argument(
+        "--requests", type=int, default=300, help="sequential search requests with one client"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=20.0, help="duration of each concurrent run"
+    )
+    parser.add_argument(
+        "--query-encoder", default="onnx-int8", choices=["onnx-int8", "onnx", "torch"]
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="PF_THREADS for the server (0: the serve command's default)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
-    parser.add_argument("--client", choices=["auto", "wrk", "httpx"], default="auto", help="load client (auto: wrk if installed)")
+    parser.add_argument(
+        "--client",
+        choices=["auto", "wrk", "httpx"],
+        default="auto",
+        help="load client (auto: wrk if installed)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     queries, profiles = load_inputs()
     port = free_port()
     # The rate limit (600 requests a minute per client by default) is off: the benchmark is one client
     # measuring capacity, and would otherwise count 429s.
-    env = {"PF_QUERY_ENCODER": args.query_encoder, "PF_RATE_LIMIT": "0", **({"PF_THREADS": str(args.threads)} if args.threads else {})}
+    env = {
+        "PF_QUERY_ENCODER": args.query_encoder,
+        "PF_RATE_LIMIT": "0",
+        **({"PF_THREADS": str(args.threads)} if args.threads else {}),
+    }
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
     proc = start_server(args.index, port, env, args.workers)
     try:
         base = f"http://127.0.0.1:{port}"
-        result: dict[str, Any] = {"model": index_model(args.index), "query_encoder": args.query_encoder,
-                                  "threads": args.threads, "workers": args.workers,
-                                  "cores": os.cpu_count()}
+        result: dict[str, Any] = {
+            "model": index_model(args.index),
+            "query_encoder": args.query_encoder,
+            "threads": args.threads,
+            "workers": args.workers,
+            "cores": os.cpu_count(),
+        }
         result.update(one_client(base, queries, profiles, args.requests))
         if use_wrk:
             result.update(with_wrk(base, queries, profiles, args.seconds))
         else:
             result["client"] = "httpx"
-            result["concurrent"] = [asyncio.run(concurrent(base, queries, c, args.seconds)) for c in (8, 32)]
+            result["concurrent"] = [
+                asyncio.run(concurrent(base, queries, c, args.seconds)) for c in (8, 32)
+            ]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -260,13 +373,18 @@ def main() -> None:
     print(text)
     failed = sum(run.get("failed", 0) for run in _runs(result))
     if failed:
-        print(f"WARNING: {failed} requests failed; the figures above do not measure a healthy server", file=sys.stderr)
+        print(
+            f"WARNING: {failed} requests failed; the figures above do not measure a healthy server",
+            file=sys.stderr,
+        )
     if args.json:
         args.json.write_text(text + "\n")
 
 
 def _runs(result: dict[str, Any]) -> list[dict[str, Any]]:
-    return [v for v in result.values() if isinstance(v, dict) and "failed" in v] + list(result.get("concurrent", []))
+    return [v for v in result.values() if isinstance(v, dict) and "failed" in v] + list(
+        result.get("concurrent", [])
+    )
 
 
 if __name__ == "__main__":

@@ -41,12 +41,12 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from practice_finder import beir  # noqa: E402
+from practice_finder.build.encoders import load_embedder  # noqa: E402
+from practice_finder.build.ingest import ingest  # noqa: E402
 from practice_finder.config import Settings  # noqa: E402
-from practice_finder.corpus import load_corpus  # noqa: E402
-from practice_finder.embedding import load_embedder  # noqa: E402
+from practice_finder.corpus.folder import load_corpus  # noqa: E402
+from practice_finder.evaluation import beir
 from practice_finder.models import Corpus  # noqa: E402
-from practice_finder.pipeline import ingest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_RECORD_PHASES = ("validate", "analyse", "embed", "write")
@@ -54,7 +54,7 @@ PER_RECORD_PHASES = ("validate", "analyse", "embed", "write")
 
 def embedded_texts(corpus: Corpus) -> list[str]:
     """The distinct texts the pipeline embeds for a corpus (what `pipeline._embed` sends to the model)."""
-    from practice_finder.pipeline import _analyse
+    from practice_finder.build.ingest import _analyse
 
     return list(dict.fromkeys(p.embed_text for a in _analyse(corpus, {})[0] for p in a.passages))
 
@@ -63,7 +63,9 @@ def raw_encode(settings: Settings, texts: list[str]) -> dict[str, float]:
     started = time.perf_counter()
     embedder = load_embedder(settings.model, settings.batch_size, settings.threads)
     loaded = time.perf_counter()
-    embedder.model.encode(texts, batch_size=settings.batch_size, normalize_embeddings=True, convert_to_numpy=True)  # type: ignore[attr-defined]
+    embedder.model.encode(  # type: ignore[attr-defined]
+        texts, batch_size=settings.batch_size, normalize_embeddings=True, convert_to_numpy=True
+    )
     done = time.perf_counter()
     return {"load_model_s": round(loaded - started, 2), "encode_s": round(done - loaded, 2)}
 
@@ -75,7 +77,9 @@ def run(name: str, corpus: Corpus | None, settings: Settings, repeat: int = 2) -
     raws = [raw_encode(settings, texts)]
     builds: list[tuple[Any, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        for n in range(repeat):  # raw, pipeline, raw, pipeline, raw: drift on a shared machine hits both sides
+        for n in range(
+            repeat
+        ):  # raw, pipeline, raw, pipeline, raw: drift on a shared machine hits both sides
             each = replace(settings, index_dir=Path(tmp) / f"indexes-{n}", progress=False)
             started = time.perf_counter()
             report = ingest(each, make, corpus=corpus)
@@ -86,19 +90,32 @@ def run(name: str, corpus: Corpus | None, settings: Settings, repeat: int = 2) -
         noop = time.perf_counter() - started
     report = builds[0][0]
     records = sum(report.counts.get(k, 0) for k in ("practices", "cities", "plans"))
-    per_record = statistics.median(sum(r.timings.get(p, 0.0) for p in PER_RECORD_PHASES) for r, _ in builds)
+    per_record = statistics.median(
+        sum(r.timings.get(p, 0.0) for p in PER_RECORD_PHASES) for r, _ in builds
+    )
     wall = statistics.median(w for _, w in builds)
     encode_s = statistics.median(r["encode_s"] for r in raws)
     load_s = statistics.median(r["load_model_s"] for r in raws)
-    phases = {p: round(statistics.median(r.timings.get(p, 0.0) for r, _ in builds), 2) for p in report.timings}
+    phases = {
+        p: round(statistics.median(r.timings.get(p, 0.0) for r, _ in builds), 2)
+        for p in report.timings
+    }
     return {
         "corpus": name,
         "records": records,
         "texts_embedded": report.embedded,
-        "runs": {"raw_encode_s": [r["encode_s"] for r in raws],
-                 "pipeline_per_record_s": [round(sum(r.timings.get(p, 0.0) for p in PER_RECORD_PHASES), 2) for r, _ in builds]},
-        "raw": {"load_model_s": load_s, "encode_s": encode_s, "records_per_s": round(records / encode_s, 1),
-                "texts_per_s": round(len(texts) / encode_s, 1)},
+        "runs": {
+            "raw_encode_s": [r["encode_s"] for r in raws],
+            "pipeline_per_record_s": [
+                round(sum(r.timings.get(p, 0.0) for p in PER_RECORD_PHASES), 2) for r, _ in builds
+            ],
+        },
+        "raw": {
+            "load_model_s": load_s,
+            "encode_s": encode_s,
+            "records_per_s": round(records / encode_s, 1),
+            "texts_per_s": round(len(texts) / encode_s, 1),
+        },
         "pipeline": {
             "phases_s": phases,
             "per_record_s": round(per_record, 2),
@@ -115,10 +132,22 @@ def run(name: str, corpus: Corpus | None, settings: Settings, repeat: int = 2) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=ROOT / "corpus", help="a corpus folder (default: the demo corpus)")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=ROOT / "corpus",
+        help="a corpus folder (default: the demo corpus)",
+    )
     parser.add_argument("--beir", type=Path, help="a BEIR dataset instead of a corpus folder")
-    parser.add_argument("--sample-docs", type=int, default=0, help="with --beir: use this many documents (0: all)")
-    parser.add_argument("--repeat", type=int, default=2, help="pipeline builds, each between two raw encodes (medians reported)")
+    parser.add_argument(
+        "--sample-docs", type=int, default=0, help="with --beir: use this many documents (0: all)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=2,
+        help="pipeline builds, each between two raw encodes (medians reported)",
+    )
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
     settings = Settings.from_env()
@@ -126,7 +155,12 @@ def main() -> None:
         data = beir.load(args.beir)
         if args.sample_docs:
             data = beir.sample(data, args.sample_docs)
-        result = run(f"{args.beir.name} ({len(data.docs)} documents)", beir.as_corpus(data), settings, args.repeat)
+        result = run(
+            f"{args.beir.name} ({len(data.docs)} documents)",
+            beir.as_corpus(data),
+            settings,
+            args.repeat,
+        )
     else:
         result = run(str(args.corpus), None, replace(settings, corpus_dir=args.corpus), args.repeat)
     text = json.dumps(result, indent=2)

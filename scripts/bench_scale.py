@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from practice_finder import builds, vectors
-from practice_finder.search import PASSAGES_PER_RECORD
+from practice_finder.build import vectors, versions
+from practice_finder.query.legs import PASSAGES_PER_RECORD
 
 ROOT = Path(__file__).resolve().parents[1]
 DENSE_DEPTH = 200 * PASSAGES_PER_RECORD
@@ -45,23 +45,34 @@ def rss_mb() -> float:
 def base_vectors(index_dir: Path) -> np.ndarray:
     import sqlite3
 
-    build = builds.current_build(index_dir)
+    build = versions.current_build(index_dir)
     if build is None:
         raise SystemExit(f"no build in {index_dir}: run `practice-finder ingest` first")
     with sqlite3.connect(build / "store.db") as db:
-        rows = db.execute("select embedding from passages where record_type = 'practice' order by id").fetchall()
+        rows = db.execute(
+            "select embedding from passages where record_type = 'practice' order by id"
+        ).fetchall()
     return np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
 
 
 def queries(index_dir: Path) -> np.ndarray:
-    from practice_finder.onnx_encoder import OnnxEmbedder
+    from practice_finder.build.onnx_encoder import OnnxEmbedder
 
-    build = builds.current_build(index_dir)
+    build = versions.current_build(index_dir)
     assert build is not None
-    manifest = builds.read_manifest(build)
-    texts = [json.loads(line)["text"] for path in sorted((ROOT / "eval/domain").rglob("queries*.jsonl"))
-             for line in path.read_text().splitlines() if line.strip()]
-    encoder = OnnxEmbedder(manifest["model"]["name"], int(manifest["model"]["dimension"]), build, manifest["query_encoder"])
+    manifest = versions.read_manifest(build)
+    texts = [
+        json.loads(line)["text"]
+        for path in sorted((ROOT / "eval/domain").rglob("queries*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    encoder = OnnxEmbedder(
+        manifest["model"]["name"],
+        int(manifest["model"]["dimension"]),
+        build,
+        manifest["query_encoder"],
+    )
     return encoder.encode(texts)
 
 
@@ -90,7 +101,9 @@ def top10(index: Any, qs: np.ndarray) -> list[set[int]]:
     return [set(vectors.search_arrays(index, q, 10)[0].tolist()) for q in qs]
 
 
-def measure(kind: str, data: np.ndarray, qs: np.ndarray, exact: list[set[int]] | None) -> tuple[dict[str, Any], list[set[int]]]:
+def measure(
+    kind: str, data: np.ndarray, qs: np.ndarray, exact: list[set[int]] | None
+) -> tuple[dict[str, Any], list[set[int]]]:
     gc.collect()
     before = rss_mb()
     started = time.perf_counter()
@@ -98,17 +111,26 @@ def measure(kind: str, data: np.ndarray, qs: np.ndarray, exact: list[set[int]] |
     built = time.perf_counter() - started
     memory = rss_mb() - before
     found = top10(index, qs)
-    recall = 1.0 if exact is None else statistics.fmean(len(a & b) / 10 for a, b in zip(found, exact, strict=True))
+    recall = (
+        1.0
+        if exact is None
+        else statistics.fmean(len(a & b) / 10 for a, b in zip(found, exact, strict=True))
+    )
     p50_10, p99_10 = latencies(index, qs, 10)
     p50_deep, p99_deep = latencies(index, qs, DENSE_DEPTH)
     info = vectors.describe(index)
     del index
     gc.collect()
     return {
-        "kind": kind, "type": info["type"], **({"lists": info["lists"], "probes": info["probes"]} if "lists" in info else {}),
-        "build_s": round(built, 2), "memory_mb": round(memory, 1),
-        "k10_median_ms": round(p50_10, 3), "k10_p99_ms": round(p99_10, 3),
-        f"k{DENSE_DEPTH}_median_ms": round(p50_deep, 3), f"k{DENSE_DEPTH}_p99_ms": round(p99_deep, 3),
+        "kind": kind,
+        "type": info["type"],
+        **({"lists": info["lists"], "probes": info["probes"]} if "lists" in info else {}),
+        "build_s": round(built, 2),
+        "memory_mb": round(memory, 1),
+        "k10_median_ms": round(p50_10, 3),
+        "k10_p99_ms": round(p99_10, 3),
+        f"k{DENSE_DEPTH}_median_ms": round(p50_deep, 3),
+        f"k{DENSE_DEPTH}_p99_ms": round(p99_deep, 3),
         "recall_at_10": round(recall, 4),
     }, found
 
@@ -123,11 +145,28 @@ def plot(results: list[dict[str, Any]], path: Path) -> None:
     for kind, style in (("flat", "o-"), ("ivf", "s--")):
         rows = [(r["size"], m) for r in results for m in r["indexes"] if m["kind"] == kind]
         if rows:
-            ax.plot([s for s, _ in rows], [m[f"k{DENSE_DEPTH}_median_ms"] for _, m in rows], style,
-                    label=f"{kind}: dense-leg depth (k={DENSE_DEPTH})")
-            ax.plot([s for s, _ in rows], [m["k10_median_ms"] for _, m in rows], style, alpha=0.45, label=f"{kind}: k=10")
+            ax.plot(
+                [s for s, _ in rows],
+                [m[f"k{DENSE_DEPTH}_median_ms"] for _, m in rows],
+                style,
+                label=f"{kind}: dense-leg depth (k={DENSE_DEPTH})",
+            )
+            ax.plot(
+                [s for s, _ in rows],
+                [m["k10_median_ms"] for _, m in rows],
+                style,
+                alpha=0.45,
+                label=f"{kind}: k=10",
+            )
     ax.axvline(vectors.FLAT_MAX, color="grey", lw=0.8, ls=":")
-    ax.text(vectors.FLAT_MAX * 1.08, ax.get_ylim()[1] * 0.5, "auto: flat | ivf", color="grey", fontsize=8, rotation=90)
+    ax.text(
+        vectors.FLAT_MAX * 1.08,
+        ax.get_ylim()[1] * 0.5,
+        "auto: flat | ivf",
+        color="grey",
+        fontsize=8,
+        rotation=90,
+    )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("vectors in the index (synthetic, from the demo corpus)")
@@ -161,7 +200,12 @@ def main() -> None:
         results.append({"size": size, "auto": vectors.choose_kind(size), "indexes": rows})
         print(json.dumps(results[-1]), flush=True)
         del data
-    out = {"queries": len(qs), "dense_depth": DENSE_DEPTH, "flat_max": vectors.FLAT_MAX, "results": results}
+    out = {
+        "queries": len(qs),
+        "dense_depth": DENSE_DEPTH,
+        "flat_max": vectors.FLAT_MAX,
+        "results": results,
+    }
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     if args.plot:

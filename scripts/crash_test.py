@@ -70,19 +70,27 @@ class Write:
     @property
     def in_doubt(self) -> bool:
         """Sent but no answer, or a 5xx: the write may or may not be in the log (a refused connection is not)."""
-        return (self.status == 0 and not self.error.startswith("ConnectError")) or self.status >= 500
+        return (
+            self.status == 0 and not self.error.startswith("ConnectError")
+        ) or self.status >= 500
 
 
 # -- writing ---------------------------------------------------------------------------------------------
 
 
-def new_record(template: dict[str, Any], record_id: str, token: str, version: int) -> dict[str, Any]:
+def new_record(
+    template: dict[str, Any], record_id: str, token: str, version: int
+) -> dict[str, Any]:
     """A real practice with a new id and a title, summary and story that only this record (and version) has."""
     record = {**template, "id": record_id}
     record["title"] = f"Rope-walk workshop of {token}, version {version}"
-    record["summary"] = f"Volunteers in {token} reopened the rope walk for workshops (version {version})."
+    record["summary"] = (
+        f"Volunteers in {token} reopened the rope walk for workshops (version {version})."
+    )
     sections = dict(template["sections"])
-    sections["what_happened"] = f"{sections['what_happened']}\n\nIn {token} the rope walk became a workshop (version {version})."
+    sections["what_happened"] = (
+        f"{sections['what_happened']}\n\nIn {token} the rope walk became a workshop (version {version})."
+    )
     record["sections"] = sections
     return record
 
@@ -95,7 +103,9 @@ class Writer:
     round: int
     template: dict[str, Any]
     rng: random.Random
-    live: dict[str, tuple[str, int]] = field(default_factory=dict)  # id -> (token, version) created and not deleted
+    live: dict[str, tuple[str, int]] = field(
+        default_factory=dict
+    )  # id -> (token, version) created and not deleted
     count: int = 0
 
     def next_write(self) -> tuple[str, str, dict[str, Any] | None]:
@@ -116,10 +126,15 @@ class Writer:
         return "post", record_id, new_record(self.template, record_id, token, 1)
 
 
-async def send(client: httpx.AsyncClient, op: str, record_id: str, body: dict[str, Any] | None) -> tuple[int, int | None, str]:
+async def send(
+    client: httpx.AsyncClient, op: str, record_id: str, body: dict[str, Any] | None
+) -> tuple[int, int | None, str]:
     """(status, seq, error) of one write; status 0 on a transport error."""
-    method, url = {"post": ("POST", "/v1/practices"), "put": ("PUT", f"/v1/practices/{record_id}"),
-                   "delete": ("DELETE", f"/v1/practices/{record_id}")}[op]
+    method, url = {
+        "post": ("POST", "/v1/practices"),
+        "put": ("PUT", f"/v1/practices/{record_id}"),
+        "delete": ("DELETE", f"/v1/practices/{record_id}"),
+    }[op]
     try:
         response = await client.request(method, url, json=body)
     except httpx.HTTPError as exc:
@@ -129,13 +144,26 @@ async def send(client: httpx.AsyncClient, op: str, record_id: str, body: dict[st
     return response.status_code, None, response.text[:300]
 
 
-async def write_loop(client: httpx.AsyncClient, writer: Writer, stop: asyncio.Event, t0: float, out: list[Write]) -> None:
+async def write_loop(
+    client: httpx.AsyncClient, writer: Writer, stop: asyncio.Event, t0: float, out: list[Write]
+) -> None:
     while not stop.is_set():
         op, record_id, body = writer.next_write()
         started = time.perf_counter()
         status, seq, error = await send(client, op, record_id, body)
-        out.append(Write(writer.number, op, record_id, body["title"] if body else None, round(started - t0, 4),
-                         round((time.perf_counter() - started) * 1000, 2), status, seq, error))
+        out.append(
+            Write(
+                writer.number,
+                op,
+                record_id,
+                body["title"] if body else None,
+                round(started - t0, 4),
+                round((time.perf_counter() - started) * 1000, 2),
+                status,
+                seq,
+                error,
+            )
+        )
         if status == 0:  # the server is gone (or going): do not spin on refused connections
             await asyncio.sleep(0.05)
 
@@ -149,16 +177,28 @@ def describe(server: Server) -> list[tuple[int, str]]:
     return out
 
 
-async def burst_and_kill(server: Server, template: dict[str, Any], args: argparse.Namespace, round_no: int) -> dict[str, Any]:
+async def burst_and_kill(
+    server: Server, template: dict[str, Any], args: argparse.Namespace, round_no: int
+) -> dict[str, Any]:
     """Writers as fast as they can; SIGKILL to the server and its children after `kill_after` seconds."""
     writes: list[Write] = []
     stop, quiet = asyncio.Event(), asyncio.Event()
     limits = httpx.Limits(max_connections=args.writers, max_keepalive_connections=args.writers)
     headers = {"Authorization": f"Bearer {server.key}"}
-    async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=server.url, headers=headers, timeout=30, limits=limits
+    ) as client:
         t0 = time.perf_counter()
-        writers = [Writer(w, round_no, template, random.Random(round_no * 100 + w)) for w in range(args.writers)]
-        tasks = [asyncio.create_task(write_loop(client, w, quiet if args.write_for else stop, t0, writes)) for w in writers]
+        writers = [
+            Writer(w, round_no, template, random.Random(round_no * 100 + w))
+            for w in range(args.writers)
+        ]
+        tasks = [
+            asyncio.create_task(
+                write_loop(client, w, quiet if args.write_for else stop, t0, writes)
+            )
+            for w in writers
+        ]
         if args.write_for:
             await asyncio.sleep(args.write_for)
             quiet.set()
@@ -180,7 +220,7 @@ def allowed_states(writes: list[Write]) -> tuple[bool, set[str | None]]:
     acknowledged write, or that of any later write in doubt. Without an ack, absent is allowed too."""
     last_acked = max((i for i, w in enumerate(writes) if w.acked), default=-1)
     states: set[str | None] = {writes[last_acked].title} if last_acked >= 0 else {ABSENT}
-    states |= {w.title for w in writes[last_acked + 1:] if w.in_doubt}
+    states |= {w.title for w in writes[last_acked + 1 :] if w.in_doubt}
     return last_acked >= 0, states
 
 
@@ -188,7 +228,9 @@ def check_export(writes: list[Write], exported: dict[str, str]) -> dict[str, Any
     """Acknowledged writes against the export: lost (acked but wrong), unexpected (never acked, yet present
     in a state no write in doubt explains)."""
     by_id: dict[str, list[Write]] = {}
-    for w in writes:  # writes of one record come from one writer, one at a time: list order is send order
+    for w in (
+        writes
+    ):  # writes of one record come from one writer, one at a time: list order is send order
         by_id.setdefault(w.id, []).append(w)
     lost: list[dict[str, Any]] = []
     unexpected: list[dict[str, Any]] = []
@@ -196,12 +238,21 @@ def check_export(writes: list[Write], exported: dict[str, str]) -> dict[str, Any
         acked, states = allowed_states(record_writes)
         actual = exported.get(record_id, ABSENT)
         if actual not in states:
-            entry = {"id": record_id, "expected": sorted(states, key=str), "actual": actual,
-                     "writes": [asdict(w) for w in record_writes]}
+            entry = {
+                "id": record_id,
+                "expected": sorted(states, key=str),
+                "actual": actual,
+                "writes": [asdict(w) for w in record_writes],
+            }
             (lost if acked else unexpected).append(entry)
     ours = {i for i in exported if i.startswith("crash-")}
     strangers = sorted(ours - set(by_id))
-    return {"records": len(by_id), "lost": lost, "unexpected": unexpected, "unknown_ids_in_export": strangers}
+    return {
+        "records": len(by_id),
+        "lost": lost,
+        "unexpected": unexpected,
+        "unknown_ids_in_export": strangers,
+    }
 
 
 async def fetch_export(client: httpx.AsyncClient) -> dict[str, str]:
@@ -210,7 +261,9 @@ async def fetch_export(client: httpx.AsyncClient) -> dict[str, str]:
     return {r["id"]: r["title"] for r in parse_jsonl(response)}
 
 
-async def wait_reindexed(client: httpx.AsyncClient, acked_seq: int, timeout: float) -> dict[str, Any]:
+async def wait_reindexed(
+    client: httpx.AsyncClient, acked_seq: int, timeout: float
+) -> dict[str, Any]:
     """Poll the status until no write is pending and the served build covers `acked_seq`."""
     started = time.perf_counter()
     status: dict[str, Any] = {}
@@ -220,35 +273,81 @@ async def wait_reindexed(client: httpx.AsyncClient, acked_seq: int, timeout: flo
         status = response.json()
         last = status.get("last_reindex") or {}
         if status["pending_writes"] == 0 and status["writes_served"] >= acked_seq:
-            return {"ok": True, "seconds": round(time.perf_counter() - started, 1), "status": status}
-        if last.get("ok") is False and status["writes_served"] < acked_seq and not status["reindex_running"]:
-            return {"ok": False, "seconds": round(time.perf_counter() - started, 1), "status": status,
-                    "error": f"re-index failed: {last.get('error')}"}
+            return {
+                "ok": True,
+                "seconds": round(time.perf_counter() - started, 1),
+                "status": status,
+            }
+        if (
+            last.get("ok") is False
+            and status["writes_served"] < acked_seq
+            and not status["reindex_running"]
+        ):
+            return {
+                "ok": False,
+                "seconds": round(time.perf_counter() - started, 1),
+                "status": status,
+                "error": f"re-index failed: {last.get('error')}",
+            }
         await asyncio.sleep(1)
-    return {"ok": False, "seconds": round(timeout, 1), "status": status, "error": f"not re-indexed after {timeout:.0f} s"}
+    return {
+        "ok": False,
+        "seconds": round(timeout, 1),
+        "status": status,
+        "error": f"not re-indexed after {timeout:.0f} s",
+    }
 
 
-def probes(writes: list[Write], exported: dict[str, str]) -> tuple[list[tuple[str, str]], list[str]]:
+def probes(
+    writes: list[Write], exported: dict[str, str]
+) -> tuple[list[tuple[str, str]], list[str]]:
     """Acked records to look for by title (the first, a replaced one, the last) and acked deletes to miss."""
-    present = [(w.id, w.title) for w in writes if w.acked and w.title and exported.get(w.id) == w.title]
-    replaced = [(w.id, w.title) for w in writes if w.acked and w.op == "put" and w.title and exported.get(w.id) == w.title]
+    present = [
+        (w.id, w.title) for w in writes if w.acked and w.title and exported.get(w.id) == w.title
+    ]
+    replaced = [
+        (w.id, w.title)
+        for w in writes
+        if w.acked and w.op == "put" and w.title and exported.get(w.id) == w.title
+    ]
     picks = list(dict.fromkeys([*present[:1], *replaced[-1:], *present[-1:]]))
     deleted = [w.id for w in writes if w.acked and w.op == "delete" and w.id not in exported]
     return picks, deleted[-2:]
 
 
-async def check_served(client: httpx.AsyncClient, writes: list[Write], exported: dict[str, str]) -> list[dict[str, Any]]:
+async def check_served(
+    client: httpx.AsyncClient, writes: list[Write], exported: dict[str, str]
+) -> list[dict[str, Any]]:
     """Search for acked records by title (must be in the top 10) and GET acked deletes (must be 404)."""
     picks, deleted = probes(writes, exported)
     out = []
     for record_id, title in picks:
         response = await client.get("/v1/search", params={"q": title, "k": 10})
-        ids = [h["id"] for h in response.json().get("hits", [])] if response.status_code == 200 else []
-        out.append({"check": "search", "id": record_id, "title": title, "status": response.status_code,
-                    "rank": ids.index(record_id) + 1 if record_id in ids else None, "ok": record_id in ids})
+        ids = (
+            [h["id"] for h in response.json().get("hits", [])]
+            if response.status_code == 200
+            else []
+        )
+        out.append(
+            {
+                "check": "search",
+                "id": record_id,
+                "title": title,
+                "status": response.status_code,
+                "rank": ids.index(record_id) + 1 if record_id in ids else None,
+                "ok": record_id in ids,
+            }
+        )
     for record_id in deleted:
         response = await client.get(f"/v1/practices/{record_id}")
-        out.append({"check": "deleted is 404", "id": record_id, "status": response.status_code, "ok": response.status_code == 404})
+        out.append(
+            {
+                "check": "deleted is 404",
+                "id": record_id,
+                "status": response.status_code,
+                "ok": response.status_code == 404,
+            }
+        )
     return out
 
 
@@ -265,29 +364,47 @@ async def restart_and_check(server: Server, writes: list[Write]) -> dict[str, An
         status = (await client.get("/v1/admin/status")).json()
         reindex = await wait_reindexed(client, acked_seq, REINDEX_TIMEOUT)
         served = await check_served(client, writes, exported) if reindex["ok"] else []
-    return {"ready_s": round(ready_s, 1), "reindex_after_ready_s": reindex["seconds"],
-            "restart_to_reindexed_s": round(time.perf_counter() - started, 1), "acked_max_seq": acked_seq,
-            "status_at_ready": status, "reindex": reindex, "export": export, "served": served}
+    return {
+        "ready_s": round(ready_s, 1),
+        "reindex_after_ready_s": reindex["seconds"],
+        "restart_to_reindexed_s": round(time.perf_counter() - started, 1),
+        "acked_max_seq": acked_seq,
+        "status_at_ready": status,
+        "reindex": reindex,
+        "export": export,
+        "served": served,
+    }
 
 
 # -- rounds and report -----------------------------------------------------------------------------------
 
 
-async def one_round(server: Server, template: dict[str, Any], args: argparse.Namespace, round_no: int,
-                    history: list[Write]) -> dict[str, Any]:
+async def one_round(
+    server: Server,
+    template: dict[str, Any],
+    args: argparse.Namespace,
+    round_no: int,
+    history: list[Write],
+) -> dict[str, Any]:
     burst = await burst_and_kill(server, template, args, round_no)
     writes: list[Write] = burst["writes"]
     history.extend(writes)
     after = await restart_and_check(server, history)
     killed_at = burst["killed_at"]
     return {
-        "round": round_no, "killed_at_s": killed_at, "killed": burst["killed"],
-        "acked": sum(w.acked for w in writes), "failed": sum(not w.acked for w in writes),
+        "round": round_no,
+        "killed_at_s": killed_at,
+        "killed": burst["killed"],
+        "acked": sum(w.acked for w in writes),
+        "failed": sum(not w.acked for w in writes),
         "in_doubt": sum(w.in_doubt and w.started < killed_at for w in writes),
-        "failed_before_kill": [asdict(w) for w in writes if not w.acked and w.started + w.ms / 1000 < killed_at],
+        "failed_before_kill": [
+            asdict(w) for w in writes if not w.acked and w.started + w.ms / 1000 < killed_at
+        ],
         "ops": {op: sum(w.acked for w in writes if w.op == op) for op in ("post", "put", "delete")},
         "writes_per_s": round(sum(w.acked for w in writes) / (args.write_for or killed_at), 1),
-        "lost": len(after["export"]["lost"]), **after,
+        "lost": len(after["export"]["lost"]),
+        **after,
     }
 
 
@@ -324,20 +441,24 @@ def problems_of(rounds: list[dict[str, Any]]) -> list[str]:
 def round_lines(r: dict[str, Any]) -> list[str]:
     ops = ", ".join(f"{v} {k}" for k, v in r["ops"].items())
     killed = "; ".join(f"{pid} ({cmd})" for pid, cmd in r["killed"])
-    lines = [f"Round {r['round']}: SIGKILL at {r['killed_at_s']} s to {killed}",
-             f"  writes: acked {r['acked']} ({ops}; {r['writes_per_s']}/s), failed {r['failed']} "
-             f"(in flight at the kill: {r['in_doubt']}; failed before the kill: {len(r['failed_before_kill'])})",
-             f"  restart: ready in {r['ready_s']} s; at ready: writes_logged {r['status_at_ready']['writes_logged']}, "
-             f"writes_served {r['status_at_ready']['writes_served']}, pending {r['status_at_ready']['pending_writes']} "
-             f"(highest acked seq {r['acked_max_seq']})",
-             f"  export: {r['export']['records']} records written so far checked; lost {r['lost']}, "
-             f"unexpected {len(r['export']['unexpected']) + len(r['export']['unknown_ids_in_export'])}",
-             f"  re-index after restart: {'done' if r['reindex']['ok'] else 'NOT DONE'} {r['reindex_after_ready_s']} s after ready "
-             f"({r['restart_to_reindexed_s']} s after the restart)"]
+    lines = [
+        f"Round {r['round']}: SIGKILL at {r['killed_at_s']} s to {killed}",
+        f"  writes: acked {r['acked']} ({ops}; {r['writes_per_s']}/s), failed {r['failed']} "
+        f"(in flight at the kill: {r['in_doubt']}; failed before the kill: {len(r['failed_before_kill'])})",
+        f"  restart: ready in {r['ready_s']} s; at ready: writes_logged {r['status_at_ready']['writes_logged']}, "
+        f"writes_served {r['status_at_ready']['writes_served']}, pending {r['status_at_ready']['pending_writes']} "
+        f"(highest acked seq {r['acked_max_seq']})",
+        f"  export: {r['export']['records']} records written so far checked; lost {r['lost']}, "
+        f"unexpected {len(r['export']['unexpected']) + len(r['export']['unknown_ids_in_export'])}",
+        f"  re-index after restart: {'done' if r['reindex']['ok'] else 'NOT DONE'} {r['reindex_after_ready_s']} s after ready "
+        f"({r['restart_to_reindexed_s']} s after the restart)",
+    ]
     last = r["reindex"]["status"].get("last_reindex") or {}
     if last:
-        lines.append(f"    last re-index: trigger {last.get('trigger')}, {last.get('seconds')} s, embedded {last.get('embedded')}, "
-                     f"reused {last.get('reused')}, ok {last.get('ok')}")
+        lines.append(
+            f"    last re-index: trigger {last.get('trigger')}, {last.get('seconds')} s, embedded {last.get('embedded')}, "
+            f"reused {last.get('reused')}, ok {last.get('ok')}"
+        )
     for c in r["served"]:
         what = f"rank {c['rank']}" if c["check"] == "search" else f"status {c['status']}"
         lines.append(f"  {c['check']:<15} {c['id']}: {what} {'ok' if c['ok'] else 'FAILED'}")
@@ -347,28 +468,54 @@ def round_lines(r: dict[str, Any]) -> list[str]:
 
 
 def summary(result: dict[str, Any]) -> str:
-    lines = [f"Server started in {result['first_ready_s']} s; {result['writers']} writers, kill after {result['kill_after']} s"]
+    lines = [
+        f"Server started in {result['first_ready_s']} s; {result['writers']} writers, kill after {result['kill_after']} s"
+    ]
     for r in result["rounds"]:
         lines += ["", *round_lines(r)]
     problems = result["problems"]
     totals = {k: sum(r[k] for r in result["rounds"]) for k in ("acked", "failed", "lost")}
-    lines += ["", f"Total: acked {totals['acked']}, failed {totals['failed']}, lost {totals['lost']}",
-              "RESULT: " + ("FAIL - " + "; ".join(problems) if problems else "PASS (no acknowledged write lost)"),
-              f"Total {result['total_s']} s; server log: {result['server_log']}"]
+    lines += [
+        "",
+        f"Total: acked {totals['acked']}, failed {totals['failed']}, lost {totals['lost']}",
+        "RESULT: "
+        + ("FAIL - " + "; ".join(problems) if problems else "PASS (no acknowledged write lost)"),
+        f"Total {result['total_s']} s; server log: {result['server_log']}",
+    ]
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 2)[2])
-    parser.add_argument("--index", type=Path, default=ROOT / "indexes", help="index to copy (never written)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
+    parser.add_argument(
+        "--index", type=Path, default=ROOT / "indexes", help="index to copy (never written)"
+    )
     parser.add_argument("--writers", type=int, default=8, help="concurrent writers (default 8)")
-    parser.add_argument("--kill-after", type=float, default=3.0, help="seconds of writing before SIGKILL (default 3)")
-    parser.add_argument("--write-for", type=float, default=None,
-                        help="stop writing after this many seconds (less than --kill-after: the kill then hits a re-index)")
-    parser.add_argument("--rounds", type=int, default=1, help="kill and restart this many times (default 1)")
-    parser.add_argument("--json", type=Path, help="write the results here (the server log goes next to it)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary index and state directories")
+    parser.add_argument(
+        "--kill-after",
+        type=float,
+        default=3.0,
+        help="seconds of writing before SIGKILL (default 3)",
+    )
+    parser.add_argument(
+        "--write-for",
+        type=float,
+        default=None,
+        help="stop writing after this many seconds (less than --kill-after: the kill then hits a re-index)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="kill and restart this many times (default 1)"
+    )
+    parser.add_argument(
+        "--json", type=Path, help="write the results here (the server log goes next to it)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary index and state directories"
+    )
     args = parser.parse_args(argv)
     if args.write_for is not None and args.write_for >= args.kill_after:
         parser.error("--write-for must be less than --kill-after")
@@ -381,9 +528,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with server_on_copy(args.index, "crash_test", args.json, args.keep) as (server, work):
         first_ready = server.wait_ready()
         rounds = asyncio.run(drive(server, args))
-    return {"writers": args.writers, "kill_after": args.kill_after, "write_for": args.write_for, "first_ready_s": round(first_ready, 1),
-            "rounds": rounds, "problems": problems_of(rounds), "total_s": round(time.perf_counter() - t0, 1),
-            "server_log": str(server.log_path), "work_dir": str(work) if args.keep else None, "load_average_end": os.getloadavg()}
+    return {
+        "writers": args.writers,
+        "kill_after": args.kill_after,
+        "write_for": args.write_for,
+        "first_ready_s": round(first_ready, 1),
+        "rounds": rounds,
+        "problems": problems_of(rounds),
+        "total_s": round(time.perf_counter() - t0, 1),
+        "server_log": str(server.log_path),
+        "work_dir": str(work) if args.keep else None,
+        "load_average_end": os.getloadavg(),
+    }
 
 
 def main() -> None:

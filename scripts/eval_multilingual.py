@@ -26,10 +26,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from practice_finder import builds
+from practice_finder.build import versions
+from practice_finder.build.encoders import load_embedder
 from practice_finder.config import Settings
-from practice_finder.embedding import load_embedder
-from practice_finder.evaluation import (
+from practice_finder.evaluation.relevance import (
     HYBRID_WITHOUT_FEEDBACK,
     HYBRID_WITHOUT_TAXONOMY,
     TATOEBA_CODES,
@@ -39,7 +39,7 @@ from practice_finder.evaluation import (
     load_translations,
     tatoeba_accuracy,
 )
-from practice_finder.index import Index, open_index
+from practice_finder.query.handle import Index, open_index
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("hybrid", "dense", "lexical", HYBRID_WITHOUT_TAXONOMY, HYBRID_WITHOUT_FEEDBACK)
@@ -47,11 +47,15 @@ MODES = ("hybrid", "dense", "lexical", HYBRID_WITHOUT_TAXONOMY, HYBRID_WITHOUT_F
 
 def open_build(index_dir: Path) -> tuple[Index, str, Path]:
     """The current build of an index directory, opened with the model it was made with."""
-    build = builds.current_build(index_dir)
+    build = versions.current_build(index_dir)
     if build is None:
         raise SystemExit(f"no build in {index_dir}")
-    model = builds.read_manifest(build)["model"]["name"]
-    return open_index(Settings(index_dir=index_dir, model=model), partial(load_embedder, model)), model, build
+    model = versions.read_manifest(build)["model"]["name"]
+    return (
+        open_index(Settings(index_dir=index_dir, model=model), partial(load_embedder, model)),
+        model,
+        build,
+    )
 
 
 def domain_by_language(index_dir: Path) -> dict[str, Any]:
@@ -77,8 +81,9 @@ def translated_words_ceiling(index_dir: Path) -> dict[str, float]:
     """nDCG@10 of the hybrid for each translated set when its lexical leg is given the English question's
     words (a perfect word-for-word translation, which no component here can make): how far better query
     translation alone could take each language; the dense and taxonomy legs keep the translated question."""
-    from practice_finder import fusion, nlp, search
-    from practice_finder.evaluation import score
+    from practice_finder.evaluation.relevance import score
+    from practice_finder.query import fusion, legs, search
+    from practice_finder.text import pipelines
 
     index, model, _ = open_build(index_dir)
     english, qrels = load_domain(ROOT / "eval/domain")
@@ -87,11 +92,18 @@ def translated_words_ceiling(index_dir: Path) -> dict[str, float]:
         for lang, queries in load_translations(ROOT / "eval/domain").items():
             runs = {}
             for qid, text in queries.items():
-                found = search.retrieve(index, search.SearchQuery(text, k=100), 200, feedback=False)  # its lexical leg is replaced
-                words = nlp.content_words(english[qid], "en")
-                english_tax = search.english_words(index, found.understood)
-                legs = {**found.legs, "lexical": search.lexical_leg(index, words, 200, "", [], "en", english_tax)}
-                fused = fusion.reciprocal_rank_fusion(legs)[:100]  # full weight, as for an English question
+                found = search.retrieve(
+                    index, search.SearchQuery(text, k=100), 200, feedback=False
+                )  # its lexical leg is replaced
+                words = pipelines.content_words(english[qid], "en")
+                english_tax = legs.english_words(index, found.understood)
+                ranked = {
+                    **found.legs,
+                    "lexical": legs.lexical_leg(index, words, 200, "", [], "en", english_tax),
+                }
+                fused = fusion.reciprocal_rank_fusion(ranked)[
+                    :100
+                ]  # full weight, as for an English question
                 runs[qid] = {rid: float(len(fused) - i) for i, (rid, _) in enumerate(fused)}
             out[lang] = score(qrels, runs)["nDCG@10"]
             print(model, "ceiling", lang, out[lang], flush=True)
@@ -114,26 +126,48 @@ def table(results: list[dict[str, Any]]) -> str:
     lines = []
     for result in results:
         lines.append(f"\n{result['model']} (build {result['build']})")
-        lines.append(f"{'lang':<6}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'no-tax':>9}{'tax adds':>10}{'fb adds':>9}{'vs en':>8}")
+        lines.append(
+            f"{'lang':<6}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'no-tax':>9}{'tax adds':>10}{'fb adds':>9}{'vs en':>8}"
+        )
         for lang, f in result["languages"].items():
             adds = f["hybrid"] - f[HYBRID_WITHOUT_TAXONOMY]
             feedback = f["hybrid"] - f[HYBRID_WITHOUT_FEEDBACK]
-            lines.append(f"{lang:<6}{f['hybrid']:>9.4f}{f['dense']:>9.4f}{f['lexical']:>9.4f}"
-                         f"{f[HYBRID_WITHOUT_TAXONOMY]:>9.4f}{adds:>+10.4f}{feedback:>+9.4f}{f['hybrid_vs_english']:>8.3f}")
+            lines.append(
+                f"{lang:<6}{f['hybrid']:>9.4f}{f['dense']:>9.4f}{f['lexical']:>9.4f}"
+                f"{f[HYBRID_WITHOUT_TAXONOMY]:>9.4f}{adds:>+10.4f}{feedback:>+9.4f}{f['hybrid_vs_english']:>8.3f}"
+            )
         if "ceiling" in result:
             english = result["languages"]["en"]["hybrid"]
-            lines.append("with the English question's words in the lexical leg (share of English): "
-                         + ", ".join(f"{k} {v:.4f} ({v / english:.2f})" for k, v in result["ceiling"].items()))
+            lines.append(
+                "with the English question's words in the lexical leg (share of English): "
+                + ", ".join(
+                    f"{k} {v:.4f} ({v / english:.2f})" for k, v in result["ceiling"].items()
+                )
+            )
         if "tatoeba" in result:
-            lines.append("tatoeba top-1: " + ", ".join(f"{k} {v:.3f}" for k, v in result["tatoeba"].items()))
+            lines.append(
+                "tatoeba top-1: " + ", ".join(f"{k} {v:.3f}" for k, v in result["tatoeba"].items())
+            )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", type=Path, action="append", required=True, help="a build of the demo corpus (repeatable)")
-    parser.add_argument("--tatoeba", type=Path, help="the LASER Tatoeba folder (../shared/eval/tatoeba)")
-    parser.add_argument("--ceiling", action="store_true", help="also the hybrid with the English question's words in the lexical leg")
+    parser.add_argument(
+        "--index",
+        type=Path,
+        action="append",
+        required=True,
+        help="a build of the demo corpus (repeatable)",
+    )
+    parser.add_argument(
+        "--tatoeba", type=Path, help="the LASER Tatoeba folder (../shared/eval/tatoeba)"
+    )
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also the hybrid with the English question's words in the lexical leg",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results = []

@@ -48,7 +48,10 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-PROTECTED = (ROOT / "indexes", ROOT / "state")  # the project's own index and state: never written by these scripts
+PROTECTED = (
+    ROOT / "indexes",
+    ROOT / "state",
+)  # the project's own index and state: never written by these scripts
 PORTS = range(8700, 8800)
 MIX = {"search": 0.60, "recommendations": 0.25, "peers": 0.15}
 READY_TIMEOUT = 240.0
@@ -117,19 +120,36 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "HF_HUB_OFFLINE": "1", "PF_INDEX_DIR": str(self.index_dir), "PF_STATE_DIR": str(self.state_dir),
-                "PF_CORPUS_DIR": str(ROOT / "corpus"), "PF_MODEL": index_model(self.index_dir), "PF_ADMIN_KEYS": self.key,
-                "PF_RATE_LIMIT": "0", "PF_LOG_FORMAT": "json"}
+        return {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "PF_INDEX_DIR": str(self.index_dir),
+            "PF_STATE_DIR": str(self.state_dir),
+            "PF_CORPUS_DIR": str(ROOT / "corpus"),
+            "PF_MODEL": index_model(self.index_dir),
+            "PF_ADMIN_KEYS": self.key,
+            "PF_RATE_LIMIT": "0",
+            "PF_LOG_FORMAT": "json",
+        }
 
     def start(self) -> None:
         """Start the server on a free port; its output is appended to the log file."""
         self.port = free_port()
         command = [str(ROOT / ".venv/bin/practice-finder"), "serve", "--port", str(self.port)]
         with self.log_path.open("ab") as log:
-            log.write(f"--- {time.strftime('%H:%M:%S')} starting on port {self.port} ---\n".encode())
+            log.write(
+                f"--- {time.strftime('%H:%M:%S')} starting on port {self.port} ---\n".encode()
+            )
             log.flush()
-            self.proc = subprocess.Popen(command, env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                command,
+                env=self.env(),
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> float:
         """Seconds until GET /ready answers 200; SystemExit if the server exits or takes too long."""
@@ -193,7 +213,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def server_on_copy(source_index: Path, name: str, json_path: Path | None, keep: bool) -> Iterator[tuple[Server, Path]]:
+def server_on_copy(
+    source_index: Path, name: str, json_path: Path | None, keep: bool
+) -> Iterator[tuple[Server, Path]]:
     """A started (not yet ready) server on a copy of `source_index` with a fresh state directory, both in a
     temporary work directory; stopped on leaving, and the work directory removed unless `keep`."""
     work = Path(tempfile.mkdtemp(prefix=f"pf-{name}-"))
@@ -252,20 +274,40 @@ class Inputs:
 def load_questions() -> list[str]:
     """The officer questions of the domain evaluation (eval/domain/queries-*.jsonl)."""
     paths = sorted((ROOT / "eval/domain").glob("queries*.jsonl"))
-    return [json.loads(line)["text"] for path in paths for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line)["text"]
+        for path in paths
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
-async def timed(client: httpx.AsyncClient, kind: str, method: str, url: str, expect: tuple[int, ...] = (200,),
-                **kwargs: Any) -> tuple[Sample, httpx.Response | None]:
+async def timed(
+    client: httpx.AsyncClient,
+    kind: str,
+    method: str,
+    url: str,
+    expect: tuple[int, ...] = (200,),
+    **kwargs: Any,
+) -> tuple[Sample, httpx.Response | None]:
     """Send one request; never raises for a transport error (it becomes a failed sample)."""
     started = time.perf_counter()
     try:
         response = await client.request(method, url, **kwargs)
     except httpx.HTTPError as exc:
-        return Sample(kind, started, (time.perf_counter() - started) * 1000, 0, False, f"{type(exc).__name__}: {exc!r}"), None
+        return Sample(
+            kind,
+            started,
+            (time.perf_counter() - started) * 1000,
+            0,
+            False,
+            f"{type(exc).__name__}: {exc!r}",
+        ), None
     ms = (time.perf_counter() - started) * 1000
     ok = response.status_code in expect
-    return Sample(kind, started, ms, response.status_code, ok, "" if ok else response.text[:300]), response
+    return Sample(
+        kind, started, ms, response.status_code, ok, "" if ok else response.text[:300]
+    ), response
 
 
 async def mixed_request(client: httpx.AsyncClient, inputs: Inputs, rng: random.Random) -> Sample:
@@ -273,22 +315,36 @@ async def mixed_request(client: httpx.AsyncClient, inputs: Inputs, rng: random.R
     kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
     city = rng.choice(inputs.cities)
     if kind == "search":
-        sample, _ = await timed(client, kind, "GET", "/v1/search", params={"q": rng.choice(inputs.questions), "k": 10})
+        sample, _ = await timed(
+            client, kind, "GET", "/v1/search", params={"q": rng.choice(inputs.questions), "k": 10}
+        )
     elif kind == "recommendations":
-        sample, _ = await timed(client, kind, "POST", "/v1/recommendations", json={"city": city, "k": 10})
+        sample, _ = await timed(
+            client, kind, "POST", "/v1/recommendations", json={"city": city, "k": 10}
+        )
     else:
         sample, _ = await timed(client, kind, "GET", f"/v1/cities/{city}/peers", params={"k": 10})
     return sample
 
 
-async def worker(client: httpx.AsyncClient, inputs: Inputs, rng: random.Random, more: Callable[[], bool], out: list[Sample]) -> None:
+async def worker(
+    client: httpx.AsyncClient,
+    inputs: Inputs,
+    rng: random.Random,
+    more: Callable[[], bool],
+    out: list[Sample],
+) -> None:
     while more():
         out.append(await mixed_request(client, inputs, rng))
 
 
-async def run_clients(client: httpx.AsyncClient, inputs: Inputs, clients: int, more: Callable[[], bool], seed: int) -> list[Sample]:
+async def run_clients(
+    client: httpx.AsyncClient, inputs: Inputs, clients: int, more: Callable[[], bool], seed: int
+) -> list[Sample]:
     out: list[Sample] = []
-    await asyncio.gather(*(worker(client, inputs, random.Random(seed * 1000 + i), more, out) for i in range(clients)))
+    await asyncio.gather(
+        *(worker(client, inputs, random.Random(seed * 1000 + i), more, out) for i in range(clients))
+    )
     return out
 
 
@@ -318,7 +374,9 @@ def stats(samples: Sequence[Sample], seconds: float | None) -> dict[str, Any]:
     out: dict[str, Any] = {"count": len(samples), "failures": sum(s.failed for s in samples)}
     if seconds:
         out["per_s"] = round(len(samples) / seconds, 1)
-    out.update({f"p{p}_ms": round(percentile(times, p), 1) if times else None for p in (50, 90, 99)})
+    out.update(
+        {f"p{p}_ms": round(percentile(times, p), 1) if times else None for p in (50, 90, 99)}
+    )
     return out
 
 
@@ -342,7 +400,9 @@ class ReindexReport:
     title: str = ""
     write_seq: int = 0
     write_reindex_s: float | None = None  # POST sent -> a build with the write served
-    write_reindex_server_s: float | None = None  # the server's own timing of that build (last_reindex.seconds)
+    write_reindex_server_s: float | None = (
+        None  # the server's own timing of that build (last_reindex.seconds)
+    )
     admin_reindex_s: float | None = None  # POST /v1/admin/reindex sent -> the new build served
     admin_reindex_server_s: float | None = None
     found_in_search: bool = False
@@ -367,14 +427,20 @@ def distinctive_record(template: dict[str, Any], tag: str) -> dict[str, Any]:
     token = f"Zorvik{secrets.token_hex(4)}"
     record = {**template, "id": f"{tag}-{token.lower()}"}
     record["title"] = f"Moonlit kelp lantern regatta of {token}"
-    record["summary"] = f"Volunteers in {token} hung kelp lanterns along the harbour for a winter regatta."
+    record["summary"] = (
+        f"Volunteers in {token} hung kelp lanterns along the harbour for a winter regatta."
+    )
     sections = dict(template["sections"])
-    sections["what_happened"] = f"{sections['what_happened']}\n\nIn {token} the harbour kelp lanterns became a regatta of their own."
+    sections["what_happened"] = (
+        f"{sections['what_happened']}\n\nIn {token} the harbour kelp lanterns became a regatta of their own."
+    )
     record["sections"] = sections
     return record
 
 
-async def control_call(client: httpx.AsyncClient, report: ReindexReport, method: str, url: str, **kwargs: Any) -> httpx.Response:
+async def control_call(
+    client: httpx.AsyncClient, report: ReindexReport, method: str, url: str, **kwargs: Any
+) -> httpx.Response:
     """A request of the re-index task: recorded (its failures count), and it must succeed."""
     sample, response = await timed(client, "control", method, url, expect=(200, 202), **kwargs)
     report.control.append(sample)
@@ -383,13 +449,20 @@ async def control_call(client: httpx.AsyncClient, report: ReindexReport, method:
     return response
 
 
-async def wait_status(client: httpx.AsyncClient, report: ReindexReport, before: dict[str, Any] | None,
-                      done: Callable[[dict[str, Any]], bool], timeout: float) -> dict[str, Any]:
+async def wait_status(
+    client: httpx.AsyncClient,
+    report: ReindexReport,
+    before: dict[str, Any] | None,
+    done: Callable[[dict[str, Any]], bool],
+    timeout: float,
+) -> dict[str, Any]:
     """Poll GET /v1/admin/status every 0.5 s until `done(status)`; raise when a re-index newer than `before`
     (the last_reindex read before asking) failed."""
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:
-        status: dict[str, Any] = (await control_call(client, report, "GET", "/v1/admin/status")).json()
+        status: dict[str, Any] = (
+            await control_call(client, report, "GET", "/v1/admin/status")
+        ).json()
         last = status.get("last_reindex")
         if last and last != before and last.get("ok") is False:
             raise RuntimeError(f"re-index failed: {last.get('error')}")
@@ -399,26 +472,42 @@ async def wait_status(client: httpx.AsyncClient, report: ReindexReport, before: 
     raise RuntimeError(f"no build after {timeout:.0f} s")
 
 
-async def write_and_wait(client: httpx.AsyncClient, report: ReindexReport, record: dict[str, Any], timeout: float) -> None:
+async def write_and_wait(
+    client: httpx.AsyncClient, report: ReindexReport, record: dict[str, Any], timeout: float
+) -> None:
     """POST the record and wait for the background re-index that serves it."""
-    before = (await control_call(client, report, "GET", "/v1/admin/status")).json().get("last_reindex")
+    before = (
+        (await control_call(client, report, "GET", "/v1/admin/status")).json().get("last_reindex")
+    )
     started = time.perf_counter()
     accepted = (await control_call(client, report, "POST", "/v1/practices", json=record)).json()
     report.write_seq = int(accepted["seq"])
-    status = await wait_status(client, report, before,
-                               lambda s: s["writes_served"] >= report.write_seq and s["pending_writes"] == 0, timeout)
+    status = await wait_status(
+        client,
+        report,
+        before,
+        lambda s: s["writes_served"] >= report.write_seq and s["pending_writes"] == 0,
+        timeout,
+    )
     report.write_reindex_s = round(time.perf_counter() - started, 2)
     report.windows.append((started, time.perf_counter()))
     report.write_reindex_server_s = (status.get("last_reindex") or {}).get("seconds")
 
 
-async def admin_reindex_and_wait(client: httpx.AsyncClient, report: ReindexReport, timeout: float) -> None:
+async def admin_reindex_and_wait(
+    client: httpx.AsyncClient, report: ReindexReport, timeout: float
+) -> None:
     """POST /v1/admin/reindex and wait until another build is served."""
     before = (await control_call(client, report, "GET", "/v1/admin/status")).json()
     started = time.perf_counter()
     await control_call(client, report, "POST", "/v1/admin/reindex")
-    status = await wait_status(client, report, before.get("last_reindex"),
-                               lambda s: s["build"] != before["build"] and s["pending_writes"] == 0, timeout)
+    status = await wait_status(
+        client,
+        report,
+        before.get("last_reindex"),
+        lambda s: s["build"] != before["build"] and s["pending_writes"] == 0,
+        timeout,
+    )
     report.admin_reindex_s = round(time.perf_counter() - started, 2)
     report.windows.append((started, time.perf_counter()))
     report.admin_reindex_server_s = (status.get("last_reindex") or {}).get("seconds")
@@ -426,7 +515,9 @@ async def admin_reindex_and_wait(client: httpx.AsyncClient, report: ReindexRepor
 
 async def check_served(client: httpx.AsyncClient, report: ReindexReport) -> None:
     """The new record is found by its title and can be fetched."""
-    found = (await control_call(client, report, "GET", "/v1/search", params={"q": report.title, "k": 10})).json()
+    found = (
+        await control_call(client, report, "GET", "/v1/search", params={"q": report.title, "k": 10})
+    ).json()
     ids = [hit["id"] for hit in found["hits"]]
     report.found_in_search = report.record_id in ids
     report.search_rank = ids.index(report.record_id) + 1 if report.found_in_search else None
@@ -442,7 +533,11 @@ async def reindex_under_load(url: str, key: str, wait: float, timeout: float) ->
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as client:
         await asyncio.sleep(wait)
         try:
-            export = parse_jsonl(await control_call(client, report, "GET", "/v1/practices", params={"format": "jsonl"}))
+            export = parse_jsonl(
+                await control_call(
+                    client, report, "GET", "/v1/practices", params={"format": "jsonl"}
+                )
+            )
             template = next(r for r in export if r.get("language") == "en" and r.get("city"))
             record = distinctive_record(template, "loadtest")
             report.record_id, report.title = record["id"], record["title"]
@@ -469,10 +564,17 @@ async def fetch_inputs(url: str) -> Inputs:
     return Inputs(load_questions(), cities)
 
 
-async def phase_a(client: httpx.AsyncClient, server: Server, inputs: Inputs, args: argparse.Namespace) -> dict[str, Any]:
+async def phase_a(
+    client: httpx.AsyncClient, server: Server, inputs: Inputs, args: argparse.Namespace
+) -> dict[str, Any]:
     """`clients` clients for `duration` seconds (longer with --reindex, until the re-index task is done)."""
-    task = asyncio.create_task(reindex_under_load(server.url, server.key, args.reindex_after, args.reindex_timeout)) \
-        if args.reindex else None
+    task = (
+        asyncio.create_task(
+            reindex_under_load(server.url, server.key, args.reindex_after, args.reindex_timeout)
+        )
+        if args.reindex
+        else None
+    )
     started = time.perf_counter()
     deadline = started + args.duration
 
@@ -481,8 +583,12 @@ async def phase_a(client: httpx.AsyncClient, server: Server, inputs: Inputs, arg
 
     samples = await run_clients(client, inputs, args.clients, more, seed=1)
     seconds = time.perf_counter() - started
-    out: dict[str, Any] = {"seconds": round(seconds, 1), "clients": args.clients, "kinds": by_kind(samples, seconds),
-                           "samples": samples}
+    out: dict[str, Any] = {
+        "seconds": round(seconds, 1),
+        "clients": args.clients,
+        "kinds": by_kind(samples, seconds),
+        "samples": samples,
+    }
     if task is not None:
         report = await task
         during = [s for s in samples if in_windows(s, report.windows)]
@@ -493,8 +599,15 @@ async def phase_a(client: httpx.AsyncClient, server: Server, inputs: Inputs, arg
     return out
 
 
-async def memory_run(client: httpx.AsyncClient, server: Server, inputs: Inputs, start_count: int, target: int,
-                     clients: int, seed: int) -> tuple[list[Sample], list[dict[str, Any]]]:
+async def memory_run(
+    client: httpx.AsyncClient,
+    server: Server,
+    inputs: Inputs,
+    start_count: int,
+    target: int,
+    clients: int,
+    seed: int,
+) -> tuple[list[Sample], list[dict[str, Any]]]:
     """Requests of the mix until `target` in total, with a memory reading every CHECKPOINT requests."""
     samples: list[Sample] = []
     readings = []
@@ -507,23 +620,42 @@ async def memory_run(client: httpx.AsyncClient, server: Server, inputs: Inputs, 
     return samples, readings
 
 
-async def phase_b(client: httpx.AsyncClient, server: Server, inputs: Inputs, done: int, args: argparse.Namespace,
-                  warm: dict[str, Any]) -> dict[str, Any]:
+async def phase_b(
+    client: httpx.AsyncClient,
+    server: Server,
+    inputs: Inputs,
+    done: int,
+    args: argparse.Namespace,
+    warm: dict[str, Any],
+) -> dict[str, Any]:
     """Continue from `done` requests to `--requests`, then a further `--further`; RSS at each checkpoint."""
     started = time.perf_counter()
-    first, readings = await memory_run(client, server, inputs, done, args.requests, args.clients, seed=2)
+    first, readings = await memory_run(
+        client, server, inputs, done, args.requests, args.clients, seed=2
+    )
     at_target = {"requests": max(done, args.requests), **server.memory()}
-    second, more_readings = await memory_run(client, server, inputs, at_target["requests"], at_target["requests"] + args.further,
-                                             args.clients, seed=3)
+    second, more_readings = await memory_run(
+        client,
+        server,
+        inputs,
+        at_target["requests"],
+        at_target["requests"] + args.further,
+        args.clients,
+        seed=3,
+    )
     at_end = {"requests": at_target["requests"] + args.further, **server.memory()}
     samples = first + second
     seconds = time.perf_counter() - started
     after = [r["rss_mb"] for r in more_readings] or [at_end["rss_mb"]]
     return {
-        "seconds": round(seconds, 1), "kinds": by_kind(samples, seconds), "samples": samples,
+        "seconds": round(seconds, 1),
+        "kinds": by_kind(samples, seconds),
+        "samples": samples,
         "points": {"after_warmup": warm, "after_target": at_target, "after_further": at_end},
-        "growth_mb": {"warmup_to_target": round(at_target["rss_mb"] - warm["rss_mb"], 1),
-                      "target_to_further": round(at_end["rss_mb"] - at_target["rss_mb"], 1)},
+        "growth_mb": {
+            "warmup_to_target": round(at_target["rss_mb"] - warm["rss_mb"], 1),
+            "target_to_further": round(at_end["rss_mb"] - at_target["rss_mb"], 1),
+        },
         "noise_mb_during_further": round(max(after) - min(after), 1),
         "readings": readings + more_readings,
     }
@@ -538,9 +670,16 @@ async def drive(server: Server, args: argparse.Namespace) -> dict[str, Any]:
         warm = {"requests": len(warmup), **server.memory()}
         a = await phase_a(client, server, inputs, args)
         b = await phase_b(client, server, inputs, len(warmup) + len(a["samples"]), args, warm)
-    return {"inputs": {"questions": len(inputs.questions), "cities": len(inputs.cities)},
-            "warmup": {"count": len(warmup), "failures": sum(s.failed for s in warmup), "samples": warmup},
-            "phase_a": a, "phase_b": b}
+    return {
+        "inputs": {"questions": len(inputs.questions), "cities": len(inputs.cities)},
+        "warmup": {
+            "count": len(warmup),
+            "failures": sum(s.failed for s in warmup),
+            "samples": warmup,
+        },
+        "phase_a": a,
+        "phase_b": b,
+    }
 
 
 # -- report ----------------------------------------------------------------------------------------------------
@@ -548,8 +687,12 @@ async def drive(server: Server, args: argparse.Namespace) -> dict[str, Any]:
 
 def all_samples(result: dict[str, Any]) -> list[Sample]:
     reindex = result["phase_a"].get("reindex")
-    return [*result["warmup"]["samples"], *result["phase_a"]["samples"], *result["phase_b"]["samples"],
-            *(reindex.control if reindex else [])]
+    return [
+        *result["warmup"]["samples"],
+        *result["phase_a"]["samples"],
+        *result["phase_b"]["samples"],
+        *(reindex.control if reindex else []),
+    ]
 
 
 def verdict(result: dict[str, Any]) -> list[str]:
@@ -565,7 +708,9 @@ def verdict(result: dict[str, Any]) -> list[str]:
 
 
 def table(kinds: dict[str, dict[str, Any]]) -> list[str]:
-    lines = [f"  {'kind':<16}{'count':>8}{'failed':>8}{'req/s':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"]
+    lines = [
+        f"  {'kind':<16}{'count':>8}{'failed':>8}{'req/s':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+    ]
     for kind, s in kinds.items():
         ms = "".join(f"{'-' if s[k] is None else s[k]:>9}" for k in ("p50_ms", "p90_ms", "p99_ms"))
         lines.append(f"  {kind:<16}{s['count']:>8}{s['failures']:>8}{s.get('per_s', ''):>8}{ms}")
@@ -574,46 +719,81 @@ def table(kinds: dict[str, dict[str, Any]]) -> list[str]:
 
 def reindex_lines(a: dict[str, Any]) -> list[str]:
     r: ReindexReport = a["reindex"]
-    lines = ["", "Re-index under load:", f"  record {r.record_id} ({r.title!r}), write seq {r.write_seq}",
-             f"  write -> served:        {r.write_reindex_s} s (server build {r.write_reindex_server_s} s)",
-             f"  admin re-index -> served: {r.admin_reindex_s} s (server build {r.admin_reindex_server_s} s)",
-             f"  found by its title: {'yes, rank ' + str(r.search_rank) if r.found_in_search else 'NO'}; "
-             f"GET /v1/practices/{r.record_id}: {r.practice_status}",
-             f"  control requests: {len(r.control)}, failed {sum(s.failed for s in r.control)}"]
+    lines = [
+        "",
+        "Re-index under load:",
+        f"  record {r.record_id} ({r.title!r}), write seq {r.write_seq}",
+        f"  write -> served:        {r.write_reindex_s} s (server build {r.write_reindex_server_s} s)",
+        f"  admin re-index -> served: {r.admin_reindex_s} s (server build {r.admin_reindex_server_s} s)",
+        f"  found by its title: {'yes, rank ' + str(r.search_rank) if r.found_in_search else 'NO'}; "
+        f"GET /v1/practices/{r.record_id}: {r.practice_status}",
+        f"  control requests: {len(r.control)}, failed {sum(s.failed for s in r.control)}",
+    ]
     if r.error:
         lines.append(f"  ERROR: {r.error}")
-    for label, key in (("while re-indexing", "latency_during_reindex"), ("otherwise", "latency_outside_reindex")):
+    for label, key in (
+        ("while re-indexing", "latency_during_reindex"),
+        ("otherwise", "latency_outside_reindex"),
+    ):
         s = a[key]
-        lines.append(f"  latency {label:<18} n={s['count']:<6} p50 {s['p50_ms']} ms, p90 {s['p90_ms']} ms, p99 {s['p99_ms']} ms")
+        lines.append(
+            f"  latency {label:<18} n={s['count']:<6} p50 {s['p50_ms']} ms, p90 {s['p90_ms']} ms, p99 {s['p99_ms']} ms"
+        )
     return lines
 
 
 def memory_lines(b: dict[str, Any]) -> list[str]:
     p, g = b["points"], b["growth_mb"]
     lines = ["", "Memory (RSS of the server process and its workers):"]
-    for label, key in (("after warm-up", "after_warmup"), ("after target", "after_target"), ("after further", "after_further")):
+    for label, key in (
+        ("after warm-up", "after_warmup"),
+        ("after target", "after_target"),
+        ("after further", "after_further"),
+    ):
         point = p[key]
-        extra = f" (+ re-index child {point['reindex_rss_mb']} MB)" if point["reindex_rss_mb"] else ""
-        lines.append(f"  {label:<14} {point['requests']:>7} requests: {point['rss_mb']:>8.1f} MB{extra}")
-    lines.append(f"  growth warm-up -> target: {g['warmup_to_target']:+.1f} MB; target -> further: {g['target_to_further']:+.1f} MB "
-                 f"(spread of the readings during the further run: {b['noise_mb_during_further']} MB)")
+        extra = (
+            f" (+ re-index child {point['reindex_rss_mb']} MB)" if point["reindex_rss_mb"] else ""
+        )
+        lines.append(
+            f"  {label:<14} {point['requests']:>7} requests: {point['rss_mb']:>8.1f} MB{extra}"
+        )
+    lines.append(
+        f"  growth warm-up -> target: {g['warmup_to_target']:+.1f} MB; target -> further: {g['target_to_further']:+.1f} MB "
+        f"(spread of the readings during the further run: {b['noise_mb_during_further']} MB)"
+    )
     return lines
 
 
 def summary(result: dict[str, Any]) -> str:
     a, b = result["phase_a"], result["phase_b"]
-    lines = [f"Server ready in {result['ready_s']} s (port {result['port']}); {result['inputs']['questions']} questions, "
-             f"{result['inputs']['cities']} cities; warm-up {result['warmup']['count']} requests, {result['warmup']['failures']} failed",
-             "", f"Phase A: {a['clients']} clients, {a['seconds']} s", *table(a["kinds"])]
+    lines = [
+        f"Server ready in {result['ready_s']} s (port {result['port']}); {result['inputs']['questions']} questions, "
+        f"{result['inputs']['cities']} cities; warm-up {result['warmup']['count']} requests, {result['warmup']['failures']} failed",
+        "",
+        f"Phase A: {a['clients']} clients, {a['seconds']} s",
+        *table(a["kinds"]),
+    ]
     if "reindex" in a:
         lines += reindex_lines(a)
-    lines += ["", f"Phase B: {b['kinds']['all']['count']} more requests in {b['seconds']} s", *table(b["kinds"]), *memory_lines(b)]
+    lines += [
+        "",
+        f"Phase B: {b['kinds']['all']['count']} more requests in {b['seconds']} s",
+        *table(b["kinds"]),
+        *memory_lines(b),
+    ]
     problems = verdict(result)
     examples = failure_examples(all_samples(result), 5)
-    lines += ["", *(f"  failed: {e['kind']} status {e['status']} {e['error'][:160]}" for e in examples)]
-    lines.append("RESULT: " + ("FAIL - " + "; ".join(problems) if problems else "PASS (no failed request)"))
-    lines.append(f"Total {result['total_s']} s; load average (1/5/15 min) at start {fmt_load(result['load_average_start'])}, "
-                 f"at end {fmt_load(result['load_average_end'])}; server log: {result['server_log']}")
+    lines += [
+        "",
+        *(f"  failed: {e['kind']} status {e['status']} {e['error'][:160]}" for e in examples),
+    ]
+    lines.append(
+        "RESULT: " + ("FAIL - " + "; ".join(problems) if problems else "PASS (no failed request)")
+    )
+    lines.append(
+        f"Total {result['total_s']} s; load average (1/5/15 min) at start {fmt_load(result['load_average_start'])}, "
+        f"at end {fmt_load(result['load_average_end'])}; server log: {result['server_log']}"
+    )
     return "\n".join(lines)
 
 
@@ -630,8 +810,13 @@ def to_json(result: dict[str, Any]) -> dict[str, Any]:
     reindex = result["phase_a"].get("reindex")
     if reindex is not None:
         data = asdict(reindex)
-        data["control"] = {"count": len(reindex.control), "failures": sum(s.failed for s in reindex.control)}
-        data["windows_s"] = [(round(s - result["t0"], 2), round(e - result["t0"], 2)) for s, e in reindex.windows]
+        data["control"] = {
+            "count": len(reindex.control),
+            "failures": sum(s.failed for s in reindex.control),
+        }
+        data["windows_s"] = [
+            (round(s - result["t0"], 2), round(e - result["t0"], 2)) for s, e in reindex.windows
+        ]
         del data["windows"]
         out["phase_a"]["reindex"] = data
     out["failure_examples"] = failure_examples(all_samples(result))
@@ -644,20 +829,49 @@ def to_json(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 2)[2])
-    parser.add_argument("--index", type=Path, default=ROOT / "indexes", help="index to copy (never written)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 2)[2],
+    )
+    parser.add_argument(
+        "--index", type=Path, default=ROOT / "indexes", help="index to copy (never written)"
+    )
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default 16)")
     parser.add_argument("--duration", type=float, default=60.0, help="phase A seconds (default 60)")
-    parser.add_argument("--requests", type=int, default=20_000, help="requests in total before the 2nd memory reading")
-    parser.add_argument("--further", type=int, default=5_000, help="requests between the 2nd and 3rd memory readings")
-    parser.add_argument("--warmup", type=int, default=200, help="requests before the first memory reading")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=20_000,
+        help="requests in total before the 2nd memory reading",
+    )
+    parser.add_argument(
+        "--further",
+        type=int,
+        default=5_000,
+        help="requests between the 2nd and 3rd memory readings",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=200, help="requests before the first memory reading"
+    )
     parser.add_argument("--reindex", action="store_true", help="re-index under load during phase A")
-    parser.add_argument("--reindex-after", type=float, default=10.0, help="seconds into phase A before the write")
-    parser.add_argument("--reindex-timeout", type=float, default=900.0, help="seconds to wait for each build")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 4 clients, 10 s, 2,000 + 500 requests, 50 warm-up")
-    parser.add_argument("--json", type=Path, help="write the results here (the server log goes next to it)")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary index and state directories")
+    parser.add_argument(
+        "--reindex-after", type=float, default=10.0, help="seconds into phase A before the write"
+    )
+    parser.add_argument(
+        "--reindex-timeout", type=float, default=900.0, help="seconds to wait for each build"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 4 clients, 10 s, 2,000 + 500 requests, 50 warm-up",
+    )
+    parser.add_argument(
+        "--json", type=Path, help="write the results here (the server log goes next to it)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary index and state directories"
+    )
     args = parser.parse_args(argv)
     if args.quick:  # smaller defaults; options given on the command line still win
         quick = {"clients": 4, "duration": 10.0, "requests": 2_000, "further": 500, "warmup": 50}
@@ -674,9 +888,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with server_on_copy(args.index, "load_test", args.json, args.keep) as (server, work):
         ready = server.wait_ready()
         result = asyncio.run(drive(server, args))
-    result.update(t0=t0, ready_s=round(ready, 1), load_average_end=os.getloadavg(), load_average_start=load_start, port=server.port,
-                  server_log=str(server.log_path), work_dir=str(work) if args.keep else None, total_s=round(time.perf_counter() - t0, 1),
-                  config={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
+    result.update(
+        t0=t0,
+        ready_s=round(ready, 1),
+        load_average_end=os.getloadavg(),
+        load_average_start=load_start,
+        port=server.port,
+        server_log=str(server.log_path),
+        work_dir=str(work) if args.keep else None,
+        total_s=round(time.perf_counter() - t0, 1),
+        config={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+    )
     return result
 
 
@@ -686,7 +908,9 @@ def main() -> None:
     result = run(args)
     print(summary(result))
     if args.json:
-        args.json.write_text(json.dumps(to_json(result), indent=2, default=str) + "\n", encoding="utf-8")
+        args.json.write_text(
+            json.dumps(to_json(result), indent=2, default=str) + "\n", encoding="utf-8"
+        )
     sys.exit(1 if verdict(result) else 0)
 
 

@@ -13,11 +13,11 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from practice_finder import beir
+from practice_finder.build.encoders import load_embedder
 from practice_finder.config import Settings
-from practice_finder.embedding import load_embedder
-from practice_finder.evaluation import evaluate
-from practice_finder.index import open_index
+from practice_finder.evaluation import beir
+from practice_finder.evaluation.relevance import evaluate
+from practice_finder.query.handle import open_index
 
 VARIANTS: list[tuple[str, dict[str, object]]] = [
     ("defaults (k=60, 200 candidates, max of record and passages)", {}),
@@ -37,9 +37,16 @@ def main() -> None:
     index = open_index(settings, partial(load_embedder, settings.model))
     print(f"{'variant':<62}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'R@100':>8}")
     for name, options in VARIANTS:
-        modes = ("hybrid", "dense", "lexical") if not options or "dense_scoring" in options else ("hybrid",)
+        modes = (
+            ("hybrid", "dense", "lexical")
+            if not options or "dense_scoring" in options
+            else ("hybrid",)
+        )
         m = evaluate(index, data.queries, data.qrels, modes, **options)  # type: ignore[arg-type]
-        cells = [f"{m[mode]['nDCG@10']:>9.4f}" if mode in m else f"{'':>9}" for mode in ("hybrid", "dense", "lexical")]
+        cells = [
+            f"{m[mode]['nDCG@10']:>9.4f}" if mode in m else f"{'':>9}"
+            for mode in ("hybrid", "dense", "lexical")
+        ]
         print(f"{name:<62}{''.join(cells)}{m['hybrid']['R@100']:>8.4f}", flush=True)
 
 

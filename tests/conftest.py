@@ -28,7 +28,9 @@ def tiny(tmp_path: Path) -> Settings:
     """Settings pointing at a fresh three-practice corpus and an empty index directory."""
     corpus = tmp_path / "corpus"
     write_tiny_corpus(corpus, CORPUS / "taxonomy.yaml")
-    return Settings(corpus_dir=corpus, index_dir=tmp_path / "indexes", progress=False, keep_builds=2)
+    return Settings(
+        corpus_dir=corpus, index_dir=tmp_path / "indexes", progress=False, keep_builds=2
+    )
 
 
 @pytest.fixture
@@ -39,8 +41,8 @@ def fake_embedder() -> HashingEmbedder:
 @pytest.fixture(scope="session")
 def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """The shipped corpus, indexed once with the default model, multilingual-e5-small (about 8 minutes)."""
-    from practice_finder.embedding import load_embedder
-    from practice_finder.pipeline import ingest
+    from practice_finder.build.encoders import load_embedder
+    from practice_finder.build.ingest import ingest
 
     index_dir = tmp_path_factory.mktemp("real") / "indexes"
     settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, progress=False)
@@ -50,14 +52,14 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def real_embedder():  # type: ignore[no-untyped-def]
-    from practice_finder.embedding import load_embedder
+    from practice_finder.build.encoders import load_embedder
 
     return load_embedder(Settings().model)
 
 
 @pytest.fixture(scope="session")
 def real_index(real_settings: Settings, real_embedder):  # type: ignore[no-untyped-def]
-    from practice_finder.index import open_index
+    from practice_finder.query.handle import open_index
 
     index = open_index(real_settings, lambda: real_embedder)
     yield index
@@ -67,7 +69,7 @@ def real_index(real_settings: Settings, real_embedder):  # type: ignore[no-untyp
 @pytest.fixture(scope="session")
 def minilm_embedder():  # type: ignore[no-untyped-def]
     """The English sentence-transformers model (the one with an ONNX query encoder)."""
-    from practice_finder.embedding import load_embedder
+    from practice_finder.build.encoders import load_embedder
 
     return load_embedder(ENGLISH_MODEL)
 
@@ -75,7 +77,7 @@ def minilm_embedder():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def minilm_settings(tmp_path_factory: pytest.TempPathFactory, minilm_embedder) -> Settings:  # type: ignore[no-untyped-def]
     """The shipped corpus indexed with all-MiniLM-L6-v2 (about a minute)."""
-    from practice_finder.pipeline import ingest
+    from practice_finder.build.ingest import ingest
 
     index_dir = tmp_path_factory.mktemp("minilm") / "indexes"
     settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, progress=False, model=ENGLISH_MODEL)
@@ -85,7 +87,7 @@ def minilm_settings(tmp_path_factory: pytest.TempPathFactory, minilm_embedder) -
 
 @pytest.fixture(scope="session")
 def minilm_index(minilm_settings: Settings, minilm_embedder):  # type: ignore[no-untyped-def]
-    from practice_finder.index import open_index
+    from practice_finder.query.handle import open_index
 
     index = open_index(minilm_settings, lambda: minilm_embedder)
     yield index

@@ -23,7 +23,9 @@ class HashingEmbedder:
         self.calls: list[int] = []
         self.fail_after = fail_after
 
-    def encode(self, texts: Sequence[str], *, kind: str = "passage", progress: bool = False) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, kind: str = "passage", progress: bool = False
+    ) -> np.ndarray:
         self.calls.append(len(texts))
         if self.fail_after is not None and len(self.calls) > self.fail_after:
             raise RuntimeError("embedding failed (simulated)")
@@ -51,7 +53,9 @@ WHAT_HAPPENED = (
 )
 
 
-def practice(pid: str, title: str, town: str, country: str, challenges: str, extra: str = "") -> str:
+def practice(
+    pid: str, title: str, town: str, country: str, challenges: str, extra: str = ""
+) -> str:
     return f"""---
 id: {pid}
 title: {title}
@@ -145,9 +149,27 @@ def write_tiny_corpus(folder: Path, taxonomy: Path) -> None:
         (folder / sub).mkdir(parents=True, exist_ok=True)
     shutil.copy(taxonomy, folder / "taxonomy.yaml")
     records = {
-        "testby-library-evenings": practice("testby-library-evenings", "Library evenings against loneliness", "Testby", "DK", "loneliness"),
-        "nordby-harbour-songs": practice("nordby-harbour-songs", "Harbour songs for all generations", "Nordby", "NO", "intergenerational-gap"),
-        "ostby-memory-group": practice("ostby-memory-group", "A memory group for the old harbour", "Ostby", "SE", "population-ageing"),
+        "testby-library-evenings": practice(
+            "testby-library-evenings",
+            "Library evenings against loneliness",
+            "Testby",
+            "DK",
+            "loneliness",
+        ),
+        "nordby-harbour-songs": practice(
+            "nordby-harbour-songs",
+            "Harbour songs for all generations",
+            "Nordby",
+            "NO",
+            "intergenerational-gap",
+        ),
+        "ostby-memory-group": practice(
+            "ostby-memory-group",
+            "A memory group for the old harbour",
+            "Ostby",
+            "SE",
+            "population-ageing",
+        ),
     }
     for pid, text in records.items():
         (folder / "practices" / f"{pid}.md").write_text(text, encoding="utf-8")

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from practice_finder.api import create_app
 from practice_finder.config import DEFAULT_MODEL, Settings
+from practice_finder.web.app import create_app
 
 YOUTH = "young people leave our small town, how can culture keep them"
 
@@ -43,10 +43,12 @@ def test_a_lone_quick_read_runs_on_the_event_loop_and_one_among_others_in_a_work
     import threading
     from types import SimpleNamespace
 
-    from practice_finder.api import run_core
+    from practice_finder.web.api_reads import run_core
 
     async def thread_of_call(active: int) -> tuple[int, int]:
-        request = SimpleNamespace(app=SimpleNamespace(state={"metrics": SimpleNamespace(active=active)}))
+        request = SimpleNamespace(
+            app=SimpleNamespace(state={"metrics": SimpleNamespace(active=active)})
+        )
         return await run_core(request, threading.get_ident), threading.get_ident()  # type: ignore[arg-type]
 
     called, loop = asyncio.run(thread_of_call(1))
@@ -58,7 +60,9 @@ def test_a_lone_quick_read_runs_on_the_event_loop_and_one_among_others_in_a_work
 def test_requests_in_progress_are_counted_and_released(client: TestClient) -> None:
     for _ in range(3):
         assert client.get("/v1/search", params={"q": YOUTH}).status_code == 200
-    assert client.get("/v1/practices/nope").status_code == 404  # a request that fails is released too
+    assert (
+        client.get("/v1/practices/nope").status_code == 404
+    )  # a request that fails is released too
     assert "pf_http_requests_in_progress 1.0" in client.get("/metrics").text  # the scrape itself
 
 
@@ -71,36 +75,49 @@ def test_search_hits_snippets_reasons_and_facets(client: TestClient) -> None:
     assert set(hit["why"]["ranks"]) == {"dense", "lexical", "taxonomy"}
     assert sum(body["facets"]["country"].values()) == body["total"]
     assert body["facets"]["challenge"]["youth-out-migration"] >= 5
-    assert sum(body["facets"]["language"].values()) == body["total"] and body["query_language"] == "en"
+    assert (
+        sum(body["facets"]["language"].values()) == body["total"] and body["query_language"] == "en"
+    )
 
 
 def test_search_in_another_language_with_a_language_filter(client: TestClient) -> None:
-    body = client.get("/v1/search", params={"q": "Einsamkeit älterer Menschen", "language": "de,da"}).json()
+    body = client.get(
+        "/v1/search", params={"q": "Einsamkeit älterer Menschen", "language": "de,da"}
+    ).json()
     assert body["query_language"] == "de" and "loneliness" in body["understood"]["challenges"]
     assert body["hits"] and {h["language"] for h in body["hits"]} <= {"de", "da"}
     assert set(body["facets"]["language"]) <= {"de", "da"}
     practice = client.get(f"/v1/practices/{body['hits'][0]['id']}").json()
-    assert practice["language"] in {"de", "da"} and practice["detected_language"] == practice["language"]
+    assert (
+        practice["language"] in {"de", "da"}
+        and practice["detected_language"] == practice["language"]
+    )
 
 
 def test_filters_apply_before_the_cut(client: TestClient) -> None:
     params = {"q": YOUTH, "k": 6, "country": "EE,LV", "population_max": 20000}
     body = client.get("/v1/search", params=params).json()
     assert len(body["hits"]) == 6
-    assert {h["country"] for h in body["hits"]} <= {"EE", "LV"} and all(h["population"] <= 20000 for h in body["hits"])
+    assert {h["country"] for h in body["hits"]} <= {"EE", "LV"} and all(
+        h["population"] <= 20000 for h in body["hits"]
+    )
     assert set(body["facets"]["country"]) <= {"EE", "LV"}
 
 
 def test_facet_counts_follow_filters(client: TestClient) -> None:
     whole = client.get("/v1/search", params={"q": "choir", "k": 3}).json()
-    narrowed = client.get("/v1/search", params={"q": "choir", "k": 3, "challenge": "loneliness"}).json()
+    narrowed = client.get(
+        "/v1/search", params={"q": "choir", "k": 3, "challenge": "loneliness"}
+    ).json()
     assert narrowed["total"] < whole["total"]
     assert narrowed["total"] == narrowed["facets"]["challenge"]["loneliness"]
 
 
 def test_diversify_reorders_but_keeps_the_candidates(client: TestClient) -> None:
     plain = client.get("/v1/search", params={"q": "wooden houses in the old town", "k": 10}).json()
-    varied = client.get("/v1/search", params={"q": "wooden houses in the old town", "k": 10, "diversify": "true"}).json()
+    varied = client.get(
+        "/v1/search", params={"q": "wooden houses in the old town", "k": 10, "diversify": "true"}
+    ).json()
     assert varied["hits"][0]["id"] == plain["hits"][0]["id"] and varied["total"] == plain["total"]
 
 
@@ -120,29 +137,52 @@ def test_diversify_reorders_but_keeps_the_candidates(client: TestClient) -> None
         ({}, "q"),
     ],
 )
-def test_bad_search_parameters_are_400_naming_them(client: TestClient, params: dict, parameter: str) -> None:  # type: ignore[type-arg]
+def test_bad_search_parameters_are_400_naming_them(
+    client: TestClient, params: dict, parameter: str
+) -> None:  # type: ignore[type-arg]
     _problem(client.get("/v1/search", params=params), 400, parameter)
 
 
 def test_records(client: TestClient) -> None:
     practice = client.get("/v1/practices/rujiena-courtyard-meet-your-neighbour").json()
     assert practice["city"] == "rujiena" and practice["city_name"] == "Rūjiena"
-    assert "loneliness" in practice["tags"]["declared"]["challenges"] or practice["tags"]["from_text"]
-    similar = client.get("/v1/practices/rujiena-courtyard-meet-your-neighbour/similar", params={"k": 4}).json()
-    assert len(similar) == 4 and "rujiena-courtyard-meet-your-neighbour" not in {s["id"] for s in similar}
+    assert (
+        "loneliness" in practice["tags"]["declared"]["challenges"] or practice["tags"]["from_text"]
+    )
+    similar = client.get(
+        "/v1/practices/rujiena-courtyard-meet-your-neighbour/similar", params={"k": 4}
+    ).json()
+    assert len(similar) == 4 and "rujiena-courtyard-meet-your-neighbour" not in {
+        s["id"] for s in similar
+    }
     cities = client.get("/v1/cities").json()
     assert len(cities) >= 60 and sum(1 for c in cities if c["pearl_year"]) == 14
-    assert {c["country"] for c in client.get("/v1/cities", params={"country": "NO"}).json()} == {"NO"}
+    assert {c["country"] for c in client.get("/v1/cities", params={"country": "NO"}).json()} == {
+        "NO"
+    }
     city = client.get("/v1/cities/rujiena").json()
-    assert city["pearl_year"] == 2024 and city["practices"] and city["plans"][0]["id"] == "rujiena-cureap-2024"
+    assert (
+        city["pearl_year"] == 2024
+        and city["practices"]
+        and city["plans"][0]["id"] == "rujiena-cureap-2024"
+    )
     plan = client.get("/v1/plans/rujiena-cureap-2024").json()
     assert set(plan["sections"]) >= {"local_context", "actions", "expected_outcomes"}
     taxonomy = client.get("/v1/taxonomy").json()
     assert {"challenges", "assets", "themes", "target_groups", "participation"} == set(taxonomy)
 
 
-@pytest.mark.parametrize("path", ["/v1/practices/nope", "/v1/practices/nope/similar", "/v1/cities/atlantis",
-                                  "/v1/cities/atlantis/peers", "/v1/plans/nope", "/v1/nothing-here"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/practices/nope",
+        "/v1/practices/nope/similar",
+        "/v1/cities/atlantis",
+        "/v1/cities/atlantis/peers",
+        "/v1/plans/nope",
+        "/v1/nothing-here",
+    ],
+)
 def test_unknown_ids_are_404(client: TestClient, path: str) -> None:
     _problem(client.get(path), 404)
 
@@ -157,13 +197,19 @@ def test_recommendations_for_a_corpus_city(client: TestClient) -> None:
 
 
 def test_recommendations_for_a_described_town_show_what_was_understood(client: TestClient) -> None:
-    profile = {"country": "LT", "population": 8000,
-               "text": "Our young people move away after school and many older residents are lonely. We have a lake and a strong choir."}
+    profile = {
+        "country": "LT",
+        "population": 8000,
+        "text": "Our young people move away after school and many older residents are lonely. We have a lake and a strong choir.",
+    }
     body = client.post("/v1/recommendations", json={"profile": profile, "k": 5}).json()
     understood = body["profile"]["understood"]
     assert {"youth-out-migration", "loneliness"} <= set(understood["challenges"])
     assert {"lake", "choir"} <= set(understood["assets"])
-    assert body["profile"]["settlement_type"] == "town" and body["profile"]["settlement_type_estimated"]
+    assert (
+        body["profile"]["settlement_type"] == "town"
+        and body["profile"]["settlement_type_estimated"]
+    )
     for rec in body["recommendations"]:
         assert set(rec["addresses_challenges"]) & {"youth-out-migration", "loneliness"}, rec["id"]
         assert "inhabitants" in rec["reason"]
@@ -188,22 +234,41 @@ def test_bad_recommendation_bodies_are_400(client: TestClient, body: dict, param
 
 
 def test_malformed_json_is_400(client: TestClient) -> None:
-    _problem(client.post("/v1/recommendations", content=b"{not json", headers={"content-type": "application/json"}), 400, "body")
+    _problem(
+        client.post(
+            "/v1/recommendations",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        ),
+        400,
+        "body",
+    )
 
 
 def test_unknown_city_for_recommendations_is_404(client: TestClient) -> None:
     _problem(client.post("/v1/recommendations", json={"city": "atlantis"}), 404)
 
 
-def test_similar_peers_have_a_documented_breakdown_and_several_countries(client: TestClient) -> None:
+def test_similar_peers_have_a_documented_breakdown_and_several_countries(
+    client: TestClient,
+) -> None:
     body = client.get("/v1/cities/rujiena/peers", params={"k": 9}).json()
     assert body["mode"] == "similar" and abs(sum(body["weights"].values()) - 1.0) < 1e-9
     peers = body["peers"]
     assert len(peers) == 9 and "rujiena" not in {p["city"] for p in peers}
     assert len({p["country"] for p in peers}) >= 3
     for peer in peers:
-        assert abs(sum(c["contribution"] for c in peer["components"].values()) - peer["score"]) < 1e-3
-        assert set(peer["components"]) == {"challenges", "population", "assets", "plan", "type", "distance"}
+        assert (
+            abs(sum(c["contribution"] for c in peer["components"].values()) - peer["score"]) < 1e-3
+        )
+        assert set(peer["components"]) == {
+            "challenges",
+            "population",
+            "assets",
+            "plan",
+            "type",
+            "distance",
+        }
     assert [p["score"] for p in peers] == sorted((p["score"] for p in peers), reverse=True)
 
 
@@ -214,24 +279,49 @@ def test_country_filter_on_peers(client: TestClient) -> None:
 
 def test_mentors_worked_on_the_same_challenges(client: TestClient) -> None:
     body = client.get("/v1/cities/kaskinen/peers", params={"mode": "mentors", "k": 5}).json()
-    wanted = set(body["profile"]["challenges"]) | set(body["profile"]["understood"].get("challenges", []))
+    wanted = set(body["profile"]["challenges"]) | set(
+        body["profile"]["understood"].get("challenges", [])
+    )
     for peer in body["peers"]:
-        shared = {c for p in peer["experience"]["practices"] for c in p["shared_challenges"]} | set(peer["experience"]["plan_challenges"])
+        shared = {c for p in peer["experience"]["practices"] for c in p["shared_challenges"]} | set(
+            peer["experience"]["plan_challenges"]
+        )
         assert shared and shared <= wanted
         assert peer["reason"]
 
 
 def test_peers_for_a_described_profile(client: TestClient) -> None:
-    body = client.post("/v1/peers", json={"population": 4000, "lat": 57.0, "lon": 25.0, "challenges": ["youth-out-migration"],
-                                          "text": "A small rural town with an open-air stage and a choir.", "k": 5}).json()
+    body = client.post(
+        "/v1/peers",
+        json={
+            "population": 4000,
+            "lat": 57.0,
+            "lon": 25.0,
+            "challenges": ["youth-out-migration"],
+            "text": "A small rural town with an open-air stage and a choir.",
+            "k": 5,
+        },
+    ).json()
     assert len(body["peers"]) == 5 and body["profile"]["settlement_type"] == "rural"
-    _problem(client.post("/v1/peers", json={"population": 4000, "mode": "friends", "challenges": ["loneliness"]}), 400, "mode")
+    _problem(
+        client.post(
+            "/v1/peers", json={"population": 4000, "mode": "friends", "challenges": ["loneliness"]}
+        ),
+        400,
+        "mode",
+    )
 
 
 def test_openapi_document_and_offline_swagger(client: TestClient) -> None:
     spec = client.get("/schema/openapi.json").json()
     assert spec["openapi"].startswith("3.1")
-    for path in ("/v1/search", "/v1/recommendations", "/v1/cities/{city_id}/peers", "/v1/peers", "/v1/taxonomy"):
+    for path in (
+        "/v1/search",
+        "/v1/recommendations",
+        "/v1/cities/{city_id}/peers",
+        "/v1/peers",
+        "/v1/taxonomy",
+    ):
         assert path in spec["paths"], path
     page = client.get("/schema/swagger").text
     assert "https://" not in page and "http://" not in page  # no CDN: everything from /static
@@ -251,21 +341,60 @@ def test_no_index_gives_503_with_the_fix(tmp_path: Path, real_embedder) -> None:
 _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(q=_text, k=st.one_of(st.integers(-5, 150), _text), country=_text, challenge=_text, population_min=st.one_of(st.integers(-10, 10**7), _text),
-       mode=st.sampled_from(["hybrid", "dense", "lexical", "x", ""]), offset=st.integers(-3, 500))
-def test_no_search_input_gives_a_server_error(client: TestClient, q: str, k: object, country: str, challenge: str,
-                                               population_min: object, mode: str, offset: int) -> None:
-    params = {"q": q, "k": k, "country": country, "challenge": challenge, "population_min": population_min, "mode": mode, "offset": offset}
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    q=_text,
+    k=st.one_of(st.integers(-5, 150), _text),
+    country=_text,
+    challenge=_text,
+    population_min=st.one_of(st.integers(-10, 10**7), _text),
+    mode=st.sampled_from(["hybrid", "dense", "lexical", "x", ""]),
+    offset=st.integers(-3, 500),
+)
+def test_no_search_input_gives_a_server_error(
+    client: TestClient,
+    q: str,
+    k: object,
+    country: str,
+    challenge: str,
+    population_min: object,
+    mode: str,
+    offset: int,
+) -> None:
+    params = {
+        "q": q,
+        "k": k,
+        "country": country,
+        "challenge": challenge,
+        "population_min": population_min,
+        "mode": mode,
+        "offset": offset,
+    }
     response = client.get("/v1/search", params=params)
     assert response.status_code in (200, 400), response.text
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.recursive(st.none() | st.booleans() | st.integers() | _text,
-                         lambda children: st.lists(children, max_size=3) | st.dictionaries(
-                             st.sampled_from(["city", "profile", "k", "text", "population", "challenges", "country", "lat"]), children, max_size=4),
-                         max_leaves=8))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.recursive(
+        st.none() | st.booleans() | st.integers() | _text,
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    ["city", "profile", "k", "text", "population", "challenges", "country", "lat"]
+                ),
+                children,
+                max_size=4,
+            )
+        ),
+        max_leaves=8,
+    )
+)
 def test_no_recommendation_body_gives_a_server_error(client: TestClient, body: object) -> None:
     response = client.post("/v1/recommendations", json=body)
     assert response.status_code in (200, 400, 404), response.text

@@ -17,15 +17,19 @@ import pytest
 
 from .conftest import ROOT
 
-pytestmark = pytest.mark.skipif(shutil.which("wrk") is None,
-                                reason="wrk is not installed (apt-get install wrk): the benchmark's load client goes untested")
+pytestmark = pytest.mark.skipif(
+    shutil.which("wrk") is None,
+    reason="wrk is not installed (apt-get install wrk): the benchmark's load client goes untested",
+)
 
 SLOW_SECONDS = 0.06
 
 
 class _Stub(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the service
-    disable_nagle_algorithm = True  # headers and body are two writes: with Nagle, the body waits for a delayed ACK
+    disable_nagle_algorithm = (
+        True  # headers and body are two writes: with Nagle, the body waits for a delayed ACK
+    )
 
     def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
         if self.path.startswith("/slow"):
@@ -59,7 +63,9 @@ def test_every_request_is_reported_as_measured_not_as_wrk_corrects_it() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        result = _bench_http().wrk_run(base, ["/fast", "/fast", "/fast", "/slow", "/slow"], "GET", 1, 2)
+        result = _bench_http().wrk_run(
+            base, ["/fast", "/fast", "/fast", "/slow", "/slow"], "GET", 1, 2
+        )
     finally:
         server.shutdown()
         server.server_close()

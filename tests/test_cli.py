@@ -13,42 +13,69 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from practice_finder import builds
-from practice_finder.cli import cli
+from practice_finder.build import versions
+from practice_finder.cli.main import cli
 from practice_finder.config import DEFAULT_MODEL, Settings
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([sys.executable, "-m", "practice_finder", *args], capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "practice_finder", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 def test_search_without_index_is_one_line_with_the_fix(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["search", "library", "--index", str(tmp_path / "none")])
     assert result.exit_code == 1
-    lines = result.stderr.strip().splitlines() if hasattr(result, "stderr") else result.output.strip().splitlines()
-    assert lines == [f"Error: no index has been built in {tmp_path / 'none'}. Fix: run `practice-finder ingest` (or `make index`) to build one."]
+    lines = (
+        result.stderr.strip().splitlines()
+        if hasattr(result, "stderr")
+        else result.output.strip().splitlines()
+    )
+    assert lines == [
+        f"Error: no index has been built in {tmp_path / 'none'}. Fix: run `practice-finder ingest` (or `make index`) to build one."
+    ]
 
 
 def test_invalid_corpus_lists_problems_and_keeps_previous_build(tiny: Settings) -> None:
-    ok = _cli("ingest", "--corpus", str(tiny.corpus_dir), "--index", str(tiny.index_dir), "--no-progress")
+    ok = _cli(
+        "ingest", "--corpus", str(tiny.corpus_dir), "--index", str(tiny.index_dir), "--no-progress"
+    )
     assert ok.returncode == 0, ok.stderr
-    first = builds.current_build(tiny.index_dir)
+    first = versions.current_build(tiny.index_dir)
     path = tiny.corpus_dir / "practices" / "testby-library-evenings.md"
-    path.write_text(path.read_text().replace("challenges: [loneliness]", "challenges: [lonelyness]").replace("title: Library", "titel: Library"))
+    path.write_text(
+        path.read_text()
+        .replace("challenges: [loneliness]", "challenges: [lonelyness]")
+        .replace("title: Library", "titel: Library")
+    )
     bad = _cli("ingest", "--corpus", str(tiny.corpus_dir), "--index", str(tiny.index_dir))
     assert bad.returncode == 1
     assert f"{path}: challenges: unknown challenges id 'lonelyness'" in bad.stderr
     assert f"{path}: title: is required but missing" in bad.stderr
     assert f"{path}: titel: is not a known field" in bad.stderr
-    assert bad.stderr.strip().splitlines()[-1].startswith("Error: 3 problem(s) in 1 corpus file(s).")
+    assert (
+        bad.stderr.strip().splitlines()[-1].startswith("Error: 3 problem(s) in 1 corpus file(s).")
+    )
     assert "Traceback" not in bad.stderr
     info = json.loads(_cli("info", "--index", str(tiny.index_dir), "--json").stdout)
     assert info["current"] == first.name  # type: ignore[union-attr]
 
 
 def test_second_ingest_reembeds_nothing(tiny: Settings) -> None:
-    args = ("ingest", "--corpus", str(tiny.corpus_dir), "--index", str(tiny.index_dir), "--no-progress")
+    args = (
+        "ingest",
+        "--corpus",
+        str(tiny.corpus_dir),
+        "--index",
+        str(tiny.index_dir),
+        "--no-progress",
+    )
     assert _cli(*args).returncode == 0
     second = _cli(*args, "--json")
     report = json.loads(second.stdout)
@@ -65,21 +92,50 @@ def test_info_describes_the_current_build(real_settings: Settings) -> None:
 
 def test_search_json(real_settings: Settings) -> None:
     query = "young people leave our small town, how can culture keep them"
-    result = CliRunner().invoke(cli, ["search", query, "--json", "--k", "3", "--country", "fi", "--index", str(real_settings.index_dir)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "search",
+            query,
+            "--json",
+            "--k",
+            "3",
+            "--country",
+            "fi",
+            "--index",
+            str(real_settings.index_dir),
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert [h["country"] for h in data["hits"]] == ["FI"] * 3
-    assert set(data["hits"][0]) >= {"id", "title", "municipality", "country", "years", "summary", "score", "snippet", "why"}
+    assert set(data["hits"][0]) >= {
+        "id",
+        "title",
+        "municipality",
+        "country",
+        "years",
+        "summary",
+        "score",
+        "snippet",
+        "why",
+    }
 
 
 def test_search_text_output(real_settings: Settings) -> None:
-    result = CliRunner().invoke(cli, ["search", "wooden houses", "--k", "2", "--index", str(real_settings.index_dir)])
+    result = CliRunner().invoke(
+        cli, ["search", "wooden houses", "--k", "2", "--index", str(real_settings.index_dir)]
+    )
     assert result.exit_code == 0
-    assert " 1. " in result.output and " 2. " in result.output and "[wooden]" in result.output.lower()
+    assert (
+        " 1. " in result.output and " 2. " in result.output and "[wooden]" in result.output.lower()
+    )
 
 
 def test_bad_parameter_is_one_line(real_settings: Settings) -> None:
-    result = CliRunner().invoke(cli, ["search", "library", "--k", "500", "--index", str(real_settings.index_dir)])
+    result = CliRunner().invoke(
+        cli, ["search", "library", "--k", "500", "--index", str(real_settings.index_dir)]
+    )
     assert result.exit_code == 1
     assert result.output.strip() == "Error: k: must be between 1 and 100, got 500."
 
@@ -87,15 +143,33 @@ def test_bad_parameter_is_one_line(real_settings: Settings) -> None:
 CHANGED = 6  # practices changed before the killed ingest: several seconds of embedding, re-done by the ingest that follows
 
 
-def test_killed_ingest_leaves_previous_build_serving(real_settings: Settings, corpus_copy: Path, tmp_path: Path) -> None:
+def test_killed_ingest_leaves_previous_build_serving(
+    real_settings: Settings, corpus_copy: Path, tmp_path: Path
+) -> None:
     """kill -9 during embedding: CURRENT still names the old build, it still answers, the next ingest succeeds."""
     index_dir = tmp_path / "indexes"
     shutil.copytree(real_settings.index_dir, index_dir)
-    before = builds.current_build(index_dir).name  # type: ignore[union-attr]
-    for path in sorted((corpus_copy / "practices").glob("*.md"))[:CHANGED]:  # enough new text to embed for a few seconds
-        path.write_text(path.read_text().replace("## Outcomes and evidence", "A late note was added.\n\n## Outcomes and evidence"))
+    before = versions.current_build(index_dir).name  # type: ignore[union-attr]
+    for path in sorted((corpus_copy / "practices").glob("*.md"))[
+        :CHANGED
+    ]:  # enough new text to embed for a few seconds
+        path.write_text(
+            path.read_text().replace(
+                "## Outcomes and evidence", "A late note was added.\n\n## Outcomes and evidence"
+            )
+        )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    args = [sys.executable, "-m", "practice_finder", "ingest", "--corpus", str(corpus_copy), "--index", str(index_dir), "--progress"]
+    args = [
+        sys.executable,
+        "-m",
+        "practice_finder",
+        "ingest",
+        "--corpus",
+        str(corpus_copy),
+        "--index",
+        str(index_dir),
+        "--progress",
+    ]
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env)
     assert proc.stderr is not None
     seen = b""
@@ -103,14 +177,18 @@ def test_killed_ingest_leaves_previous_build_serving(real_settings: Settings, co
     while b"Batches" not in seen and time.time() < deadline and proc.poll() is None:
         seen += os.read(proc.stderr.fileno(), 256)
     assert b"Batches" in seen, seen.decode(errors="replace")
-    assert list(builds.builds_dir(index_dir).glob(".tmp-*")), "the new build should be in progress"
+    assert list(versions.builds_dir(index_dir).glob(".tmp-*")), (
+        "the new build should be in progress"
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert builds.current_build(index_dir).name == before  # type: ignore[union-attr]
+    assert versions.current_build(index_dir).name == before  # type: ignore[union-attr]
     found = _cli("search", "wooden town", "--k", "1", "--json", "--index", str(index_dir))
     assert found.returncode == 0 and json.loads(found.stdout)["hits"]
-    again = _cli("ingest", "--corpus", str(corpus_copy), "--index", str(index_dir), "--no-progress", "--json")
+    again = _cli(
+        "ingest", "--corpus", str(corpus_copy), "--index", str(index_dir), "--no-progress", "--json"
+    )
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
     assert report["stale_removed"] == 1 and report["changes"]["changed"] == CHANGED
-    assert builds.current_build(index_dir).name == report["build_id"] != before  # type: ignore[union-attr]
+    assert versions.current_build(index_dir).name == report["build_id"] != before  # type: ignore[union-attr]

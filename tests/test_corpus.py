@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from practice_finder.corpus import load_corpus, split_sections
+from practice_finder.corpus.folder import load_corpus, split_sections
 from practice_finder.errors import CorpusError
 
 from .conftest import CORPUS
@@ -48,11 +48,20 @@ def test_norway_country_code_is_not_read_as_false(tiny) -> None:  # type: ignore
 
 def test_every_problem_is_reported_in_one_run(tiny) -> None:  # type: ignore[no-untyped-def]
     practices = tiny.corpus_dir / "practices"
-    _edit(practices / "testby-library-evenings.md", "challenges: [loneliness]", "challenges: [lonelyness]")
+    _edit(
+        practices / "testby-library-evenings.md",
+        "challenges: [loneliness]",
+        "challenges: [lonelyness]",
+    )
     _edit(practices / "nordby-harbour-songs.md", "title: Harbour songs for all generations\n", "")
-    (practices / "ostby-memory-group.md").write_text("---\nid: ostby-memory-group\ntitle: [unclosed\n---\nbody\n")
+    (practices / "ostby-memory-group.md").write_text(
+        "---\nid: ostby-memory-group\ntitle: [unclosed\n---\nbody\n"
+    )
     problems = _problems(tiny.corpus_dir)
-    assert any("testby-library-evenings.md: challenges: unknown challenges id 'lonelyness'" in p for p in problems)
+    assert any(
+        "testby-library-evenings.md: challenges: unknown challenges id 'lonelyness'" in p
+        for p in problems
+    )
     assert any("nordby-harbour-songs.md: title: is required but missing" in p for p in problems)
     assert any("ostby-memory-group.md: front matter: cannot be parsed" in p for p in problems)
 
@@ -62,13 +71,33 @@ def test_every_problem_is_reported_in_one_run(tiny) -> None:  # type: ignore[no-
     [
         ("population: 12000", "population: many", "population: 'many' is not a whole number"),
         ("years: [2021, 2022]", "years: [1821]", "years: 1821 is not a year"),
-        ("budget_band: under-10k", "budget_band: cheap", "budget_band: 'cheap' is not a known budget band"),
+        (
+            "budget_band: under-10k",
+            "budget_band: cheap",
+            "budget_band: 'cheap' is not a known budget band",
+        ),
         ('country: "DK"', 'country: "XX"', "country: 'XX' is not a known country code"),
-        ("source: illustrative", "source: somewhere", "source: 'somewhere' is neither an http(s) URL nor 'illustrative'"),
-        ("language: en", "language: English", "language: 'English' is not a lowercase ISO 639 language code"),
-        ("## Success factors", "## Why it worked", "## Success factors: section is missing or empty"),
+        (
+            "source: illustrative",
+            "source: somewhere",
+            "source: 'somewhere' is neither an http(s) URL nor 'illustrative'",
+        ),
+        (
+            "language: en",
+            "language: English",
+            "language: 'English' is not a lowercase ISO 639 language code",
+        ),
+        (
+            "## Success factors",
+            "## Why it worked",
+            "## Success factors: section is missing or empty",
+        ),
         ("source: illustrative", "source: illustrative\nrating: 5", "rating: is not a known field"),
-        ("id: testby-library-evenings", "id: Testby Library", "id: 'Testby Library' must equal the file name"),
+        (
+            "id: testby-library-evenings",
+            "id: Testby Library",
+            "id: 'Testby Library' must equal the file name",
+        ),
     ],
 )
 def test_field_problems_name_file_and_field(tiny, old: str, new: str, expected: str) -> None:  # type: ignore[no-untyped-def]
@@ -82,13 +111,20 @@ def test_short_what_happened_is_rejected(tiny) -> None:  # type: ignore[no-untyp
     path = tiny.corpus_dir / "practices" / "ostby-memory-group.md"
     text = path.read_text()
     start = text.index("## What happened") + len("## What happened")
-    path.write_text(text[:start] + "\n\nToo short to be useful.\n\n" + text[text.index("## Outcomes"):])
-    assert any("## What happened: has 5 words; at least 120" in p for p in _problems(tiny.corpus_dir))
+    path.write_text(
+        text[:start] + "\n\nToo short to be useful.\n\n" + text[text.index("## Outcomes") :]
+    )
+    assert any(
+        "## What happened: has 5 words; at least 120" in p for p in _problems(tiny.corpus_dir)
+    )
 
 
 def test_links_to_unknown_cities_are_reported(tiny) -> None:  # type: ignore[no-untyped-def]
     _edit(tiny.corpus_dir / "plans" / "testby-cureap-2025.md", "city: testby", "city: nowhere")
-    assert any("testby-cureap-2025.md: city: no city profile with id 'nowhere'" in p for p in _problems(tiny.corpus_dir))
+    assert any(
+        "testby-cureap-2025.md: city: no city profile with id 'nowhere'" in p
+        for p in _problems(tiny.corpus_dir)
+    )
 
 
 def test_taxonomy_problems_are_reported(tiny) -> None:  # type: ignore[no-untyped-def]

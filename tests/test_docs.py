@@ -7,7 +7,7 @@ from dataclasses import fields
 
 import click
 
-from practice_finder.cli import cli
+from practice_finder.cli.main import cli
 from practice_finder.config import Settings
 
 from .conftest import ROOT
@@ -42,11 +42,16 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_every_api_route_is_in_the_readme() -> None:
-    from practice_finder.api import create_app
+    from practice_finder.web.app import create_app
 
     app = create_app(Settings(index_dir=ROOT / "no-such-index"), make_embedder=lambda: None)  # type: ignore[arg-type,return-value]
     documented = README.replace("\\|", "|")
     for route in app.routes:
-        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path).replace("{practice_id}", "{id}").replace("{city_id}", "{id}").replace("{plan_id}", "{id}")
+        path = (
+            re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+            .replace("{practice_id}", "{id}")
+            .replace("{city_id}", "{id}")
+            .replace("{plan_id}", "{id}")
+        )
         if path.startswith(("/v1", "/health", "/ready")):
             assert path in documented, path

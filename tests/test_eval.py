@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from practice_finder import beir
 from practice_finder.config import ENGLISH_MODEL, Settings
-from practice_finder.evaluation import evaluate, load_domain, score
+from practice_finder.evaluation import beir
+from practice_finder.evaluation.relevance import evaluate, load_domain, score
 
 from .conftest import CORPUS, ROOT, SHARED
 
@@ -40,11 +40,14 @@ def test_hybrid_has_not_regressed(domain_metrics: dict) -> None:  # type: ignore
 
 def test_hybrid_beats_both_legs_on_the_domain_set(domain_metrics: dict) -> None:  # type: ignore[type-arg]
     hybrid = domain_metrics["hybrid"]["nDCG@10"]
-    assert hybrid > domain_metrics["dense"]["nDCG@10"] and hybrid > domain_metrics["lexical"]["nDCG@10"], domain_metrics
+    assert (
+        hybrid > domain_metrics["dense"]["nDCG@10"]
+        and hybrid > domain_metrics["lexical"]["nDCG@10"]
+    ), domain_metrics
 
 
 def test_recommendations_find_the_known_best_practices(real_index) -> None:  # type: ignore[no-untyped-def]
-    from practice_finder.evaluation import recommendation_eval
+    from practice_finder.evaluation.relevance import recommendation_eval
 
     result = recommendation_eval(real_index, DOMAIN)
     assert result["profiles"] >= 10
@@ -59,11 +62,17 @@ def test_metrics_come_from_trec_eval() -> None:
 
 def test_beir_reader_keeps_only_judged_queries(tmp_path: Path) -> None:
     (tmp_path / "qrels").mkdir()
-    (tmp_path / "corpus.jsonl").write_text('{"_id": "d1", "title": "T", "text": "x"}\n{"_id": "d2", "title": "", "text": "y"}\n')
-    (tmp_path / "queries.jsonl").write_text('{"_id": "1", "text": "judged"}\n{"_id": "2", "text": "not judged"}\n')
+    (tmp_path / "corpus.jsonl").write_text(
+        '{"_id": "d1", "title": "T", "text": "x"}\n{"_id": "d2", "title": "", "text": "y"}\n'
+    )
+    (tmp_path / "queries.jsonl").write_text(
+        '{"_id": "1", "text": "judged"}\n{"_id": "2", "text": "not judged"}\n'
+    )
     (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n1\td2\t1\n")
     data = beir.load(tmp_path)
-    assert data.queries == {"1": "judged"} and data.qrels == {"1": {"d2": 1}} and len(data.docs) == 2
+    assert (
+        data.queries == {"1": "judged"} and data.qrels == {"1": {"d2": 1}} and len(data.docs) == 2
+    )
     corpus = beir.as_corpus(data)
     assert [p.title for p in corpus.practices] == ["T", "y"]
 
@@ -71,8 +80,10 @@ def test_beir_reader_keeps_only_judged_queries(tmp_path: Path) -> None:
 SAMPLE_DOCS = 400  # embedding dominates: 800 documents took four minutes of the suite
 
 
-@pytest.mark.skipif(not (SHARED / "eval" / "scifact").exists(),
-                    reason="../shared/eval/scifact is absent: the SciFact check needs the shared evaluation data")
+@pytest.mark.skipif(
+    not (SHARED / "eval" / "scifact").exists(),
+    reason="../shared/eval/scifact is absent: the SciFact check needs the shared evaluation data",
+)
 def test_quick_scifact_run_on_the_real_model(tmp_path: Path, minilm_embedder) -> None:  # type: ignore[no-untyped-def]
     """300 claims against the 283 abstracts judged for them plus random others, 400 in all (the full run is
     `practice-finder eval --beir`).
@@ -83,21 +94,37 @@ def test_quick_scifact_run_on_the_real_model(tmp_path: Path, minilm_embedder) ->
     from dataclasses import replace
 
     from practice_finder.evaluation import beir_eval
-    from practice_finder.index import open_index
+    from practice_finder.query.handle import open_index
 
     settings = Settings(index_dir=tmp_path / "unused", progress=False, model=ENGLISH_MODEL)
     path = SHARED / "eval" / "scifact"
-    result = beir_eval(path, settings, lambda: minilm_embedder, sample_docs=SAMPLE_DOCS, keep_index=tmp_path / "idx")
+    result = beir_eval(
+        path,
+        settings,
+        lambda: minilm_embedder,
+        sample_docs=SAMPLE_DOCS,
+        keep_index=tmp_path / "idx",
+    )
     modes = result["modes"]
     assert result["queries"] == 300 and result["documents"] == SAMPLE_DOCS
     assert modes["hybrid"]["nDCG@10"] >= 0.75 and modes["hybrid"]["R@100"] >= 0.95, modes
     data = beir.sample(beir.load(path), SAMPLE_DOCS)
     dense = {}
     for encoder in ("torch", "onnx"):
-        other = open_index(replace(settings, index_dir=tmp_path / "idx", query_encoder=encoder), lambda: minilm_embedder)
+        other = open_index(
+            replace(settings, index_dir=tmp_path / "idx", query_encoder=encoder),
+            lambda: minilm_embedder,
+        )
         try:
-            dense[encoder] = evaluate(other, data.queries, data.qrels, modes=("dense",))["dense"]["nDCG@10"]
+            dense[encoder] = evaluate(other, data.queries, data.qrels, modes=("dense",))["dense"][
+                "nDCG@10"
+            ]
         finally:
             other.close()
-    assert abs(dense["onnx"] - dense["torch"]) <= 0.002, dense  # the float export ranks as sentence-transformers does
-    assert modes["dense"]["nDCG@10"] >= dense["torch"] - 0.01, (modes, dense)  # int8 (the default) loses almost nothing
+    assert abs(dense["onnx"] - dense["torch"]) <= 0.002, (
+        dense
+    )  # the float export ranks as sentence-transformers does
+    assert modes["dense"]["nDCG@10"] >= dense["torch"] - 0.01, (
+        modes,
+        dense,
+    )  # int8 (the default) loses almost nothing

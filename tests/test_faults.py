@@ -20,13 +20,14 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from practice_finder import builds
-from practice_finder.api import create_app
+from practice_finder.build import versions
+from practice_finder.build.ingest import ingest
 from practice_finder.config import Settings, key_digest
+from practice_finder.corpus.catalog import Catalog
+from practice_finder.corpus.write_log import WriteLog
 from practice_finder.errors import IndexMismatchError
-from practice_finder.index import open_index
-from practice_finder.pipeline import ingest
-from practice_finder.writes import Catalog, WriteLog
+from practice_finder.query.handle import open_index
+from practice_finder.web.app import create_app
 
 from .conftest import CORPUS
 from .fakes import HashingEmbedder, write_tiny_corpus
@@ -39,12 +40,21 @@ def two_builds(tmp_path: Path) -> tuple[Settings, HashingEmbedder, str, str]:
     """Two good builds: an older one and the current one (a corpus edit apart)."""
     write_tiny_corpus(tmp_path / "corpus", CORPUS / "taxonomy.yaml")
     embedder = HashingEmbedder()
-    settings = Settings(corpus_dir=tmp_path / "corpus", index_dir=tmp_path / "indexes", state_dir=tmp_path / "state",
-                        progress=False, admin_keys=(key_digest(KEY),), reindex_runner="thread", reindex_delay=0,
-                        log_format="text")
+    settings = Settings(
+        corpus_dir=tmp_path / "corpus",
+        index_dir=tmp_path / "indexes",
+        state_dir=tmp_path / "state",
+        progress=False,
+        admin_keys=(key_digest(KEY),),
+        reindex_runner="thread",
+        reindex_delay=0,
+        log_format="text",
+    )
     old = ingest(settings, lambda: embedder).build_id
     page = next((settings.corpus_dir / "practices").glob("*.md"))
-    page.write_text(page.read_text().replace("## Success factors", "## Success factors\n\nA newer sentence."))
+    page.write_text(
+        page.read_text().replace("## Success factors", "## Success factors\n\nA newer sentence.")
+    )
     new = ingest(settings, lambda: embedder).build_id
     assert old and new and old != new
     return settings, embedder, old, new
@@ -72,15 +82,20 @@ def app_of(two_builds: tuple[Settings, HashingEmbedder, str, str]) -> Iterator[A
         client.__exit__(None, None, None)
 
 
-def test_a_truncated_vector_file_is_refused_and_the_last_good_build_served(two_builds: Any, app_of: Any) -> None:
+def test_a_truncated_vector_file_is_refused_and_the_last_good_build_served(
+    two_builds: Any, app_of: Any
+) -> None:
     settings, embedder, old, new = two_builds
-    _truncate(builds.builds_dir(settings.index_dir) / new / "vectors-practice.faiss")
+    _truncate(versions.builds_dir(settings.index_dir) / new / "vectors-practice.faiss")
     with pytest.raises(IndexMismatchError, match="vectors-practice.faiss"):
         open_index(settings, lambda: embedder)
     client, _ = app_of()
     ready = client.get("/ready").json()
     assert ready["build"] == old
-    assert ready["refused_builds"][0]["build"] == new and "vectors-practice.faiss" in ready["refused_builds"][0]["reason"]
+    assert (
+        ready["refused_builds"][0]["build"] == new
+        and "vectors-practice.faiss" in ready["refused_builds"][0]["reason"]
+    )
     assert client.get("/v1/search", params={"q": "choir"}).status_code == 200
     status = client.get("/v1/admin/status", headers={"X-API-Key": KEY}).json()
     assert status["refused_builds"] and status["build"] == old
@@ -89,10 +104,10 @@ def test_a_truncated_vector_file_is_refused_and_the_last_good_build_served(two_b
 
 def test_a_build_from_another_model_is_refused(two_builds: Any, app_of: Any) -> None:
     settings, _, old, new = two_builds
-    path = builds.builds_dir(settings.index_dir) / new
-    manifest = builds.read_manifest(path)
+    path = versions.builds_dir(settings.index_dir) / new
+    manifest = versions.read_manifest(path)
     manifest["model"]["name"] = "some-other-model"
-    builds.write_json(path / builds.MANIFEST, manifest)
+    versions.write_json(path / versions.MANIFEST, manifest)
     client, _ = app_of()
     ready = client.get("/ready").json()
     assert ready["build"] == old and "some-other-model" in ready["refused_builds"][0]["reason"]
@@ -101,13 +116,17 @@ def test_a_build_from_another_model_is_refused(two_builds: Any, app_of: Any) -> 
 def test_with_no_usable_build_ready_is_503_with_the_reason(two_builds: Any, app_of: Any) -> None:
     settings, embedder, old, new = two_builds
     for build in (old, new):
-        (builds.builds_dir(settings.index_dir) / build / "store.db").write_bytes(b"not a database")
+        (versions.builds_dir(settings.index_dir) / build / "store.db").write_bytes(
+            b"not a database"
+        )
     client, _ = app_of()
     response = client.get("/ready")
     assert response.status_code == 503 and "store.db" in response.json()["detail"]
     assert "ingest" in response.json()["hint"]
     assert "pf_index_ready 0.0" in client.get("/metrics").text
-    report = ingest(settings, lambda: embedder)  # the fix the hint names: a damaged current build is rebuilt
+    report = ingest(
+        settings, lambda: embedder
+    )  # the fix the hint names: a damaged current build is rebuilt
     assert report.build_id is not None and report.reason == "no current build"
 
 
@@ -116,8 +135,8 @@ def test_a_damaged_new_build_does_not_replace_the_one_served(two_builds: Any, ap
     settings, embedder, old, new = two_builds
     client, service = app_of()
     assert client.get("/ready").json()["build"] == new
-    (settings.index_dir / builds.POINTER).write_text(old + "\n")
-    _truncate(builds.builds_dir(settings.index_dir) / old / "store.db")
+    (settings.index_dir / versions.POINTER).write_text(old + "\n")
+    _truncate(versions.builds_dir(settings.index_dir) / old / "store.db")
     service.tick()
     ready = client.get("/ready").json()
     assert ready["build"] == new and ready["refused_builds"][0]["build"] == old
@@ -138,7 +157,7 @@ def test_a_good_new_build_is_swapped_in_by_the_watcher(two_builds: Any, app_of: 
 WRITER = textwrap.dedent("""
     import json, sys
     from pathlib import Path
-    from practice_finder.writes import Catalog
+    from practice_finder.corpus.catalog import Catalog
     catalog = Catalog(Path(sys.argv[1]), Path(sys.argv[2]))
     base = next(iter(catalog.export("practice")))
     for i in range(100000):
@@ -151,8 +170,12 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(two_builds: Any, tmp_p
     settings, embedder, _, _ = two_builds
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    proc = subprocess.Popen([sys.executable, str(script), str(settings.corpus_dir), str(settings.state_dir)],
-                            stdout=subprocess.PIPE, text=True, env={**os.environ})
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(settings.corpus_dir), str(settings.state_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+    )
     acked: list[list[Any]] = []
     assert proc.stdout is not None
     deadline = time.monotonic() + 120
@@ -163,9 +186,15 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(two_builds: Any, tmp_p
     acked.extend(json.loads(line) for line in proc.stdout.read().splitlines() if line.strip())
     assert len(acked) >= 40
     entries = WriteLog(settings.state_dir).latest()
-    missing = [rid for rid, seq in acked if ("practice", rid) not in entries or entries[("practice", rid)].seq != seq]
+    missing = [
+        rid
+        for rid, seq in acked
+        if ("practice", rid) not in entries or entries[("practice", rid)].seq != seq
+    ]
     assert missing == []
-    merged, _ = Catalog(settings.corpus_dir, settings.state_dir).current()  # the log is whole: it still builds
+    merged, _ = Catalog(
+        settings.corpus_dir, settings.state_dir
+    ).current()  # the log is whole: it still builds
     assert {rid for rid, _ in acked} <= {p.id for p in merged.practices}
     report = ingest(settings, lambda: embedder)
     assert report.counts["practices"] == len(merged.practices)

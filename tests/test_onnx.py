@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from practice_finder import onnx_encoder
+from practice_finder.build import onnx_encoder
+from practice_finder.build.onnx_encoder import OnnxEmbedder
 from practice_finder.config import Settings
 from practice_finder.errors import IndexMismatchError
-from practice_finder.evaluation import load_domain
-from practice_finder.index import open_index
-from practice_finder.onnx_encoder import OnnxEmbedder
+from practice_finder.evaluation.relevance import load_domain
+from practice_finder.query.handle import open_index
 
 from .conftest import ROOT
 
@@ -24,16 +24,24 @@ def test_the_service_encodes_queries_with_int8_onnx_by_default(minilm_index) -> 
     info = minilm_index.manifest["query_encoder"]
     assert info["format"] == "onnx" and info["pooling"] == "mean" and len(info["sha256"]) == 64
     assert info["int8"]["file"] != info["file"] and len(info["int8"]["sha256"]) == 64
-    assert (minilm_index.path / info["int8"]["file"]).stat().st_size < (minilm_index.path / info["file"]).stat().st_size * 0.8
+    assert (minilm_index.path / info["int8"]["file"]).stat().st_size < (
+        minilm_index.path / info["file"]
+    ).stat().st_size * 0.8
     assert info["graph"] == onnx_encoder.GRAPH
-    assert info["fused"]["Attention"] == 6 and info["fused"]["SkipLayerNormalization"] == 12  # every layer fused
+    assert (
+        info["fused"]["Attention"] == 6 and info["fused"]["SkipLayerNormalization"] == 12
+    )  # every layer fused
 
 
-def test_an_unchanged_export_is_linked_from_the_previous_build(minilm_index, minilm_embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unchanged_export_is_linked_from_the_previous_build(
+    minilm_index, minilm_embedder, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     info = onnx_encoder.export(minilm_embedder.model, tmp_path, reuse_from=minilm_index.path)
     old = minilm_index.manifest["query_encoder"]
     assert info["reused_from"] == minilm_index.path.name
-    assert {k: v for k, v in info.items() if k != "reused_from"} == {k: v for k, v in old.items() if k != "reused_from"}
+    assert {k: v for k, v in info.items() if k != "reused_from"} == {
+        k: v for k, v in old.items() if k != "reused_from"
+    }
     for name in (old["file"], old["int8"]["file"], old["tokenizer"]):
         assert (tmp_path / name).stat().st_ino == (minilm_index.path / name).stat().st_ino
 
@@ -41,7 +49,14 @@ def test_an_unchanged_export_is_linked_from_the_previous_build(minilm_index, min
 def _texts(index) -> list[str]:  # type: ignore[no-untyped-def]
     queries, _ = load_domain(ROOT / "eval" / "domain")
     passages = [r[0] for r in index.db.execute("select text from passages order by id limit 250")]
-    texts = [*queries.values(), *passages, "", "x", "Ein Satz auf Deutsch über Einsamkeit.", "a " * 400]
+    texts = [
+        *queries.values(),
+        *passages,
+        "",
+        "x",
+        "Ein Satz auf Deutsch über Einsamkeit.",
+        "a " * 400,
+    ]
     assert len(texts) >= 300
     return texts
 
@@ -49,13 +64,26 @@ def _texts(index) -> list[str]:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def float_encoder(minilm_index) -> OnnxEmbedder:  # type: ignore[no-untyped-def]
     """The float export of the build's query encoder (the service uses the int8 one)."""
-    return OnnxEmbedder(minilm_index.embedder.name, minilm_index.embedder.dimension, minilm_index.path,
-                        minilm_index.manifest["query_encoder"], quantized=False)
+    return OnnxEmbedder(
+        minilm_index.embedder.name,
+        minilm_index.embedder.dimension,
+        minilm_index.path,
+        minilm_index.manifest["query_encoder"],
+        quantized=False,
+    )
 
 
-def test_a_batch_gives_each_text_the_vector_it_gets_alone(minilm_index, float_encoder: OnnxEmbedder) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_gives_each_text_the_vector_it_gets_alone(
+    minilm_index, float_encoder: OnnxEmbedder
+) -> None:  # type: ignore[no-untyped-def]
     """Batches are sorted by length and padded per batch: order and padding must not change a float vector."""
-    texts = ["a " * 300, "x", "", *_texts(minilm_index)[:70], "Ein Satz auf Deutsch über Einsamkeit."]
+    texts = [
+        "a " * 300,
+        "x",
+        "",
+        *_texts(minilm_index)[:70],
+        "Ein Satz auf Deutsch über Einsamkeit.",
+    ]
     together = float_encoder.encode(texts)
     alone = np.vstack([float_encoder.encode([t]) for t in texts])
     assert together.shape == (len(texts), minilm_index.embedder.dimension)
@@ -83,7 +111,10 @@ def test_int8_onnx_stays_close_to_sentence_transformers(minilm_index, reference)
     """Quantisation moves vectors a little (lowest cosine measured 0.968 on "x", median 0.992); what it does to nDCG is in test_eval."""
     texts, expected = reference
     cosines = _cosines(minilm_index.embedder.encode(texts), expected)
-    assert cosines.min() >= 0.95 and float(np.median(cosines)) >= 0.99, (float(cosines.min()), float(np.median(cosines)))
+    assert cosines.min() >= 0.95 and float(np.median(cosines)) >= 0.99, (
+        float(cosines.min()),
+        float(np.median(cosines)),
+    )
 
 
 def test_torch_can_be_chosen(minilm_settings: Settings, minilm_embedder) -> None:  # type: ignore[no-untyped-def]
@@ -95,14 +126,18 @@ def test_torch_can_be_chosen(minilm_settings: Settings, minilm_embedder) -> None
 
 
 def test_a_damaged_onnx_file_is_refused(minilm_settings: Settings, tmp_path: Path) -> None:
-    from practice_finder import builds
+    from practice_finder.build import versions
 
     copy = tmp_path / "indexes"
     shutil.copytree(minilm_settings.index_dir, copy)
-    build = builds.current_build(copy)
+    build = versions.current_build(copy)
     assert build is not None
-    onnx = build / json.loads((build / "manifest.json").read_text())["query_encoder"]["int8"]["file"]  # the default
+    onnx = (
+        build / json.loads((build / "manifest.json").read_text())["query_encoder"]["int8"]["file"]
+    )  # the default
     onnx.unlink()  # it may be a hard link shared with another build: never write through it
     onnx.write_bytes(b"not a model")
-    with pytest.raises(IndexMismatchError, match="query-encoder-int8.onnx has 11 bytes"):  # the manifest's checksums
+    with pytest.raises(
+        IndexMismatchError, match="query-encoder-int8.onnx has 11 bytes"
+    ):  # the manifest's checksums
         open_index(Settings(index_dir=copy, model=minilm_settings.model), lambda: None)  # type: ignore[arg-type,return-value]

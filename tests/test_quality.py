@@ -1,4 +1,5 @@
-"""The code stays lint-clean (ruff) and type-clean (mypy), as the house style asks."""
+"""The code stays lint-clean and formatted (ruff), keeps its import layers (import-linter) and is
+type-clean (mypy), as the house style asks."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ from .conftest import ROOT
 BIN = Path(sys.executable).parent
 
 
-@pytest.mark.parametrize(("tool", "args"), [("ruff", ["check", "src", "tests", "scripts"]), ("mypy", [])])
+@pytest.mark.parametrize(
+    ("tool", "args"), [("ruff", ["check", "src", "tests", "scripts"]), ("mypy", [])]
+)
 def test_tool_passes(tool: str, args: list[str]) -> None:
     exe = BIN / tool if (BIN / tool).exists() else shutil.which(tool)
     if exe is None:
         pytest.skip(f"{tool} is not installed (pip install -e '.[dev]')")
-    result = subprocess.run([str(exe), *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(exe), *args], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,14 +16,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from practice_finder import fusion, search, vectors
-from practice_finder.filters import Filters, practice_filter_sql
-from practice_finder.index import Index
+from practice_finder.build import vectors
+from practice_finder.query import fusion, legs
+from practice_finder.query.filters import Filters, practice_filter_sql
+from practice_finder.query.handle import Index
 
 # -- reciprocal rank fusion ---------------------------------------------------------------------------------
 
 
-def reference_rrf(lists: dict[str, list[str]], k: int, weights: dict[str, float] | None) -> list[tuple[str, float]]:
+def reference_rrf(
+    lists: dict[str, list[str]], k: int, weights: dict[str, float] | None
+) -> list[tuple[str, float]]:
     scores: dict[str, float] = {}
     first_seen: dict[str, int] = {}
     for name, ranked in lists.items():
@@ -42,13 +45,17 @@ ids = st.sampled_from([f"p{i}" for i in range(12)])
 
 @settings(max_examples=300, deadline=None)
 @given(
-    lists=st.dictionaries(st.sampled_from(["dense", "lexical", "taxonomy"]), st.lists(ids, max_size=15), max_size=3),
+    lists=st.dictionaries(
+        st.sampled_from(["dense", "lexical", "taxonomy"]), st.lists(ids, max_size=15), max_size=3
+    ),
     k=st.integers(1, 100),
     weighted=st.booleans(),
 )
 def test_rrf_matches_its_definition(lists: dict[str, list[str]], k: int, weighted: bool) -> None:
     weights = {"dense": 1.0, "lexical": 0.5} if weighted else None
-    assert fusion.reciprocal_rank_fusion(lists, k=k, weights=weights) == reference_rrf(lists, k, weights)
+    assert fusion.reciprocal_rank_fusion(lists, k=k, weights=weights) == reference_rrf(
+        lists, k, weights
+    )
 
 
 # -- per-language calibration of the dense leg ---------------------------------------------------------------
@@ -61,17 +68,22 @@ def reference_calibration(language: list[int], similarity: list[float]) -> list[
     if len(groups) < 2:
         return list(range(len(similarity)))
     overall = float(np.median(similarity))
-    offset = {lang: float(np.median(v)) if len(v) >= search.MIN_LANGUAGE_GROUP else overall for lang, v in groups.items()}
+    offset = {
+        lang: float(np.median(v)) if len(v) >= legs.MIN_LANGUAGE_GROUP else overall
+        for lang, v in groups.items()
+    }
     return sorted(range(len(similarity)), key=lambda i: -(similarity[i] - offset[language[i]]))
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 4), st.floats(-1, 1, width=32)), max_size=60))
-def test_language_calibration_matches_per_language_medians(candidates: list[tuple[int, float]]) -> None:
+def test_language_calibration_matches_per_language_medians(
+    candidates: list[tuple[int, float]],
+) -> None:
     candidates.sort(key=lambda c: -c[1])  # a dense ranking comes best first
     language = [c[0] for c in candidates]
     similarity = np.array([c[1] for c in candidates], dtype=np.float32)
-    got = search.by_language_calibrated(np.array(language, dtype=np.int64), similarity).tolist()
+    got = legs.by_language_calibrated(np.array(language, dtype=np.int64), similarity).tolist()
     assert got == reference_calibration(language, [float(s) for s in similarity])
 
 
@@ -80,33 +92,43 @@ def test_language_calibration_matches_per_language_medians(candidates: list[tupl
 def test_group_medians_are_numpys_medians(items: list[tuple[int, float]]) -> None:
     codes, group = np.unique([g for g, _ in items], return_inverse=True)
     values = np.array([v for _, v in items])
-    got = search._group_medians(values, group, np.bincount(group))
+    got = legs._group_medians(values, group, np.bincount(group))
     assert got.tolist() == [float(np.median(values[group == g])) for g in range(len(codes))]
 
 
 # -- the taxonomy leg, from memory --------------------------------------------------------------------------
 
 
-def sql_taxonomy_leg(index: Index, understood: dict[str, list[str]], where: str, params: list[Any],
-                     tiebreak: list[str]) -> list[str]:
+def sql_taxonomy_leg(
+    index: Index,
+    understood: dict[str, list[str]],
+    where: str,
+    params: list[Any],
+    tiebreak: list[str],
+) -> list[str]:
     """What the taxonomy leg computed in SQL before it moved to memory (sums rounded the same way)."""
     pairs = [(vocab, term) for vocab, terms in understood.items() for term in terms]
     match = " or ".join("(t.vocabulary = ? and t.term = ?)" for _ in pairs)
-    weight = " ".join(f"when '{v}' then {w}" for v, w in search.TAG_WEIGHTS.items())
+    weight = " ".join(f"when '{v}' then {w}" for v, w in legs.TAG_WEIGHTS.items())
     sql = (
         f"select t.record_id as id, round(sum((case t.vocabulary {weight} else 0 end) * "
-        f"(case t.source when 'declared' then 1.0 else {search.TEXT_TAG_FACTOR} end)), 9) as s "
+        f"(case t.source when 'declared' then 1.0 else {legs.TEXT_TAG_FACTOR} end)), 9) as s "
         f"from tags t join practices p on p.id = t.record_id "
         f"where t.record_type = 'practice' and ({match}) {'and ' + where if where else ''} group by t.record_id"
     )
     rows = index.db.execute(sql, [x for pair in pairs for x in pair] + params).fetchall()
     order = fusion.ranks(tiebreak)
-    return [r[0] for r in sorted(rows, key=lambda r: (-r[1], order.get(r[0], len(order) + 1), r[0]))]
+    return [
+        r[0] for r in sorted(rows, key=lambda r: (-r[1], order.get(r[0], len(order) + 1), r[0]))
+    ]
 
 
 def test_taxonomy_leg_from_memory_matches_the_store(minilm_index: Index) -> None:
     index = minilm_index
-    terms = [(str(r[0]), str(r[1])) for r in index.db.execute("select distinct vocabulary, term from tags order by 1, 2")]
+    terms = [
+        (str(r[0]), str(r[1]))
+        for r in index.db.execute("select distinct vocabulary, term from tags order by 1, 2")
+    ]
     assert len(terms) > 50
     tiebreak = [str(r[0]) for r in index.db.execute("select id from practices order by title")]
     queries: list[dict[str, list[str]]] = [{vocab: [term]} for vocab, term in terms]
@@ -115,13 +137,19 @@ def test_taxonomy_leg_from_memory_matches_the_store(minilm_index: Index) -> None
         for vocab, term in terms[i : i + 3]:
             understood.setdefault(vocab, []).append(term)
         queries.append(understood)
-    filters = [Filters(), Filters(country=("SE", "FI")), Filters(population_max=20_000, language=("en",))]
+    filters = [
+        Filters(),
+        Filters(country=("SE", "FI")),
+        Filters(population_max=20_000, language=("en",)),
+    ]
     checked = 0
     for f in filters:
         where, params = practice_filter_sql(f)
         for understood in queries:
             expected = sql_taxonomy_leg(index, understood, where, params, tiebreak)
-            assert search.taxonomy_leg(index, understood, where, params, 500, tiebreak) == expected, understood
+            assert legs.taxonomy_leg(index, understood, where, params, 500, tiebreak) == expected, (
+                understood
+            )
             checked += bool(expected)
     assert checked > 100  # most term sets find practices
 
@@ -169,10 +197,16 @@ def test_dense_leg_is_the_best_passage_order_calibrated(minilm_index: Index, sco
     per-language calibration."""
     index = minilm_index
     qvec = index.embedder.encode(["lonely older men in a fishing village"], kind="query")[0]
-    got = search.dense_leg(index, qvec, 50, None, scoring)
+    got = legs.dense_leg(index, qvec, 50, None, scoring)
     whole = index.whole_record_passages
-    allowed = None if scoring == "max" else [p for p in index.practice_of_passage if (p in whole) == (scoring == "record")]
-    ids, scores = vectors.search_arrays(index.vectors["practice"], qvec, 50 * search.PASSAGES_PER_RECORD, allowed)
+    allowed = (
+        None
+        if scoring == "max"
+        else [p for p in index.practice_of_passage if (p in whole) == (scoring == "record")]
+    )
+    ids, scores = vectors.search_arrays(
+        index.vectors["practice"], qvec, 50 * legs.PASSAGES_PER_RECORD, allowed
+    )
     best: dict[str, float] = {}
     for pid, score in zip(ids.tolist(), scores.tolist(), strict=True):
         rid = index.practice_of_passage.get(pid)
@@ -180,6 +214,8 @@ def test_dense_leg_is_the_best_passage_order_calibrated(minilm_index: Index, sco
             best[rid] = score
     ranked = list(best)[:50]
     codes = {lang: i for i, lang in enumerate(sorted(set(index.practice_language.values())))}
-    order = reference_calibration([codes[index.practice_language[r]] for r in ranked], [best[r] for r in ranked])
+    order = reference_calibration(
+        [codes[index.practice_language[r]] for r in ranked], [best[r] for r in ranked]
+    )
     assert got == [ranked[i] for i in order]
     assert len(got) == 50

@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 
 from practice_finder.errors import InvalidQueryError
-from practice_finder.filters import Filters
-from practice_finder.search import SearchQuery, search
+from practice_finder.query.filters import Filters
+from practice_finder.query.search import SearchQuery, search
 
 YOUTH = "young people leave our small town, how can culture keep them"
 
 
 def _challenges(index, practice_id: str) -> set[str]:  # type: ignore[no-untyped-def]
     rows = index.db.execute(
-        "select term from tags where record_id = ? and vocabulary = 'challenges' and source = 'declared'", (practice_id,)
+        "select term from tags where record_id = ? and vocabulary = 'challenges' and source = 'declared'",
+        (practice_id,),
     )
     return {r[0] for r in rows}
 
@@ -29,19 +30,28 @@ def test_youth_out_migration_query_ranks_youth_practices_first(real_index) -> No
     ("query", "challenge"),
     [
         ("older people living alone feel isolated in winter", "loneliness"),
-        ("refugee families arriving in our town and how to welcome them", "integration-of-newcomers"),
+        (
+            "refugee families arriving in our town and how to welcome them",
+            "integration-of-newcomers",
+        ),
         ("storm surge and flooding on the coast, people are anxious", "climate-shocks"),
         ("empty shops on the high street after the shopping centre opened", "vacant-town-centre"),
     ],
 )
-def test_situations_find_practices_on_that_challenge(real_index, query: str, challenge: str) -> None:  # type: ignore[no-untyped-def]
+def test_situations_find_practices_on_that_challenge(
+    real_index, query: str, challenge: str
+) -> None:  # type: ignore[no-untyped-def]
     hits = search(real_index, SearchQuery(query, k=5)).hits
     on_topic = sum(challenge in _challenges(real_index, h.id) for h in hits)
     assert on_topic >= 4, [(h.id, _challenges(real_index, h.id)) for h in hits]
 
 
 def test_each_mode_returns_ranked_hits_with_its_own_legs(real_index) -> None:  # type: ignore[no-untyped-def]
-    for mode, legs in (("dense", {"dense"}), ("lexical", {"lexical"}), ("hybrid", {"dense", "lexical", "taxonomy"})):
+    for mode, legs in (
+        ("dense", {"dense"}),
+        ("lexical", {"lexical"}),
+        ("hybrid", {"dense", "lexical", "taxonomy"}),
+    ):
         result = search(real_index, SearchQuery(YOUTH, k=10, mode=mode))
         assert len(result.hits) == 10
         assert set(result.hits[0].why["ranks"]) == legs
@@ -101,24 +111,35 @@ def _top(index, text: str, k: int = 10, **filters) -> list:  # type: ignore[no-u
     return search(index, SearchQuery(text, k=k, filters=Filters(**filters))).hits
 
 
-@pytest.mark.parametrize(("lang", "text"), [
-    ("pl", "samotność starszych mężczyzn na wsi"),
-    ("fi", "nuorten muuttotappio pikkukaupungeista"),
-    ("de", "Einsamkeit älterer Menschen auf dem Land"),
-    ("lv", "jauniešu aizplūšana no mazpilsētām"),
-    ("et", "noorte väljaränne väikelinnadest"),
-])
-def test_a_question_in_a_region_language_finds_what_the_english_one_finds(real_index, lang: str, text: str) -> None:  # type: ignore[no-untyped-def]
-    english = {"pl": "loneliness of older men in villages", "fi": "young people leaving small towns",
-               "de": "loneliness of older people in the countryside", "lv": "young people leaving small towns",
-               "et": "young people leaving small towns"}[lang]
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("pl", "samotność starszych mężczyzn na wsi"),
+        ("fi", "nuorten muuttotappio pikkukaupungeista"),
+        ("de", "Einsamkeit älterer Menschen auf dem Land"),
+        ("lv", "jauniešu aizplūšana no mazpilsētām"),
+        ("et", "noorte väljaränne väikelinnadest"),
+    ],
+)
+def test_a_question_in_a_region_language_finds_what_the_english_one_finds(
+    real_index, lang: str, text: str
+) -> None:  # type: ignore[no-untyped-def]
+    english = {
+        "pl": "loneliness of older men in villages",
+        "fi": "young people leaving small towns",
+        "de": "loneliness of older people in the countryside",
+        "lv": "young people leaving small towns",
+        "et": "young people leaving small towns",
+    }[lang]
     result = search(real_index, SearchQuery(text, k=10))
     assert result.query_language == lang
     reference = {h.id for h in _top(real_index, english)}
     wanted = "loneliness" if "loneliness" in english else "youth-out-migration"
     assert wanted in result.understood.get("challenges", []), result.understood
     assert len({h.id for h in result.hits} & reference) >= 3, [h.id for h in result.hits]
-    assert sum(wanted in h.challenges for h in result.hits[:5]) >= 4, [(h.id, h.challenges) for h in result.hits[:5]]
+    assert sum(wanted in h.challenges for h in result.hits[:5]) >= 4, [
+        (h.id, h.challenges) for h in result.hits[:5]
+    ]
 
 
 def test_an_english_question_finds_practices_written_in_other_languages(real_index) -> None:  # type: ignore[no-untyped-def]
@@ -128,6 +149,8 @@ def test_an_english_question_finds_practices_written_in_other_languages(real_ind
 
 def test_language_filter_and_facet(real_index) -> None:  # type: ignore[no-untyped-def]
     everything = search(real_index, SearchQuery("loneliness", k=10))
-    assert everything.facets["language"]["en"] > 50 and everything.facets["language"].get("pl", 0) >= 1
+    assert (
+        everything.facets["language"]["en"] > 50 and everything.facets["language"].get("pl", 0) >= 1
+    )
     polish = _top(real_index, "loneliness", language=("pl",))
     assert polish and all(h.language == "pl" for h in polish)

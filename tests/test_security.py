@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from practice_finder.api import create_app
-from practice_finder.auth import KeyRing
+from practice_finder.build.ingest import ingest
 from practice_finder.config import Settings, key_digest
-from practice_finder.pipeline import ingest
+from practice_finder.web.app import create_app
+from practice_finder.web.auth import KeyRing
 
 from .conftest import CORPUS
 from .fakes import HashingEmbedder, write_tiny_corpus
@@ -27,9 +27,17 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, HashingEm
     root = tmp_path_factory.mktemp("security")
     write_tiny_corpus(root / "corpus", CORPUS / "taxonomy.yaml")
     embedder = HashingEmbedder()
-    settings = Settings(corpus_dir=root / "corpus", index_dir=root / "indexes", state_dir=root / "state", progress=False,
-                        admin_keys=(key_digest(ADMIN_KEY),), read_keys=(key_digest(READ_KEY),), auto_reindex=False,
-                        reindex_runner="thread", log_format="json")
+    settings = Settings(
+        corpus_dir=root / "corpus",
+        index_dir=root / "indexes",
+        state_dir=root / "state",
+        progress=False,
+        admin_keys=(key_digest(ADMIN_KEY),),
+        read_keys=(key_digest(READ_KEY),),
+        auto_reindex=False,
+        reindex_runner="thread",
+        log_format="json",
+    )
     ingest(settings, lambda: embedder)
     return settings, embedder
 
@@ -55,40 +63,67 @@ def _record(client: TestClient) -> dict[str, Any]:
 def test_writes_need_an_admin_key(client: TestClient) -> None:
     record = _record(client)
     missing = client.post("/v1/practices", json=record)
-    assert missing.status_code == 401 and missing.headers["content-type"] == "application/problem+json"
+    assert (
+        missing.status_code == 401 and missing.headers["content-type"] == "application/problem+json"
+    )
     assert missing.headers["www-authenticate"].startswith("Bearer")
     assert "Authorization: Bearer" in missing.json()["hint"]
     wrong = client.post("/v1/practices", json=record, headers={"Authorization": "Bearer not-a-key"})
     assert wrong.status_code == 401 and wrong.json()["detail"] == "the API key is not valid"
-    reader = client.post("/v1/practices", json=record, headers={"Authorization": f"Bearer {READ_KEY}"})
+    reader = client.post(
+        "/v1/practices", json=record, headers={"Authorization": f"Bearer {READ_KEY}"}
+    )
     assert reader.status_code == 403 and reader.json()["type"] == "/problems/forbidden"
-    for method, path in (("put", "/v1/cities/testby"), ("delete", "/v1/plans/testby-cureap-2025"),
-                         ("post", "/v1/admin/reindex"), ("get", "/v1/admin/status")):
+    for method, path in (
+        ("put", "/v1/cities/testby"),
+        ("delete", "/v1/plans/testby-cureap-2025"),
+        ("post", "/v1/admin/reindex"),
+        ("get", "/v1/admin/status"),
+    ):
         assert client.request(method.upper(), path, json={}).status_code == 401, path
-    assert client.post("/v1/practices", json=record, headers={"X-API-Key": ADMIN_KEY}).status_code == 202
+    assert (
+        client.post("/v1/practices", json=record, headers={"X-API-Key": ADMIN_KEY}).status_code
+        == 202
+    )
 
 
-def test_reads_are_open_by_default_and_closed_when_configured(built: tuple[Settings, HashingEmbedder]) -> None:
+def test_reads_are_open_by_default_and_closed_when_configured(
+    built: tuple[Settings, HashingEmbedder],
+) -> None:
     with _client(built) as open_client:
         assert open_client.get("/v1/search", params={"q": "choir"}).status_code == 200
     with _client(built, require_read_key=True) as closed:
         assert closed.get("/v1/search", params={"q": "choir"}).status_code == 401
         assert closed.get("/v1/practices", params={"format": "jsonl"}).status_code == 401
-        assert closed.get("/v1/search", params={"q": "choir"}, headers={"X-API-Key": READ_KEY}).status_code == 200
-        assert closed.get("/v1/search", params={"q": "choir"}, headers={"X-API-Key": ADMIN_KEY}).status_code == 200
+        assert (
+            closed.get(
+                "/v1/search", params={"q": "choir"}, headers={"X-API-Key": READ_KEY}
+            ).status_code
+            == 200
+        )
+        assert (
+            closed.get(
+                "/v1/search", params={"q": "choir"}, headers={"X-API-Key": ADMIN_KEY}
+            ).status_code
+            == 200
+        )
         assert closed.get("/health").status_code == 200 and closed.get("/ready").status_code == 200
         spec = closed.get("/schema/openapi.json").json()
         assert spec["paths"]["/v1/search"]["get"]["security"] == [{"bearer": []}]
 
 
-def test_without_admin_keys_writes_are_switched_off(built: tuple[Settings, HashingEmbedder]) -> None:
+def test_without_admin_keys_writes_are_switched_off(
+    built: tuple[Settings, HashingEmbedder],
+) -> None:
     with _client(built, admin_keys=()) as c:
         response = c.post("/v1/admin/reindex", headers={"X-API-Key": ADMIN_KEY})
         assert response.status_code == 401 and "PF_ADMIN_KEYS" in response.json()["hint"]
 
 
 def test_keys_are_held_only_as_digests() -> None:
-    settings = Settings.from_env({"PF_ADMIN_KEYS": "plain-secret, sha256:" + "ab" * 32, "PF_READ_KEYS": "reader"})
+    settings = Settings.from_env(
+        {"PF_ADMIN_KEYS": "plain-secret, sha256:" + "ab" * 32, "PF_READ_KEYS": "reader"}
+    )
     assert settings.admin_keys == (key_digest("plain-secret"), "sha256:" + "ab" * 32)
     assert "plain-secret" not in repr(settings) and "reader" not in repr(settings)
     assert "PF_ADMIN_KEYS" not in settings.to_env()  # not handed to the child ingest either
@@ -98,31 +133,47 @@ def test_keys_are_held_only_as_digests() -> None:
     assert ring.scope_of("plain-secreT") is None and ring.scope_of("") is None
 
 
-def test_keys_and_searched_text_stay_out_of_the_logs(built: tuple[Settings, HashingEmbedder]) -> None:
+def test_keys_and_searched_text_stay_out_of_the_logs(
+    built: tuple[Settings, HashingEmbedder],
+) -> None:
     stream = io.StringIO()
     with _client(built) as c:
         handler = logging.getLogger("practice_finder").handlers[0]
         assert isinstance(handler, logging.StreamHandler)
         old = handler.setStream(stream)
         try:
-            c.post("/v1/practices", json=_record(c), headers={"Authorization": f"Bearer {ADMIN_KEY}"})
-            c.get("/v1/search", params={"q": "secret question about my town"}, headers={"X-API-Key": READ_KEY},
-                  )
+            c.post(
+                "/v1/practices", json=_record(c), headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+            )
+            c.get(
+                "/v1/search",
+                params={"q": "secret question about my town"},
+                headers={"X-API-Key": READ_KEY},
+            )
         finally:
             handler.setStream(old)  # type: ignore[arg-type]
     logged = stream.getvalue()
     import json
 
     lines = [json.loads(line) for line in logged.splitlines()]
-    assert {line["route"] for line in lines if line.get("event") == "request"} >= {"/v1/practices", "/v1/search"}
+    assert {line["route"] for line in lines if line.get("event") == "request"} >= {
+        "/v1/practices",
+        "/v1/search",
+    }
     assert all(len(line["request_id"]) == 32 for line in lines if line.get("event") == "request")
     assert ADMIN_KEY not in logged and READ_KEY not in logged and "secret question" not in logged
 
 
 def test_a_request_id_is_returned_and_kept_when_sent(client: TestClient) -> None:
     assert len(client.get("/health").headers["x-request-id"]) == 32
-    assert client.get("/health", headers={"X-Request-ID": "portal-42"}).headers["x-request-id"] == "portal-42"
-    assert client.get("/health", headers={"X-Request-ID": "bad id\twith tabs"}).headers["x-request-id"] != "bad id\twith tabs"
+    assert (
+        client.get("/health", headers={"X-Request-ID": "portal-42"}).headers["x-request-id"]
+        == "portal-42"
+    )
+    assert (
+        client.get("/health", headers={"X-Request-ID": "bad id\twith tabs"}).headers["x-request-id"]
+        != "bad id\twith tabs"
+    )
 
 
 def test_rate_limit_per_client(built: tuple[Settings, HashingEmbedder]) -> None:
@@ -130,64 +181,128 @@ def test_rate_limit_per_client(built: tuple[Settings, HashingEmbedder]) -> None:
         codes = [c.get("/v1/taxonomy").status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
         limited = c.get("/v1/taxonomy")
-        assert limited.headers["content-type"] == "application/problem+json" and "retry-after" in {h.lower() for h in limited.headers}
+        assert limited.headers["content-type"] == "application/problem+json" and "retry-after" in {
+            h.lower() for h in limited.headers
+        }
         assert c.get("/health").status_code == 200 and c.get("/ready").status_code == 200  # exempt
-        assert c.get("/v1/taxonomy", headers={"X-API-Key": READ_KEY}).status_code == 200  # a key counts on its own
-        assert c.get("/v1/taxonomy", headers={"X-API-Key": "made-up"}).status_code == 429  # an invalid one does not
+        assert (
+            c.get("/v1/taxonomy", headers={"X-API-Key": READ_KEY}).status_code == 200
+        )  # a key counts on its own
+        assert (
+            c.get("/v1/taxonomy", headers={"X-API-Key": "made-up"}).status_code == 429
+        )  # an invalid one does not
 
 
 def test_body_and_query_string_limits(built: tuple[Settings, HashingEmbedder]) -> None:
     with _client(built, max_body_bytes=2_000) as c:
         big = {**_record(c), "resources": "x" * 5_000}
         response = c.post("/v1/practices", json=big, headers={"X-API-Key": ADMIN_KEY})
-        assert response.status_code == 413 and response.headers["content-type"] == "application/problem+json"
+        assert (
+            response.status_code == 413
+            and response.headers["content-type"] == "application/problem+json"
+        )
         assert c.post("/v1/recommendations", json={"text": "y" * 5_000}).status_code == 413
         long = c.get("/v1/search", params={"q": "choir", "country": ",".join(["LV"] * 2_000)})
         assert long.status_code == 414 and long.json()["type"] == "/problems/query-too-long"
-        assert c.get("/v1/search", params={"q": "q" * 1_001}).status_code == 400  # the question itself: 1,000 characters
+        assert (
+            c.get("/v1/search", params={"q": "q" * 1_001}).status_code == 400
+        )  # the question itself: 1,000 characters
 
 
 def test_cors_only_for_configured_origins(built: tuple[Settings, HashingEmbedder]) -> None:
     with _client(built) as c:
-        assert "access-control-allow-origin" not in c.get("/v1/taxonomy", headers={"Origin": "https://portal.example"}).headers
+        assert (
+            "access-control-allow-origin"
+            not in c.get("/v1/taxonomy", headers={"Origin": "https://portal.example"}).headers
+        )
     with _client(built, cors_origins=("https://portal.example",)) as c:
         ok = c.get("/v1/taxonomy", headers={"Origin": "https://portal.example"})
         assert ok.headers["access-control-allow-origin"] == "https://portal.example"
         other = c.get("/v1/taxonomy", headers={"Origin": "https://evil.example"})
         assert other.headers.get("access-control-allow-origin") != "https://evil.example"
-        preflight = c.options("/v1/practices", headers={"Origin": "https://portal.example", "Access-Control-Request-Method": "POST",
-                                                         "Access-Control-Request-Headers": "authorization"})
-        assert preflight.status_code in (200, 204) and "POST" in preflight.headers["access-control-allow-methods"]
+        preflight = c.options(
+            "/v1/practices",
+            headers={
+                "Origin": "https://portal.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization",
+            },
+        )
+        assert (
+            preflight.status_code in (200, 204)
+            and "POST" in preflight.headers["access-control-allow-methods"]
+        )
 
 
-@pytest.mark.parametrize("path", ["/", "/?q=library", "/practices/nordby-harbour-songs", "/towns", "/schema/swagger", "/nothing-here"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/?q=library",
+        "/practices/nordby-harbour-songs",
+        "/towns",
+        "/schema/swagger",
+        "/nothing-here",
+    ],
+)
 def test_pages_carry_a_strict_content_security_policy(client: TestClient, path: str) -> None:
     response = client.get(path)
     policy = response.headers["content-security-policy"]
-    assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert (
+        "default-src 'self'" in policy
+        and "script-src 'self'" in policy
+        and "frame-ancestors 'none'" in policy
+    )
     assert "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
-    assert response.headers["x-content-type-options"] == "nosniff" and response.headers["x-frame-options"] == "DENY"
-    assert "<script>" not in response.text  # no inline script: every script is a file of this service
-    assert "http://" not in response.text.replace("http://www.w3.org", "") or path != "/schema/swagger"
+    assert (
+        response.headers["x-content-type-options"] == "nosniff"
+        and response.headers["x-frame-options"] == "DENY"
+    )
+    assert (
+        "<script>" not in response.text
+    )  # no inline script: every script is a file of this service
+    assert (
+        "http://" not in response.text.replace("http://www.w3.org", "") or path != "/schema/swagger"
+    )
 
 
-def test_record_text_is_shown_as_text(built: tuple[Settings, HashingEmbedder], tmp_path: Path) -> None:
+def test_record_text_is_shown_as_text(
+    built: tuple[Settings, HashingEmbedder], tmp_path: Path
+) -> None:
     """A record whose text carries HTML and script is written, indexed, and shown escaped on every page."""
     settings, embedder = built
-    own = settings.with_(index_dir=tmp_path / "indexes", state_dir=tmp_path / "state", auto_reindex=True, reindex_delay=0)
+    own = settings.with_(
+        index_dir=tmp_path / "indexes",
+        state_dir=tmp_path / "state",
+        auto_reindex=True,
+        reindex_delay=0,
+    )
     ingest(own, lambda: embedder)
     app = create_app(own, lambda: embedder, watch=False)
     payload = "<script>alert('pwned')</script><img src=x onerror=alert(1)>"
     with TestClient(app) as c:
-        record = {**_record(c), "id": "markup-attack", "title": f"Harbour choir {payload}", "summary": f"Songs {payload} for all."}
+        record = {
+            **_record(c),
+            "id": "markup-attack",
+            "title": f"Harbour choir {payload}",
+            "summary": f"Songs {payload} for all.",
+        }
         record["sections"]["outcomes"] = f"Outcome {payload} noted."
-        assert c.post("/v1/practices", json=record, headers={"X-API-Key": ADMIN_KEY}).status_code == 202
+        assert (
+            c.post("/v1/practices", json=record, headers={"X-API-Key": ADMIN_KEY}).status_code
+            == 202
+        )
         app.state["service"].tick()
-        pages = [c.get("/", params={"q": "harbour choir script alert"}).text, c.get("/practices/markup-attack").text]
+        pages = [
+            c.get("/", params={"q": "harbour choir script alert"}).text,
+            c.get("/practices/markup-attack").text,
+        ]
         assert "/practices/markup-attack" in pages[0]  # the record is among the results
         for page in pages:
             assert "Harbour choir &lt;script&gt;" in page
             assert "<script>alert" not in page and "<img src=x" not in page
             assert "&lt;script&gt;alert(" in page
         api = c.get("/v1/practices/markup-attack").json()
-        assert api["title"] == f"Harbour choir {payload}"  # the API returns the text as written; pages escape it
+        assert (
+            api["title"] == f"Harbour choir {payload}"
+        )  # the API returns the text as written; pages escape it

@@ -4,85 +4,123 @@ from __future__ import annotations
 
 import pytest
 
-from practice_finder import nlp
-from practice_finder.corpus import load_taxonomy
-from practice_finder.highlight import mark
+from practice_finder.corpus.folder import load_taxonomy
+from practice_finder.text import pipelines, tagging
+from practice_finder.text.snippets import mark
 
 from .conftest import CORPUS
 
 
 @pytest.fixture(scope="module")
-def tagger() -> nlp.Tagger:
-    return nlp.Tagger(load_taxonomy(CORPUS / "taxonomy.yaml"))
+def tagger() -> tagging.Tagger:
+    return tagging.Tagger(load_taxonomy(CORPUS / "taxonomy.yaml"))
 
 
-def _terms(tagger: nlp.Tagger, text: str, lang: str = "en") -> set[str]:
+def _terms(tagger: tagging.Tagger, text: str, lang: str = "en") -> set[str]:
     return {hit.term for hit in tagger.tag(text, lang)}
 
 
-def test_described_loneliness_is_tagged(tagger: nlp.Tagger) -> None:
-    assert "loneliness" in _terms(tagger, "Many pensioners in the villages feel lonely since the shop closed.")
+def test_described_loneliness_is_tagged(tagger: tagging.Tagger) -> None:
+    assert "loneliness" in _terms(
+        tagger, "Many pensioners in the villages feel lonely since the shop closed."
+    )
 
 
-def test_inflected_english_matches_by_lemma(tagger: nlp.Tagger) -> None:
-    assert "youth-out-migration" in _terms(tagger, "Young people leaving for university rarely come back.")
+def test_inflected_english_matches_by_lemma(tagger: tagging.Tagger) -> None:
+    assert "youth-out-migration" in _terms(
+        tagger, "Young people leaving for university rarely come back."
+    )
     assert "library" in _terms(tagger, "Both libraries opened on Sundays.")
 
 
-@pytest.mark.parametrize(("lang", "text"), [("pl", "Samotność seniorów na wsi"), ("fi", "Yksinäisyys on kasvanut"),
-                                            ("de", "Einsamkeit im Alter"), ("sv", "Ensamhet bland äldre")])
-def test_region_languages_tag_loneliness(tagger: nlp.Tagger, lang: str, text: str) -> None:
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("pl", "Samotność seniorów na wsi"),
+        ("fi", "Yksinäisyys on kasvanut"),
+        ("de", "Einsamkeit im Alter"),
+        ("sv", "Ensamhet bland äldre"),
+    ],
+)
+def test_region_languages_tag_loneliness(tagger: tagging.Tagger, lang: str, text: str) -> None:
     assert "loneliness" in _terms(tagger, text, lang)
 
 
-def test_unrelated_text_gets_no_challenge(tagger: nlp.Tagger) -> None:
+def test_unrelated_text_gets_no_challenge(tagger: tagging.Tagger) -> None:
     hits = tagger.tag("The invoice was paid on Tuesday.")
     assert not [h for h in hits if h.vocabulary == "challenges"]
 
 
-def test_hits_count_mentions_and_keep_a_phrase(tagger: nlp.Tagger) -> None:
-    hit = next(h for h in tagger.tag("The choir sang. Later a second choir joined.") if h.term == "choir")
+def test_hits_count_mentions_and_keep_a_phrase(tagger: tagging.Tagger) -> None:
+    hit = next(
+        h for h in tagger.tag("The choir sang. Later a second choir joined.") if h.term == "choir"
+    )
     assert hit.count == 2 and hit.phrase == "choir"
 
 
 def test_passages_group_sentences_within_limit() -> None:
     text = " ".join(f"Sentence number {i} has a few words in it." for i in range(30))
-    chunks = nlp.passages(text, "en", max_words=40)
+    chunks = pipelines.passages(text, "en", max_words=40)
     assert len(chunks) > 3
     assert all(len(c.split()) <= 40 for c in chunks)
     assert " ".join(chunks) == text
 
 
 def test_markdown_lists_split_into_sentences() -> None:
-    assert nlp.sentences("Intro line.\n\n- first item\n- second item") == ["Intro line.", "first item", "second item"]
+    assert pipelines.sentences("Intro line.\n\n- first item\n- second item") == [
+        "Intro line.",
+        "first item",
+        "second item",
+    ]
 
 
 def test_content_words_drop_stop_words() -> None:
-    assert nlp.content_words("How can we keep the young people in our town?") == ["young", "people", "town"]
+    assert pipelines.content_words("How can we keep the young people in our town?") == [
+        "young",
+        "people",
+        "town",
+    ]
 
 
 def test_mark_matches_stems_and_escapes() -> None:
-    assert mark("Leaving <b>towns</b>", ["leave", "town"]) == "<mark>Leaving</mark> &lt;b&gt;<mark>towns</mark>&lt;/b&gt;"
+    assert (
+        mark("Leaving <b>towns</b>", ["leave", "town"])
+        == "<mark>Leaving</mark> &lt;b&gt;<mark>towns</mark>&lt;/b&gt;"
+    )
 
 
 def test_lemma_tables_where_spacy_has_them() -> None:
-    assert nlp.has_lemmas("en") and nlp.has_lemmas("de") and not nlp.has_lemmas("fi")
+    assert (
+        pipelines.has_lemmas("en") and pipelines.has_lemmas("de") and not pipelines.has_lemmas("fi")
+    )
 
 
 def test_content_words_keep_numbers_and_mixed_tokens() -> None:
-    assert nlp.content_words("p53 levels in type 1 diabetes since 2018") == ["p53", "levels", "type", "1", "diabetes", "2018"]
+    assert pipelines.content_words("p53 levels in type 1 diabetes since 2018") == [
+        "p53",
+        "levels",
+        "type",
+        "1",
+        "diabetes",
+        "2018",
+    ]
 
 
 def test_tagging_from_many_threads_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The service tags queries in worker threads; the first requests may all arrive before spaCy is loaded."""
     from concurrent.futures import ThreadPoolExecutor
 
-    monkeypatch.setattr(nlp, "_PIPELINES", {})
-    fresh = nlp.Tagger(load_taxonomy(CORPUS / "taxonomy.yaml"))
-    texts = ["lonely pensioners in the villages", "young people leave", "storm surge", "empty shops and a library"] * 8
+    monkeypatch.setattr(pipelines, "_PIPELINES", {})
+    fresh = tagging.Tagger(load_taxonomy(CORPUS / "taxonomy.yaml"))
+    texts = [
+        "lonely pensioners in the villages",
+        "young people leave",
+        "storm surge",
+        "empty shops and a library",
+    ] * 8
 
     def tag(text: str) -> set[str]:
-        return {h.term for h in fresh.tag(text)} | set(nlp.content_words(text))
+        return {h.term for h in fresh.tag(text)} | set(pipelines.content_words(text))
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(tag, texts))

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from litestar.testing import TestClient
 
-from practice_finder.api import create_app
+from practice_finder.build.ingest import ingest
 from practice_finder.config import Settings
-from practice_finder.pipeline import ingest
+from practice_finder.web.app import create_app
 
 from .fakes import HashingEmbedder
 
@@ -54,13 +54,26 @@ def test_no_results_state(client: TestClient) -> None:
 def test_pagination_links_keep_the_filters(client: TestClient) -> None:
     page = client.get("/?q=young+people+leave&size=small").text
     link = re.search(r'<a rel="next" href="([^"]+)"', page)
-    assert link and set(link.group(1).replace("&amp;", "&")[2:].split("&")) == {"q=young+people+leave", "size=small", "page=2"}
+    assert link and set(link.group(1).replace("&amp;", "&")[2:].split("&")) == {
+        "q=young+people+leave",
+        "size=small",
+        "page=2",
+    }
 
 
 def test_recommend_form_round_trip(client: TestClient) -> None:
-    form = {"country": "LV", "population": "4000", "challenges": "youth-out-migration", "text": "An open-air stage and a choir."}
+    form = {
+        "country": "LV",
+        "population": "4000",
+        "challenges": "youth-out-migration",
+        "text": "An open-air stage and a choir.",
+    }
     page = client.post("/recommend", data=form).text
-    assert "What we understood" in page and "Open-air stage" in page and "Recommended practices" in page
+    assert (
+        "What we understood" in page
+        and "Open-air stage" in page
+        and "Recommended practices" in page
+    )
     bad = client.post("/recommend", data={"population": "lots", "text": "x"})
     assert bad.status_code == 400 and "not a whole number" in bad.text
 
@@ -75,17 +88,29 @@ def test_record_text_is_escaped(tiny: Settings) -> None:
     """A record whose text holds HTML and script is shown as text, on every page that shows it."""
     path = tiny.corpus_dir / "practices" / "testby-library-evenings.md"
     text = path.read_text()
-    text = text.replace("title: Library evenings against loneliness", 'title: "Library <b>evenings</b> <script>alert(1)</script>"')
+    text = text.replace(
+        "title: Library evenings against loneliness",
+        'title: "Library <b>evenings</b> <script>alert(1)</script>"',
+    )
     text = text.replace("Forty regular guests", "<img src=x onerror=alert(2)> Forty regular guests")
-    text = text.replace("The town library opened", "The <script>alert(3)</script> town library opened")
+    text = text.replace(
+        "The town library opened", "The <script>alert(3)</script> town library opened"
+    )
     path.write_text(text)
     embedder = HashingEmbedder()
     ingest(tiny, lambda: embedder)
     with TestClient(create_app(tiny, lambda: embedder)) as c:
         for url in ("/?q=library+evenings", "/practices/testby-library-evenings", "/towns/testby"):
             page = c.get(url).text
-            assert "<script>alert" not in page and "<img src=x" not in page and "<b>evenings</b>" not in page, url
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in c.get("/practices/testby-library-evenings").text
+            assert (
+                "<script>alert" not in page
+                and "<img src=x" not in page
+                and "<b>evenings</b>" not in page
+            ), url
+        assert (
+            "&lt;script&gt;alert(1)&lt;/script&gt;"
+            in c.get("/practices/testby-library-evenings").text
+        )
 
 
 def test_results_show_their_language_and_filter_by_it(client: TestClient) -> None:
@@ -95,8 +120,12 @@ def test_results_show_their_language_and_filter_by_it(client: TestClient) -> Non
     only = client.get("/", params={"q": "samotność seniorów", "language": "pl"}).text
     titles = re.findall(r'<h3><a href="/practices/[^"]+" lang="([a-z]+)"', only)
     assert titles and set(titles) == {"pl"}
-    badges = re.findall(r'<span class="lang" title="Written in ([A-Za-z ()]+)">([A-Z]{2})</span>', only)
-    assert len(badges) == len(titles) and set(badges) == {("Polish", "PL")}, "results in other languages carry a language badge"
+    badges = re.findall(
+        r'<span class="lang" title="Written in ([A-Za-z ()]+)">([A-Z]{2})</span>', only
+    )
+    assert len(badges) == len(titles) and set(badges) == {("Polish", "PL")}, (
+        "results in other languages carry a language badge"
+    )
 
 
 def test_a_practice_page_says_its_language(client: TestClient) -> None:

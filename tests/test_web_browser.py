@@ -23,10 +23,14 @@ CHROMIUM = Path(os.environ.get("PF_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = Path(__file__).parent / "screenshots"
 YOUTH = "young people leave our small town, how can culture keep them"
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed (pip install -e '.[dev]')")
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright for Python is not installed (pip install -e '.[dev]')"
+)
 if not CHROMIUM.exists():
-    pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install chromium) to run the browser tests",
-                allow_module_level=True)
+    pytest.skip(
+        f"no Chromium at {CHROMIUM}: install Debian's chromium (apt-get install chromium) to run the browser tests",
+        allow_module_level=True,
+    )
 
 
 def _free_port() -> int:
@@ -39,7 +43,16 @@ def _free_port() -> int:
 def base_url(real_settings: Settings) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "practice_finder", "serve", "--port", str(port), "--index", str(real_settings.index_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "practice_finder",
+        "serve",
+        "--port",
+        str(port),
+        "--index",
+        str(real_settings.index_dir),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
@@ -61,9 +74,19 @@ def base_url(real_settings: Settings) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield b
         b.close()
 
@@ -109,13 +132,19 @@ def test_filter_changes_facet_counts_without_reload(page, base_url: str) -> None
     page.evaluate("window.__same_page = true")
     page.locator("[data-facet=country] input[value=LV]").check()
     # a locator assertion, not wait_for_function: the page's Content-Security-Policy forbids eval'd strings
-    playwright_api.expect(page.locator("#total")).not_to_have_text(str(total_before), timeout=30_000)
-    assert page.evaluate("window.__same_page === true"), "the page reloaded instead of updating in place"
+    playwright_api.expect(page.locator("#total")).not_to_have_text(
+        str(total_before), timeout=30_000
+    )
+    assert page.evaluate("window.__same_page === true"), (
+        "the page reloaded instead of updating in place"
+    )
     assert "country=LV" in page.url
     total_after = int(page.locator("#total").inner_text())
     assert total_after < total_before
     assert page.locator("[data-facet=challenge] .count").all_inner_texts() != counts_before
-    assert {t.split(",")[1].split("·")[0].strip() for t in page.locator(".hit .meta").all_inner_texts()} == {"Latvia"}
+    assert {
+        t.split(",")[1].split("·")[0].strip() for t in page.locator(".hit .meta").all_inner_texts()
+    } == {"Latvia"}
     shot(page, "search-filtered")
     _stays_local(page, base_url)
 
@@ -141,13 +170,21 @@ def test_submit_the_recommendation_form(page, base_url: str) -> None:  # type: i
     page.get_by_label("Country", exact=True).select_option("LT")
     page.get_by_label("Population", exact=True).fill("8000")
     page.get_by_label("Loneliness and social isolation", exact=True).check()
-    page.get_by_label("Your draft action plan").fill("Young people move away after school. We have a lake and a strong choir.")
+    page.get_by_label("Your draft action plan").fill(
+        "Young people move away after school. We have a lake and a strong choir."
+    )
     page.get_by_role("button", name="Recommend practices and peers").click()
     page.wait_for_selector(".outcome")
     understood = page.locator(".outcome .tags").all_inner_texts()
-    assert any("Youth out-migration" in t for t in understood) and any("Lake" in t for t in understood)
+    assert any("Youth out-migration" in t for t in understood) and any(
+        "Lake" in t for t in understood
+    )
     assert page.locator(".outcome .hit").count() == 8
-    assert page.locator(".outcome .hit .reason").first.inner_text().startswith("Addresses your challenges")
+    assert (
+        page.locator(".outcome .hit .reason")
+        .first.inner_text()
+        .startswith("Addresses your challenges")
+    )
     shot(page, "recommend")
     _stays_local(page, base_url)
 
@@ -157,8 +194,14 @@ def test_error_states(page, base_url: str) -> None:  # type: ignore[no-untyped-d
     assert "at most 1000" in page.locator(".alert").inner_text()
     shot(page, "error-too-long")
     response = page.goto(base_url + "/towns/atlantis")
-    assert response.status == 404 and "no city with id 'atlantis'" in page.locator(".alert").inner_text()
-    page.goto(base_url + "/?q=zzzz+qqqq&country=EE&challenge=disability-inclusion&asset=islands&theme=digital-transformation")
+    assert (
+        response.status == 404
+        and "no city with id 'atlantis'" in page.locator(".alert").inner_text()
+    )
+    page.goto(
+        base_url
+        + "/?q=zzzz+qqqq&country=EE&challenge=disability-inclusion&asset=islands&theme=digital-transformation"
+    )
     assert page.locator(".empty").count() == 1 or page.locator(".hit").count() >= 0
     _stays_local(page, base_url)
 
@@ -192,7 +235,9 @@ def test_phone_sized_screen_and_keyboard(browser, base_url: str) -> None:  # typ
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     pg = context.new_page()
     pg.goto(base_url + "/?q=lonely+older+people")
-    assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "horizontal scrolling on a phone"
+    assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (
+        "horizontal scrolling on a phone"
+    )
     shot(pg, "search-phone")
     pg.keyboard.press("Tab")
     assert pg.evaluate("document.activeElement.className") == "skip"

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from practice_finder.api import create_app
+from practice_finder.build.ingest import ingest
 from practice_finder.config import ENGLISH_MODEL, Settings, key_digest
-from practice_finder.corpus import load_corpus
+from practice_finder.corpus.catalog import Catalog
+from practice_finder.corpus.folder import load_corpus
 from practice_finder.errors import CorpusError
-from practice_finder.pipeline import ingest
-from practice_finder.writes import Catalog
+from practice_finder.web.app import create_app
 
 from .conftest import CORPUS
 from .fakes import HashingEmbedder, write_tiny_corpus
@@ -31,9 +31,18 @@ ADMIN = {"Authorization": f"Bearer {KEY}"}
 
 
 def _settings(root: Path, **changes: Any) -> Settings:
-    return Settings(corpus_dir=root / "corpus", index_dir=root / "indexes", state_dir=root / "state", progress=False,
-                    admin_keys=(key_digest(KEY),), reindex_runner="thread", reindex_delay=0, rate_limit=0,
-                    log_format="text", **changes)
+    return Settings(
+        corpus_dir=root / "corpus",
+        index_dir=root / "indexes",
+        state_dir=root / "state",
+        progress=False,
+        admin_keys=(key_digest(KEY),),
+        reindex_runner="thread",
+        reindex_delay=0,
+        rate_limit=0,
+        log_format="text",
+        **changes,
+    )
 
 
 @pytest.fixture
@@ -50,14 +59,21 @@ def served(tmp_path: Path) -> Iterator[tuple[TestClient, Any]]:
 
 def _export(client: TestClient, collection: str = "practices") -> list[dict[str, Any]]:
     response = client.get(f"/v1/{collection}", params={"format": "jsonl"})
-    assert response.status_code == 200 and response.headers["content-type"].startswith("application/x-ndjson")
+    assert response.status_code == 200 and response.headers["content-type"].startswith(
+        "application/x-ndjson"
+    )
     return [json.loads(line) for line in response.text.splitlines()]
 
 
-def _new_practice(client: TestClient, pid: str = "sauna-evenings", title: str = "Sauna evenings for fishermen") -> dict[str, Any]:
+def _new_practice(
+    client: TestClient, pid: str = "sauna-evenings", title: str = "Sauna evenings for fishermen"
+) -> dict[str, Any]:
     record = dict(_export(client)[0])
     record.update(id=pid, title=title)
-    record["sections"] = {**record["sections"], "what_happened": record["sections"]["what_happened"] + " The sauna by the pier."}
+    record["sections"] = {
+        **record["sections"],
+        "what_happened": record["sections"]["what_happened"] + " The sauna by the pier.",
+    }
     return record
 
 
@@ -70,8 +86,16 @@ def test_a_write_is_searchable_after_the_background_reindex(served: tuple[TestCl
     before = client.get("/v1/admin/status", headers=ADMIN).json()
     response = client.post("/v1/practices", json=_new_practice(client), headers=ADMIN)
     assert response.status_code == 202
-    assert response.json() | {"seq": 0} == {"kind": "practice", "id": "sauna-evenings", "op": "put", "seq": 0, "created": True,
-                                            "changed": True, "status": "pending", "status_url": "/v1/admin/status"}
+    assert response.json() | {"seq": 0} == {
+        "kind": "practice",
+        "id": "sauna-evenings",
+        "op": "put",
+        "seq": 0,
+        "created": True,
+        "changed": True,
+        "status": "pending",
+        "status_url": "/v1/admin/status",
+    }
     status = client.get("/v1/admin/status", headers=ADMIN).json()
     assert status["pending_writes"] == 1 and status["build"] == before["build"]
     assert "sauna-evenings" not in _hit_ids(client, "sauna evenings fishermen")
@@ -80,16 +104,25 @@ def test_a_write_is_searchable_after_the_background_reindex(served: tuple[TestCl
     assert status["pending_writes"] == 0 and status["build"] != before["build"]
     assert status["counts"]["practices"] == before["counts"]["practices"] + 1
     assert status["last_reindex"]["ok"] is True and status["last_reindex"]["trigger"] == "writes"
-    assert status["last_reindex"]["embedded"] < status["last_reindex"]["reused"]  # only the new record's texts
+    assert (
+        status["last_reindex"]["embedded"] < status["last_reindex"]["reused"]
+    )  # only the new record's texts
     assert _hit_ids(client, "sauna evenings fishermen")[0] == "sauna-evenings"
-    assert client.get("/v1/practices/sauna-evenings").json()["title"] == "Sauna evenings for fishermen"
-    assert 'pf_reindex_duration_seconds_count{result="ok",trigger="writes"} 1.0' in client.get("/metrics").text
+    assert (
+        client.get("/v1/practices/sauna-evenings").json()["title"] == "Sauna evenings for fishermen"
+    )
+    assert (
+        'pf_reindex_duration_seconds_count{result="ok",trigger="writes"} 1.0'
+        in client.get("/metrics").text
+    )
 
 
 def test_the_write_is_on_disk_before_the_answer(served: tuple[TestClient, Any]) -> None:
     client, service = served
     response = client.post("/v1/practices", json=_new_practice(client), headers=ADMIN)
-    with sqlite3.connect(service.settings.state_dir / "writes.db") as other:  # another connection, as after a crash
+    with sqlite3.connect(
+        service.settings.state_dir / "writes.db"
+    ) as other:  # another connection, as after a crash
         rows = other.execute("select seq, kind, id, op from writes").fetchall()
     assert rows == [(response.json()["seq"], "practice", "sauna-evenings", "put")]
     assert service.catalog.log.path.with_name("writes.db-wal").exists()  # write-ahead log mode
@@ -99,11 +132,21 @@ def test_writes_are_idempotent_by_id(served: tuple[TestClient, Any]) -> None:
     client, _ = served
     record = _new_practice(client)
     first = client.post("/v1/practices", json=record, headers=ADMIN).json()
-    again = client.post("/v1/practices", json=record, headers=ADMIN).json()  # a retry after a lost answer
-    assert (again["seq"], again["created"], again["changed"], again["status"]) == (first["seq"], False, False, "unchanged")
+    again = client.post(
+        "/v1/practices", json=record, headers=ADMIN
+    ).json()  # a retry after a lost answer
+    assert (again["seq"], again["created"], again["changed"], again["status"]) == (
+        first["seq"],
+        False,
+        False,
+        "unchanged",
+    )
     other = {**record, "title": "Another title"}
     conflict = client.post("/v1/practices", json=other, headers=ADMIN)
-    assert conflict.status_code == 409 and "PUT /v1/practices/sauna-evenings" in conflict.json()["hint"]
+    assert (
+        conflict.status_code == 409
+        and "PUT /v1/practices/sauna-evenings" in conflict.json()["hint"]
+    )
     replaced = client.put("/v1/practices/sauna-evenings", json=other, headers=ADMIN).json()
     assert replaced["seq"] > first["seq"] and replaced["changed"] and not replaced["created"]
     same = client.put("/v1/practices/sauna-evenings", json=other, headers=ADMIN).json()
@@ -113,17 +156,30 @@ def test_writes_are_idempotent_by_id(served: tuple[TestClient, Any]) -> None:
 def test_a_corpus_practice_sent_as_it_is_changes_nothing(served: tuple[TestClient, Any]) -> None:
     client, service = served
     for record in _export(client):
-        assert client.put(f"/v1/practices/{record['id']}", json=record, headers=ADMIN).json()["status"] == "unchanged"
+        assert (
+            client.put(f"/v1/practices/{record['id']}", json=record, headers=ADMIN).json()["status"]
+            == "unchanged"
+        )
     assert service.catalog.log.max_seq() == 0
 
 
-def test_records_are_checked_like_corpus_files(served: tuple[TestClient, Any], tmp_path: Path) -> None:
+def test_records_are_checked_like_corpus_files(
+    served: tuple[TestClient, Any], tmp_path: Path
+) -> None:
     client, _ = served
-    bad = {**_new_practice(client), "country": "XX", "challenges": ["no-such-term"], "years": [1900]}
+    bad = {
+        **_new_practice(client),
+        "country": "XX",
+        "challenges": ["no-such-term"],
+        "years": [1900],
+    }
     del bad["summary"]
     response = client.post("/v1/practices", json=bad, headers=ADMIN)
     body = response.json()
-    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    assert (
+        response.status_code == 422
+        and response.headers["content-type"] == "application/problem+json"
+    )
     fields = {e["field"]: e["message"] for e in body["errors"]}
     assert set(fields) == {"country", "challenges", "years", "summary"}
     # the very same messages as for a corpus file with the same mistakes
@@ -131,21 +187,31 @@ def test_records_are_checked_like_corpus_files(served: tuple[TestClient, Any], t
     write_tiny_corpus(folder, CORPUS / "taxonomy.yaml")
     path = next((folder / "practices").glob("*.md"))
     text = path.read_text().replace('country: "', 'country: "XX').replace("[2021, 2022]", "[1900]")
-    path.write_text(text.replace(text[text.index("challenges:"):text.index("\n", text.index("challenges:"))], "challenges: [no-such-term]"))
+    path.write_text(
+        text.replace(
+            text[text.index("challenges:") : text.index("\n", text.index("challenges:"))],
+            "challenges: [no-such-term]",
+        )
+    )
     with pytest.raises(CorpusError) as caught:
         load_corpus(folder)
     from_file = {p.field: p.message for p in caught.value.problems}
     assert from_file["challenges"] == fields["challenges"] and from_file["years"] == fields["years"]
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"sections": {"what_happened": "Too short."}}, "sections.what_happened"),
-    ({"sections": "not an object"}, "sections"),
-    ({"colour": "blue"}, "colour"),
-    ({"id": "Not A Slug"}, "id"),
-    ({"city": "no-such-town"}, "city"),
-])
-def test_bad_records_name_the_field(served: tuple[TestClient, Any], change: dict[str, Any], field: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"sections": {"what_happened": "Too short."}}, "sections.what_happened"),
+        ({"sections": "not an object"}, "sections"),
+        ({"colour": "blue"}, "colour"),
+        ({"id": "Not A Slug"}, "id"),
+        ({"city": "no-such-town"}, "city"),
+    ],
+)
+def test_bad_records_name_the_field(
+    served: tuple[TestClient, Any], change: dict[str, Any], field: str
+) -> None:
     client, _ = served
     record = _new_practice(client)
     if isinstance(change.get("sections"), dict):
@@ -180,11 +246,16 @@ def test_cities_and_plans_are_written_too(served: tuple[TestClient, Any]) -> Non
     city = {**_export(client, "cities")[0], "id": "newtown", "name": "Newtown"}
     plan = {**_export(client, "plans")[0], "id": "newtown-plan", "city": "newtown"}
     practice = {**_new_practice(client), "city": "newtown", "country": city["country"]}
-    assert client.post("/v1/plans", json={**plan, "city": "nowhere"}, headers=ADMIN).status_code == 422
+    assert (
+        client.post("/v1/plans", json={**plan, "city": "nowhere"}, headers=ADMIN).status_code == 422
+    )
     for collection, record in (("cities", city), ("plans", plan), ("practices", practice)):
         assert client.post(f"/v1/{collection}", json=record, headers=ADMIN).status_code == 202
     wrong_country = {**practice, "id": "elsewhere", "country": "FI"}
-    assert client.post("/v1/practices", json=wrong_country, headers=ADMIN).json()["errors"][0]["field"] == "country"
+    assert (
+        client.post("/v1/practices", json=wrong_country, headers=ADMIN).json()["errors"][0]["field"]
+        == "country"
+    )
     service.tick()
     town = client.get("/v1/cities/newtown").json()
     assert town["name"] == "Newtown"
@@ -198,7 +269,10 @@ def test_the_export_round_trips_and_includes_pending_writes(served: tuple[TestCl
     assert "sauna-evenings" in [r["id"] for r in exported]
     assert [r["id"] for r in exported] == sorted(r["id"] for r in exported)
     for record in exported:  # every exported record is accepted back unchanged
-        assert client.put(f"/v1/practices/{record['id']}", json=record, headers=ADMIN).json()["status"] == "unchanged"
+        assert (
+            client.put(f"/v1/practices/{record['id']}", json=record, headers=ADMIN).json()["status"]
+            == "unchanged"
+        )
     assert len(_export(client, "cities")) == 1 and len(_export(client, "plans")) == 1
     assert client.get("/v1/practices", params={"format": "csv"}).status_code == 400
 
@@ -207,13 +281,22 @@ def test_a_full_reindex_on_request(served: tuple[TestClient, Any]) -> None:
     client, service = served
     build = client.get("/v1/admin/status", headers=ADMIN).json()["build"]
     response = client.post("/v1/admin/reindex", headers=ADMIN)
-    assert response.status_code == 202 and client.get("/v1/admin/status", headers=ADMIN).json()["reindex_requested"]
+    assert (
+        response.status_code == 202
+        and client.get("/v1/admin/status", headers=ADMIN).json()["reindex_requested"]
+    )
     service.tick()
     status = client.get("/v1/admin/status", headers=ADMIN).json()
-    assert status["build"] != build and status["last_reindex"]["trigger"] == "admin" and status["last_reindex"]["embedded"] == 0
+    assert (
+        status["build"] != build
+        and status["last_reindex"]["trigger"] == "admin"
+        and status["last_reindex"]["embedded"] == 0
+    )
 
 
-def test_a_failed_reindex_keeps_the_served_build_and_says_why(served: tuple[TestClient, Any]) -> None:
+def test_a_failed_reindex_keeps_the_served_build_and_says_why(
+    served: tuple[TestClient, Any],
+) -> None:
     client, service = served
     build = client.get("/v1/admin/status", headers=ADMIN).json()["build"]
     client.post("/v1/practices", json=_new_practice(client), headers=ADMIN)
@@ -236,7 +319,9 @@ def test_writes_wait_for_quiet_before_reindexing(tmp_path: Path) -> None:
         service = app.state["service"]
         client.post("/v1/practices", json=_new_practice(client), headers=ADMIN)
         service.tick()
-        assert client.get("/v1/admin/status", headers=ADMIN).json()["pending_writes"] == 1  # still within the quiet time
+        assert (
+            client.get("/v1/admin/status", headers=ADMIN).json()["pending_writes"] == 1
+        )  # still within the quiet time
 
 
 def test_the_cli_ingest_includes_the_write_log(tmp_path: Path) -> None:
@@ -259,7 +344,9 @@ def test_a_put_undone_by_a_delete_leaves_nothing_pending(served: tuple[TestClien
     client.post("/v1/practices", json=_new_practice(client), headers=ADMIN)
     service.tick()
     client.delete("/v1/practices/sauna-evenings", headers=ADMIN)
-    client.post("/v1/practices", json=_new_practice(client), headers=ADMIN)  # back to what the build has
+    client.post(
+        "/v1/practices", json=_new_practice(client), headers=ADMIN
+    )  # back to what the build has
     service.tick()
     assert client.get("/v1/admin/status", headers=ADMIN).json()["pending_writes"] == 0
 
@@ -270,13 +357,24 @@ def test_write_path_with_the_real_model(minilm_settings: Settings, tmp_path: Pat
     the shipped model, the atomic swap, and the record found by a search in other words."""
     index_dir = tmp_path / "indexes"
     shutil.copytree(minilm_settings.index_dir, index_dir)
-    settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, state_dir=tmp_path / "state", model=ENGLISH_MODEL,
-                        admin_keys=(key_digest(KEY),), reindex_delay=0, watch_interval=1, log_format="text")
+    settings = Settings(
+        corpus_dir=CORPUS,
+        index_dir=index_dir,
+        state_dir=tmp_path / "state",
+        model=ENGLISH_MODEL,
+        admin_keys=(key_digest(KEY),),
+        reindex_delay=0,
+        watch_interval=1,
+        log_format="text",
+    )
     app = create_app(settings)
     with TestClient(app) as client:
         record = dict(_export(client)[0])
-        record.update(id="midsummer-sauna-test", title="Floating sauna raft for lonely pensioners on the lake",
-                      summary="A floating sauna on the town lake where retired fishermen meet every evening.")
+        record.update(
+            id="midsummer-sauna-test",
+            title="Floating sauna raft for lonely pensioners on the lake",
+            summary="A floating sauna on the town lake where retired fishermen meet every evening.",
+        )
         assert client.post("/v1/practices", json=record, headers=ADMIN).status_code == 202
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -286,5 +384,7 @@ def test_write_path_with_the_real_model(minilm_settings: Settings, tmp_path: Pat
             time.sleep(1)
         assert status["pending_writes"] == 0 and status["last_reindex"]["ok"], status
         assert status["last_reindex"]["embedded"] < 20  # only the new record's texts were embedded
-        hits = client.get("/v1/search", params={"q": "steam bath on a raft for old people who feel alone"}).json()["hits"]
+        hits = client.get(
+            "/v1/search", params={"q": "steam bath on a raft for old people who feel alone"}
+        ).json()["hits"]
         assert "midsummer-sauna-test" in [h["id"] for h in hits[:3]]

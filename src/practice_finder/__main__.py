@@ -1,3 +1,3 @@
-from .cli import main
+from practice_finder.cli.main import main
 
 main()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import PracticeFinderError
+from practice_finder.errors import PracticeFinderError
 
 DEFAULT_MODEL = "multilingual-e5-small"  # why: README, "Choosing the embedding model"
 ENGLISH_MODEL = "all-MiniLM-L6-v2"
@@ -32,20 +32,28 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     # Writes from the portal and the background re-index (docs/reliability.md).
-    state_dir: Path = Path("state")  # writes.db (every accepted write, SQLite WAL) and the last re-index; never in indexes/
+    state_dir: Path = Path(
+        "state"
+    )  # writes.db (every accepted write, SQLite WAL) and the last re-index; never in indexes/
     auto_reindex: bool = True  # re-index in the background when writes are pending
     reindex_delay: int = 2  # seconds without new writes before a background re-index starts (a burst makes one build)
-    reindex_runner: str = "subprocess"  # subprocess (own process: no GIL or memory shared with requests) | thread
+    reindex_runner: str = (
+        "subprocess"  # subprocess (own process: no GIL or memory shared with requests) | thread
+    )
     watch_interval: int = 1  # seconds between checks for a new build or pending writes
     # Keys and limits. Keys are kept only as SHA-256 digests: PF_ADMIN_KEYS="sha256:<hex>,..." (or plain keys,
     # hashed on reading); `practice-finder key` makes a new key and its digest.
     admin_keys: tuple[str, ...] = ()
     read_keys: tuple[str, ...] = ()
-    require_read_key: bool = False  # off: reading is public; on: every /v1 read needs a read or admin key
+    require_read_key: bool = (
+        False  # off: reading is public; on: every /v1 read needs a read or admin key
+    )
     rate_limit: int = 600  # requests per minute per client (key, else address); 0 turns it off
     max_body_bytes: int = 262_144
     max_query_string: int = 4_096  # characters in the query string of one request
-    cors_origins: tuple[str, ...] = ()  # origins allowed to call the API from a browser; none: no CORS headers
+    cors_origins: tuple[
+        str, ...
+    ] = ()  # origins allowed to call the API from a browser; none: no CORS headers
     log_format: str = "json"  # json | text
     extra: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -70,7 +78,9 @@ class Settings:
                 continue
             if isinstance(value, Path):
                 value = value.resolve()
-            out[f"PF_{f.name.upper()}"] = ",".join(value) if isinstance(value, tuple) else str(value)
+            out[f"PF_{f.name.upper()}"] = (
+                ",".join(value) if isinstance(value, tuple) else str(value)
+            )
         return out
 
     def with_(self, **changes: Any) -> Settings:
@@ -94,7 +104,8 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
         return raw
     except ValueError as exc:
         raise PracticeFinderError(
-            f"environment variable PF_{name.upper()}={raw!r} is not valid", f"expected {type(default).__name__}"
+            f"environment variable PF_{name.upper()}={raw!r} is not valid",
+            f"expected {type(default).__name__}",
         ) from exc
 
 

@@ -15,12 +15,24 @@ if TYPE_CHECKING:
     from lingua import LanguageDetector
 
 REGION_LANGUAGES = ("en", "sv", "fi", "et", "lv", "lt", "pl", "de", "da", "nb")
-NAMES = {"en": "English", "sv": "Swedish", "fi": "Finnish", "et": "Estonian", "lv": "Latvian", "lt": "Lithuanian",
-         "pl": "Polish", "de": "German", "da": "Danish", "nb": "Norwegian (Bokmål)"}
+NAMES = {
+    "en": "English",
+    "sv": "Swedish",
+    "fi": "Finnish",
+    "et": "Estonian",
+    "lv": "Latvian",
+    "lt": "Lithuanian",
+    "pl": "Polish",
+    "de": "German",
+    "da": "Danish",
+    "nb": "Norwegian (Bokmål)",
+}
 UNDETERMINED = "und"  # ISO 639-2 code for "undetermined"
 MIN_CONFIDENCE = 0.5  # below this, a text's language is not decided by the detector
 SAMPLE_CHARS = 600  # a long text is judged by its beginning (a title and a summary are plenty)
-QUERY_SAMPLE_CHARS = 200  # a question: on the 560 domain questions in ten languages, the same languages as 600
+QUERY_SAMPLE_CHARS = (
+    200  # a question: on the 560 domain questions in ten languages, the same languages as 600
+)
 # characters give, in 0.3 instead of 0.5 ms
 
 _DETECTOR: LanguageDetector | None = None
@@ -40,9 +52,23 @@ def detector() -> LanguageDetector:
         if _DETECTOR is None:
             from lingua import Language, LanguageDetectorBuilder
 
-            wanted = [Language.ENGLISH, Language.SWEDISH, Language.FINNISH, Language.ESTONIAN, Language.LATVIAN,
-                      Language.LITHUANIAN, Language.POLISH, Language.GERMAN, Language.DANISH, Language.BOKMAL]
-            _DETECTOR = LanguageDetectorBuilder.from_languages(*wanted).with_preloaded_language_models().build()
+            wanted = [
+                Language.ENGLISH,
+                Language.SWEDISH,
+                Language.FINNISH,
+                Language.ESTONIAN,
+                Language.LATVIAN,
+                Language.LITHUANIAN,
+                Language.POLISH,
+                Language.GERMAN,
+                Language.DANISH,
+                Language.BOKMAL,
+            ]
+            _DETECTOR = (
+                LanguageDetectorBuilder.from_languages(*wanted)
+                .with_preloaded_language_models()
+                .build()
+            )
         return _DETECTOR
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import msgspec
 
@@ -165,6 +168,19 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
 
 
 Record = Practice | City | Plan
+
+
+def record_data(record: Record) -> dict[str, Any]:
+    """The record as plain data, without where its file lies."""
+    data: dict[str, Any] = msgspec.to_builtins(record)
+    data.pop("path", None)
+    return data
+
+
+def record_digest(record: Record) -> str:
+    """SHA-256 of the record's content (its file's place left out): equal for the same record sent twice."""
+    text = json.dumps(record_data(record), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def record_type(record: Record) -> str:

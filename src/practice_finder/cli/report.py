@@ -1,0 +1,131 @@
+"""Plain-text renderings of results for the terminal (the CLI prints these; the core returns data)."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from typing import Any
+
+from practice_finder.build import versions
+from practice_finder.build.ingest import IngestReport
+from practice_finder.config import Settings
+from practice_finder.query.search import SearchResult
+
+
+def ingest_summary(report: IngestReport, settings: Settings) -> str:
+    c, ch = report.counts, report.changes
+    lines = [
+        f"Corpus {settings.corpus_dir}/: {c['practices']} practices, {c['cities']} cities, {c['plans']} plans, "
+        f"{c['countries']} countries, {c['terms']} taxonomy terms (all valid)",
+        f"Changes since the current build: {ch['added']} added, {ch['changed']} changed, "
+        f"{ch['removed']} removed, {ch['unchanged']} unchanged",
+    ]
+    if report.up_to_date:
+        lines.append(
+            f"Index is up to date: build {report.current_build} stays current; nothing was re-embedded (use --force to rebuild)"
+        )
+    else:
+        lines.append(
+            f"Embedded {report.embedded} new texts, reused {report.reused} stored embeddings ({c.get('passages', 0)} passages in all)"
+        )
+        lines.append(
+            f"Build {report.current_build} ({report.reason}) is now current in {settings.index_dir}/"
+            + (f"; pruned {len(report.pruned)} old build(s)" if report.pruned else "")
+        )
+    if report.stale_removed:
+        lines.append(
+            f"Removed {report.stale_removed} unfinished build(s) left by an interrupted ingest"
+        )
+    lines.append("Timings: " + ", ".join(f"{k} {v:.2f}s" for k, v in report.timings.items()))
+    return "\n".join(lines)
+
+
+def index_info(settings: Settings) -> dict[str, Any]:
+    """The current build's manifest plus the list of builds kept."""
+    current = versions.require_current(settings.index_dir)
+    return {
+        "index_dir": str(settings.index_dir),
+        "current": current.name,
+        "builds": [p.name for p in versions.list_builds(settings.index_dir)],
+        "manifest": versions.read_manifest(current),
+    }
+
+
+def info_text(data: dict[str, Any]) -> str:
+    m = data["manifest"]
+    c = m["counts"]
+    vectors = ", ".join(f"{k} {v['size']} ({v['type']})" for k, v in m["vectors"].items())
+    kept = "\n".join(f"  {'*' if b == data['current'] else ' '} {b}" for b in data["builds"])
+    return "\n".join(
+        [
+            f"Current build: {data['current']} (built {m['built_at']}, schema v{m['schema_version']})",
+            f"Model:         {m['model']['name']} ({m['model']['dimension']} dimensions, {m['model']['similarity']})",
+            f"Records:       {c['practices']} practices, {c['cities']} cities, {c['plans']} plans, {c.get('passages', 0)} passages",
+            f"Countries:     {', '.join(m['countries'])}",
+            f"Vectors:       {vectors}",
+            f"Corpus hash:   {m['corpus']['hash'][:16]}... from {m['corpus']['path']}",
+            f"Builds kept in {data['index_dir']}/builds (* = current):",
+            kept,
+        ]
+    )
+
+
+def _plain(snippet: str) -> str:
+    """A marked-up snippet for the terminal: <mark>word</mark> becomes [word]."""
+    import html
+
+    return html.unescape(re.sub(r"<mark>(.*?)</mark>", r"[\1]", snippet))
+
+
+def search_text(result: SearchResult) -> str:
+    if not result.hits:
+        return f"No practices found for {result.query!r}."
+    lines = [
+        f"{result.total} candidates for {result.query!r} ({result.mode}); showing {len(result.hits)}:"
+    ]
+    if result.understood:
+        lines.append(
+            "Understood: " + "; ".join(f"{v}: {', '.join(t)}" for v, t in result.understood.items())
+        )
+    for i, hit in enumerate(result.hits, start=result.offset + 1):
+        ranks = ", ".join(f"{leg} #{r}" if r else f"{leg} -" for leg, r in hit.why["ranks"].items())
+        years = "-".join(str(y) for y in sorted({hit.years[0], hit.years[-1]}))
+        lines.append(f"\n{i:>2}. {hit.title}")
+        lines.append(
+            f"    {hit.municipality}, {hit.country} ({hit.population:,} inh.), {years} | score {hit.score:.4f} | {ranks}"
+        )
+        lines.extend(
+            textwrap.wrap(
+                _plain(hit.snippet), width=96, initial_indent="    ", subsequent_indent="    "
+            )
+        )
+    return "\n".join(lines)
+
+
+def eval_text(result: dict[str, Any]) -> str:
+    """A table of the metrics per mode, with published reference numbers when there are some."""
+    from practice_finder.evaluation.relevance import LABELS
+
+    head = f"{result['dataset']}: {result['queries']} queries"
+    if "documents" in result:
+        head += f", {result['documents']} documents (ingested in {result['ingest']['seconds']} s)"
+    lines = [
+        head + f", model {result['model']}",
+        "",
+        f"{'mode':<10}" + "".join(f"{LABELS[m]:>12}" for m in LABELS) + f"{'median ms':>12}",
+    ]
+    for mode, m in result["modes"].items():
+        lines.append(
+            f"{mode:<10}" + "".join(f"{m[k]:>12.4f}" for k in LABELS) + f"{m['median_ms']:>12.1f}"
+        )
+    if result.get("recommendations"):
+        r = result["recommendations"]
+        lines += [
+            "",
+            f"recommendations ({r['profiles']} profiles with known best practices): "
+            f"nDCG@10 {r['nDCG@10']:.4f}, Recall@10 {r['R@10']:.4f}, MRR@10 {r['RR@10']:.4f}",
+        ]
+    if result.get("reference_ndcg@10"):
+        lines += ["", "published nDCG@10 on this dataset:"]
+        lines += [f"  {name:<38}{value:.4f}" for name, value in result["reference_ndcg@10"].items()]
+    return "\n".join(lines)

@@ -1,0 +1,235 @@
+"""The schema of corpus records: which fields each kind has and what makes a value valid.
+
+Checks collect problems instead of raising, so one run of ingest reports everything wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from practice_finder.models import (
+    BUDGET_BANDS,
+    COUNTRIES,
+    PLAN_STATUSES,
+    SETTLEMENT_TYPES,
+    Taxonomy,
+)
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$")
+MIN_YEAR, MAX_YEAR = 1990, 2035
+
+Check = Callable[[Any], str | None]  # returns a problem message, or None when valid
+
+
+@dataclass(frozen=True)
+class Field:
+    """One front-matter field: whether it is required and how its value is checked."""
+
+    name: str
+    check: Check
+    required: bool = True
+
+
+def _text(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return "must be non-empty text"
+    return None
+
+
+def _slug(value: Any) -> str | None:
+    if not isinstance(value, str) or not SLUG.match(value):
+        return f"{value!r} is not a slug (lowercase a-z, 0-9 and single hyphens)"
+    return None
+
+
+def _int_between(low: int, high: int) -> Check:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{value!r} is not a whole number"
+        if not low <= value <= high:
+            return f"{value} is outside {low}..{high}"
+        return None
+
+    return check
+
+
+def _float_between(low: float, high: float) -> Check:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{value!r} is not a number"
+        if not low <= value <= high:
+            return f"{value} is outside {low}..{high}"
+        return None
+
+    return check
+
+
+def _one_of(choices: tuple[str, ...] | list[str], what: str) -> Check:
+    def check(value: Any) -> str | None:
+        if value not in choices:
+            return f"{value!r} is not a known {what} (expected one of: {', '.join(choices)})"
+        return None
+
+    return check
+
+
+def _years(value: Any) -> str | None:
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        return "needs at least one year"
+    bad = [
+        y
+        for y in items
+        if isinstance(y, bool) or not isinstance(y, int) or not MIN_YEAR <= y <= MAX_YEAR
+    ]
+    if bad:
+        return f"{bad[0]!r} is not a year between {MIN_YEAR} and {MAX_YEAR}"
+    return None
+
+
+def _text_list(value: Any) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        return "must be a list of non-empty texts"
+    return None
+
+
+def _language(value: Any) -> str | None:
+    if not isinstance(value, str) or not LANGUAGE.match(value):
+        return f"{value!r} is not a lowercase ISO 639 language code"
+    return None
+
+
+def _languages(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return "must be a list of ISO 639 language codes"
+    return next((m for m in map(_language, value) if m), None)
+
+
+def _source(value: Any) -> str | None:
+    if value == "illustrative" or (isinstance(value, str) and URL.match(value)):
+        return None
+    return f"{value!r} is neither an http(s) URL nor 'illustrative'"
+
+
+def _optional_year(value: Any) -> str | None:
+    return None if value is None else _int_between(2020, MAX_YEAR)(value)
+
+
+def tag_list(taxonomy: Taxonomy, vocabulary: str, minimum: int) -> Check:
+    """A list of ids that must all exist in one vocabulary of the taxonomy."""
+    known = taxonomy.vocabularies.get(vocabulary, {})
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, list):
+            return f"must be a list of {vocabulary} ids"
+        if not all(isinstance(v, str) for v in value):
+            return f"must be a list of {vocabulary} ids (texts)"
+        if len(value) < minimum:
+            return f"needs at least {minimum} {vocabulary} id(s)"
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            return f"unknown {vocabulary} id {unknown[0]!r} (see corpus/taxonomy.yaml)"
+        return None
+
+    return check
+
+
+def _tag_fields(taxonomy: Taxonomy, minimums: Mapping[str, int]) -> list[Field]:
+    return [
+        Field(vocab, tag_list(taxonomy, vocab, minimum), required=minimum > 0)
+        for vocab, minimum in minimums.items()
+    ]
+
+
+COUNTRY = _one_of(list(COUNTRIES), "country code")
+
+
+def practice_fields(taxonomy: Taxonomy) -> list[Field]:
+    tags = {"challenges": 1, "assets": 1, "themes": 1, "target_groups": 1, "participation": 0}
+    return [
+        Field("id", _slug),
+        Field("title", _text),
+        Field("municipality", _text),
+        Field("city", _slug, required=False),
+        Field("country", COUNTRY),
+        Field("population", _int_between(100, 3_000_000)),
+        Field("years", _years),
+        *_tag_fields(taxonomy, tags),
+        Field("summary", _text),
+        Field("budget_band", _one_of(BUDGET_BANDS, "budget band")),
+        Field("resources", _text),
+        Field("partners", _text_list, required=False),
+        Field("language", _language),
+        Field("source", _source),
+        Field("basis", _text, required=False),
+    ]
+
+
+def city_fields(taxonomy: Taxonomy) -> list[Field]:
+    return [
+        Field("id", _slug),
+        Field("name", _text),
+        Field("country", COUNTRY),
+        Field("region", _text),
+        Field("population", _int_between(100, 3_000_000)),
+        Field("population_year", _int_between(2000, MAX_YEAR)),
+        Field("lat", _float_between(49.0, 71.5)),
+        Field("lon", _float_between(4.0, 32.0)),
+        Field("settlement_type", _one_of(SETTLEMENT_TYPES, "settlement type")),
+        *_tag_fields(taxonomy, {"challenges": 1, "assets": 1}),
+        Field("languages", _languages, required=False),
+        Field("pearl_year", _optional_year, required=False),
+    ]
+
+
+def plan_fields(taxonomy: Taxonomy) -> list[Field]:
+    tags = {"challenges": 1, "assets": 1, "target_groups": 0, "participation": 0, "themes": 0}
+    return [
+        Field("id", _slug),
+        Field("city", _slug),
+        Field("title", _text),
+        Field("years", _years),
+        Field("status", _one_of(PLAN_STATUSES, "plan status")),
+        *_tag_fields(taxonomy, tags),
+        Field("language", _language),
+        Field("source", _source),
+        Field("basis", _text, required=False),
+    ]
+
+
+PRACTICE_SECTIONS = {
+    "what_happened": "What happened",
+    "outcomes": "Outcomes and evidence",
+    "success_factors": "Success factors",
+}
+MIN_WHAT_HAPPENED_WORDS = 120
+
+
+def check_fields(meta: Mapping[str, Any], spec: list[Field]) -> list[tuple[str, str]]:
+    """(field, message) for every missing, invalid or unknown field."""
+    problems: list[tuple[str, str]] = []
+    known = {f.name for f in spec}
+    for f in spec:
+        value = meta.get(f.name)
+        if value is None or value == "" or value == []:
+            if f.required:
+                problems.append((f.name, "is required but missing"))
+            continue
+        message = f.check(value)
+        if message:
+            problems.append((f.name, message))
+    for name in meta:
+        if name not in known:
+            problems.append(
+                (str(name), f"is not a known field (known: {', '.join(sorted(known))})")
+            )
+    return problems
+
+
+def word_count(text: str) -> int:
+    return len(re.findall(r"\w+", text))

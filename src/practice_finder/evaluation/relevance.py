@@ -1,0 +1,288 @@
+"""Measured relevance: run every query in each mode and score the rankings with ir-measures (trec_eval).
+
+Two datasets: an external benchmark in BEIR layout (e.g. SciFact), ingested into a temporary index
+by the product's own pipeline, and the domain set in eval/domain/ judged on the shipped corpus.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from practice_finder.build.encoders import Embedder
+from practice_finder.config import Settings
+from practice_finder.evaluation import beir
+from practice_finder.query.handle import Index, open_index
+from practice_finder.query.search import MAX_QUERY_CHARS, MODES, SearchQuery, retrieve
+
+DEPTH = 100
+MEASURES = ("nDCG@10", "R@100", "RR@10")
+LABELS = {"nDCG@10": "nDCG@10", "R@100": "Recall@100", "RR@10": "MRR@10"}
+
+# Published nDCG@10 on BEIR SciFact, from ../shared/eval/README.md (sources named there).
+SCIFACT_REFERENCE = {
+    "BM25 (Anserini, flat)": 0.6789,
+    "SQLite FTS5 BM25 (QuackIR)": 0.6862,
+    "all-MiniLM-L6-v2 dense (MTEB paper)": 0.6451,
+    "BGE-base dense": 0.7408,
+    "BM25 + BGE-base RRF": 0.7440,
+}
+
+
+def run_queries(
+    index: Index,
+    queries: dict[str, str],
+    mode: str,
+    depth: int = DEPTH,
+    rrf_k: int = 60,
+    candidates: int = 200,
+    dense_scoring: str = "max",
+    taxonomy: bool = True,
+    feedback: bool = True,
+) -> tuple[dict[str, dict[str, float]], list[float]]:
+    """The ranking of every query in one mode, and the time each query took (ms)."""
+    runs: dict[str, dict[str, float]] = {}
+    times: list[float] = []
+    for qid, text in queries.items():
+        started = time.perf_counter()
+        query = SearchQuery(text[:MAX_QUERY_CHARS], k=depth, mode=mode)
+        found = retrieve(
+            index,
+            query,
+            max(candidates, depth),
+            rrf_k,
+            dense_scoring,
+            taxonomy=taxonomy,
+            feedback=feedback,
+        )
+        times.append((time.perf_counter() - started) * 1000)
+        ranked = found.fused[:depth]
+        # RRF scores can tie; trec_eval breaks ties by document id, so give strictly falling scores.
+        runs[qid] = {rid: float(len(ranked) - i) for i, (rid, _) in enumerate(ranked)}
+    return runs, times
+
+
+def score(qrels: dict[str, dict[str, int]], runs: dict[str, dict[str, float]]) -> dict[str, float]:
+    import ir_measures
+    from ir_measures import RR, R, nDCG
+
+    measures = [nDCG @ 10, R @ 100, RR @ 10]
+    result = ir_measures.calc_aggregate(measures, qrels, runs)
+    return {str(m): round(float(v), 4) for m, v in result.items()}
+
+
+HYBRID_WITHOUT_TAXONOMY = (
+    "hybrid-no-taxonomy"  # an evaluation-only mode: dense + lexical, no taxonomy leg
+)
+HYBRID_WITHOUT_FEEDBACK = (
+    "hybrid-no-feedback"  # evaluation only: no English feedback words for other languages
+)
+
+
+def evaluate(
+    index: Index,
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    modes: Iterable[str] = MODES,
+    rrf_k: int = 60,
+    candidates: int = 200,
+    dense_scoring: str = "max",
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for mode in modes:
+        base = "hybrid" if mode in (HYBRID_WITHOUT_TAXONOMY, HYBRID_WITHOUT_FEEDBACK) else mode
+        runs, times = run_queries(
+            index,
+            queries,
+            base,
+            rrf_k=rrf_k,
+            candidates=candidates,
+            dense_scoring=dense_scoring,
+            taxonomy=mode != HYBRID_WITHOUT_TAXONOMY,
+            feedback=mode != HYBRID_WITHOUT_FEEDBACK,
+        )
+        out[mode] = {**score(qrels, runs), "median_ms": round(statistics.median(times), 2)}
+    return out
+
+
+def beir_eval(
+    path: Path,
+    settings: Settings,
+    make_embedder: Callable[[], Embedder],
+    modes: Iterable[str] = MODES,
+    sample_docs: int | None = None,
+    keep_index: Path | None = None,
+) -> dict[str, Any]:
+    """Ingest a BEIR dataset with the product pipeline into a temporary index, then evaluate every mode."""
+    from practice_finder.build.ingest import ingest
+
+    data = beir.load(path)
+    if sample_docs:
+        data = beir.sample(data, sample_docs)
+    with tempfile.TemporaryDirectory(prefix="pf-eval-") as tmp:
+        index_dir = keep_index or Path(tmp) / "indexes"
+        run_settings = replace(
+            settings, corpus_dir=path, index_dir=index_dir
+        )  # every other setting carries over
+        started = time.perf_counter()
+        report = ingest(run_settings, make_embedder, corpus=beir.as_corpus(data))
+        ingest_s = time.perf_counter() - started
+        index = open_index(run_settings, make_embedder)
+        try:
+            metrics = evaluate(
+                index, data.queries, data.qrels, modes, settings.rrf_k, settings.candidates
+            )
+        finally:
+            index.close()
+    result: dict[str, Any] = {
+        "dataset": data.name,
+        "documents": len(data.docs),
+        "queries": len(data.queries),
+        "model": settings.model,
+        "rrf_k": settings.rrf_k,
+        "candidates": settings.candidates,
+        "modes": metrics,
+        "ingest": {
+            "seconds": round(ingest_s, 1),
+            "passages": report.counts.get("passages"),
+            "embedded": report.embedded,
+        },
+    }
+    if data.name == "scifact":
+        result["reference_ndcg@10"] = SCIFACT_REFERENCE
+    return result
+
+
+DOMAIN_DIR = Path("eval/domain")
+
+
+def load_domain(folder: Path = DOMAIN_DIR) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """The domain questions (all queries-*.jsonl files) and their graded judgments (qrels-*.tsv)."""
+    import json
+
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    for path in sorted(folder.glob("queries*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                q = json.loads(line)
+                queries[q["_id"]] = q["text"]
+    for path in sorted(folder.glob("qrels*.tsv")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split("\t")
+            if len(parts) == 3 and parts[2].strip().isdigit():
+                qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return queries, qrels
+
+
+def recommendation_eval(index: Index, folder: Path = DOMAIN_DIR, k: int = 10) -> dict[str, Any]:
+    """Profiles with the practices a mentor would recommend first: how many of those the endpoint ranks in its top k."""
+    import json
+
+    from practice_finder.query.profiles import ProfileIn
+    from practice_finder.query.recommend import RecommendationRequest, recommend
+
+    path = folder / "recommendations.jsonl"
+    if not path.exists():
+        return {}
+    qrels: dict[str, dict[str, int]] = {}
+    runs: dict[str, dict[str, float]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            case = json.loads(line)
+            result = recommend(
+                index, RecommendationRequest(profile=ProfileIn(**case["profile"]), k=k)
+            )
+            ids = [r.id for r in result.recommendations]
+            runs[case["_id"]] = {rid: float(len(ids) - i) for i, rid in enumerate(ids)}
+            qrels[case["_id"]] = {pid: 1 for pid in case["best"]}
+    import ir_measures
+    from ir_measures import RR, R, nDCG
+
+    values = ir_measures.calc_aggregate([nDCG @ 10, R @ 10, RR @ 10], qrels, runs)
+    return {"profiles": len(qrels), **{str(m): round(float(v), 4) for m, v in values.items()}}
+
+
+def domain_eval(
+    settings: Settings,
+    make_embedder: Callable[[], Embedder],
+    folder: Path = DOMAIN_DIR,
+    modes: Iterable[str] = MODES,
+) -> dict[str, Any]:
+    """Evaluate the current build of the shipped corpus on the domain question set and the recommendation profiles."""
+    queries, qrels = load_domain(folder)
+    index = open_index(settings, make_embedder)
+    try:
+        metrics = evaluate(index, queries, qrels, modes, settings.rrf_k, settings.candidates)
+        recommendations = recommendation_eval(index, folder)
+    finally:
+        index.close()
+    return {
+        "dataset": "domain",
+        "queries": len(queries),
+        "judgments": sum(len(r) for r in qrels.values()),
+        "model": settings.model,
+        "build": index.build_id,
+        "modes": metrics,
+        "recommendations": recommendations,
+    }
+
+
+def load_translations(folder: Path = DOMAIN_DIR) -> dict[str, dict[str, str]]:
+    """The domain questions translated into the region's languages: language -> question id -> text
+    (files translations/queries.<lang>.jsonl; the judgments are the English questions')."""
+    import json
+
+    out: dict[str, dict[str, str]] = {}
+    for path in sorted((folder / "translations").glob("queries.*.jsonl")):
+        lang = path.name.split(".")[1]
+        out[lang] = {
+            q["_id"]: q["text"]
+            for q in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+            if q
+        }
+    return out
+
+
+TATOEBA_CODES = {
+    "sv": "swe",
+    "fi": "fin",
+    "pl": "pol",
+    "de": "deu",
+    "et": "est",
+    "lv": "lvs",
+    "lt": "lit",
+    "da": "dan",
+    "nb": "nob",
+}
+
+
+def load_tatoeba(folder: Path, lang: str, limit: int = 0) -> tuple[list[str], list[str]]:
+    """Parallel sentences (in `lang`, in English) of a LASER Tatoeba test set; line i translates line i."""
+    code = TATOEBA_CODES[lang]
+    source = (folder / f"tatoeba.{code}-eng.{code}").read_text(encoding="utf-8").splitlines()
+    english = (folder / f"tatoeba.{code}-eng.eng").read_text(encoding="utf-8").splitlines()
+    if len(source) != len(english):
+        raise ValueError(
+            f"tatoeba {code}: {len(source)} sentences but {len(english)} English lines"
+        )
+    return (source[:limit], english[:limit]) if limit else (source, english)
+
+
+def tatoeba_accuracy(embedder: Embedder, sentences: list[str], english: list[str]) -> float:
+    """Share of sentences whose nearest English sentence (of all of them) is their own translation.
+
+    The sentence is encoded as a query and the English side as passages, as the service does with a
+    question in any language over English practices.
+    """
+    import numpy as np
+
+    queries = embedder.encode(sentences, kind="query")
+    targets = embedder.encode(english, kind="passage")
+    best = np.argmax(queries @ targets.T, axis=1)
+    return float(np.mean(best == np.arange(len(sentences))))

@@ -1,0 +1,301 @@
+"""The query side's view of one build: store, vectors, model and taxonomy, opened once and checked."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from practice_finder.build import store, vectors, versions
+from practice_finder.build.encoders import Embedder
+from practice_finder.config import Settings
+from practice_finder.errors import IndexMismatchError, IndexMissingError, PracticeFinderError
+from practice_finder.models import Taxonomy, Term
+from practice_finder.query.cards import Card, CardCache, FacetTable
+from practice_finder.text import tagging
+
+if TYPE_CHECKING:
+    import faiss
+
+
+class Index:
+    """A loaded build. Read-only; safe to share between request threads."""
+
+    def __init__(
+        self,
+        path: Path,
+        manifest: dict[str, Any],
+        vectors: dict[str, faiss.Index],
+        embedder: Embedder,
+        taxonomy: Taxonomy,
+    ) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.vectors = vectors
+        self.embedder = embedder
+        self.taxonomy = taxonomy
+        self._cards = CardCache()
+        self.card_capacity = self._cards.capacity
+
+    @property
+    def build_id(self) -> str:
+        return str(self.manifest["build_id"])
+
+    @cached_property
+    def practice_of_passage(self) -> dict[int, str]:
+        """Passage id (the FAISS id) -> practice id, kept in memory: the dense leg looks up hundreds per query."""
+        rows = self.db.execute("select id, record_id from passages where record_type = 'practice'")
+        return {int(pid): str(rid) for pid, rid in rows}
+
+    @cached_property
+    def _owner_table(self) -> tuple[np.ndarray, list[str]]:
+        """FAISS id -> position in a list of practice ids (-1: not a practice passage), for vectorised look-ups."""
+        owners = self.practice_of_passage
+        names = sorted(set(owners.values()))
+        position = {name: i for i, name in enumerate(names)}
+        table = np.full(max(owners, default=-1) + 1, -1, dtype=np.int64)
+        for pid, rid in owners.items():
+            table[pid] = position[rid]
+        return table, names
+
+    def best_per_practice(
+        self, ids: np.ndarray, scores: np.ndarray, depth: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """From passage hits (best first): the positions (in `practice_ids`) of the practices in order of their
+        best passage, and that passage's similarity."""
+        table, _ = self._owner_table
+        inside = ids < len(table)
+        ids, scores = ids[inside], scores[inside]
+        owner = table[ids]
+        keep = owner >= 0
+        scores, owner = scores[keep], owner[keep]
+        _, first = np.unique(
+            owner, return_index=True
+        )  # first occurrence = best passage of each practice
+        first.sort()
+        first = first[:depth]
+        return owner[first], scores[first]
+
+    @property
+    def practice_ids(self) -> list[str]:
+        """Practice ids in the order of the positions `best_per_practice` gives."""
+        return self._owner_table[1]
+
+    @cached_property
+    def practice_language(self) -> dict[str, str]:
+        """Practice id -> the language it is written in."""
+        return {str(r[0]): str(r[1]) for r in self.db.execute("select id, language from practices")}
+
+    @cached_property
+    def practice_language_codes(self) -> np.ndarray:
+        """The language of each practice by its position in `practice_ids`, as a small integer (the dense leg
+        compares similarities within a language)."""
+        languages = self.practice_language
+        codes: dict[str, int] = {}
+        return np.array(
+            [codes.setdefault(languages.get(rid, ""), len(codes)) for rid in self.practice_ids],
+            dtype=np.int64,
+        )
+
+    @cached_property
+    def practice_tags(self) -> dict[tuple[str, str], list[tuple[str, bool]]]:
+        """(vocabulary, term) -> (practice id, declared by its authors rather than found in its text) of every
+        tag of a practice: the taxonomy leg adds up weights from memory instead of querying the tags table."""
+        out: dict[tuple[str, str], list[tuple[str, bool]]] = {}
+        rows = self.db.execute(
+            "select t.vocabulary, t.term, t.record_id, t.source = 'declared' from tags t "
+            "join practices p on p.id = t.record_id where t.record_type = 'practice' order by t.rowid"
+        )
+        for vocab, term, rid, declared in rows:
+            out.setdefault((str(vocab), str(term)), []).append((str(rid), bool(declared)))
+        return out
+
+    @cached_property
+    def practice_id_of_rowid(self) -> dict[int, str]:
+        """SQLite rowid of a practice (also its row in the full-text index) -> its id."""
+        return {int(r[0]): str(r[1]) for r in self.db.execute("select rowid, id from practices")}
+
+    @cached_property
+    def whole_record_passages(self) -> frozenset[int]:
+        """Ids of the vectors of whole practices (passage number 0), as opposed to their passages."""
+        rows = self.db.execute("select id from passages where record_type = 'practice' and seq = 0")
+        return frozenset(int(r[0]) for r in rows)
+
+    @cached_property
+    def facet_table(self) -> FacetTable:
+        """Facet keys of every practice, for counting facets over a whole candidate list."""
+        return FacetTable(self.db)
+
+    def cards(self, ids: Sequence[str]) -> dict[str, Card]:
+        """In-memory views of practices for result pages and facets (see cards.py); unknown ids left out."""
+        return self._cards.get_many(self.db, ids)
+
+    @cached_property
+    def tagger(self) -> tagging.Tagger:
+        return tagging.tagger_for(self.taxonomy)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """A read-only connection of the calling thread (opened on first use)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = store.connect(self.path / "store.db")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+
+
+def check_manifest(manifest: dict[str, Any], settings: Settings, build: Path) -> None:
+    """Refuse a build made by another schema version or another model than the configured one."""
+    if manifest.get("schema_version") != versions.SCHEMA_VERSION:
+        raise IndexMismatchError(
+            f"build {build.name} has schema version {manifest.get('schema_version')}; this program reads {versions.SCHEMA_VERSION}"
+        )
+    built_with = manifest.get("model", {}).get("name")
+    if built_with != settings.model:
+        raise IndexMismatchError(
+            f"build {build.name} was made with model {built_with!r}, but the configured model is {settings.model!r}"
+        )
+
+
+def open_index(
+    settings: Settings,
+    make_embedder: Callable[[], Embedder],
+    build: Path | None = None,
+    reuse: Index | None = None,
+) -> Index:
+    """Open a build (default: the current one); raises IndexMissingError or IndexMismatchError with what to do.
+
+    `reuse`: an index already loaded in this process whose query encoder is taken over when the new build was
+    made with the same model files (a re-index then costs no model load; taggers are shared per taxonomy).
+    """
+    build = build or versions.require_current(settings.index_dir)
+    manifest = versions.read_manifest(build)
+    check_manifest(manifest, settings, build)
+    versions.verify_files(build, manifest)
+    dimension = int(manifest["model"]["dimension"])
+    loaded = {
+        kind: vectors.load(build / info["file"], int(info["size"]), dimension)
+        for kind, info in manifest["vectors"].items()
+    }
+    try:
+        db = store.connect(build / "store.db")
+        try:
+            taxonomy = load_taxonomy(db)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        raise IndexMismatchError(f"the store of build {build.name} cannot be read: {exc}") from exc
+    same_encoder = reuse is not None and _same_query_encoder(reuse.manifest, manifest)
+    embedder = (
+        reuse.embedder
+        if reuse is not None and same_encoder
+        else query_embedder(settings, build, manifest, make_embedder)
+    )
+    if embedder.dimension != dimension or embedder.name != settings.model:
+        raise IndexMismatchError(
+            f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}"
+        )
+    return Index(build, manifest, loaded, embedder, taxonomy)
+
+
+def open_serving(
+    settings: Settings, make_embedder: Callable[[], Embedder], reuse: Index | None = None
+) -> tuple[Index, list[tuple[str, str]]]:
+    """The current build or, when it cannot be used (damaged, another model), the newest older build that can.
+
+    Returns the index and the builds refused on the way, each with the reason.
+    """
+    current = versions.current_build(settings.index_dir)
+    older = [
+        b
+        for b in reversed(versions.list_builds(settings.index_dir))
+        if current is None or b.name != current.name
+    ]
+    refused: list[tuple[str, str]] = []
+    for build in ([current] if current else []) + older:
+        try:
+            return open_index(settings, make_embedder, build, reuse), refused
+        except IndexMismatchError as exc:
+            refused.append((build.name, exc.message))
+    if refused:
+        error = IndexMismatchError(
+            f"no build in {settings.index_dir} can be used; the newest: {refused[0][1]}"
+        )
+        error.refused = refused
+        raise error
+    raise IndexMissingError(f"no index has been built in {settings.index_dir}")
+
+
+def _same_query_encoder(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Both builds answer queries with the same model files (so the loaded encoder can serve the new one)."""
+
+    def encoder(manifest: dict[str, Any]) -> dict[str, Any] | None:
+        info = manifest.get("query_encoder")
+        return (
+            None if info is None else {k: v for k, v in info.items() if k != "reused_from"}
+        )  # sha256 of the files
+
+    return bool(old.get("model") == new.get("model") and encoder(old) == encoder(new))
+
+
+QUERY_ENCODERS = ("onnx-int8", "onnx", "torch")
+
+
+def query_embedder(
+    settings: Settings, build: Path, manifest: dict[str, Any], make_embedder: Callable[[], Embedder]
+) -> Embedder:
+    """ONNX Runtime (int8 or float) when the build has that export and settings ask for it; else sentence-transformers."""
+    if settings.query_encoder not in QUERY_ENCODERS:
+        raise PracticeFinderError(
+            f"PF_QUERY_ENCODER={settings.query_encoder!r} is not known",
+            f"use one of {', '.join(QUERY_ENCODERS)}",
+        )
+    info = manifest.get("query_encoder")
+    if info and settings.query_encoder != "torch":
+        quantized = settings.query_encoder == "onnx-int8" and bool(
+            info.get("int8")
+        )  # builds before int8: float
+        from practice_finder.build.onnx_encoder import OnnxEmbedder
+
+        return OnnxEmbedder(
+            settings.model,
+            int(manifest["model"]["dimension"]),
+            build,
+            info,
+            settings.threads,
+            quantized,
+        )
+    return make_embedder()
+
+
+def load_taxonomy(db: sqlite3.Connection) -> Taxonomy:
+    """The taxonomy as it was when the build was made."""
+    vocabularies: dict[str, dict[str, Term]] = {}
+    for row in db.execute("select * from terms order by rowid"):
+        term = Term(
+            id=row["id"],
+            vocabulary=row["vocabulary"],
+            label=row["label"],
+            definition=row["definition"] or "",
+            synonyms=tuple(json.loads(row["synonyms"] or "[]")),
+            labels={k: tuple(v) for k, v in json.loads(row["labels"] or "{}").items()},
+        )
+        vocabularies.setdefault(term.vocabulary, {})[term.id] = term
+    return Taxonomy(vocabularies)

@@ -1,0 +1,223 @@
+"""The retrieval legs of a search, each a ranked list of practice ids: dense (FAISS over record and
+passage vectors), lexical (FTS5 BM25) and taxonomy (the terms a question mentions); and the words a
+question in another language borrows from English text (the taxonomy's labels, feedback)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from practice_finder.build import vectors
+from practice_finder.build.store import BM25_WEIGHTS
+from practice_finder.query import fusion
+from practice_finder.query.handle import Index
+from practice_finder.text import pipelines
+from practice_finder.text.stemming import stem
+
+PASSAGES_PER_RECORD = (
+    12  # dense depth in passages = candidates x this, to reach enough distinct records
+)
+
+
+DENSE_SCORING = ("max", "record", "passages")
+
+
+def dense_leg(
+    index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | None, scoring: str = "max"
+) -> list[str]:
+    """Practices ranked by their best-matching vector, relative to the other candidates in their language.
+
+    scoring: "max" takes the best of the whole-record vector and the passage vectors; "record" and
+    "passages" use one kind only (kept for tuning; see docs/benchmarks.md).
+    """
+    if scoring != "max":
+        whole = index.whole_record_passages
+        pool = allowed if allowed is not None else list(index.practice_of_passage)
+        allowed = [p for p in pool if (p in whole) == (scoring == "record")]
+    found = vectors.search_arrays(
+        index.vectors["practice"], qvec, depth * PASSAGES_PER_RECORD, allowed
+    )
+    positions, similarity = index.best_per_practice(*found, depth)
+    order = by_language_calibrated(index.practice_language_codes[positions], similarity)
+    names = index.practice_ids
+    return [names[i] for i in positions[order]]
+
+
+MIN_LANGUAGE_GROUP = 3  # candidates of one language needed to estimate its own offset
+
+
+def by_language_calibrated(language: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+    """The order of a dense ranking (`similarity`, best first, and each candidate's `language` code) once each
+    similarity is taken relative to the median similarity of the candidates written in its language.
+
+    A multilingual model scores a text in the question's own language higher than an equally relevant
+    text in another language (the Finnish practice about wolves scores 0.77 for "wolves and conflict
+    between villagers", its English summary 0.92). Comparing each practice with its own language's
+    candidates removes that bias: on the translated domain questions the dense leg gains 0.09 nDCG@10
+    and the English questions gain too (docs/benchmarks.md). With one language only, nothing moves.
+    A language with fewer than MIN_LANGUAGE_GROUP candidates is compared with the median of all.
+    """
+    codes, group = np.unique(language, return_inverse=True)
+    if len(codes) < 2:
+        return np.arange(len(similarity))
+    similarity = similarity.astype(np.float64)
+    sizes = np.bincount(group)
+    offset = np.where(
+        sizes >= MIN_LANGUAGE_GROUP, _group_medians(similarity, group, sizes), np.median(similarity)
+    )
+    return np.argsort(offset[group] - similarity, kind="stable")  # ties keep the dense order
+
+
+def _group_medians(values: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The median of `values` within each group (what np.median gives; one sort for all groups, none empty)."""
+    ordered = values[np.lexsort((values, group))]
+    starts = np.cumsum(sizes) - sizes
+    return (ordered[starts + (sizes - 1) // 2] + ordered[starts + sizes // 2]) / 2
+
+
+def fts_query(words: Sequence[str], stems: Sequence[str] = ()) -> str:
+    """An FTS5 query matching any of the words in any column, or any of the stems in the `stems` column
+    (each term quoted, so no word is read as an operator)."""
+
+    def any_of(terms: Sequence[str]) -> str:
+        return " OR ".join(
+            '"' + t.replace('"', '""') + '"' for t in dict.fromkeys(_searchable(terms))
+        )
+
+    return f"({any_of(words)}) OR stems : ({any_of(stems)})" if stems else any_of(words)
+
+
+def _searchable(terms: Sequence[str]) -> list[str]:
+    """Terms FTS5 can take: without NUL (it ends a quoted string there), none left empty."""
+    return [c for c in (t.replace("\x00", "") for t in terms) if c.strip()]
+
+
+# A question that is not in English mostly looks for practices written in English, which its own words
+# rarely match: its lexical leg counts for less (measured on the translated domain set, docs/benchmarks.md).
+LEG_WEIGHTS_OTHER_LANGUAGE = {"dense": 1.0, "lexical": 0.5, "taxonomy": 1.0}
+
+
+def english_words(index: Index, understood: dict[str, list[str]]) -> list[str]:
+    """The English label and synonyms of every taxonomy term a question mentions, as words: the taxonomy
+    as a small dictionary that lets a question in any language search English text by words too."""
+    phrases = [
+        p
+        for vocab, terms in understood.items()
+        for t in terms
+        for p in index.taxonomy.term(vocab, t).phrases("en")
+    ]
+    return pipelines.content_words(" ; ".join(phrases), "en") if phrases else []
+
+
+FEEDBACK_PRACTICES = 3
+FEEDBACK_WORDS = (
+    24  # each extra word is another OR term for FTS5: unbounded, the lexical leg took 9 ms
+)
+
+
+def feedback_words(index: Index, top: Sequence[str]) -> list[str]:
+    """English words for the lexical leg of a question in another language: those of the titles and summaries
+    of the English practices among its first results (pseudo-relevance feedback across languages).
+
+    Its own words rarely occur in English text, so the first fused ranking (led by the multilingual dense
+    leg and the taxonomy) lends it the words of what it found; on the translated domain questions this
+    lifted the mean of the nine languages by about 0.014 nDCG@10 (docs/benchmarks.md). English questions
+    are left alone.
+    """
+    cards = index.cards(list(top))
+    texts = [
+        f"{c.row['title']}. {c.row['summary']}"
+        for rid in top
+        if (c := cards.get(rid)) is not None and c.language == "en"
+    ]
+    return pipelines.content_words(" ".join(texts), "en")[:FEEDBACK_WORDS] if texts else []
+
+
+def lexical_leg(
+    index: Index,
+    words: Sequence[str],
+    depth: int,
+    where: str,
+    params: list[Any],
+    lang: str = "en",
+    english: Sequence[str] = (),
+) -> list[str]:
+    """Practices ranked by BM25 over title, summary, text, tag labels (all languages) and stems (the query's
+    language); `english` adds English words for a question in another language (see english_words)."""
+    words, english = _searchable(words), _searchable(english)
+    if not words and not english:
+        return []
+    stems = [stem(w, lang) for w in words] + [stem(w, "en") for w in english]
+    words = [*words, *english]
+    weights = ", ".join(str(w) for w in BM25_WEIGHTS["practices"])
+    order = f"order by bm25(practices_fts, {weights}) limit ?"
+    if not where:  # no filter: no join, the ids come from memory (a third of the leg's time)
+        id_of = index.practice_id_of_rowid
+        rows = index.db.execute(
+            f"select rowid from practices_fts where practices_fts match ? {order}",
+            [fts_query(words, stems), depth],
+        )
+        return [id_of[row[0]] for row in rows]
+    sql = (
+        f"select p.id from practices_fts join practices p on p.rowid = practices_fts.rowid "
+        f"where practices_fts match ? and {where} {order}"
+    )
+    return [row["id"] for row in index.db.execute(sql, [fts_query(words, stems), *params, depth])]
+
+
+# How much a practice's tag counts when the query mentions the term: by vocabulary, and less when the
+# tag was only found in the practice's text rather than declared by its authors.
+TAG_WEIGHTS = {
+    "challenges": 1.0,
+    "assets": 0.7,
+    "themes": 0.4,
+    "target_groups": 0.4,
+    "participation": 0.3,
+}
+TEXT_TAG_FACTOR = 0.5
+
+
+def taxonomy_leg(
+    index: Index,
+    understood: dict[str, list[str]],
+    where: str,
+    params: list[Any],
+    depth: int,
+    tiebreak: Sequence[str] = (),
+) -> list[str]:
+    """Practices ranked by the weight of the query's taxonomy terms they carry (ties: by the dense order)."""
+    pairs = list(
+        dict.fromkeys((vocab, term) for vocab, terms in understood.items() for term in terms)
+    )
+    if not pairs:
+        return []
+    allowed = (
+        {row[0] for row in index.db.execute(f"select p.id from practices p where {where}", params)}
+        if where
+        else None
+    )
+    scores: dict[str, float] = {}
+    for vocab, term in pairs:
+        weight = TAG_WEIGHTS.get(vocab, 0.0)
+        for rid, declared in index.practice_tags.get((vocab, term), ()):
+            if allowed is None or rid in allowed:
+                scores[rid] = scores.get(rid, 0.0) + weight * (1.0 if declared else TEXT_TAG_FACTOR)
+    order = fusion.ranks(tiebreak)
+    scores = {
+        rid: round(score, 9) for rid, score in scores.items()
+    }  # the same weights in another order: still a tie
+    ranked = sorted(scores, key=lambda rid: (-scores[rid], order.get(rid, len(order) + 1), rid))
+    return ranked[:depth]
+
+
+def understand(index: Index, text: str, lang: str = "en") -> dict[str, list[str]]:
+    """Taxonomy terms the query mentions, by vocabulary: matched by the labels of its language and by the
+    English ones (English words are common in any language's questions)."""
+    out: dict[str, list[str]] = {}
+    hits = index.tagger.tag(text, lang) + (index.tagger.tag(text, "en") if lang != "en" else [])
+    for hit in hits:
+        if hit.term not in out.get(hit.vocabulary, []):
+            out.setdefault(hit.vocabulary, []).append(hit.term)
+    return out

@@ -1,0 +1,278 @@
+"""Peer matching for mentors: comparable towns, and experienced towns that already worked on the same challenges."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import msgspec
+import numpy as np
+
+from practice_finder.errors import InvalidQueryError
+from practice_finder.models import COUNTRIES
+from practice_finder.query.handle import Index
+from practice_finder.query.profiles import (
+    Profile,
+    article,
+    distance_km,
+    jaccard,
+    population_similarity,
+    profile_vector,
+    proximity,
+    type_similarity,
+)
+from practice_finder.query.reads import record_vector
+
+MODES = ("similar", "mentors")
+MAX_K = 50
+# Weights of the 'similar' score; they sum to 1. A component that cannot be computed (no coordinates,
+# no population) is left out and the remaining weights are scaled up, so scores stay comparable.
+SIMILAR_WEIGHTS: dict[str, float] = {
+    "challenges": 0.30,  # Jaccard overlap of challenges
+    "population": 0.20,  # log-scale size similarity
+    "assets": 0.15,  # Jaccard overlap of cultural assets
+    "plan": 0.15,  # cosine similarity of action plans (or profile texts)
+    "type": 0.10,  # urban / town / rural
+    "distance": 0.10,  # 1 / (1 + km / 500)
+}
+# The 'mentors' score: experience with the town's challenges first, comparability second.
+MENTOR_PRACTICE_WEIGHT = 1.0  # per shared challenge per practice of the candidate town
+MENTOR_PLAN_WEIGHT = 0.5  # per shared challenge in the candidate's action plan
+MENTOR_PEARL_BONUS = 1.0  # a Cultural Pearl title
+MENTOR_SIMILARITY_WEIGHT = 1.0  # times the 'similar' score
+
+
+class Component(msgspec.Struct):
+    value: float  # 0..1
+    weight: float
+    contribution: float
+
+
+class Peer(msgspec.Struct, kw_only=True):
+    city: str
+    name: str
+    country: str
+    population: int
+    settlement_type: str
+    pearl_year: int | None
+    score: float
+    distance_km: float | None
+    shared_challenges: list[str]
+    shared_assets: list[str]
+    components: dict[str, Component]
+    reason: str
+    experience: dict[str, Any] | None = None
+
+
+class PeerResult(msgspec.Struct, kw_only=True):
+    mode: str
+    profile: Profile
+    weights: dict[str, float]
+    peers: list[Peer]
+
+
+def validate(mode: str, k: int, country: Sequence[str]) -> None:
+    if mode not in MODES:
+        raise InvalidQueryError("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
+    if not 1 <= k <= MAX_K:
+        raise InvalidQueryError("k", f"must be between 1 and {MAX_K}, got {k}")
+    for code in country:
+        if code not in COUNTRIES:
+            raise InvalidQueryError(
+                "country", f"unknown country code {code!r}", f"use one of {', '.join(COUNTRIES)}"
+            )
+
+
+def find_peers(
+    index: Index,
+    profile: Profile,
+    text: str = "",
+    mode: str = "similar",
+    k: int = 10,
+    country: Sequence[str] = (),
+) -> PeerResult:
+    """Towns ranked for a mentor; not all from one country unless `country` asks for it."""
+    validate(mode, k, country)
+    mine = profile_vector(index, profile, text)
+    candidates = [
+        c
+        for c in _cities(index)
+        if c["id"] != profile.city and (not country or c["country"] in country)
+    ]
+    peers = [_similar(index, profile, mine, c) for c in candidates]
+    if mode == "mentors":
+        peers = [p for p in (_as_mentor(index, profile, p) for p in peers) if p is not None]
+    peers.sort(key=lambda p: (-p.score, p.name))
+    chosen = peers[:k] if country else spread_countries(peers, k, key=lambda p: p.country)
+    weights = dict(SIMILAR_WEIGHTS)
+    if mode == "mentors":
+        weights = {
+            "practice_per_shared_challenge": MENTOR_PRACTICE_WEIGHT,
+            "plan_per_shared_challenge": MENTOR_PLAN_WEIGHT,
+            "pearl_title": MENTOR_PEARL_BONUS,
+            "similarity": MENTOR_SIMILARITY_WEIGHT,
+        }
+    return PeerResult(mode=mode, profile=profile, weights=weights, peers=chosen)
+
+
+T = TypeVar("T")
+
+
+def spread_countries(ranked: list[T], k: int, key: Callable[[T], str]) -> list[T]:
+    """The best k, with no country taking more than a third of the places while others are available."""
+    cap = max(1, math.ceil(k / 3))
+    chosen: list[T] = []
+    held: list[T] = []
+    counts: dict[str, int] = {}
+    for item in ranked:
+        if len(chosen) == k:
+            break
+        if counts.get(key(item), 0) < cap:
+            chosen.append(item)
+            counts[key(item)] = counts.get(key(item), 0) + 1
+        else:
+            held.append(item)
+    chosen.extend(held[: k - len(chosen)])
+    order = {id(item): i for i, item in enumerate(ranked)}
+    return sorted(chosen, key=lambda item: order[id(item)])
+
+
+def _cities(index: Index) -> list[dict[str, Any]]:
+    rows = index.db.execute(
+        "select id, name, country, population, settlement_type, lat, lon, pearl_year from cities"
+    ).fetchall()
+    tags = index.db.execute(
+        "select t.record_id, t.vocabulary, t.term from tags t where t.record_type = 'city' and t.source = 'declared' "
+        "union select p.city, t.vocabulary, t.term from tags t join plans p on p.id = t.record_id "
+        "where t.record_type = 'plan' and t.source = 'declared'"
+    ).fetchall()
+    out = {r["id"]: {**dict(r), "challenges": set(), "assets": set()} for r in rows}
+    for rid, vocab, term in tags:
+        if rid in out and vocab in ("challenges", "assets"):
+            out[rid][vocab].add(term)
+    return list(out.values())
+
+
+def _city_vector(index: Index, city_id: str) -> np.ndarray:
+    plan = index.db.execute(
+        "select id from plans where city = ? order by id limit 1", (city_id,)
+    ).fetchone()
+    return (
+        record_vector(index, "plan", plan["id"]) if plan else record_vector(index, "city", city_id)
+    )
+
+
+def _similar(index: Index, profile: Profile, mine: np.ndarray, city: dict[str, Any]) -> Peer:
+    km = distance_km(profile, city["lat"], city["lon"])
+    values: dict[str, float | None] = {
+        "challenges": jaccard(profile.all_challenges(), city["challenges"]),
+        "population": population_similarity(profile.population, city["population"]),
+        "assets": jaccard(profile.all_assets(), city["assets"]),
+        "plan": max(0.0, float(mine @ _city_vector(index, city["id"]))),
+        "type": type_similarity(profile.settlement_type, city["settlement_type"]),
+        "distance": proximity(km),
+    }
+    usable = {k: v for k, v in values.items() if v is not None}
+    total_weight = sum(SIMILAR_WEIGHTS[k] for k in usable)
+    components = {
+        k: Component(
+            round(v, 3), SIMILAR_WEIGHTS[k], round(v * SIMILAR_WEIGHTS[k] / total_weight, 4)
+        )
+        for k, v in usable.items()
+    }
+    shared_c = [t for t in profile.all_challenges() if t in city["challenges"]]
+    shared_a = [t for t in profile.all_assets() if t in city["assets"]]
+    peer = Peer(
+        city=city["id"],
+        name=city["name"],
+        country=city["country"],
+        population=city["population"],
+        settlement_type=city["settlement_type"],
+        pearl_year=city["pearl_year"],
+        score=round(sum(c.contribution for c in components.values()), 4),
+        distance_km=km,
+        shared_challenges=shared_c,
+        shared_assets=shared_a,
+        components=components,
+        reason="",
+    )
+    peer.reason = similar_reason(index, profile, peer)
+    return peer
+
+
+def _labels(index: Index, vocab: str, terms: Sequence[str]) -> str:
+    return ", ".join(index.taxonomy.label(vocab, t).lower() for t in terms)
+
+
+def similar_reason(index: Index, profile: Profile, peer: Peer) -> str:
+    parts = [
+        f"{peer.name} ({peer.country}) is {article(peer.settlement_type)} {peer.settlement_type} municipality of {peer.population:,} inhabitants"
+    ]
+    if profile.population:
+        ratio = peer.population / profile.population
+        parts[0] += (
+            " (about the same size as yours)"
+            if 0.67 <= ratio <= 1.5
+            else f" ({ratio:.1f} times yours)"
+        )
+    if peer.distance_km is not None:
+        parts.append(f"{peer.distance_km:,.0f} km away")
+    if peer.shared_challenges:
+        parts.append(
+            f"shares your challenges: {_labels(index, 'challenges', peer.shared_challenges)}"
+        )
+    if peer.shared_assets:
+        parts.append(f"has the same assets: {_labels(index, 'assets', peer.shared_assets)}")
+    return "; ".join(parts) + "."
+
+
+def _as_mentor(index: Index, profile: Profile, peer: Peer) -> Peer | None:
+    """Rescore a town by what it already did on the profile's challenges; None when it did nothing relevant."""
+    wanted = set(profile.all_challenges())
+    practices = []
+    for row in index.db.execute(
+        "select p.id, p.title, group_concat(t.term) as terms from practices p join tags t on t.record_id = p.id "
+        "and t.record_type = 'practice' and t.vocabulary = 'challenges' and t.source = 'declared' where p.city = ? group by p.id",
+        (peer.city,),
+    ):
+        shared = sorted(wanted & set(row["terms"].split(",")))
+        if shared:
+            practices.append({"id": row["id"], "title": row["title"], "shared_challenges": shared})
+    plan_rows = index.db.execute(
+        "select distinct t.term from tags t join plans p on p.id = t.record_id where t.record_type = 'plan' "
+        "and t.vocabulary = 'challenges' and t.source = 'declared' and p.city = ?",
+        (peer.city,),
+    ).fetchall()
+    plan_shared = sorted(wanted & {r["term"] for r in plan_rows})
+    if not practices and not plan_shared:
+        return None
+    experience_score = (
+        MENTOR_PRACTICE_WEIGHT * sum(len(p["shared_challenges"]) for p in practices)
+        + MENTOR_PLAN_WEIGHT * len(plan_shared)
+        + (MENTOR_PEARL_BONUS if peer.pearl_year else 0.0)
+    )
+    experience = {
+        "practices": practices,
+        "plan_challenges": plan_shared,
+        "pearl_year": peer.pearl_year,
+        "experience_score": round(experience_score, 3),
+        "similarity": peer.score,
+    }
+    reason = mentor_reason(index, peer, practices, plan_shared)
+    score = round(experience_score + MENTOR_SIMILARITY_WEIGHT * peer.score, 4)
+    return msgspec.structs.replace(peer, score=score, experience=experience, reason=reason)
+
+
+def mentor_reason(
+    index: Index, peer: Peer, practices: list[dict[str, Any]], plan_shared: list[str]
+) -> str:
+    parts = []
+    if practices:
+        titles = "; ".join(f"'{p['title']}'" for p in practices[:3])
+        parts.append(f"{peer.name} ran {len(practices)} practice(s) on your challenges ({titles})")
+    if plan_shared:
+        parts.append(f"its action plan addresses {_labels(index, 'challenges', plan_shared)}")
+    if peer.pearl_year:
+        parts.append(f"BSR Cultural Pearl {peer.pearl_year}")
+    return "; ".join(parts) + ". " + peer.reason  # then how comparable it is

@@ -1,0 +1,260 @@
+"""A town as recommendations and peer matching see it: size, type, place, challenges, assets and text.
+
+A profile comes from a city of the corpus (with its action plan) or from what a town types in; free
+text is tagged with taxonomy terms exactly as ingestion tags records, and the result says what was
+understood.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+import numpy as np
+
+from practice_finder.errors import InvalidQueryError
+from practice_finder.models import COUNTRIES, SETTLEMENT_TYPES
+from practice_finder.query.handle import Index
+from practice_finder.query.reads import record_vector
+from practice_finder.text import pipelines
+
+MAX_TEXT_CHARS = 20_000
+TEXT_PASSAGES_EMBEDDED = 12  # a long draft plan is represented by the mean of its first passages
+
+
+class ProfileIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What a town tells about itself (every field optional; the more, the better the match)."""
+
+    name: str | None = None
+    country: str | None = None
+    population: int | None = None
+    settlement_type: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    challenges: list[str] = []
+    assets: list[str] = []
+    text: str = ""
+
+
+class Profile(msgspec.Struct, kw_only=True):
+    """The profile used for matching, and what was understood from the free text."""
+
+    source: str  # "city" or "profile"
+    city: str | None
+    name: str | None
+    country: str | None
+    population: int | None
+    settlement_type: str | None
+    settlement_type_estimated: bool
+    lat: float | None
+    lon: float | None
+    challenges: list[str]  # declared by the town or its city profile and plan
+    assets: list[str]
+    understood: dict[str, list[str]]  # taxonomy terms found in the free text
+    text_chars: int
+
+    def all_challenges(self) -> list[str]:
+        return _union(self.challenges, self.understood.get("challenges", []))
+
+    def all_assets(self) -> list[str]:
+        return _union(self.assets, self.understood.get("assets", []))
+
+
+def _union(a: list[str], b: list[str]) -> list[str]:
+    return list(dict.fromkeys([*a, *b]))
+
+
+def estimate_settlement_type(population: int) -> str:
+    """A stand-in for Eurostat's DEGURBA class when only the population is known."""
+    return "urban" if population >= 50_000 else "town" if population >= 5_000 else "rural"
+
+
+def validate_profile(profile: ProfileIn, index: Index) -> None:
+    if profile.country is not None and profile.country not in COUNTRIES:
+        raise InvalidQueryError(
+            "profile.country",
+            f"unknown country code {profile.country!r}",
+            f"use one of {', '.join(COUNTRIES)}",
+        )
+    if profile.population is not None and not 1 <= profile.population <= 5_000_000:
+        raise InvalidQueryError(
+            "profile.population", f"must be between 1 and 5000000, got {profile.population}"
+        )
+    if profile.settlement_type is not None and profile.settlement_type not in SETTLEMENT_TYPES:
+        raise InvalidQueryError(
+            "profile.settlement_type", f"must be one of {', '.join(SETTLEMENT_TYPES)}"
+        )
+    if (profile.lat is None) != (profile.lon is None):
+        raise InvalidQueryError("profile.lat", "give both lat and lon, or neither")
+    if (
+        profile.lat is not None
+        and profile.lon is not None
+        and not (-90 <= profile.lat <= 90 and -180 <= profile.lon <= 180)
+    ):
+        raise InvalidQueryError("profile.lat", "coordinates out of range")
+    if len(profile.text) > MAX_TEXT_CHARS:
+        raise InvalidQueryError(
+            "profile.text",
+            f"is {len(profile.text)} characters long; at most {MAX_TEXT_CHARS} are allowed",
+        )
+    for field, vocab in (("challenges", "challenges"), ("assets", "assets")):
+        for term in getattr(profile, field):
+            if not index.taxonomy.has(vocab, term):
+                raise InvalidQueryError(
+                    f"profile.{field}",
+                    f"unknown {vocab} id {term!r}",
+                    "see GET /v1/taxonomy for the ids",
+                )
+    if not (profile.text.strip() or profile.challenges or profile.assets):
+        raise InvalidQueryError("profile", "needs at least one of text, challenges or assets")
+
+
+def understand_text(index: Index, text: str, lang: str = "en") -> dict[str, list[str]]:
+    """Taxonomy terms mentioned in free text, by vocabulary, most mentioned first."""
+    out: dict[str, list[str]] = {}
+    if text.strip():
+        for hit in index.tagger.tag_docs(pipelines.docs(text, lang), lang):
+            out.setdefault(hit.vocabulary, []).append(hit.term)
+    return out
+
+
+def from_input(index: Index, profile: ProfileIn) -> Profile:
+    validate_profile(profile, index)
+    estimated = profile.settlement_type is None and profile.population is not None
+    return Profile(
+        source="profile",
+        city=None,
+        name=profile.name,
+        country=profile.country,
+        population=profile.population,
+        settlement_type=profile.settlement_type
+        or (estimate_settlement_type(profile.population) if profile.population else None),
+        settlement_type_estimated=estimated,
+        lat=profile.lat,
+        lon=profile.lon,
+        challenges=list(profile.challenges),
+        assets=list(profile.assets),
+        understood=understand_text(index, profile.text),
+        text_chars=len(profile.text),
+    )
+
+
+def from_city(index: Index, city_id: str) -> Profile:
+    """A corpus city with the declared tags of its profile and plans, and the terms its plan text mentions."""
+    from practice_finder.query.reads import get_city
+
+    city = get_city(index, city_id)
+    plan_tags = index.db.execute(
+        "select vocabulary, term from tags t join plans p on p.id = t.record_id where t.record_type = 'plan' "
+        "and t.source = 'declared' and p.city = ? and t.vocabulary in ('challenges', 'assets')",
+        (city_id,),
+    ).fetchall()
+    challenges = _union(
+        city.tags.declared.get("challenges", []),
+        [r["term"] for r in plan_tags if r["vocabulary"] == "challenges"],
+    )
+    assets = _union(
+        city.tags.declared.get("assets", []),
+        [r["term"] for r in plan_tags if r["vocabulary"] == "assets"],
+    )
+    text = city_text(index, city_id)
+    return Profile(
+        source="city",
+        city=city.id,
+        name=city.name,
+        country=city.country,
+        population=city.population,
+        settlement_type=city.settlement_type,
+        settlement_type_estimated=False,
+        lat=city.lat,
+        lon=city.lon,
+        challenges=challenges,
+        assets=assets,
+        understood=understand_text(index, text),
+        text_chars=len(text),
+    )
+
+
+def city_text(index: Index, city_id: str) -> str:
+    """A city's plan text when it has a plan, else its profile description."""
+    rows = index.db.execute(
+        "select text from plans where city = ? order by id", (city_id,)
+    ).fetchall()
+    if rows:
+        return "\n\n".join(r["text"] for r in rows)
+    row = index.db.execute("select description from cities where id = ?", (city_id,)).fetchone()
+    return str(row["description"]) if row else ""
+
+
+def profile_vector(index: Index, profile: Profile, text: str = "") -> np.ndarray:
+    """One vector for a town: its plan vector for a corpus city, else the mean of its text and tag labels."""
+    if profile.city:
+        plan = index.db.execute(
+            "select id from plans where city = ? order by id limit 1", (profile.city,)
+        ).fetchone()
+        return (
+            record_vector(index, "plan", plan["id"])
+            if plan
+            else record_vector(index, "city", profile.city)
+        )
+    labels = [index.taxonomy.label("challenges", t) for t in profile.all_challenges()]
+    labels += [index.taxonomy.label("assets", t) for t in profile.all_assets()]
+    pieces = ([f"A town facing {', '.join(labels)}."] if labels else []) + pipelines.passages(text)[
+        :TEXT_PASSAGES_EMBEDDED
+    ]
+    matrix = index.embedder.encode(pieces or ["a small town"], kind="query")
+    mean = matrix.mean(axis=0)
+    return np.asarray(mean / (np.linalg.norm(mean) or 1.0), dtype=np.float32)
+
+
+# -- comparability --------------------------------------------------------------------------------
+
+
+def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def population_similarity(a: int | None, b: int | None) -> float | None:
+    """1 for equal sizes, 0.5 for a tenfold difference, 0 from a hundredfold difference (log scale)."""
+    if not a or not b:
+        return None
+    return max(0.0, 1.0 - abs(math.log10(a) - math.log10(b)) / 2.0)
+
+
+TYPE_ORDER = {"rural": 0, "town": 1, "urban": 2}
+
+
+def type_similarity(a: str | None, b: str | None) -> float | None:
+    """1 for the same DEGURBA class, 0.5 for neighbours (rural-town, town-urban), 0 for rural-urban."""
+    if a is None or b is None:
+        return None
+    return 1.0 - abs(TYPE_ORDER[a] - TYPE_ORDER[b]) / 2.0
+
+
+DISTANCE_SCALE_KM = 500.0
+
+
+def proximity(km: float | None) -> float | None:
+    """1 next door, 0.5 at 500 km, 0.25 at 1500 km."""
+    return None if km is None else 1.0 / (1.0 + km / DISTANCE_SCALE_KM)
+
+
+def jaccard(a: list[str] | set[str], b: list[str] | set[str]) -> float:
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / len(sa | sb) if sa | sb else 0.0
+
+
+def distance_km(profile: Profile, lat: float | None, lon: float | None) -> float | None:
+    if profile.lat is None or profile.lon is None or lat is None or lon is None:
+        return None
+    return round(haversine_km((profile.lat, profile.lon), (lat, lon)), 1)
+
+
+def article(word: str) -> str:
+    """'an' before a vowel ('an urban municipality'), else 'a'."""
+    return "an" if word[:1] in "aeiou" else "a"

@@ -1,0 +1,294 @@
+"""Reading single records from a build: practices, cities, plans, the taxonomy, and "more like this"."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from practice_finder.build import vectors
+from practice_finder.build.store import decode
+from practice_finder.errors import InvalidQueryError, NotFoundError
+from practice_finder.models import COUNTRIES, VOCABULARIES
+from practice_finder.query.handle import Index
+
+SIMILAR_DEPTH_FACTOR = 12  # passages searched per wanted practice
+
+
+class TextTag(msgspec.Struct):
+    term: str
+    phrase: str
+    count: int
+
+
+class RecordTags(msgspec.Struct):
+    """Tags declared by the record's authors, and terms found in its text."""
+
+    declared: dict[str, list[str]]
+    from_text: dict[str, list[TextTag]]
+
+
+class PracticeSummary(msgspec.Struct, kw_only=True):
+    id: str
+    title: str
+    municipality: str
+    country: str
+    years: list[int]
+    summary: str
+    city: str | None = None
+    score: float | None = None
+
+
+class Practice(msgspec.Struct, kw_only=True):
+    id: str
+    title: str
+    municipality: str
+    country: str
+    population: int
+    years: list[int]
+    summary: str
+    what_happened: str
+    outcomes: str
+    success_factors: str
+    budget_band: str
+    resources: str
+    partners: list[str]
+    language: str  # as the record declares it
+    source: str
+    basis: str | None
+    city: str | None
+    city_name: str | None
+    tags: RecordTags
+    detected_language: str | None = (
+        None  # what the language detector read from the text ("und": undecided)
+    )
+    language_confidence: float | None = None
+
+
+class CitySummary(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    country: str
+    region: str
+    population: int
+    settlement_type: str
+    lat: float
+    lon: float
+    pearl_year: int | None
+    practices: int = 0
+    plans: int = 0
+
+
+class City(msgspec.Struct, kw_only=True):
+    id: str
+    name: str
+    country: str
+    region: str
+    population: int
+    population_year: int
+    lat: float
+    lon: float
+    settlement_type: str
+    languages: list[str]
+    pearl_year: int | None
+    description: str
+    tags: RecordTags
+    practices: list[PracticeSummary]
+    plans: list[dict[str, Any]]
+
+
+class Plan(msgspec.Struct, kw_only=True):
+    id: str
+    city: str
+    city_name: str
+    title: str
+    years: list[int]
+    status: str
+    language: str
+    source: str
+    basis: str | None
+    sections: dict[str, str]
+    tags: RecordTags
+
+
+class TermOut(msgspec.Struct, kw_only=True):
+    id: str
+    label: str
+    definition: str
+    synonyms: list[str]
+    labels: dict[str, list[str]]
+
+
+def _row(index: Index, table: str, record_id: str, what: str) -> dict[str, Any]:
+    row = index.db.execute(f"select * from {table} where id = ?", (record_id,)).fetchone()
+    if row is None:
+        raise NotFoundError(
+            f"no {what} with id {record_id!r}",
+            f"list them with GET /v1/{table}" if table != "plans" else "",
+        )
+    return decode(row)
+
+
+def record_tags(index: Index, record_type: str, record_id: str) -> RecordTags:
+    declared: dict[str, list[str]] = {v: [] for v in VOCABULARIES}
+    found: dict[str, list[TextTag]] = {}
+    rows = index.db.execute(
+        "select vocabulary, term, source, phrase, count from tags where record_type = ? and record_id = ? order by rowid",
+        (record_type, record_id),
+    )
+    for row in rows:
+        if row["source"] == "declared":
+            declared.setdefault(row["vocabulary"], []).append(row["term"])
+        else:
+            found.setdefault(row["vocabulary"], []).append(
+                TextTag(row["term"], row["phrase"], row["count"])
+            )
+    return RecordTags({k: v for k, v in declared.items() if v}, found)
+
+
+def get_practice(index: Index, practice_id: str) -> Practice:
+    row = _row(index, "practices", practice_id, "practice")
+    city = (
+        index.db.execute("select name from cities where id = ?", (row["city"],)).fetchone()
+        if row["city"]
+        else None
+    )
+    fields = {
+        f: row[f] for f in Practice.__struct_fields__ if f in row and f not in ("tags", "city_name")
+    }
+    return Practice(
+        **fields,
+        city_name=city["name"] if city else None,
+        tags=record_tags(index, "practice", practice_id),
+    )
+
+
+def practice_summaries(
+    index: Index, where: str, params: list[Any], order: str = "title"
+) -> list[PracticeSummary]:
+    rows = index.db.execute(
+        f"select id, title, municipality, country, years, summary, city from practices where {where} order by {order}",
+        params,
+    )
+    return [PracticeSummary(**decode(r)) for r in rows]
+
+
+def record_vector(index: Index, record_type: str, record_id: str) -> np.ndarray:
+    """The embedding of a record as a whole (its passage number 0)."""
+    row = index.db.execute(
+        "select embedding from passages where record_type = ? and record_id = ? and seq = 0",
+        (record_type, record_id),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no {record_type} with id {record_id!r}")
+    return np.frombuffer(row["embedding"], dtype=np.float32)
+
+
+def similar_practices(index: Index, practice_id: str, k: int = 5) -> list[PracticeSummary]:
+    """Practices closest in meaning to one practice (by its record vector against every passage), itself excluded."""
+    if not 1 <= k <= 50:
+        raise InvalidQueryError("k", f"must be between 1 and 50, got {k}")
+    _row(index, "practices", practice_id, "practice")
+    found = vectors.search(
+        index.vectors["practice"],
+        record_vector(index, "practice", practice_id),
+        (k + 1) * SIMILAR_DEPTH_FACTOR,
+    )
+    owners = index.practice_of_passage
+    best: dict[str, float] = {}
+    for pid, score in found:
+        rid = owners.get(pid)
+        if rid and rid != practice_id and rid not in best:
+            best[rid] = score
+    top = sorted(best.items(), key=lambda kv: -kv[1])[:k]
+    by_id = (
+        {
+            p.id: p
+            for p in practice_summaries(
+                index, f"id in ({','.join('?' * len(top))})", [r for r, _ in top]
+            )
+        }
+        if top
+        else {}
+    )
+    return [msgspec.structs.replace(by_id[rid], score=round(score, 4)) for rid, score in top]
+
+
+def list_cities(
+    index: Index, country: tuple[str, ...] = (), pearl: bool | None = None
+) -> list[CitySummary]:
+    for code in country:
+        if code not in COUNTRIES:
+            raise InvalidQueryError(
+                "country", f"unknown country code {code!r}", f"use one of {', '.join(COUNTRIES)}"
+            )
+    clauses, params = ["1 = 1"], list(country)
+    if country:
+        clauses.append(f"c.country in ({','.join('?' * len(country))})")
+    if pearl is not None:
+        clauses.append("c.pearl_year is not null" if pearl else "c.pearl_year is null")
+    sql = (
+        "select c.id, c.name, c.country, c.region, c.population, c.settlement_type, c.lat, c.lon, c.pearl_year, "
+        "(select count(*) from practices p where p.city = c.id) as practices, "
+        "(select count(*) from plans l where l.city = c.id) as plans "
+        f"from cities c where {' and '.join(clauses)} order by c.country, c.name"
+    )
+    return [CitySummary(**dict(r)) for r in index.db.execute(sql, params)]
+
+
+def get_city(index: Index, city_id: str) -> City:
+    row = _row(index, "cities", city_id, "city")
+    plans = [
+        dict(r)
+        for r in index.db.execute(
+            "select id, title, status, years from plans where city = ? order by id", (city_id,)
+        )
+    ]
+    for plan in plans:
+        plan["years"] = json.loads(plan["years"])
+    fields = {
+        f: row[f]
+        for f in City.__struct_fields__
+        if f in row and f not in ("tags", "practices", "plans")
+    }
+    return City(
+        **fields,
+        tags=record_tags(index, "city", city_id),
+        practices=practice_summaries(index, "city = ?", [city_id]),
+        plans=plans,
+    )
+
+
+def get_plan(index: Index, plan_id: str) -> Plan:
+    row = _row(index, "plans", plan_id, "plan")
+    return Plan(
+        id=row["id"],
+        city=row["city"],
+        city_name=row["city_name"],
+        title=row["title"],
+        years=row["years"],
+        status=row["status"],
+        language=row["language"],
+        source=row["source"],
+        basis=row.get("basis"),
+        sections=row["body"],
+        tags=record_tags(index, "plan", plan_id),
+    )
+
+
+def taxonomy_terms(index: Index) -> dict[str, list[TermOut]]:
+    return {
+        vocab: [
+            TermOut(
+                id=t.id,
+                label=t.label,
+                definition=t.definition,
+                synonyms=list(t.synonyms),
+                labels={k: list(v) for k, v in t.labels.items()},
+            )
+            for t in terms.values()
+        ]
+        for vocab, terms in index.taxonomy.vocabularies.items()
+    }

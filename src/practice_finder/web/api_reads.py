@@ -1,0 +1,285 @@
+"""The read side of the JSON API: search, records, peers, recommendations, health and metrics.
+
+Each handler parses the request, calls the core once and returns its structs. The quick reads (a
+search, one record) run on the event loop itself when they are the only request the process is
+serving, else in a worker thread (see `run_core`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from litestar import Request, get, post
+from litestar.concurrency import sync_to_thread
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from practice_finder import __version__
+from practice_finder.query.filters import Filters
+from practice_finder.query.handle import Index
+from practice_finder.query.peers import PeerResult, find_peers
+from practice_finder.query.profiles import ProfileIn, from_city, from_input
+from practice_finder.query.reads import (
+    City,
+    CitySummary,
+    Plan,
+    Practice,
+    PracticeSummary,
+    TermOut,
+    similar_practices,
+    taxonomy_terms,
+)
+from practice_finder.query.reads import get_city as core_get_city
+from practice_finder.query.reads import get_plan as core_get_plan
+from practice_finder.query.reads import get_practice as core_get_practice
+from practice_finder.query.reads import list_cities as core_list_cities
+from practice_finder.query.recommend import RecommendationRequest, RecommendationResult, recommend
+from practice_finder.query.search import SearchQuery, SearchResult
+from practice_finder.query.search import search as core_search
+from practice_finder.web.problems import problem_responses
+from practice_finder.web.serving import Service
+
+T = TypeVar("T")
+
+
+def _service(request: Request[Any, Any, Any]) -> Service:
+    return request.app.state["service"]
+
+
+def provide_index(request: Request[Any, Any, Any]) -> Index:
+    return _service(request).require()
+
+
+async def run_core(request: Request[Any, Any, Any], fn: Callable[..., T], *args: Any) -> T:
+    """Call a quick synchronous core function: on the event loop when this request is the only one the
+    process is serving, else in a worker thread so that the loop goes on reading other requests.
+
+    Handing a call to a worker thread and back takes two thread wake-ups; on the 2-vCPU machines this was
+    measured on, that is about 0.7 ms of a 9 ms search (docs/benchmarks.md, "Seventh session"). An idle
+    process gains that time and blocks nobody; under load every request still goes to the pool. The
+    price: while a lone search runs, the loop reads nothing else (with the default multilingual model a
+    long question holds it for up to about 140 ms).
+    """
+    if request.app.state["metrics"].active <= 1:
+        return fn(*args)
+    return await sync_to_thread(fn, *args)
+
+
+def _split(values: list[str] | None, upper: bool = False) -> tuple[str, ...]:
+    """Repeated and comma-separated values: ?country=LV&country=EE or ?country=LV,EE."""
+    out = [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+    return tuple(v.upper() for v in out) if upper else tuple(out)
+
+
+Multi = Annotated[
+    list[str] | None,
+    QueryParameter(description="Repeat the parameter or separate values with commas."),
+]
+
+
+@get("/health", tags=["service"], sync_to_thread=False)
+def health() -> dict[str, str]:
+    """The process is up (says nothing about the index)."""
+    return {"status": "ok", "version": __version__}
+
+
+class Ready(msgspec.Struct, kw_only=True):
+    ready: bool
+    build: str
+    manifest: dict[str, Any]
+    refused_builds: list[
+        dict[str, str]
+    ]  # builds passed over as unusable (damaged, another model): served is an older one
+
+
+@get("/ready", tags=["service"], sync_to_thread=False, responses=problem_responses(503))
+def ready(request: Request[Any, Any, Any]) -> Ready:
+    """A usable index is loaded; reports its manifest. 503 while none is."""
+    service = _service(request)
+    index = service.require()
+    refused = [{"build": b, "reason": r} for b, r in service.refused]
+    return Ready(ready=True, build=index.build_id, manifest=index.manifest, refused_builds=refused)
+
+
+@get("/metrics", tags=["service"], sync_to_thread=False, media_type="text/plain; version=0.0.4")
+def metrics(request: Request[Any, Any, Any]) -> bytes:
+    """Prometheus metrics of this process: requests and latency per route, the index served, re-indexes."""
+    return request.app.state["metrics"].render()
+
+
+@get("/search", tags=["search"], responses=problem_responses(400, 401, 429, 503))
+async def search(
+    request: Request[Any, Any, Any],
+    index: NamedDependency[Index],
+    q: Annotated[
+        str, QueryParameter(description="The challenge in your own words.", max_length=1000)
+    ],
+    k: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
+    offset: Annotated[int, QueryParameter(ge=0, le=10_000)] = 0,
+    mode: Annotated[str, QueryParameter(description="hybrid | dense | lexical")] = "hybrid",
+    country: Multi = None,
+    challenge: Multi = None,
+    asset: Multi = None,
+    theme: Multi = None,
+    target_group: Multi = None,
+    language: Multi = None,
+    population_min: Annotated[int | None, QueryParameter(ge=0, le=1_000_000_000)] = None,
+    population_max: Annotated[int | None, QueryParameter(ge=0, le=1_000_000_000)] = None,
+    year_from: Annotated[int | None, QueryParameter(ge=1900, le=2100)] = None,
+    year_to: Annotated[int | None, QueryParameter(ge=1900, le=2100)] = None,
+    diversify: Annotated[
+        bool, QueryParameter(description="Re-rank the page for variety (MMR).")
+    ] = False,
+) -> SearchResult:
+    """Hybrid search over good practices, with snippets, reasons and facets."""
+    filters = Filters(
+        country=_split(country, upper=True),
+        challenge=_split(challenge),
+        asset=_split(asset),
+        theme=_split(theme),
+        target_group=_split(target_group),
+        language=_split(language),
+        population_min=population_min,
+        population_max=population_max,
+        year_from=year_from,
+        year_to=year_to,
+    )
+    query = SearchQuery(q, k=k, offset=offset, mode=mode, filters=filters, diversify=diversify)
+    return await run_core(request, core_search, index, query)
+
+
+@get(
+    "/practices/{practice_id:str}",
+    tags=["records"],
+    responses=problem_responses(401, 404, 429, 503),
+)
+async def get_practice(
+    request: Request[Any, Any, Any], index: NamedDependency[Index], practice_id: FromPath[str]
+) -> Practice:
+    """One good practice, with its declared tags and the terms found in its text."""
+    return await run_core(request, core_get_practice, index, practice_id)
+
+
+@get(
+    "/practices/{practice_id:str}/similar",
+    tags=["records"],
+    responses=problem_responses(400, 401, 404, 429, 503),
+)
+async def get_similar(
+    request: Request[Any, Any, Any],
+    index: NamedDependency[Index],
+    practice_id: FromPath[str],
+    k: Annotated[int, QueryParameter(ge=1, le=50)] = 5,
+) -> list[PracticeSummary]:
+    """More like this: the practices closest in meaning, itself excluded."""
+    return await run_core(request, similar_practices, index, practice_id, k)
+
+
+@get(
+    "/cities",
+    tags=["records"],
+    sync_to_thread=True,
+    responses=problem_responses(400, 401, 429, 503),
+)
+def list_cities(
+    request: Request[Any, Any, Any],
+    index: NamedDependency[Index],
+    country: Multi = None,
+    pearl: FromQuery[bool | None] = None,
+    format: Annotated[
+        Literal["summary", "jsonl"], QueryParameter(description="summary | jsonl (the export)")
+    ] = "summary",
+) -> list[CitySummary]:
+    """All municipalities of the corpus, with coordinates, size and Pearl title. `format=jsonl` is the export
+    instead: every city in the shape POST and PUT accept, pending writes included, as `application/x-ndjson`."""
+    if format != "summary":
+        from practice_finder.web.api_writes import export_response
+
+        return export_response(_service(request), "city", format)  # type: ignore[return-value]
+    return core_list_cities(index, _split(country, upper=True), pearl)
+
+
+@get("/cities/{city_id:str}", tags=["records"], responses=problem_responses(401, 404, 429, 503))
+async def get_city(
+    request: Request[Any, Any, Any], index: NamedDependency[Index], city_id: FromPath[str]
+) -> City:
+    """One municipality, its tags, its practices and its action plans."""
+    return await run_core(request, core_get_city, index, city_id)
+
+
+@get(
+    "/cities/{city_id:str}/peers",
+    tags=["peers"],
+    sync_to_thread=True,
+    responses=problem_responses(400, 401, 404, 429, 503),
+)
+def city_peers(
+    index: NamedDependency[Index],
+    city_id: FromPath[str],
+    mode: FromQuery[str] = "similar",
+    k: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
+    country: Multi = None,
+) -> PeerResult:
+    """Comparable towns (mode=similar) or experienced towns to learn from (mode=mentors)."""
+    from practice_finder.query.profiles import city_text
+
+    return find_peers(
+        index,
+        from_city(index, city_id),
+        city_text(index, city_id),
+        mode,
+        k,
+        _split(country, upper=True),
+    )
+
+
+class PeersRequest(ProfileIn, kw_only=True, forbid_unknown_fields=True):
+    mode: str = "similar"
+    k: int = 10
+    country_filter: list[str] = []
+
+
+@post(
+    "/peers",
+    tags=["peers"],
+    sync_to_thread=True,
+    status_code=200,
+    responses=problem_responses(400, 401, 413, 429, 503),
+)
+def profile_peers(index: NamedDependency[Index], data: JSONBody[PeersRequest]) -> PeerResult:
+    """Peers for a town described in the request (the same fields as a recommendation profile)."""
+    fields = {f: getattr(data, f) for f in ProfileIn.__struct_fields__}
+    profile = from_input(index, ProfileIn(**fields))
+    return find_peers(
+        index, profile, data.text, data.mode, data.k, tuple(c.upper() for c in data.country_filter)
+    )
+
+
+@post(
+    "/recommendations",
+    tags=["recommendations"],
+    sync_to_thread=True,
+    status_code=200,
+    responses=problem_responses(400, 401, 404, 413, 429, 503),
+)
+def recommendations(
+    index: NamedDependency[Index], data: JSONBody[RecommendationRequest]
+) -> RecommendationResult:
+    """Practices for one municipality (a corpus city or a described profile), each with a reason."""
+    return recommend(index, data)
+
+
+@get("/plans/{plan_id:str}", tags=["records"], responses=problem_responses(401, 404, 429, 503))
+async def get_plan(
+    request: Request[Any, Any, Any], index: NamedDependency[Index], plan_id: FromPath[str]
+) -> Plan:
+    """One Culture and Resilience Action Plan, section by section."""
+    return await run_core(request, core_get_plan, index, plan_id)
+
+
+@get("/taxonomy", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 429, 503))
+def taxonomy(index: NamedDependency[Index]) -> dict[str, list[TermOut]]:
+    """Every vocabulary and term, with synonyms and labels in the region's languages."""
+    return taxonomy_terms(index)

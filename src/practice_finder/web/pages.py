@@ -1,0 +1,371 @@
+"""The web pages for city officers and mentors: server-rendered, usable without JavaScript.
+
+Every page calls the same core functions as the API and renders the result with Jinja templates;
+record text is always escaped (snippets arrive escaped, with only <mark> added by the core).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+from litestar import Request, Router, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+
+from practice_finder import languages
+from practice_finder.errors import InvalidQueryError, NotFoundError, PracticeFinderError
+from practice_finder.models import COUNTRIES
+from practice_finder.query.filters import Filters
+from practice_finder.query.handle import Index
+from practice_finder.query.peers import find_peers
+from practice_finder.query.profiles import ProfileIn, city_text, from_city, from_input
+from practice_finder.query.reads import (
+    get_city,
+    get_plan,
+    get_practice,
+    list_cities,
+    similar_practices,
+)
+from practice_finder.query.search import MAX_QUERY_CHARS, SearchQuery, search
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+PAGE_SIZE = 10
+SIZE_BANDS: dict[str, tuple[str, int | None, int | None]] = {
+    "village": ("under 5,000", None, 4_999),
+    "small": ("5,000 - 20,000", 5_000, 19_999),
+    "medium": ("20,000 - 100,000", 20_000, 99_999),
+    "large": ("100,000 and more", 100_000, None),
+}
+EXAMPLES = [
+    "young people leave our small town, how can culture keep them",
+    "older people in the villages are lonely since the bus line closed",
+    "refugee families arrived and feel like outsiders",
+    "the high street is full of empty shops",
+    "floods and storms make people anxious",
+    "our wooden old town is decaying",
+]
+
+Multi = Annotated[list[str] | None, QueryParameter()]
+
+
+def _index(request: Request[Any, Any, Any]) -> Index:
+    return request.app.state["service"].require()
+
+
+def _base(request: Request[Any, Any, Any], index: Index | None, **context: Any) -> dict[str, Any]:
+    """What every template gets: labels of the taxonomy, country names, the current path."""
+    return {
+        "countries": COUNTRIES,
+        "language_names": languages.NAMES,
+        "taxonomy": index.taxonomy if index else None,
+        "path": request.url.path,
+        "max_query": MAX_QUERY_CHARS,
+        **context,
+    }
+
+
+def error_page(
+    request: Request[Any, Any, Any], status: int, title: str, message: str, hint: str = ""
+) -> Template:
+    try:
+        index: Index | None = _index(request)
+    except PracticeFinderError:
+        index = None
+    return Template(
+        "error.html",
+        context=_base(request, index, title=title, message=message, hint=hint, status=status),
+        status_code=status,
+    )
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+@get("/", name="search-page", sync_to_thread=True, include_in_schema=False)
+def search_page(
+    request: Request[Any, Any, Any],
+    q: FromQuery[str] = "",
+    country: Multi = None,
+    challenge: Multi = None,
+    asset: Multi = None,
+    theme: Multi = None,
+    language: Multi = None,
+    size: FromQuery[str] = "",
+    page: FromQuery[int] = 1,
+    partial: FromQuery[bool] = False,
+) -> Template:
+    """Search: one question box, filters with counts, results with marked snippets, pages."""
+    index = _index(request)
+    selected = {
+        "country": [c.upper() for c in _split(country)],
+        "challenge": _split(challenge),
+        "asset": _split(asset),
+        "theme": _split(theme),
+        "language": _split(language),
+    }
+    band = SIZE_BANDS.get(size)
+    filters = Filters(
+        country=tuple(selected["country"]),
+        challenge=tuple(selected["challenge"]),
+        asset=tuple(selected["asset"]),
+        theme=tuple(selected["theme"]),
+        language=tuple(selected["language"]),
+        population_min=band[1] if band else None,
+        population_max=band[2] if band else None,
+    )
+    context = _base(
+        request,
+        index,
+        q=q,
+        selected=selected,
+        size=size,
+        sizes=SIZE_BANDS,
+        examples=EXAMPLES,
+        result=None,
+        error=None,
+        page=max(page, 1),
+        pages=0,
+        page_url=_page_url(request),
+    )
+    status = 200
+    if q.strip():
+        try:
+            result = search(
+                index,
+                SearchQuery(q, k=PAGE_SIZE, offset=(max(page, 1) - 1) * PAGE_SIZE, filters=filters),
+            )
+            context.update(result=result, pages=math.ceil(result.total / PAGE_SIZE))
+        except InvalidQueryError as exc:
+            context["error"], status = exc, 400
+    elif len(q) > 0:
+        context["error"], status = (
+            InvalidQueryError("q", "must not be empty", "describe the challenge in a few words"),
+            400,
+        )
+    return Template(
+        "_partial.html" if partial else "search.html", context=context, status_code=status
+    )
+
+
+def _page_url(request: Request[Any, Any, Any]) -> Any:
+    """A function for the template: this search's URL on another page."""
+    from urllib.parse import urlencode
+
+    pairs = [
+        (k, v)
+        for k, values in request.query_params.dict().items()
+        for v in values
+        if k not in ("page", "partial")
+    ]
+
+    def url(page: int) -> str:
+        return "/?" + urlencode([*pairs, ("page", str(page))])
+
+    return url
+
+
+@get(
+    "/practices/{practice_id:str}",
+    name="practice-page",
+    sync_to_thread=True,
+    include_in_schema=False,
+)
+def practice_page(request: Request[Any, Any, Any], practice_id: FromPath[str]) -> Template:
+    """One practice in full, its town, and similar practices."""
+    index = _index(request)
+    practice = get_practice(index, practice_id)
+    return Template(
+        "practice.html",
+        context=_base(
+            request, index, practice=practice, similar=similar_practices(index, practice_id, 5)
+        ),
+    )
+
+
+@get("/towns", name="towns-page", sync_to_thread=True, include_in_schema=False)
+def towns_page(request: Request[Any, Any, Any]) -> Template:
+    """A map of the towns (drawn locally, no tile server) and the towns grouped by country."""
+    index = _index(request)
+    cities = list_cities(index)
+    return Template(
+        "towns.html", context=_base(request, index, cities=cities, map=town_map(cities))
+    )
+
+
+def town_map(cities: list[Any], width: int = 560, height: int = 620) -> dict[str, Any]:
+    """Points of an equirectangular projection of the towns' coordinates, for an inline SVG."""
+    lat0, lat1, lon0, lon1 = 49.0, 71.5, 4.0, 32.0
+    scale_x = math.cos(math.radians(60))  # shrink longitudes at these latitudes
+    span_x, span_y = (lon1 - lon0) * scale_x, lat1 - lat0
+    k = min(width / span_x, height / span_y)
+    points = [
+        {"city": c, "x": round((c.lon - lon0) * scale_x * k, 1), "y": round((lat1 - c.lat) * k, 1)}
+        for c in cities
+    ]
+    labels = []
+    for code in sorted({c.country for c in cities}):
+        mine = [p for p in points if p["city"].country == code]
+        labels.append(
+            {
+                "code": code,
+                "x": round(sum(p["x"] for p in mine) / len(mine), 1),
+                "y": round(sum(p["y"] for p in mine) / len(mine), 1),
+            }
+        )
+    return {
+        "width": round(span_x * k),
+        "height": round(span_y * k),
+        "points": points,
+        "labels": labels,
+    }
+
+
+@get("/towns/{city_id:str}", name="town-page", sync_to_thread=True, include_in_schema=False)
+def town_page(request: Request[Any, Any, Any], city_id: FromPath[str]) -> Template:
+    """A town: profile, challenges, assets, plan, practices, comparable towns and mentors, with reasons."""
+    index = _index(request)
+    city = get_city(index, city_id)
+    profile = from_city(index, city_id)
+    text = city_text(index, city_id)
+    plans = [get_plan(index, p["id"]) for p in city.plans]
+    similar = find_peers(index, profile, text, "similar", 6)
+    mentors = find_peers(index, profile, text, "mentors", 5)
+    return Template(
+        "town.html",
+        context=_base(request, index, city=city, plans=plans, similar=similar, mentors=mentors),
+    )
+
+
+@get("/recommend", name="recommend-page", sync_to_thread=True, include_in_schema=False)
+def recommend_form(request: Request[Any, Any, Any]) -> Template:
+    index = _index(request)
+    return Template(
+        "recommend.html", context=_base(request, index, form={}, outcome=None, error=None)
+    )
+
+
+@post(
+    "/recommend",
+    name="recommend-submit",
+    sync_to_thread=True,
+    include_in_schema=False,
+    status_code=200,
+)
+def recommend_submit(
+    request: Request[Any, Any, Any],
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Template:
+    """The recommendation form: what was understood from the text, recommended practices and peers."""
+    from practice_finder.query.recommend import RecommendationRequest, recommend
+
+    index = _index(request)
+    form = {
+        k: (v if isinstance(v, list) else [v]) if k in ("challenges", "assets") else v
+        for k, v in data.items()
+    }
+    context = _base(request, index, form=form, outcome=None, error=None)
+    try:
+        profile_in = _profile_from_form(form)
+        result = recommend(index, RecommendationRequest(profile=profile_in, k=8))
+        profile = from_input(index, profile_in)
+        context["outcome"] = {
+            "result": result,
+            "similar": find_peers(index, profile, profile_in.text, "similar", 5),
+            "mentors": find_peers(index, profile, profile_in.text, "mentors", 5),
+        }
+        return Template("recommend.html", context=context)
+    except InvalidQueryError as exc:
+        context["error"] = exc
+        return Template("recommend.html", context=context, status_code=400)
+
+
+def _profile_from_form(form: dict[str, Any]) -> ProfileIn:
+    def number(name: str) -> int | None:
+        raw = str(form.get(name) or "").replace(" ", "").replace(",", "")
+        if not raw:
+            return None
+        if not raw.isdigit():
+            raise InvalidQueryError(name, f"{form.get(name)!r} is not a whole number")
+        return int(raw)
+
+    return ProfileIn(
+        name=(form.get("name") or "").strip() or None,
+        country=(form.get("country") or None),
+        population=number("population"),
+        challenges=[c for c in form.get("challenges", []) if c],
+        assets=[a for a in form.get("assets", []) if a],
+        text=str(form.get("text") or ""),
+    )
+
+
+@get("/town", name="town-redirect", include_in_schema=False, sync_to_thread=False)
+def town_redirect(city: FromQuery[str] = "") -> Redirect:
+    """The town picker of the map page, for browsers without JavaScript."""
+    return Redirect(f"/towns/{city}" if city else "/towns")
+
+
+def markdown_filter() -> Any:
+    """Record text is Markdown (paragraphs, lists, bold); raw HTML in it is escaped, never rendered."""
+    from markdown_it import MarkdownIt
+    from markupsafe import Markup
+
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+    def render(text: str) -> Markup:
+        return Markup(md.render(text or ""))  # noqa: S704 - markdown-it escapes HTML when html=False
+
+    return render
+
+
+def configure_templates(engine: Any) -> None:
+    engine.engine.filters["md"] = markdown_filter()
+
+
+def web_router() -> Router:
+    static = create_static_files_router(path="/static/app", directories=[STATIC], name="app-static")
+    return Router(
+        path="/",
+        route_handlers=[
+            search_page,
+            practice_page,
+            towns_page,
+            town_page,
+            recommend_form,
+            recommend_submit,
+            town_redirect,
+            static,
+        ],
+    )
+
+
+def html_errors(request: Request[Any, Any, Any], exc: Exception) -> Template | None:
+    """Errors on a web page become a page, not JSON; None means 'not a web page, use the API's handler'."""
+    if request.url.path.startswith(("/v1", "/schema", "/health", "/ready", "/static")):
+        return None
+    if isinstance(exc, NotFoundError):
+        return error_page(
+            request, 404, "Not found", exc.message, "Go back to the search, or browse the towns."
+        )
+    if isinstance(exc, InvalidQueryError):
+        return error_page(request, 400, "That did not work", exc.message, exc.hint)
+    if isinstance(exc, PracticeFinderError):
+        return error_page(request, 503, "The service is not ready", exc.message, exc.hint)
+    if isinstance(exc, NotFoundException):
+        return error_page(request, 404, "Not found", f"There is no page at {request.url.path}.")
+    if isinstance(exc, ValidationException):
+        return error_page(
+            request,
+            400,
+            "That did not work",
+            "A value in the address is not valid.",
+            str(exc.detail),
+        )
+    return None
