@@ -193,8 +193,9 @@ async def concurrent(base: str, queries: list[str], clients: int, seconds: float
 # clock): wrk's own latency figures are "corrected" for coordinated omission after the run (for every
 # request slower than twice the mean it adds made-up samples between the two), which suits a client
 # sending at a fixed rate, not this closed loop of one request at a time. With questions of very
-# different lengths it moved the reported median far from any measured request (docs/benchmarks.md,
-# "Seventh session"). Its figures are kept beside the measured ones as `wrk_corrected_*`.
+# different lengths it moved the reported median far from any measured request
+# (docs/benchmarks.md#why-wrks-latency-histogram-is-not-used). Its figures are kept beside the measured
+# ones as `wrk_corrected_*`.
 WRK_SCRIPT = """
 local lines = {}
 for line in io.lines(os.getenv("PF_BENCH_REQUESTS")) do lines[#lines + 1] = line end

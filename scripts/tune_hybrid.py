@@ -4,7 +4,7 @@
     .venv/bin/python scripts/tune_hybrid.py ../shared/eval/scifact /tmp/scifact-idx
 
 Varies one setting at a time from the shipped defaults (RRF k 60, 200 candidates per leg, dense
-score = best of whole-record and passage vectors) and prints a table for docs/benchmarks.md.
+score = best of whole-record and passage vectors) and prints the table of docs/benchmarks.md#hybrid-settings.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The HTTP benchmark's own measurement (scripts/bench_http.py) against a stub server: seconds, no model.
 
 The benchmark itself (the service on the demo corpus, 1 to 32 clients) is a script; its figures are in
-docs/benchmarks.md. What is tested here is that it reports the latencies its requests had.
+docs/benchmarks.md#query-latency-and-throughput-over-http. What is tested here is that it reports the latencies its requests had.
 """
 
 from __future__ import annotations

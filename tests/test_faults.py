@@ -1,7 +1,8 @@
 """Faults: damaged builds, a build from another model, and a process killed in the middle of writes.
 
 The long versions (a server killed with kill -9 during a burst of writes over HTTP, load during a re-index)
-are scripts/crash_test.py and scripts/load_test.py; their figures are in docs/reliability.md.
+are scripts/crash_test.py and scripts/load_test.py; their figures are in docs/reliability.md#load and
+docs/reliability.md#crash-kill--9-during-writes.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ class Settings:
     query_encoder: str = "onnx-int8"  # onnx-int8 | onnx (ONNX Runtime, exported at ingest) | torch (sentence-transformers)
     host: str = "127.0.0.1"
     port: int = 8000
-    # Writes from the portal and the background re-index (docs/reliability.md).
+    # Writes from the portal and the background re-index (docs/reliability.md#the-write-path).
     state_dir: Path = Path(
         "state"
     )  # writes.db (every accepted write, SQLite WAL) and the last re-index; never in indexes/

@@ -81,7 +81,7 @@ def record_text(record: Record) -> str:
 
     The passages carry the rest. all-MiniLM-L6-v2 reads 256 tokens (about 200 English words) anyway;
     multilingual-e5-small would read a long text whole, window by window, which made the demo corpus's
-    302 whole-record texts about a third of its embedding time (docs/benchmarks.md).
+    302 whole-record texts about a third of its embedding time (docs/benchmarks.md#ingestion-speed).
     """
     if isinstance(record, Practice):
         text = f"{record.title}. {record.summary} {record.what_happened}"

@@ -25,10 +25,10 @@ OPSET = 17
 # The export traces the model with plain ("eager") attention, which ONNX Runtime's transformer optimiser
 # recognises and fuses (one Attention node per layer, SkipLayerNormalization, BiasGelu,
 # EmbedLayerNormalization): 46 nodes in float, against 669 in the unfused export, which matters for a ten-token question
-# (docs/benchmarks.md, "Seventh session").
+# (docs/benchmarks.md#query-encoder-onnx-float-and-int8).
 GRAPH = "eager attention, onnxruntime transformer fusions"
 # Dynamic int8 quantisation of the matrix multiplications and the fused attention, one scale per output
-# channel; the token embeddings stay float. Measured (docs/benchmarks.md): 2.5x faster per query on one
+# channel; the token embeddings stay float. Measured (docs/benchmarks.md#query-encoder-onnx-float-and-int8): 2.5x faster per query on one
 # core than the float export, nDCG@10 within 0.005 of the float model on SciFact and on the domain set.
 INT8_METHOD = "dynamic int8, per channel, MatMul and fused Attention"
 

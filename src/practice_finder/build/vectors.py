@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import faiss
 
 
-# The index type follows the number of vectors (measured by scripts/bench_scale.py, docs/benchmarks.md):
+# The index type follows the number of vectors (measured by scripts/bench_scale.py, docs/benchmarks.md#scale-10k-100k-and-1m-vectors):
 # exact search while one query over every vector stays within a few milliseconds on one core, then an
 # inverted file whose probe count keeps recall@10 against exact search at 0.95 or more.
 FLAT_MAX = 50_000  # vectors; above this one exact query takes more than about 3 ms on one core
@@ -130,7 +130,7 @@ def search_arrays(
     One query gains nothing from FAISS's OpenMP threads, which go on spinning after the search and take the
     cores from the query encoder. OpenMP counts threads per calling thread, so the service's request threads
     each need the setting: a process-wide call at start-up reached only the main thread, and a search through
-    the service took 13 ms where the same search in the main thread took 8 (docs/benchmarks.md).
+    the service took 13 ms where the same search in the main thread took 8 (docs/benchmarks.md#what-the-figures-rest-on).
     """
     import faiss
 

@@ -30,7 +30,7 @@ def dense_leg(
     """Practices ranked by their best-matching vector, relative to the other candidates in their language.
 
     scoring: "max" takes the best of the whole-record vector and the passage vectors; "record" and
-    "passages" use one kind only (kept for tuning; see docs/benchmarks.md).
+    "passages" use one kind only (kept for tuning; see docs/benchmarks.md#hybrid-settings).
     """
     if scoring != "max":
         whole = index.whole_record_passages
@@ -56,7 +56,7 @@ def by_language_calibrated(language: np.ndarray, similarity: np.ndarray) -> np.n
     text in another language (the Finnish practice about wolves scores 0.77 for "wolves and conflict
     between villagers", its English summary 0.92). Comparing each practice with its own language's
     candidates removes that bias: on the translated domain questions the dense leg gains 0.09 nDCG@10
-    and the English questions gain too (docs/benchmarks.md). With one language only, nothing moves.
+    and the English questions gain too (docs/benchmarks.md#what-each-part-brings). With one language only, nothing moves.
     A language with fewer than MIN_LANGUAGE_GROUP candidates is compared with the median of all.
     """
     codes, group = np.unique(language, return_inverse=True)
@@ -95,7 +95,7 @@ def _searchable(terms: Sequence[str]) -> list[str]:
 
 
 # A question that is not in English mostly looks for practices written in English, which its own words
-# rarely match: its lexical leg counts for less (measured on the translated domain set, docs/benchmarks.md).
+# rarely match: its lexical leg counts for less (measured on the translated domain set, docs/benchmarks.md#what-each-part-brings).
 LEG_WEIGHTS_OTHER_LANGUAGE = {"dense": 1.0, "lexical": 0.5, "taxonomy": 1.0}
 
 
@@ -123,7 +123,7 @@ def feedback_words(index: Index, top: Sequence[str]) -> list[str]:
 
     Its own words rarely occur in English text, so the first fused ranking (led by the multilingual dense
     leg and the taxonomy) lends it the words of what it found; on the translated domain questions this
-    lifted the mean of the nine languages by about 0.014 nDCG@10 (docs/benchmarks.md). English questions
+    lifted the mean of the nine languages by about 0.014 nDCG@10 (docs/benchmarks.md#what-each-part-brings). English questions
     are left alone.
     """
     cards = index.cards(list(top))

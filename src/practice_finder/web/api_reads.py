@@ -57,7 +57,7 @@ async def run_core(request: Request[Any, Any, Any], fn: Callable[..., T], *args:
     process is serving, else in a worker thread so that the loop goes on reading other requests.
 
     Handing a call to a worker thread and back takes two thread wake-ups; on the 2-vCPU machines this was
-    measured on, that is about 0.7 ms of a 9 ms search (docs/benchmarks.md, "Seventh session"). An idle
+    measured on, that is about 0.7 ms of a 9 ms search (docs/benchmarks.md#what-the-figures-rest-on). An idle
     process gains that time and blocks nobody; under load every request still goes to the pool. The
     price: while a lone search runs, the loop reads nothing else (with the default multilingual model a
     long question holds it for up to about 140 ms).
