@@ -16,7 +16,13 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.mark.parametrize(
-    ("tool", "args"), [("ruff", ["check", "src", "tests", "scripts"]), ("mypy", [])]
+    ("tool", "args"),
+    [
+        ("ruff", ["check", "src", "tests", "scripts"]),
+        ("ruff", ["format", "--check", "src", "tests", "scripts"]),
+        ("lint-imports", []),  # the layer contracts in pyproject.toml
+        ("mypy", []),
+    ],
 )
 def test_tool_passes(tool: str, args: list[str]) -> None:
     exe = BIN / tool if (BIN / tool).exists() else shutil.which(tool)
