@@ -1,6 +1,6 @@
 """How the vector side of search behaves at 10k, 100k and 1M records: memory, build time, latency, recall.
 
-    .venv/bin/python scripts/bench_scale.py [--index indexes] [--sizes 10000 100000 1000000] [--json out.json] [--plot docs/scale.png]
+    .venv/bin/python scripts/bench_scale.py [--index indexes] [--sizes 10000 100000 1000000] [--json out.json] [--plot docs/scale-latency.png]
 
 Synthetic records from the demo corpus: each synthetic vector is a real passage vector of the shipped
 build, plus half of another random one, plus Gaussian noise, normalised (so the copies spread over the

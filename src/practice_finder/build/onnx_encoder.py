@@ -28,8 +28,8 @@ OPSET = 17
 # (docs/benchmarks.md#query-encoder-onnx-float-and-int8).
 GRAPH = "eager attention, onnxruntime transformer fusions"
 # Dynamic int8 quantisation of the matrix multiplications and the fused attention, one scale per output
-# channel; the token embeddings stay float. Measured (docs/benchmarks.md#query-encoder-onnx-float-and-int8): 2.5x faster per query on one
-# core than the float export, nDCG@10 within 0.005 of the float model on SciFact and on the domain set.
+# channel; the token embeddings stay float. Measured (docs/benchmarks.md#query-encoder-onnx-float-and-int8):
+# about 2.4x faster per query on one core than the float export, nDCG@10 within 0.005 of the float model on SciFact and on the domain set.
 INT8_METHOD = "dynamic int8, per channel, MatMul and fused Attention"
 
 
