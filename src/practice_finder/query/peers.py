@@ -74,7 +74,7 @@ class PeerResult(msgspec.Struct, kw_only=True):
     peers: list[Peer]
 
 
-DEFAULT_PROFILE = msgspec.structs.asdict(ProfileIn())
+DEFAULT_PROFILE = msgspec.structs.asdict(ProfileIn())  # the top-level fields when none is given
 DEPRECATED = msgspec.Meta(
     extra_json_schema={
         "description": "Deprecated: send the town as `profile` (or `city`), as recommendations take it.",
@@ -90,7 +90,8 @@ class PeersRequest(Town, kw_only=True, forbid_unknown_fields=True):
 
     mode: str = "similar"
     k: int = 10
-    country_filter: list[str] = []  # only towns of these countries
+    # only towns of these countries (not `country`, which the earlier shape uses for the town's own)
+    country_filter: list[str] = []
     name: Annotated[str | None, DEPRECATED] = None
     country: Annotated[str | None, DEPRECATED] = None
     population: Annotated[int | None, DEPRECATED] = None
