@@ -46,10 +46,8 @@ def test_a_lone_quick_read_runs_on_the_event_loop_and_one_among_others_in_a_work
     from practice_finder.web.api_reads import run_core
 
     async def thread_of_call(active: int) -> tuple[int, int]:
-        request = SimpleNamespace(
-            app=SimpleNamespace(state={"metrics": SimpleNamespace(active=active)})
-        )
-        return await run_core(request, threading.get_ident), threading.get_ident()  # type: ignore[arg-type]
+        metrics = SimpleNamespace(active=active)
+        return await run_core(metrics, threading.get_ident), threading.get_ident()  # type: ignore[arg-type]
 
     called, loop = asyncio.run(thread_of_call(1))
     assert called == loop

@@ -12,7 +12,8 @@ from typing import Any
 
 from practice_finder.errors import InvalidQueryError
 from practice_finder.languages import REGION_LANGUAGES
-from practice_finder.models import COUNTRIES, Taxonomy
+from practice_finder.models import Taxonomy
+from practice_finder.query.checks import check_countries
 
 TAG_FILTERS = {
     "challenge": "challenges",
@@ -46,13 +47,7 @@ class Filters:
 
     def validate(self, taxonomy: Taxonomy) -> None:
         """Raise InvalidQueryError naming the first filter that cannot be applied."""
-        for code in self.country:
-            if code not in COUNTRIES:
-                raise InvalidQueryError(
-                    "country",
-                    f"unknown country code {code!r}",
-                    f"use one of {', '.join(COUNTRIES)}",
-                )
+        check_countries(self.country)
         for code in self.language:
             if code not in REGION_LANGUAGES:
                 raise InvalidQueryError(

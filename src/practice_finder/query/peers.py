@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 import numpy as np
 
 from practice_finder.errors import InvalidQueryError
-from practice_finder.models import COUNTRIES
+from practice_finder.query.checks import check_countries, check_k, country_codes
 from practice_finder.query.handle import Index
 from practice_finder.query.profiles import (
     Profile,
+    ProfileIn,
+    Town,
     article,
     distance_km,
     jaccard,
     population_similarity,
-    profile_vector,
     proximity,
+    resolve_town,
     type_similarity,
 )
 from practice_finder.query.reads import record_vector
@@ -72,35 +74,78 @@ class PeerResult(msgspec.Struct, kw_only=True):
     peers: list[Peer]
 
 
+DEFAULT_PROFILE = msgspec.structs.asdict(ProfileIn())  # the top-level fields when none is given
+DEPRECATED = msgspec.Meta(
+    extra_json_schema={
+        "description": "Deprecated: send the town as `profile` (or `city`), as recommendations take it.",
+        "extra": {"deprecated": True},
+    }
+)
+
+
+class PeersRequest(Town, kw_only=True, forbid_unknown_fields=True):
+    """Either `city` (an id of the corpus) or `profile`, as recommendations take a town; plus which peers.
+
+    The profile's fields at the top level (the earlier shape of this request) are still understood."""
+
+    mode: str = "similar"
+    k: int = 10
+    # only towns of these countries (not `country`, which the earlier shape uses for the town's own)
+    country_filter: list[str] = []
+    name: Annotated[str | None, DEPRECATED] = None
+    country: Annotated[str | None, DEPRECATED] = None
+    population: Annotated[int | None, DEPRECATED] = None
+    settlement_type: Annotated[str | None, DEPRECATED] = None
+    lat: Annotated[float | None, DEPRECATED] = None
+    lon: Annotated[float | None, DEPRECATED] = None
+    challenges: Annotated[list[str], DEPRECATED] = []
+    assets: Annotated[list[str], DEPRECATED] = []
+    text: Annotated[str, DEPRECATED] = ""
+
+    def town(self) -> Town:
+        """The town asked about, from either shape; the top-level fields with `city` or `profile` are refused."""
+        flat = {f: getattr(self, f) for f in ProfileIn.__struct_fields__}
+        if flat == DEFAULT_PROFILE:
+            return Town(city=self.city, profile=self.profile)
+        if self.city is not None or self.profile is not None:
+            raise InvalidQueryError(
+                "body", "give the town's fields inside `profile`, not beside `city` or `profile`"
+            )
+        return Town(profile=ProfileIn(**flat))
+
+
 def validate(mode: str, k: int, country: Sequence[str]) -> None:
     if mode not in MODES:
         raise InvalidQueryError("mode", f"must be one of {', '.join(MODES)}, got {mode!r}")
-    if not 1 <= k <= MAX_K:
-        raise InvalidQueryError("k", f"must be between 1 and {MAX_K}, got {k}")
-    for code in country:
-        if code not in COUNTRIES:
-            raise InvalidQueryError(
-                "country", f"unknown country code {code!r}", f"use one of {', '.join(COUNTRIES)}"
-            )
+    check_k(k, MAX_K)
+    check_countries(country)
+
+
+def peers_for(index: Index, request: PeersRequest) -> PeerResult:
+    """Peers of the town a request names (a corpus city or a described town)."""
+    country = country_codes(request.country_filter)
+    validate(request.mode, request.k, country)
+    town = resolve_town(index, request.town())
+    return find_peers(index, town.profile, town.vector, request.mode, request.k, country)
 
 
 def find_peers(
     index: Index,
     profile: Profile,
-    text: str = "",
+    vector: np.ndarray,
     mode: str = "similar",
     k: int = 10,
     country: Sequence[str] = (),
 ) -> PeerResult:
-    """Towns ranked for a mentor; not all from one country unless `country` asks for it."""
+    """Towns ranked for a mentor; not all from one country unless `country` asks for it. `vector` is the
+    town's (see `profiles.resolve_town`)."""
     validate(mode, k, country)
-    mine = profile_vector(index, profile, text)
     candidates = [
         c
         for c in _cities(index)
         if c["id"] != profile.city and (not country or c["country"] in country)
     ]
-    peers = [_similar(index, profile, mine, c) for c in candidates]
+    peers = [_similar(index, profile, vector, c) for c in candidates]
     if mode == "mentors":
         peers = [p for p in (_as_mentor(index, profile, p) for p in peers) if p is not None]
     peers.sort(key=lambda p: (-p.score, p.name))

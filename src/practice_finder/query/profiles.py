@@ -8,14 +8,16 @@ understood.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import msgspec
 import numpy as np
 
 from practice_finder.errors import InvalidQueryError
-from practice_finder.models import COUNTRIES, SETTLEMENT_TYPES
+from practice_finder.models import SETTLEMENT_TYPES
+from practice_finder.query.checks import check_countries
 from practice_finder.query.handle import Index
-from practice_finder.query.reads import record_vector
+from practice_finder.query.reads import CityDetail, get_city, record_vector
 from practice_finder.text import pipelines
 
 MAX_TEXT_CHARS = 20_000
@@ -70,12 +72,8 @@ def estimate_settlement_type(population: int) -> str:
 
 
 def validate_profile(profile: ProfileIn, index: Index) -> None:
-    if profile.country is not None and profile.country not in COUNTRIES:
-        raise InvalidQueryError(
-            "profile.country",
-            f"unknown country code {profile.country!r}",
-            f"use one of {', '.join(COUNTRIES)}",
-        )
+    if profile.country is not None:
+        check_countries([profile.country], "profile.country")
     if profile.population is not None and not 1 <= profile.population <= 5_000_000:
         raise InvalidQueryError(
             "profile.population", f"must be between 1 and 5000000, got {profile.population}"
@@ -139,15 +137,13 @@ def from_input(index: Index, profile: ProfileIn) -> Profile:
     )
 
 
-def from_city(index: Index, city_id: str) -> Profile:
-    """A corpus city with the declared tags of its profile and plans, and the terms its plan text mentions."""
-    from practice_finder.query.reads import get_city
-
-    city = get_city(index, city_id)
+def city_profile(index: Index, city: CityDetail, text: str) -> Profile:
+    """A corpus city with the declared tags of its profile and plans, and the terms its plan text
+    (`text`, see `city_text`) mentions."""
     plan_tags = index.db.execute(
         "select vocabulary, term from tags t join plans p on p.id = t.record_id where t.record_type = 'plan' "
         "and t.source = 'declared' and p.city = ? and t.vocabulary in ('challenges', 'assets')",
-        (city_id,),
+        (city.id,),
     ).fetchall()
     challenges = _union(
         city.tags.declared.get("challenges", []),
@@ -157,7 +153,6 @@ def from_city(index: Index, city_id: str) -> Profile:
         city.tags.declared.get("assets", []),
         [r["term"] for r in plan_tags if r["vocabulary"] == "assets"],
     )
-    text = city_text(index, city_id)
     return Profile(
         source="city",
         city=city.id,
@@ -205,6 +200,42 @@ def profile_vector(index: Index, profile: Profile, text: str = "") -> np.ndarray
     matrix = index.embedder.encode(pieces or ["a small town"], kind="query")
     mean = matrix.mean(axis=0)
     return np.asarray(mean / (np.linalg.norm(mean) or 1.0), dtype=np.float32)
+
+
+class Town(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A town as a request names it: `city` (an id of the corpus) or `profile` (what it tells about itself)."""
+
+    city: str | None = None
+    profile: ProfileIn | None = None
+
+    def check(self) -> None:
+        if (self.city is None) == (self.profile is None):
+            raise InvalidQueryError("body", "give exactly one of `city` (a city id) or `profile`")
+
+
+@dataclass(frozen=True)
+class ResolvedTown:
+    """A town ready to be matched: its profile and its one vector, shared by recommendations and peers."""
+
+    profile: Profile
+    vector: np.ndarray
+
+
+def resolve_town(index: Index, town: Town) -> ResolvedTown:
+    """The profile of a corpus city or of a described town, and its vector (the text encoded once)."""
+    town.check()
+    if town.city is not None:
+        return city_town(index, get_city(index, town.city))
+    assert town.profile is not None
+    profile = from_input(index, town.profile)
+    return ResolvedTown(profile, profile_vector(index, profile, town.profile.text))
+
+
+def city_town(index: Index, city: CityDetail) -> ResolvedTown:
+    """A corpus city already read, ready to be matched (its vector is the stored one of its plan)."""
+    text = city_text(index, city.id)
+    profile = city_profile(index, city, text)
+    return ResolvedTown(profile, profile_vector(index, profile, text))
 
 
 # -- comparability --------------------------------------------------------------------------------

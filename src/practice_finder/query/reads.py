@@ -10,11 +10,13 @@ import numpy as np
 
 from practice_finder.build import vectors
 from practice_finder.build.store import decode
-from practice_finder.errors import InvalidQueryError, NotFoundError
-from practice_finder.models import COUNTRIES, VOCABULARIES
+from practice_finder.errors import NotFoundError
+from practice_finder.models import VOCABULARIES
+from practice_finder.query.checks import check_countries, check_k
 from practice_finder.query.handle import Index
 
 SIMILAR_DEPTH_FACTOR = 12  # passages searched per wanted practice
+MAX_SIMILAR_K = 50
 
 
 class TextTag(msgspec.Struct):
@@ -30,25 +32,25 @@ class RecordTags(msgspec.Struct):
     from_text: dict[str, list[TextTag]]
 
 
-class PracticeSummary(msgspec.Struct, kw_only=True):
+class PracticeBase(msgspec.Struct, kw_only=True):
+    """What every answer about a practice says of it: a list entry, the record in full, a search hit and
+    a recommendation extend this."""
+
     id: str
     title: str
     municipality: str
     country: str
     years: list[int]
     summary: str
-    city: str | None = None
+    city: str | None = None  # the corpus city the practice comes from, when it is one
+
+
+class PracticeSummary(PracticeBase, kw_only=True):
     score: float | None = None
 
 
-class Practice(msgspec.Struct, kw_only=True):
-    id: str
-    title: str
-    municipality: str
-    country: str
+class PracticeDetail(PracticeBase, kw_only=True):
     population: int
-    years: list[int]
-    summary: str
     what_happened: str
     outcomes: str
     success_factors: str
@@ -58,7 +60,6 @@ class Practice(msgspec.Struct, kw_only=True):
     language: str  # as the record declares it
     source: str
     basis: str | None
-    city: str | None
     city_name: str | None
     tags: RecordTags
     detected_language: str | None = (
@@ -81,7 +82,7 @@ class CitySummary(msgspec.Struct, kw_only=True):
     plans: int = 0
 
 
-class City(msgspec.Struct, kw_only=True):
+class CityDetail(msgspec.Struct, kw_only=True):
     id: str
     name: str
     country: str
@@ -99,7 +100,7 @@ class City(msgspec.Struct, kw_only=True):
     plans: list[dict[str, Any]]
 
 
-class Plan(msgspec.Struct, kw_only=True):
+class PlanDetail(msgspec.Struct, kw_only=True):
     id: str
     city: str
     city_name: str
@@ -148,7 +149,7 @@ def record_tags(index: Index, record_type: str, record_id: str) -> RecordTags:
     return RecordTags({k: v for k, v in declared.items() if v}, found)
 
 
-def get_practice(index: Index, practice_id: str) -> Practice:
+def get_practice(index: Index, practice_id: str) -> PracticeDetail:
     row = _row(index, "practices", practice_id, "practice")
     city = (
         index.db.execute("select name from cities where id = ?", (row["city"],)).fetchone()
@@ -156,9 +157,11 @@ def get_practice(index: Index, practice_id: str) -> Practice:
         else None
     )
     fields = {
-        f: row[f] for f in Practice.__struct_fields__ if f in row and f not in ("tags", "city_name")
+        f: row[f]
+        for f in PracticeDetail.__struct_fields__
+        if f in row and f not in ("tags", "city_name")
     }
-    return Practice(
+    return PracticeDetail(
         **fields,
         city_name=city["name"] if city else None,
         tags=record_tags(index, "practice", practice_id),
@@ -188,8 +191,7 @@ def record_vector(index: Index, record_type: str, record_id: str) -> np.ndarray:
 
 def similar_practices(index: Index, practice_id: str, k: int = 5) -> list[PracticeSummary]:
     """Practices closest in meaning to one practice (by its record vector against every passage), itself excluded."""
-    if not 1 <= k <= 50:
-        raise InvalidQueryError("k", f"must be between 1 and 50, got {k}")
+    check_k(k, MAX_SIMILAR_K)
     _row(index, "practices", practice_id, "practice")
     found = vectors.search(
         index.vectors["practice"],
@@ -219,11 +221,7 @@ def similar_practices(index: Index, practice_id: str, k: int = 5) -> list[Practi
 def list_cities(
     index: Index, country: tuple[str, ...] = (), pearl: bool | None = None
 ) -> list[CitySummary]:
-    for code in country:
-        if code not in COUNTRIES:
-            raise InvalidQueryError(
-                "country", f"unknown country code {code!r}", f"use one of {', '.join(COUNTRIES)}"
-            )
+    check_countries(country)
     clauses, params = ["1 = 1"], list(country)
     if country:
         clauses.append(f"c.country in ({','.join('?' * len(country))})")
@@ -238,7 +236,7 @@ def list_cities(
     return [CitySummary(**dict(r)) for r in index.db.execute(sql, params)]
 
 
-def get_city(index: Index, city_id: str) -> City:
+def get_city(index: Index, city_id: str) -> CityDetail:
     row = _row(index, "cities", city_id, "city")
     plans = [
         dict(r)
@@ -250,10 +248,10 @@ def get_city(index: Index, city_id: str) -> City:
         plan["years"] = json.loads(plan["years"])
     fields = {
         f: row[f]
-        for f in City.__struct_fields__
+        for f in CityDetail.__struct_fields__
         if f in row and f not in ("tags", "practices", "plans")
     }
-    return City(
+    return CityDetail(
         **fields,
         tags=record_tags(index, "city", city_id),
         practices=practice_summaries(index, "city = ?", [city_id]),
@@ -261,9 +259,9 @@ def get_city(index: Index, city_id: str) -> City:
     )
 
 
-def get_plan(index: Index, plan_id: str) -> Plan:
+def get_plan(index: Index, plan_id: str) -> PlanDetail:
     row = _row(index, "plans", plan_id, "plan")
-    return Plan(
+    return PlanDetail(
         id=row["id"],
         city=row["city"],
         city_name=row["city_name"],

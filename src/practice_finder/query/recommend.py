@@ -12,34 +12,32 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from practice_finder.errors import InvalidQueryError
 from practice_finder.query import fusion
+from practice_finder.query.checks import check_k
 from practice_finder.query.filters import Filters, allowed_passages, practice_filter_sql
 from practice_finder.query.handle import Index
 from practice_finder.query.legs import dense_leg
 from practice_finder.query.profiles import (
     Profile,
-    ProfileIn,
+    ResolvedTown,
+    Town,
     article,
     distance_km,
     estimate_settlement_type,
-    from_city,
-    from_input,
     population_similarity,
-    profile_vector,
     proximity,
+    resolve_town,
     type_similarity,
 )
+from practice_finder.query.reads import PracticeBase
 
 MAX_K = 100
 LEG_WEIGHTS = {"meaning": 1.0, "challenges": 1.0, "assets": 0.5, "comparable": 0.5}
 
 
-class RecommendationRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class RecommendationRequest(Town, kw_only=True, forbid_unknown_fields=True):
     """Either `city` (an id of the corpus) or `profile`; plus how many and which practices."""
 
-    city: str | None = None
-    profile: ProfileIn | None = None
     k: int = 10
     country: list[str] = []
     challenge: list[str] = []
@@ -76,20 +74,13 @@ class Comparability(msgspec.Struct, kw_only=True):
     distance_km: float | None
 
 
-class Recommendation(msgspec.Struct, kw_only=True):
-    id: str
-    title: str
-    municipality: str
-    country: str
-    years: list[int]
-    summary: str
+class Recommendation(PracticeBase, kw_only=True):
     score: float
     reason: str
     addresses_challenges: list[str]
     builds_on_assets: list[str]
     comparability: Comparability
     ranks: dict[str, int | None]
-    city: str | None = None
 
 
 class RecommendationResult(msgspec.Struct, kw_only=True):
@@ -99,18 +90,10 @@ class RecommendationResult(msgspec.Struct, kw_only=True):
     weights: dict[str, float]
 
 
-def resolve_profile(index: Index, request: RecommendationRequest) -> tuple[Profile, str]:
-    """The profile to match and its free text; exactly one of `city` and `profile` must be given."""
-    if (request.city is None) == (request.profile is None):
-        raise InvalidQueryError("body", "give exactly one of `city` (a city id) or `profile`")
-    if not 1 <= request.k <= MAX_K:
-        raise InvalidQueryError("k", f"must be between 1 and {MAX_K}, got {request.k}")
-    if request.city is not None:
-        from practice_finder.query.profiles import city_text
-
-        return from_city(index, request.city), city_text(index, request.city)
-    assert request.profile is not None
-    return from_input(index, request.profile), request.profile.text
+def validate(request: RecommendationRequest) -> None:
+    """Exactly one of `city` and `profile`, and k in range (the profile is checked when resolved)."""
+    request.check()
+    check_k(request.k, MAX_K)
 
 
 def recommend(
@@ -118,8 +101,13 @@ def recommend(
     request: RecommendationRequest,
     depth: int = 200,
     rrf_k: int = fusion.DEFAULT_RRF_K,
+    *,
+    town: ResolvedTown | None = None,
 ) -> RecommendationResult:
-    profile, text = resolve_profile(index, request)
+    """The best k practices for the town; `town` is the request's town when the caller resolved it."""
+    validate(request)
+    town = town or resolve_town(index, request)
+    profile = town.profile
     filters = request.filters()
     filters.validate(index.taxonomy)
     where, params = practice_filter_sql(filters)
@@ -129,7 +117,7 @@ def recommend(
             [*params, profile.city],
         )
     rows = _candidates(index, where, params)
-    legs = _legs(index, profile, text, rows, where, params, depth)
+    legs = _legs(index, profile, town.vector, rows, where, params, depth)
     fused = fusion.reciprocal_rank_fusion(legs, k=rrf_k, weights=LEG_WEIGHTS)[: request.k]
     own = (
         [
@@ -194,13 +182,12 @@ def _comparability(profile: Profile, row: dict[str, Any]) -> tuple[float, dict[s
 def _legs(
     index: Index,
     profile: Profile,
-    text: str,
+    vector: np.ndarray,
     rows: dict[str, dict[str, Any]],
     where: str,
     params: list[Any],
     depth: int,
 ) -> dict[str, list[str]]:
-    vector: np.ndarray = profile_vector(index, profile, text)
     meaning = dense_leg(index, vector, depth, allowed_passages(index.db, where, params))
     meaning = [rid for rid in meaning if rid in rows]
     legs = {

@@ -14,6 +14,7 @@ from practice_finder import languages
 from practice_finder.errors import InvalidQueryError
 from practice_finder.query import fusion
 from practice_finder.query.cards import FACET_VOCABULARIES, Card
+from practice_finder.query.checks import check_k
 from practice_finder.query.filters import Filters, allowed_passages, practice_filter_sql
 from practice_finder.query.handle import Index
 from practice_finder.query.legs import (
@@ -26,6 +27,7 @@ from practice_finder.query.legs import (
     taxonomy_leg,
     understand,
 )
+from practice_finder.query.reads import PracticeBase
 from practice_finder.text import pipelines
 from practice_finder.text.snippets import mark_spans, matched_among, word_stems
 
@@ -44,23 +46,16 @@ class SearchQuery:
     diversify: bool = False
 
 
-class Hit(msgspec.Struct, kw_only=True):
+class Hit(PracticeBase, kw_only=True):
     """One practice in a ranked list, with the passage that matched best and why it ranks here."""
 
-    id: str
-    title: str
-    municipality: str
-    country: str
-    years: list[int]
     population: int
     language: str
-    summary: str
     score: float
     snippet: str  # HTML-escaped, with the query's words in <mark>
     why: dict[str, Any]
     challenges: list[str] = []  # declared by the practice
     assets: list[str] = []
-    city: str | None = None
 
 
 class SearchResult(msgspec.Struct, kw_only=True):
@@ -87,8 +82,7 @@ def validate(query: SearchQuery, index: Index) -> None:
         raise InvalidQueryError(
             "q", f"is {len(text)} characters long; at most {MAX_QUERY_CHARS} are allowed"
         )
-    if not 1 <= query.k <= MAX_K:
-        raise InvalidQueryError("k", f"must be between 1 and {MAX_K}, got {query.k}")
+    check_k(query.k, MAX_K)
     if query.offset < 0:
         raise InvalidQueryError("offset", f"must be 0 or more, got {query.offset}")
     if query.mode not in MODES:

@@ -11,48 +11,38 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from practice_finder import __version__
+from practice_finder.query import peers, reads
+from practice_finder.query import search as core
+from practice_finder.query.checks import country_codes
 from practice_finder.query.filters import Filters
 from practice_finder.query.handle import Index
-from practice_finder.query.peers import PeerResult, find_peers
-from practice_finder.query.profiles import ProfileIn, from_city, from_input
+from practice_finder.query.peers import PeerResult, PeersRequest, peers_for
 from practice_finder.query.reads import (
-    City,
+    CityDetail,
     CitySummary,
-    Plan,
-    Practice,
+    PlanDetail,
+    PracticeDetail,
     PracticeSummary,
     TermOut,
     similar_practices,
     taxonomy_terms,
 )
-from practice_finder.query.reads import get_city as core_get_city
-from practice_finder.query.reads import get_plan as core_get_plan
-from practice_finder.query.reads import get_practice as core_get_practice
-from practice_finder.query.reads import list_cities as core_list_cities
 from practice_finder.query.recommend import RecommendationRequest, RecommendationResult, recommend
 from practice_finder.query.search import SearchQuery, SearchResult
-from practice_finder.query.search import search as core_search
+from practice_finder.web.metrics import Metrics
 from practice_finder.web.problems import problem_responses
 from practice_finder.web.serving import Service
 
 T = TypeVar("T")
 
 
-def _service(request: Request[Any, Any, Any]) -> Service:
-    return request.app.state["service"]
-
-
-def provide_index(request: Request[Any, Any, Any]) -> Index:
-    return _service(request).require()
-
-
-async def run_core(request: Request[Any, Any, Any], fn: Callable[..., T], *args: Any) -> T:
+async def run_core(metrics: Metrics, fn: Callable[..., T], *args: Any) -> T:
     """Call a quick synchronous core function: on the event loop when this request is the only one the
     process is serving, else in a worker thread so that the loop goes on reading other requests.
 
@@ -62,7 +52,7 @@ async def run_core(request: Request[Any, Any, Any], fn: Callable[..., T], *args:
     price: while a lone search runs, the loop reads nothing else (with the default multilingual model a
     long question holds it for up to about 140 ms).
     """
-    if request.app.state["metrics"].active <= 1:
+    if metrics.active <= 1:
         return fn(*args)
     return await sync_to_thread(fn, *args)
 
@@ -70,7 +60,7 @@ async def run_core(request: Request[Any, Any, Any], fn: Callable[..., T], *args:
 def _split(values: list[str] | None, upper: bool = False) -> tuple[str, ...]:
     """Repeated and comma-separated values: ?country=LV&country=EE or ?country=LV,EE."""
     out = [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
-    return tuple(v.upper() for v in out) if upper else tuple(out)
+    return country_codes(out) if upper else tuple(out)
 
 
 Multi = Annotated[
@@ -95,28 +85,30 @@ class Ready(msgspec.Struct, kw_only=True):
 
 
 @get("/ready", tags=["service"], sync_to_thread=False, responses=problem_responses(503))
-def ready(request: Request[Any, Any, Any]) -> Ready:
+def ready(service: NamedDependency[Service]) -> Ready:
     """A usable index is loaded; reports its manifest. 503 while none is."""
-    service = _service(request)
     index = service.require()
     refused = [{"build": b, "reason": r} for b, r in service.refused]
     return Ready(ready=True, build=index.build_id, manifest=index.manifest, refused_builds=refused)
 
 
 @get("/metrics", tags=["service"], sync_to_thread=False, media_type="text/plain; version=0.0.4")
-def metrics(request: Request[Any, Any, Any]) -> bytes:
+def metrics(metrics: NamedDependency[Metrics]) -> bytes:
     """Prometheus metrics of this process: requests and latency per route, the index served, re-indexes."""
-    return request.app.state["metrics"].render()
+    return metrics.render()
 
 
 @get("/search", tags=["search"], responses=problem_responses(400, 401, 429, 503))
 async def search(
-    request: Request[Any, Any, Any],
+    metrics: NamedDependency[Metrics],
     index: NamedDependency[Index],
     q: Annotated[
-        str, QueryParameter(description="The challenge in your own words.", max_length=1000)
+        str,
+        QueryParameter(
+            description="The challenge in your own words.", max_length=core.MAX_QUERY_CHARS
+        ),
     ],
-    k: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
+    k: Annotated[int, QueryParameter(ge=1, le=core.MAX_K)] = 10,
     offset: Annotated[int, QueryParameter(ge=0, le=10_000)] = 0,
     mode: Annotated[str, QueryParameter(description="hybrid | dense | lexical")] = "hybrid",
     country: Multi = None,
@@ -147,7 +139,7 @@ async def search(
         year_to=year_to,
     )
     query = SearchQuery(q, k=k, offset=offset, mode=mode, filters=filters, diversify=diversify)
-    return await run_core(request, core_search, index, query)
+    return await run_core(metrics, core.search, index, query)
 
 
 @get(
@@ -156,10 +148,10 @@ async def search(
     responses=problem_responses(401, 404, 429, 503),
 )
 async def get_practice(
-    request: Request[Any, Any, Any], index: NamedDependency[Index], practice_id: FromPath[str]
-) -> Practice:
+    metrics: NamedDependency[Metrics], index: NamedDependency[Index], practice_id: FromPath[str]
+) -> PracticeDetail:
     """One good practice, with its declared tags and the terms found in its text."""
-    return await run_core(request, core_get_practice, index, practice_id)
+    return await run_core(metrics, reads.get_practice, index, practice_id)
 
 
 @get(
@@ -168,13 +160,13 @@ async def get_practice(
     responses=problem_responses(400, 401, 404, 429, 503),
 )
 async def get_similar(
-    request: Request[Any, Any, Any],
+    metrics: NamedDependency[Metrics],
     index: NamedDependency[Index],
     practice_id: FromPath[str],
-    k: Annotated[int, QueryParameter(ge=1, le=50)] = 5,
+    k: Annotated[int, QueryParameter(ge=1, le=reads.MAX_SIMILAR_K)] = 5,
 ) -> list[PracticeSummary]:
     """More like this: the practices closest in meaning, itself excluded."""
-    return await run_core(request, similar_practices, index, practice_id, k)
+    return await run_core(metrics, similar_practices, index, practice_id, k)
 
 
 @get(
@@ -184,7 +176,7 @@ async def get_similar(
     responses=problem_responses(400, 401, 429, 503),
 )
 def list_cities(
-    request: Request[Any, Any, Any],
+    service: NamedDependency[Service],
     index: NamedDependency[Index],
     country: Multi = None,
     pearl: FromQuery[bool | None] = None,
@@ -197,16 +189,16 @@ def list_cities(
     if format != "summary":
         from practice_finder.web.api_writes import export_response
 
-        return export_response(_service(request), "city", format)  # type: ignore[return-value]
-    return core_list_cities(index, _split(country, upper=True), pearl)
+        return export_response(service, "city", format)  # type: ignore[return-value]
+    return reads.list_cities(index, _split(country, upper=True), pearl)
 
 
 @get("/cities/{city_id:str}", tags=["records"], responses=problem_responses(401, 404, 429, 503))
 async def get_city(
-    request: Request[Any, Any, Any], index: NamedDependency[Index], city_id: FromPath[str]
-) -> City:
+    metrics: NamedDependency[Metrics], index: NamedDependency[Index], city_id: FromPath[str]
+) -> CityDetail:
     """One municipality, its tags, its practices and its action plans."""
-    return await run_core(request, core_get_city, index, city_id)
+    return await run_core(metrics, reads.get_city, index, city_id)
 
 
 @get(
@@ -219,26 +211,12 @@ def city_peers(
     index: NamedDependency[Index],
     city_id: FromPath[str],
     mode: FromQuery[str] = "similar",
-    k: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
+    k: Annotated[int, QueryParameter(ge=1, le=peers.MAX_K)] = 10,
     country: Multi = None,
 ) -> PeerResult:
     """Comparable towns (mode=similar) or experienced towns to learn from (mode=mentors)."""
-    from practice_finder.query.profiles import city_text
-
-    return find_peers(
-        index,
-        from_city(index, city_id),
-        city_text(index, city_id),
-        mode,
-        k,
-        _split(country, upper=True),
-    )
-
-
-class PeersRequest(ProfileIn, kw_only=True, forbid_unknown_fields=True):
-    mode: str = "similar"
-    k: int = 10
-    country_filter: list[str] = []
+    request = PeersRequest(city=city_id, mode=mode, k=k, country_filter=list(_split(country)))
+    return peers_for(index, request)
 
 
 @post(
@@ -249,12 +227,9 @@ class PeersRequest(ProfileIn, kw_only=True, forbid_unknown_fields=True):
     responses=problem_responses(400, 401, 413, 429, 503),
 )
 def profile_peers(index: NamedDependency[Index], data: JSONBody[PeersRequest]) -> PeerResult:
-    """Peers for a town described in the request (the same fields as a recommendation profile)."""
-    fields = {f: getattr(data, f) for f in ProfileIn.__struct_fields__}
-    profile = from_input(index, ProfileIn(**fields))
-    return find_peers(
-        index, profile, data.text, data.mode, data.k, tuple(c.upper() for c in data.country_filter)
-    )
+    """Peers for a town: `city` (an id of the corpus) or `profile`, as recommendations take it. The
+    profile's fields at the top level (the earlier shape) still work and are marked deprecated."""
+    return peers_for(index, data)
 
 
 @post(
@@ -273,10 +248,10 @@ def recommendations(
 
 @get("/plans/{plan_id:str}", tags=["records"], responses=problem_responses(401, 404, 429, 503))
 async def get_plan(
-    request: Request[Any, Any, Any], index: NamedDependency[Index], plan_id: FromPath[str]
-) -> Plan:
+    metrics: NamedDependency[Metrics], index: NamedDependency[Index], plan_id: FromPath[str]
+) -> PlanDetail:
     """One Culture and Resilience Action Plan, section by section."""
-    return await run_core(request, core_get_plan, index, plan_id)
+    return await run_core(metrics, reads.get_plan, index, plan_id)
 
 
 @get("/taxonomy", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 429, 503))

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, Router, delete, get, post, put
+from litestar.di import NamedDependency
 from litestar.params import Body, QueryParameter
 
 from practice_finder.corpus.catalog import KINDS
@@ -88,10 +89,6 @@ class ReindexAccepted(msgspec.Struct, kw_only=True):
     status_url: str = "/v1/admin/status"
 
 
-def _service(request: Request[Any, Any, Any]) -> Service:
-    return request.app.state["service"]
-
-
 def _accepted(result: WriteResult) -> WriteAccepted:
     return WriteAccepted(
         **msgspec.structs.asdict(result), status="pending" if result.changed else "unchanged"
@@ -124,9 +121,9 @@ def collection_router(collection: str, require_read_key: bool) -> Router:
         responses=errors,
         **guarded,
     )
-    def create(request: Request[Any, Any, Any], data: RecordBody) -> WriteAccepted:
+    def create(service: NamedDependency[Service], data: RecordBody) -> WriteAccepted:
         """Add a record; sending the same record again is accepted and changes nothing (retries are safe)."""
-        return _accepted(_service(request).catalog.put(kind, data, create_only=True))
+        return _accepted(service.catalog.put(kind, data, create_only=True))
 
     param = f"{kind}_id"  # the same name as the read routes' parameter at this path
 
@@ -137,11 +134,11 @@ def collection_router(collection: str, require_read_key: bool) -> Router:
         responses=errors,
         **guarded,
     )
-    def replace(request: Request[Any, Any, Any], data: RecordBody) -> WriteAccepted:
+    def replace(
+        request: Request[Any, Any, Any], service: NamedDependency[Service], data: RecordBody
+    ) -> WriteAccepted:
         """Add or replace the record with this id (the body's `id`, when given, must be the same)."""
-        return _accepted(
-            _service(request).catalog.put(kind, data, record_id=request.path_params[param])
-        )
+        return _accepted(service.catalog.put(kind, data, record_id=request.path_params[param]))
 
     @delete(
         f"/{{{param}:str}}",
@@ -150,9 +147,9 @@ def collection_router(collection: str, require_read_key: bool) -> Router:
         responses=problem_responses(400, 401, 403, 404, 409, 429),
         **guarded,
     )
-    def remove(request: Request[Any, Any, Any]) -> WriteAccepted:
+    def remove(request: Request[Any, Any, Any], service: NamedDependency[Service]) -> WriteAccepted:
         """Remove a record (a city only when no practice or plan names it)."""
-        return _accepted(_service(request).catalog.delete(kind, request.path_params[param]))
+        return _accepted(service.catalog.delete(kind, request.path_params[param]))
 
     handlers: list[Any] = [create, replace, remove]
     if collection != "cities":  # GET /v1/cities lists summaries; its export is ?format=jsonl there
@@ -176,13 +173,13 @@ def _export_handler(collection: str, require_read_key: bool) -> Any:
         summary=f"Every record of {collection}, pending writes included",
     )
     def export(
-        request: Request[Any, Any, Any],
+        service: NamedDependency[Service],
         format: Annotated[
             Literal["jsonl"], QueryParameter(description="jsonl: one record per line")
         ] = "jsonl",
     ) -> Response[bytes]:
         """Everything, in the shape POST and PUT accept (one JSON object per line): the portal can take it all back out."""
-        return export_response(_service(request), KINDS[collection], format)
+        return export_response(service, KINDS[collection], format)
 
     return export
 
@@ -208,9 +205,9 @@ def export_response(service: Service, kind: str, format: str) -> Response[bytes]
     security=ADMIN_SECURITY,
     responses=problem_responses(401, 403, 429),
 )
-def reindex(request: Request[Any, Any, Any]) -> ReindexAccepted:
+def reindex(service: NamedDependency[Service]) -> ReindexAccepted:
     """Start a full re-index in the background (a new build, even if nothing changed); follow it in the status."""
-    _service(request).request_reindex()
+    service.request_reindex()
     return ReindexAccepted(requested=True)
 
 
@@ -223,9 +220,9 @@ def reindex(request: Request[Any, Any, Any]) -> ReindexAccepted:
     security=ADMIN_SECURITY,
     responses=problem_responses(401, 403, 429),
 )
-def status(request: Request[Any, Any, Any]) -> AdminStatus:
+def status(service: NamedDependency[Service]) -> AdminStatus:
     """The build served, writes not in it yet, the last re-index and any build refused as unusable."""
-    return _service(request).status()
+    return service.status()
 
 
 def write_routers(require_read_key: bool) -> list[Router]:

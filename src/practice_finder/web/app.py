@@ -35,7 +35,6 @@ from practice_finder.web.api_reads import (
     list_cities,
     metrics,
     profile_peers,
-    provide_index,
     ready,
     recommendations,
     search,
@@ -82,13 +81,13 @@ def _swagger_router() -> tuple[SwaggerRenderPlugin, Router]:
     )
 
 
-def with_html_pages(handlers: Mapping[Any, Any]) -> dict[Any, Any]:
+def with_html_pages(handlers: Mapping[Any, Any], service: Service) -> dict[Any, Any]:
     """Errors on web pages render a page; errors on the API stay problem details."""
     from practice_finder.web.pages import html_errors
 
     def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
         def handle(request: Request[Any, Any, Any], exc: Exception) -> Any:
-            page = html_errors(request, exc)
+            page = html_errors(request, service, exc)
             return page if page is not None else handler(request, exc)
 
         return handle
@@ -132,7 +131,8 @@ def create_app(
         template_config=_templates(),
         lifespan=[lifespan],
         state=State({"service": service, "keys": KeyRing(settings), "metrics": app_metrics}),
-        exception_handlers=with_html_pages(exception_handlers()),
+        exception_handlers=with_html_pages(exception_handlers(), service),
+        dependencies=dependencies(service, app_metrics),
         openapi_config=_openapi(),
         middleware=[_rate_limit(settings)] if settings.rate_limit > 0 else [],
         cors_config=CORSConfig(
@@ -148,6 +148,23 @@ def create_app(
     )
     app.asgi_handler = Edge(app.asgi_handler, app_metrics, settings.max_query_string)
     return app
+
+
+def dependencies(service: Service, app_metrics: Metrics) -> dict[str, Provide]:
+    """What handlers get by name: the process's `service`, the `index` it serves (503 while there is
+    none) and the `metrics` (whose count of requests in progress `run_core` reads)."""
+
+    def provide_service() -> Service:
+        return service
+
+    def provide_metrics() -> Metrics:
+        return app_metrics
+
+    return {
+        "service": Provide(provide_service, use_cache=True, sync_to_thread=False),
+        "index": Provide(service.require, sync_to_thread=False),
+        "metrics": Provide(provide_metrics, use_cache=True, sync_to_thread=False),
+    }
 
 
 def _routes(require_read_key: bool) -> list[Any]:
@@ -176,7 +193,6 @@ def _routes(require_read_key: bool) -> list[Any]:
         path="/v1",
         route_handlers=[reads, *write_routers(require_read_key)],
         guards=[require_reader],
-        dependencies={"index": Provide(provide_index, sync_to_thread=False)},
     )
     return [health, ready, metrics, v1, static, web_router()]
 

@@ -7,10 +7,12 @@ record text is always escaped (snippets arrive escaped, with only <mark> added b
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Request, Router, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
@@ -20,18 +22,15 @@ from litestar.static_files import create_static_files_router
 from practice_finder import languages
 from practice_finder.errors import InvalidQueryError, NotFoundError, PracticeFinderError
 from practice_finder.models import COUNTRIES
+from practice_finder.query.checks import country_codes
 from practice_finder.query.filters import Filters
 from practice_finder.query.handle import Index
-from practice_finder.query.peers import find_peers
-from practice_finder.query.profiles import ProfileIn, city_text, from_city, from_input
-from practice_finder.query.reads import (
-    get_city,
-    get_plan,
-    get_practice,
-    list_cities,
-    similar_practices,
-)
+from practice_finder.query.profiles import ProfileIn
+from practice_finder.query.reads import list_cities
+from practice_finder.query.recommend import RecommendationRequest
 from practice_finder.query.search import MAX_QUERY_CHARS, SearchQuery, search
+from practice_finder.query.views import practice_view, recommendation_view, town_view
+from practice_finder.web.serving import Service
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -55,10 +54,6 @@ EXAMPLES = [
 Multi = Annotated[list[str] | None, QueryParameter()]
 
 
-def _index(request: Request[Any, Any, Any]) -> Index:
-    return request.app.state["service"].require()
-
-
 def _base(request: Request[Any, Any, Any], index: Index | None, **context: Any) -> dict[str, Any]:
     """What every template gets: labels of the taxonomy, country names, the current path."""
     return {
@@ -72,15 +67,19 @@ def _base(request: Request[Any, Any, Any], index: Index | None, **context: Any) 
 
 
 def error_page(
-    request: Request[Any, Any, Any], status: int, title: str, message: str, hint: str = ""
+    request: Request[Any, Any, Any],
+    service: Service,
+    status: int,
+    title: str,
+    message: str,
+    hint: str = "",
 ) -> Template:
-    try:
-        index: Index | None = _index(request)
-    except PracticeFinderError:
-        index = None
+    """A page saying what went wrong (with the taxonomy's labels when an index is loaded)."""
     return Template(
         "error.html",
-        context=_base(request, index, title=title, message=message, hint=hint, status=status),
+        context=_base(
+            request, service.index, title=title, message=message, hint=hint, status=status
+        ),
         status_code=status,
     )
 
@@ -92,6 +91,7 @@ def _split(values: list[str] | None) -> list[str]:
 @get("/", name="search-page", sync_to_thread=True, include_in_schema=False)
 def search_page(
     request: Request[Any, Any, Any],
+    index: NamedDependency[Index],
     q: FromQuery[str] = "",
     country: Multi = None,
     challenge: Multi = None,
@@ -103,9 +103,8 @@ def search_page(
     partial: FromQuery[bool] = False,
 ) -> Template:
     """Search: one question box, filters with counts, results with marked snippets, pages."""
-    index = _index(request)
     selected = {
-        "country": [c.upper() for c in _split(country)],
+        "country": list(country_codes(_split(country))),
         "challenge": _split(challenge),
         "asset": _split(asset),
         "theme": _split(theme),
@@ -178,22 +177,20 @@ def _page_url(request: Request[Any, Any, Any]) -> Any:
     sync_to_thread=True,
     include_in_schema=False,
 )
-def practice_page(request: Request[Any, Any, Any], practice_id: FromPath[str]) -> Template:
+def practice_page(
+    request: Request[Any, Any, Any], index: NamedDependency[Index], practice_id: FromPath[str]
+) -> Template:
     """One practice in full, its town, and similar practices."""
-    index = _index(request)
-    practice = get_practice(index, practice_id)
+    view = practice_view(index, practice_id)
     return Template(
         "practice.html",
-        context=_base(
-            request, index, practice=practice, similar=similar_practices(index, practice_id, 5)
-        ),
+        context=_base(request, index, practice=view.practice, similar=view.similar),
     )
 
 
 @get("/towns", name="towns-page", sync_to_thread=True, include_in_schema=False)
-def towns_page(request: Request[Any, Any, Any]) -> Template:
+def towns_page(request: Request[Any, Any, Any], index: NamedDependency[Index]) -> Template:
     """A map of the towns (drawn locally, no tile server) and the towns grouped by country."""
-    index = _index(request)
     cities = list_cities(index)
     return Template(
         "towns.html", context=_base(request, index, cities=cities, map=town_map(cities))
@@ -229,24 +226,24 @@ def town_map(cities: list[Any], width: int = 560, height: int = 620) -> dict[str
 
 
 @get("/towns/{city_id:str}", name="town-page", sync_to_thread=True, include_in_schema=False)
-def town_page(request: Request[Any, Any, Any], city_id: FromPath[str]) -> Template:
+def town_page(
+    request: Request[Any, Any, Any], index: NamedDependency[Index], city_id: FromPath[str]
+) -> Template:
     """A town: profile, challenges, assets, plan, practices, comparable towns and mentors, with reasons."""
-    index = _index(request)
-    city = get_city(index, city_id)
-    profile = from_city(index, city_id)
-    text = city_text(index, city_id)
-    plans = [get_plan(index, p["id"]) for p in city.plans]
-    similar = find_peers(index, profile, text, "similar", 6)
-    mentors = find_peers(index, profile, text, "mentors", 5)
-    return Template(
-        "town.html",
-        context=_base(request, index, city=city, plans=plans, similar=similar, mentors=mentors),
+    view = town_view(index, city_id, similar_k=6, mentors_k=5)
+    context = _base(
+        request,
+        index,
+        city=view.city,
+        plans=view.plans,
+        similar=view.similar,
+        mentors=view.mentors,
     )
+    return Template("town.html", context=context)
 
 
 @get("/recommend", name="recommend-page", sync_to_thread=True, include_in_schema=False)
-def recommend_form(request: Request[Any, Any, Any]) -> Template:
-    index = _index(request)
+def recommend_form(request: Request[Any, Any, Any], index: NamedDependency[Index]) -> Template:
     return Template(
         "recommend.html", context=_base(request, index, form={}, outcome=None, error=None)
     )
@@ -261,26 +258,18 @@ def recommend_form(request: Request[Any, Any, Any]) -> Template:
 )
 def recommend_submit(
     request: Request[Any, Any, Any],
+    index: NamedDependency[Index],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template:
     """The recommendation form: what was understood from the text, recommended practices and peers."""
-    from practice_finder.query.recommend import RecommendationRequest, recommend
-
-    index = _index(request)
     form = {
         k: (v if isinstance(v, list) else [v]) if k in ("challenges", "assets") else v
         for k, v in data.items()
     }
     context = _base(request, index, form=form, outcome=None, error=None)
     try:
-        profile_in = _profile_from_form(form)
-        result = recommend(index, RecommendationRequest(profile=profile_in, k=8))
-        profile = from_input(index, profile_in)
-        context["outcome"] = {
-            "result": result,
-            "similar": find_peers(index, profile, profile_in.text, "similar", 5),
-            "mentors": find_peers(index, profile, profile_in.text, "mentors", 5),
-        }
+        request_in = RecommendationRequest(profile=_profile_from_form(form), k=8)
+        context["outcome"] = recommendation_view(index, request_in, similar_k=5, mentors_k=5)
         return Template("recommend.html", context=context)
     except InvalidQueryError as exc:
         context["error"] = exc
@@ -346,23 +335,23 @@ def web_router() -> Router:
     )
 
 
-def html_errors(request: Request[Any, Any, Any], exc: Exception) -> Template | None:
+def html_errors(
+    request: Request[Any, Any, Any], service: Service, exc: Exception
+) -> Template | None:
     """Errors on a web page become a page, not JSON; None means 'not a web page, use the API's handler'."""
     if request.url.path.startswith(("/v1", "/schema", "/health", "/ready", "/static")):
         return None
+    page = partial(error_page, request, service)
     if isinstance(exc, NotFoundError):
-        return error_page(
-            request, 404, "Not found", exc.message, "Go back to the search, or browse the towns."
-        )
+        return page(404, "Not found", exc.message, "Go back to the search, or browse the towns.")
     if isinstance(exc, InvalidQueryError):
-        return error_page(request, 400, "That did not work", exc.message, exc.hint)
+        return page(400, "That did not work", exc.message, exc.hint)
     if isinstance(exc, PracticeFinderError):
-        return error_page(request, 503, "The service is not ready", exc.message, exc.hint)
+        return page(503, "The service is not ready", exc.message, exc.hint)
     if isinstance(exc, NotFoundException):
-        return error_page(request, 404, "Not found", f"There is no page at {request.url.path}.")
+        return page(404, "Not found", f"There is no page at {request.url.path}.")
     if isinstance(exc, ValidationException):
-        return error_page(
-            request,
+        return page(
             400,
             "That did not work",
             "A value in the address is not valid.",

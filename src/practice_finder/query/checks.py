@@ -1,0 +1,31 @@
+"""Checks of request values shared by search, records, recommendations and peers: each written once.
+
+A failed check raises InvalidQueryError naming the parameter, with the same message everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from practice_finder.errors import InvalidQueryError
+from practice_finder.models import COUNTRIES
+
+
+def check_k(k: int, most: int, parameter: str = "k") -> None:
+    """How many results were asked for: 1 to `most`."""
+    if not 1 <= k <= most:
+        raise InvalidQueryError(parameter, f"must be between 1 and {most}, got {k}")
+
+
+def check_countries(codes: Iterable[str], parameter: str = "country") -> None:
+    """Country codes of the region (ISO 3166-1 alpha-2, upper case)."""
+    for code in codes:
+        if code not in COUNTRIES:
+            raise InvalidQueryError(
+                parameter, f"unknown country code {code!r}", f"use one of {', '.join(COUNTRIES)}"
+            )
+
+
+def country_codes(values: Iterable[str]) -> tuple[str, ...]:
+    """Country codes as typed (`lv`, `Ee`) in the form the checks and filters use (`LV`, `EE`)."""
+    return tuple(value.upper() for value in values)
