@@ -116,9 +116,13 @@ def resolve_profile(index: Index, request: RecommendationRequest) -> tuple[Profi
 def recommend(
     index: Index,
     request: RecommendationRequest,
-    depth: int = 200,
-    rrf_k: int = fusion.DEFAULT_RRF_K,
+    depth: int | None = None,
+    rrf_k: int | None = None,
 ) -> RecommendationResult:
+    """Practices for one town, fused from four legs; `depth` (of the meaning leg) and `rrf_k` override the
+    index's ranking settings (PF_CANDIDATES, PF_RRF_K)."""
+    depth = index.ranking.candidates if depth is None else depth
+    rrf_k = index.ranking.rrf_k if rrf_k is None else rrf_k
     profile, text = resolve_profile(index, request)
     filters = request.filters()
     filters.validate(index.taxonomy)
