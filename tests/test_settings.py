@@ -7,11 +7,8 @@ each named test exists, so a new setting without a test fails here.
 from __future__ import annotations
 
 import ast
-import io
 import json
-import logging
 import re
-import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -40,7 +37,7 @@ COVERED: dict[str, str | tuple[str, ...]] = {
     "keep_builds": "tests/test_ingest.py::test_old_builds_are_pruned",
     "threads": (
         "tests/test_settings.py::test_batch_size_and_threads_reach_the_embedder",
-        "tests/test_settings.py::test_serve_listens_on_host_and_port",
+        "tests/test_settings_service.py::test_serve_listens_on_host_and_port",
     ),
     "rrf_k": "tests/test_settings.py::test_rrf_k_on_every_surface",
     "candidates": "tests/test_settings.py::test_candidates_on_every_surface",
@@ -50,16 +47,16 @@ COVERED: dict[str, str | tuple[str, ...]] = {
         "tests/test_onnx.py::test_the_service_encodes_queries_with_int8_onnx_by_default",
         "tests/test_onnx.py::test_torch_can_be_chosen",
     ),
-    "host": "tests/test_settings.py::test_serve_listens_on_host_and_port",
-    "port": "tests/test_settings.py::test_serve_listens_on_host_and_port",
+    "host": "tests/test_settings_service.py::test_serve_listens_on_host_and_port",
+    "port": "tests/test_settings_service.py::test_serve_listens_on_host_and_port",
     "state_dir": "tests/test_settings.py::test_paths_reach_ingest_and_the_service",
-    "auto_reindex": "tests/test_settings.py::test_auto_reindex_off_leaves_writes_pending",
+    "auto_reindex": "tests/test_settings_service.py::test_auto_reindex_off_leaves_writes_pending",
     "reindex_delay": "tests/test_writes.py::test_writes_wait_for_quiet_before_reindexing",
     "reindex_runner": (
         "tests/test_writes.py::test_a_write_is_searchable_after_the_background_reindex",  # thread
         "tests/test_writes.py::test_write_path_with_the_real_model",  # subprocess (the default)
     ),
-    "watch_interval": "tests/test_settings.py::test_the_watcher_checks_every_watch_interval",
+    "watch_interval": "tests/test_settings_service.py::test_the_watcher_checks_every_watch_interval",
     "admin_keys": (
         "tests/test_security.py::test_writes_need_an_admin_key",
         "tests/test_security.py::test_without_admin_keys_writes_are_switched_off",
@@ -70,9 +67,9 @@ COVERED: dict[str, str | tuple[str, ...]] = {
     ),
     "rate_limit": "tests/test_security.py::test_rate_limit_per_client",
     "max_body_bytes": "tests/test_security.py::test_body_and_query_string_limits",
-    "max_query_string": "tests/test_settings.py::test_max_query_string",
+    "max_query_string": "tests/test_settings_service.py::test_max_query_string",
     "cors_origins": "tests/test_security.py::test_cors_only_for_configured_origins",
-    "log_format": "tests/test_settings.py::test_log_format_json_or_text",
+    "log_format": "tests/test_settings_service.py::test_log_format_json_or_text",
     "extra": "tests/test_settings.py::test_extra_is_never_read_from_nor_passed_to_the_environment",
 }
 
@@ -327,108 +324,6 @@ def test_an_unknown_query_encoder_is_refused(built: tuple[Settings, HashingEmbed
     settings, embedder = built
     with pytest.raises(PracticeFinderError, match="PF_QUERY_ENCODER"):
         open_index(settings.with_(query_encoder="fast"), lambda: embedder)
-
-
-def test_serve_listens_on_host_and_port(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """`serve` hands PF_HOST and PF_PORT (or --host, --port) to uvicorn; with --workers it shares the cores."""
-    import os
-
-    import uvicorn
-
-    calls: list[dict[str, Any]] = []
-
-    def run(app: str, **options: Any) -> None:
-        calls.append({**options, "threads": os.environ.get("PF_THREADS")})
-
-    monkeypatch.setattr(uvicorn, "run", run)
-    env = {
-        "PF_INDEX_DIR": str(tmp_path),
-        "PF_HOST": "0.0.0.0",
-        "PF_PORT": "8123",
-        "PF_THREADS": "0",
-    }
-    _cli(["serve"], env)
-    _cli(["serve", "--host", "127.0.0.2", "--port", "9000", "--workers", "2"], env)
-    shared = str(max(1, (os.cpu_count() or 1) // 2))
-    assert [(c["host"], c["port"], c["workers"], c["threads"]) for c in calls] == [
-        ("0.0.0.0", 8123, 1, "0"),
-        ("127.0.0.2", 9000, 2, shared),
-    ]
-
-
-def test_auto_reindex_off_leaves_writes_pending(tmp_path: Path) -> None:
-    write_tiny_corpus(tmp_path / "corpus", CORPUS / "taxonomy.yaml")
-    embedder = HashingEmbedder()
-    base = Settings(
-        corpus_dir=tmp_path / "corpus",
-        index_dir=tmp_path / "indexes",
-        state_dir=tmp_path / "state",
-        progress=False,
-        admin_keys=(key_digest("k"),),
-        reindex_runner="thread",
-        reindex_delay=0,
-    )
-    ingest(base, lambda: embedder)
-    admin = {"X-API-Key": "k"}
-    for auto, pending in ((False, 1), (True, 0)):
-        app = create_app(base.with_(auto_reindex=auto), lambda: embedder, watch=False)
-        with TestClient(app) as c:
-            record = json.loads(
-                c.get("/v1/practices", params={"format": "jsonl"}).text.splitlines()[0]
-            )
-            record.update(id=f"new-{auto}".lower(), title=f"New practice {auto}")
-            assert c.post("/v1/practices", json=record, headers=admin).status_code == 202
-            app.state["service"].tick()
-            assert c.get("/v1/admin/status", headers=admin).json()["pending_writes"] == pending
-
-
-def test_the_watcher_checks_every_watch_interval(tmp_path: Path) -> None:
-    """A new build is swapped in at the watcher's next check: within a second or so with PF_WATCH_INTERVAL=1,
-    not yet with 60."""
-    write_tiny_corpus(tmp_path / "corpus", CORPUS / "taxonomy.yaml")
-    embedder = HashingEmbedder()
-    base = Settings(
-        corpus_dir=tmp_path / "corpus",
-        index_dir=tmp_path / "indexes",
-        progress=False,
-        auto_reindex=False,
-        rate_limit=0,
-    )
-    ingest(base, lambda: embedder)
-    for interval, swapped in ((60, False), (1, True)):
-        with TestClient(create_app(base.with_(watch_interval=interval), lambda: embedder)) as c:
-            time.sleep(0.3)  # the watcher's first check is done; it now waits `interval`
-            new = ingest(base, lambda: embedder, force=True).build_id
-            deadline = time.monotonic() + (10 if swapped else 2)
-            while time.monotonic() < deadline and c.get("/ready").json()["build"] != new:
-                time.sleep(0.1)
-            assert (c.get("/ready").json()["build"] == new) is swapped, interval
-
-
-def test_max_query_string(built: tuple[Settings, HashingEmbedder]) -> None:
-    params = {"q": "library " * 20}  # 162 characters
-    with _client(built) as c:
-        assert c.get("/v1/search", params=params).status_code == 200
-    with _client(built, max_query_string=100) as c:
-        response = c.get("/v1/search", params=params)
-        assert response.status_code == 414 and "100" in response.json()["detail"]
-
-
-def test_log_format_json_or_text(built: tuple[Settings, HashingEmbedder]) -> None:
-    from practice_finder.web.logs import configure_logging
-
-    lines: dict[str, str] = {}
-    for fmt in ("json", "text"):
-        with _client(built, log_format=fmt):
-            handler = logging.getLogger("practice_finder").handlers[0]
-            assert isinstance(handler, logging.StreamHandler)
-            out = io.StringIO()
-            handler.setStream(out)
-            logging.getLogger("practice_finder.test").info("hello")
-            lines[fmt] = out.getvalue().strip()
-    assert json.loads(lines["json"])["message"] == "hello"
-    assert lines["text"].endswith("hello") and not lines["text"].startswith("{")
-    configure_logging("json")
 
 
 def test_extra_is_never_read_from_nor_passed_to_the_environment() -> None:
