@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -66,3 +67,19 @@ def test_search_and_recommend_through_the_public_api(tiny: Settings) -> None:
             pf.recommend(index, pf.RecommendationRequest(city="atlantis"))
     finally:
         index.close()
+
+
+def test_the_usage_example_runs(
+    tiny: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The example in the package docstring, on the tiny corpus with the hashing embedder."""
+    assert pf.__doc__ is not None
+    example = pf.__doc__.split("::\n", 1)[1].split("\n\nNames", 1)[0]
+    monkeypatch.setenv("PF_CORPUS_DIR", str(tiny.corpus_dir))
+    monkeypatch.setenv("PF_INDEX_DIR", str(tiny.index_dir))
+    monkeypatch.setenv("PF_STATE_DIR", str(tiny.index_dir.parent / "state"))
+    monkeypatch.setenv("PF_PROGRESS", "false")
+    monkeypatch.setattr(pf, "load_embedder", lambda *args: HashingEmbedder(), raising=False)
+    exec(textwrap.dedent(example), {})
+    printed = capsys.readouterr().out
+    assert "Library evenings against loneliness" in printed and "kuldiga" in printed

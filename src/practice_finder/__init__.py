@@ -4,7 +4,7 @@ The public API, for scripts and notebooks (the CLI and the web service are built
 
     import practice_finder as pf
 
-    settings = pf.Settings.from_env(corpus_dir="corpus", index_dir="indexes")
+    settings = pf.Settings.from_env()  # PF_* variables; by default corpus/ and indexes/
     make_embedder = lambda: pf.load_embedder(settings.model, settings.batch_size, settings.threads)
     pf.ingest(settings, make_embedder)  # builds a new index version when the corpus changed
     index = pf.open_index(settings, make_embedder)
