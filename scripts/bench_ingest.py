@@ -41,9 +41,8 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from practice_finder.build.encoders import load_embedder  # noqa: E402
-from practice_finder.build.ingest import ingest  # noqa: E402
-from practice_finder.config import Settings  # noqa: E402
+from practice_finder import Settings, ingest, load_embedder  # noqa: E402
+from practice_finder.build.ingest import analyse_corpus  # noqa: E402
 from practice_finder.corpus.folder import load_corpus  # noqa: E402
 from practice_finder.evaluation import beir
 from practice_finder.models import Corpus  # noqa: E402
@@ -53,10 +52,9 @@ PER_RECORD_PHASES = ("validate", "analyse", "embed", "write")
 
 
 def embedded_texts(corpus: Corpus) -> list[str]:
-    """The distinct texts the pipeline embeds for a corpus (what `pipeline._embed` sends to the model)."""
-    from practice_finder.build.ingest import _analyse
-
-    return list(dict.fromkeys(p.embed_text for a in _analyse(corpus, {})[0] for p in a.passages))
+    """The distinct texts the pipeline embeds for a corpus (what ingest's embed phase sends to the model)."""
+    analyses, _ = analyse_corpus(corpus, {})
+    return list(dict.fromkeys(p.embed_text for a in analyses for p in a.passages))
 
 
 def raw_encode(settings: Settings, texts: list[str]) -> dict[str, float]:

@@ -270,14 +270,12 @@ def timed(call: Any, queries: dict[str, str], repeats: int) -> tuple[dict[str, A
     return results, times
 
 
-def open_ours(index_dir: Path, threads: int, encoder: str) -> tuple[Any, Any, float]:
-    """Settings and our index on the current build (refused with a message when it cannot be served), and the seconds it took."""
+def open_ours(index_dir: Path, threads: int, encoder: str) -> tuple[Any, float]:
+    """Our index on the current build (refused with a message when it cannot be served), and the seconds it took."""
     import torch
 
-    from practice_finder.build.encoders import load_embedder
-    from practice_finder.config import ENGLISH_MODEL, Settings
-    from practice_finder.errors import PracticeFinderError
-    from practice_finder.query.handle import open_index
+    from practice_finder import PracticeFinderError, Settings, load_embedder, open_index
+    from practice_finder.config import ENGLISH_MODEL
 
     torch.set_num_threads(threads)
     settings = Settings(
@@ -290,20 +288,21 @@ def open_ours(index_dir: Path, threads: int, encoder: str) -> tuple[Any, Any, fl
         )
     except PracticeFinderError as exc:
         raise SystemExit(f"our index cannot be opened: {exc}") from exc
-    return settings, index, time.perf_counter() - started
+    return index, time.perf_counter() - started
 
 
-def run_ours(settings: Any, index: Any, queries: dict[str, str], repeats: int) -> dict[str, Any]:
+def run_ours(index: Any, queries: dict[str, str], repeats: int) -> dict[str, Any]:
     """Time retrieve (k=100, the ranking) and the full search (k=10) on an open index."""
     import torch
 
+    from practice_finder import SearchQuery, search
     from practice_finder.build import versions
-    from practice_finder.query.search import SearchQuery, retrieve, search
+    from practice_finder.query.search import retrieve
 
     def rank(text: str) -> list[tuple[str, float]]:
         return retrieve(
-            index, SearchQuery(text, k=DEPTH), settings.candidates, settings.rrf_k
-        ).fused
+            index, SearchQuery(text, k=DEPTH)
+        ).fused  # the index's PF_CANDIDATES, PF_RRF_K
 
     rankings, retrieve_ms = timed(rank, queries, repeats)
     _, search_ms = timed(lambda text: search(index, SearchQuery(text, k=10)), queries, repeats)
@@ -443,14 +442,14 @@ def main() -> None:
 
     documents = practice_texts(args.index)
     queries, qrels = load_domain(ROOT / "eval/domain")
-    settings, index, open_s = open_ours(
+    index, open_s = open_ours(
         args.index, args.threads, args.query_encoder
     )  # first: fail before the long part
     try:
         ensure_venv(args.venv)
         before = os.getloadavg()
         txtai = run_txtai(args.venv, documents, queries, args.threads, args.repeats)
-        ours = run_ours(settings, index, queries, args.repeats)
+        ours = run_ours(index, queries, args.repeats)
     finally:
         index.close()
     result = {

@@ -26,9 +26,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from practice_finder import Settings, load_embedder, open_index
 from practice_finder.build import versions
-from practice_finder.build.encoders import load_embedder
-from practice_finder.config import Settings
 from practice_finder.evaluation.relevance import (
     HYBRID_WITHOUT_FEEDBACK,
     HYBRID_WITHOUT_TAXONOMY,
@@ -39,7 +38,7 @@ from practice_finder.evaluation.relevance import (
     load_translations,
     tatoeba_accuracy,
 )
-from practice_finder.query.handle import Index, open_index
+from practice_finder.query.handle import Index
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = ("hybrid", "dense", "lexical", HYBRID_WITHOUT_TAXONOMY, HYBRID_WITHOUT_FEEDBACK)
@@ -93,15 +92,17 @@ def translated_words_ceiling(index_dir: Path) -> dict[str, float]:
             runs = {}
             for qid, text in queries.items():
                 found = search.retrieve(
-                    index, search.SearchQuery(text, k=100), 200, feedback=False
+                    index, search.SearchQuery(text, k=100), feedback=False
                 )  # its lexical leg is replaced
                 words = pipelines.content_words(english[qid], "en")
                 english_tax = legs.english_words(index, found.understood)
                 ranked = {
                     **found.legs,
-                    "lexical": legs.lexical_leg(index, words, 200, "", [], "en", english_tax),
+                    "lexical": legs.lexical_leg(
+                        index, words, index.ranking.candidates, "", [], "en", english_tax
+                    ),
                 }
-                fused = fusion.reciprocal_rank_fusion(ranked)[
+                fused = fusion.reciprocal_rank_fusion(ranked, k=index.ranking.rrf_k)[
                     :100
                 ]  # full weight, as for an English question
                 runs[qid] = {rid: float(len(fused) - i) for i, (rid, _) in enumerate(fused)}

@@ -9,15 +9,13 @@ score = best of whole-record and passage vectors) and prints the table of docs/b
 
 from __future__ import annotations
 
-import sys
+import argparse
 from functools import partial
 from pathlib import Path
 
-from practice_finder.build.encoders import load_embedder
-from practice_finder.config import Settings
+from practice_finder import Settings, load_embedder, open_index
 from practice_finder.evaluation import beir
 from practice_finder.evaluation.relevance import evaluate
-from practice_finder.query.handle import open_index
 
 VARIANTS: list[tuple[str, dict[str, object]]] = [
     ("defaults (k=60, 200 candidates, max of record and passages)", {}),
@@ -32,8 +30,16 @@ VARIANTS: list[tuple[str, dict[str, object]]] = [
 
 
 def main() -> None:
-    data = beir.load(Path(sys.argv[1]))
-    settings = Settings(index_dir=Path(sys.argv[2]))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "benchmark", type=Path, help="a dataset in BEIR layout, e.g. ../shared/eval/scifact"
+    )
+    parser.add_argument(
+        "index", type=Path, help="the index kept by `practice-finder eval --keep-index`"
+    )
+    args = parser.parse_args()
+    data = beir.load(args.benchmark)
+    settings = Settings(index_dir=args.index)
     index = open_index(settings, partial(load_embedder, settings.model))
     print(f"{'variant':<62}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'R@100':>8}")
     for name, options in VARIANTS:

@@ -229,7 +229,7 @@ def _build_into(
     timer: _Timer,
 ) -> None:
     with timer.phase("analyse"):
-        analyses, report.analysed = _analyse(corpus, _analysis_cache(previous))
+        analyses, report.analysed = analyse_corpus(corpus, _analysis_cache(previous))
     cache = _embedding_cache(previous, settings)
     with timer.phase("load_model"):
         embedder = make_embedder()
@@ -265,7 +265,7 @@ def _export_query_encoder(
     return onnx_encoder.export(model, tmp, reuse_from=previous.path if previous else None)
 
 
-def _analyse(corpus: Corpus, cache: dict[str, Analysis]) -> tuple[list[Analysis], int]:
+def analyse_corpus(corpus: Corpus, cache: dict[str, Analysis]) -> tuple[list[Analysis], int]:
     """Every record's analysis: taken from the previous build when the record, the taxonomy and the city names
     are the same (so a re-index after one write analyses one record), else made. Returns them and how many
     were made."""

@@ -142,7 +142,7 @@ def search(
         query, k=k, mode=mode, filters=Filters(country=tuple(c.upper() for c in country))
     )
     index = open_index(settings, _embedder_factory(settings))
-    result = run_search(index, request, depth=settings.candidates, rrf_k=settings.rrf_k)
+    result = run_search(index, request)
     if as_json:
         click.echo(json.dumps(msgspec.to_builtins(result), indent=2, ensure_ascii=False))
         return

@@ -39,13 +39,16 @@ def run_queries(
     queries: dict[str, str],
     mode: str,
     depth: int = DEPTH,
-    rrf_k: int = 60,
-    candidates: int = 200,
+    rrf_k: int | None = None,
+    candidates: int | None = None,
     dense_scoring: str = "max",
     taxonomy: bool = True,
     feedback: bool = True,
 ) -> tuple[dict[str, dict[str, float]], list[float]]:
-    """The ranking of every query in one mode, and the time each query took (ms)."""
+    """The ranking of every query in one mode, and the time each query took (ms).
+
+    `rrf_k` and `candidates` override the index's ranking settings (PF_RRF_K, PF_CANDIDATES)."""
+    candidates = index.ranking.candidates if candidates is None else candidates
     runs: dict[str, dict[str, float]] = {}
     times: list[float] = []
     for qid, text in queries.items():
@@ -89,8 +92,8 @@ def evaluate(
     queries: dict[str, str],
     qrels: dict[str, dict[str, int]],
     modes: Iterable[str] = MODES,
-    rrf_k: int = 60,
-    candidates: int = 200,
+    rrf_k: int | None = None,
+    candidates: int | None = None,
     dense_scoring: str = "max",
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -134,9 +137,7 @@ def beir_eval(
         ingest_s = time.perf_counter() - started
         index = open_index(run_settings, make_embedder)
         try:
-            metrics = evaluate(
-                index, data.queries, data.qrels, modes, settings.rrf_k, settings.candidates
-            )
+            metrics = evaluate(index, data.queries, data.qrels, modes)
         finally:
             index.close()
     result: dict[str, Any] = {
@@ -218,7 +219,7 @@ def domain_eval(
     queries, qrels = load_domain(folder)
     index = open_index(settings, make_embedder)
     try:
-        metrics = evaluate(index, queries, qrels, modes, settings.rrf_k, settings.candidates)
+        metrics = evaluate(index, queries, qrels, modes)
         recommendations = recommendation_eval(index, folder)
     finally:
         index.close()

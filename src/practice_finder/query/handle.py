@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,26 @@ if TYPE_CHECKING:
     import faiss
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """How searches and recommendations on an index rank: the fusion constant (PF_RRF_K) and the depth of each
+    retrieval leg before fusion (PF_CANDIDATES). Fixed when the index is opened, so every surface ranks alike."""
+
+    rrf_k: int
+    candidates: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Ranking:
+        """The ranking the settings ask for; refuses values that cannot rank."""
+        if settings.candidates < 1:
+            raise PracticeFinderError(
+                f"PF_CANDIDATES={settings.candidates} leaves nothing to rank", "use 1 or more"
+            )
+        if settings.rrf_k < 0:
+            raise PracticeFinderError(f"PF_RRF_K={settings.rrf_k} is negative", "use 0 or more")
+        return cls(settings.rrf_k, settings.candidates)
+
+
 class Index:
     """A loaded build. Read-only; safe to share between request threads."""
 
@@ -34,8 +55,10 @@ class Index:
         vectors: dict[str, faiss.Index],
         embedder: Embedder,
         taxonomy: Taxonomy,
+        ranking: Ranking | None = None,
     ) -> None:
         self.path = path
+        self.ranking = ranking or Ranking.of(Settings())
         self.manifest = manifest
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -185,6 +208,7 @@ def open_index(
     `reuse`: an index already loaded in this process whose query encoder is taken over when the new build was
     made with the same model files (a re-index then costs no model load; taggers are shared per taxonomy).
     """
+    ranking = Ranking.of(settings)
     build = build or versions.require_current(settings.index_dir)
     manifest = versions.read_manifest(build)
     check_manifest(manifest, settings, build)
@@ -212,7 +236,7 @@ def open_index(
         raise IndexMismatchError(
             f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}"
         )
-    return Index(build, manifest, loaded, embedder, taxonomy)
+    return Index(build, manifest, loaded, embedder, taxonomy, ranking)
 
 
 def open_serving(

@@ -99,12 +99,16 @@ def validate(request: RecommendationRequest) -> None:
 def recommend(
     index: Index,
     request: RecommendationRequest,
-    depth: int = 200,
-    rrf_k: int = fusion.DEFAULT_RRF_K,
+    depth: int | None = None,
+    rrf_k: int | None = None,
     *,
     town: ResolvedTown | None = None,
 ) -> RecommendationResult:
-    """The best k practices for the town; `town` is the request's town when the caller resolved it."""
+    """The best k practices for the town, fused from four legs. `depth` (of the meaning leg) and `rrf_k`
+    override the index's ranking settings (PF_CANDIDATES, PF_RRF_K); `town` is the request's town when
+    the caller resolved it already."""
+    depth = index.ranking.candidates if depth is None else depth
+    rrf_k = index.ranking.rrf_k if rrf_k is None else rrf_k
     validate(request)
     town = town or resolve_town(index, request)
     profile = town.profile

@@ -106,8 +106,8 @@ class Retrieval:
 def retrieve(
     index: Index,
     query: SearchQuery,
-    depth: int = 200,
-    rrf_k: int = fusion.DEFAULT_RRF_K,
+    depth: int | None = None,
+    rrf_k: int | None = None,
     dense_scoring: str = "max",
     taxonomy: bool = True,
     feedback: bool = True,
@@ -115,8 +115,11 @@ def retrieve(
     """Run the legs the mode asks for and fuse them by rank; filters apply inside each leg.
 
     taxonomy=False leaves the taxonomy leg out of a hybrid search, feedback=False the English feedback
-    words of a question in another language (to measure what each adds).
+    words of a question in another language (to measure what each adds). `depth` (practices per leg) and
+    `rrf_k` default to the index's ranking settings.
     """
+    depth = index.ranking.candidates if depth is None else depth
+    rrf_k = index.ranking.rrf_k if rrf_k is None else rrf_k
     timings: dict[str, float] = {}
     where, params = practice_filter_sql(query.filters)
     started = time.perf_counter()
@@ -164,9 +167,11 @@ def retrieve(
 
 
 def search(
-    index: Index, query: SearchQuery, depth: int = 200, rrf_k: int = fusion.DEFAULT_RRF_K
+    index: Index, query: SearchQuery, depth: int | None = None, rrf_k: int | None = None
 ) -> SearchResult:
-    """Rank practices for a natural-language query; filters apply before the ranking is cut."""
+    """Rank practices for a natural-language query; filters apply before the ranking is cut.
+
+    `depth` and `rrf_k` override the index's ranking settings (PF_CANDIDATES, PF_RRF_K)."""
     validate(query, index)
     clock = time.perf_counter()
     found = retrieve(index, query, depth, rrf_k)
