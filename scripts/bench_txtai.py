@@ -308,7 +308,7 @@ def run_ours(settings: Any, index: Any, queries: dict[str, str], repeats: int) -
     rankings, retrieve_ms = timed(rank, queries, repeats)
     _, search_ms = timed(lambda text: search(index, SearchQuery(text, k=10)), queries, repeats)
     manifest = versions.read_manifest(index.path)
-    counts, timings = manifest["counts"], manifest["timings"]
+    counts, timings = manifest.counts, manifest.timings
     records = sum(counts.get(kind, 0) for kind in ("practices", "cities", "plans"))
     return {
         "rankings": rankings,

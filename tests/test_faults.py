@@ -106,8 +106,8 @@ def test_a_build_from_another_model_is_refused(two_builds: Any, app_of: Any) -> 
     settings, _, old, new = two_builds
     path = versions.builds_dir(settings.index_dir) / new
     manifest = versions.read_manifest(path)
-    manifest["model"]["name"] = "some-other-model"
-    versions.write_json(path / versions.MANIFEST, manifest)
+    manifest.model.name = "some-other-model"
+    versions.write_manifest(path, manifest)
     client, _ = app_of()
     ready = client.get("/ready").json()
     assert ready["build"] == old and "some-other-model" in ready["refused_builds"][0]["reason"]
