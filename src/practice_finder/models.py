@@ -20,7 +20,6 @@ COUNTRIES: dict[str, str] = {
     "SE": "Sweden",
     "NO": "Norway",
 }
-REGION_LANGUAGES = ("sv", "fi", "et", "lv", "lt", "pl", "de", "da", "nb")
 VOCABULARIES = ("challenges", "assets", "themes", "target_groups", "participation")
 BUDGET_BANDS = ("under-10k", "10k-50k", "50k-250k", "over-250k", "unknown")
 SETTLEMENT_TYPES = ("urban", "town", "rural")

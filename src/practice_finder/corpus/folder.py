@@ -12,9 +12,9 @@ import yaml
 
 from practice_finder.corpus import schema
 from practice_finder.errors import CorpusError, RecordProblem
+from practice_finder.languages import LABEL_LANGUAGES
 from practice_finder.models import (
     PLAN_SECTIONS,
-    REGION_LANGUAGES,
     VOCABULARIES,
     City,
     Corpus,
@@ -116,7 +116,7 @@ def _term(raw: Any, vocabulary: str, path: Path, where: str, problems: _Problems
     if not isinstance(labels, dict) or not all(isinstance(v, list) for v in labels.values()):
         problems.add(path, f"{where}.labels", "must map language codes to lists of phrases")
         labels = {}
-    unknown = sorted(set(labels) - set(REGION_LANGUAGES))
+    unknown = sorted(set(labels) - set(LABEL_LANGUAGES))
     if unknown:
         problems.add(path, f"{where}.labels", f"unknown language code {unknown[0]!r}")
     return Term(
