@@ -298,6 +298,7 @@ def run_ours(settings: Any, index: Any, queries: dict[str, str], repeats: int) -
     import torch
 
     from practice_finder.build import versions
+    from practice_finder.models import TABLES
     from practice_finder.query.search import SearchQuery, retrieve, search
 
     def rank(text: str) -> list[tuple[str, float]]:
@@ -309,7 +310,7 @@ def run_ours(settings: Any, index: Any, queries: dict[str, str], repeats: int) -
     _, search_ms = timed(lambda text: search(index, SearchQuery(text, k=10)), queries, repeats)
     manifest = versions.read_manifest(index.path)
     counts, timings = manifest.counts, manifest.timings
-    records = sum(counts.get(kind, 0) for kind in ("practices", "cities", "plans"))
+    records = sum(counts.get(kind, 0) for kind in TABLES.values())
     return {
         "rankings": rankings,
         "retrieve_ms": retrieve_ms,

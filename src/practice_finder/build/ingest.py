@@ -32,7 +32,7 @@ from practice_finder.build.manifest import (
 from practice_finder.config import Settings
 from practice_finder.corpus.catalog import load_current
 from practice_finder.errors import PracticeFinderError
-from practice_finder.models import Corpus
+from practice_finder.models import TABLES, Corpus
 from practice_finder.text import tagging
 
 EmbedderFactory = Callable[[], Embedder]
@@ -176,9 +176,7 @@ def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Sett
 
 def _counts(corpus: Corpus) -> dict[str, int]:
     return {
-        "practices": len(corpus.practices),
-        "cities": len(corpus.cities),
-        "plans": len(corpus.plans),
+        **{table: len(corpus.of_kind(kind)) for kind, table in TABLES.items()},
         "countries": len(
             {p.country for p in corpus.practices} | {c.country for c in corpus.cities}
         ),
