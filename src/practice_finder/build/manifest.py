@@ -1,9 +1,11 @@
 """The manifest of a build: what it holds and how it was made, as typed structs, with the one rule of
 whether this program can serve it.
 
-Fields that builds of this schema always write are required; the entries added over time (`writes`,
-`query_encoder`, `files`) have defaults, so the manifests of builds already on disk decode as they are.
-Encoded with `msgspec.to_builtins`, a manifest gives back the JSON keys it was read from.
+Only what identifies a build and decides whether it can be used (schema version, build id, model) is
+required; everything else has a default, so the manifests of builds already on disk decode as they are:
+builds from before `writes`, `query_encoder` and `files` were recorded, and builds of an older schema,
+which are then refused (or rebuilt) with the reason `Manifest.mismatch` gives. Encoded with
+`to_data`, a manifest gives back the JSON keys it was read from, in the same order.
 """
 
 from __future__ import annotations
@@ -18,9 +20,8 @@ from practice_finder.build import analysis, store
 from practice_finder.models import Corpus
 from practice_finder.text import pipelines
 
-SCHEMA_VERSION = (
-    3  # 2: the build carries an ONNX query encoder; 3: stems column, detected languages
-)
+# 2: the build carries an ONNX query encoder; 3: stems column, detected languages
+SCHEMA_VERSION = 3
 
 
 class ModelInfo(msgspec.Struct, kw_only=True):
