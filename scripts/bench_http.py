@@ -51,7 +51,7 @@ def index_model(index: Path) -> str:
     build = versions.current_build(index)
     if build is None:
         raise SystemExit(f"no build in {index}: run `practice-finder ingest` first")
-    return str(versions.read_manifest(build)["model"]["name"])
+    return versions.read_manifest(build).model.name
 
 
 def start_server(

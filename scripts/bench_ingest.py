@@ -45,7 +45,7 @@ from practice_finder import Settings, ingest, load_embedder  # noqa: E402
 from practice_finder.build.ingest import analyse_corpus  # noqa: E402
 from practice_finder.corpus.folder import load_corpus  # noqa: E402
 from practice_finder.evaluation import beir
-from practice_finder.models import Corpus  # noqa: E402
+from practice_finder.models import TABLES, Corpus  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_RECORD_PHASES = ("validate", "analyse", "embed", "write")
@@ -87,7 +87,7 @@ def run(name: str, corpus: Corpus | None, settings: Settings, repeat: int = 2) -
         again = ingest(each, make, corpus=corpus)
         noop = time.perf_counter() - started
     report = builds[0][0]
-    records = sum(report.counts.get(k, 0) for k in ("practices", "cities", "plans"))
+    records = sum(report.counts.get(k, 0) for k in TABLES.values())
     per_record = statistics.median(
         sum(r.timings.get(p, 0.0) for p in PER_RECORD_PHASES) for r, _ in builds
     )

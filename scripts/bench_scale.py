@@ -68,10 +68,10 @@ def queries(index_dir: Path) -> np.ndarray:
         if line.strip()
     ]
     encoder = OnnxEmbedder(
-        manifest["model"]["name"],
-        int(manifest["model"]["dimension"]),
+        manifest.model.name,
+        manifest.model.dimension,
         build,
-        manifest["query_encoder"],
+        manifest.query_encoder or {},
     )
     return encoder.encode(texts)
 

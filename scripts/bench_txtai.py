@@ -297,6 +297,7 @@ def run_ours(index: Any, queries: dict[str, str], repeats: int) -> dict[str, Any
 
     from practice_finder import SearchQuery, search
     from practice_finder.build import versions
+    from practice_finder.models import TABLES
     from practice_finder.query.search import retrieve
 
     def rank(text: str) -> list[tuple[str, float]]:
@@ -307,8 +308,8 @@ def run_ours(index: Any, queries: dict[str, str], repeats: int) -> dict[str, Any
     rankings, retrieve_ms = timed(rank, queries, repeats)
     _, search_ms = timed(lambda text: search(index, SearchQuery(text, k=10)), queries, repeats)
     manifest = versions.read_manifest(index.path)
-    counts, timings = manifest["counts"], manifest["timings"]
-    records = sum(counts.get(kind, 0) for kind in ("practices", "cities", "plans"))
+    counts, timings = manifest.counts, manifest.timings
+    records = sum(counts.get(kind, 0) for kind in TABLES.values())
     return {
         "rankings": rankings,
         "retrieve_ms": retrieve_ms,

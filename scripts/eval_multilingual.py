@@ -49,7 +49,7 @@ def open_build(index_dir: Path) -> tuple[Index, str, Path]:
     build = versions.current_build(index_dir)
     if build is None:
         raise SystemExit(f"no build in {index_dir}")
-    model = versions.read_manifest(build)["model"]["name"]
+    model = versions.read_manifest(build).model.name
     return (
         open_index(Settings(index_dir=index_dir, model=model), partial(load_embedder, model)),
         model,

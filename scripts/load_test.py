@@ -92,9 +92,9 @@ def prepare_dirs(source_index: Path, work: Path) -> tuple[Path, Path]:
 
 def index_model(index: Path) -> str:
     """The model the index's current build was made with: the server must be configured with the same."""
-    build = (index / "CURRENT").read_text(encoding="utf-8").strip()
-    manifest = json.loads((index / "builds" / build / "manifest.json").read_text(encoding="utf-8"))
-    return str(manifest["model"]["name"])
+    from practice_finder.build import versions
+
+    return versions.read_manifest(versions.require_current(index)).model.name
 
 
 def log_path_for(json_path: Path | None, name: str) -> Path:

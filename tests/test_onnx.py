@@ -21,7 +21,7 @@ from .conftest import ROOT
 
 def test_the_service_encodes_queries_with_int8_onnx_by_default(minilm_index) -> None:  # type: ignore[no-untyped-def]
     assert isinstance(minilm_index.embedder, OnnxEmbedder) and minilm_index.embedder.quantized
-    info = minilm_index.manifest["query_encoder"]
+    info = minilm_index.manifest.query_encoder
     assert info["format"] == "onnx" and info["pooling"] == "mean" and len(info["sha256"]) == 64
     assert info["int8"]["file"] != info["file"] and len(info["int8"]["sha256"]) == 64
     assert (minilm_index.path / info["int8"]["file"]).stat().st_size < (
@@ -37,7 +37,7 @@ def test_an_unchanged_export_is_linked_from_the_previous_build(
     minilm_index, minilm_embedder, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     info = onnx_encoder.export(minilm_embedder.model, tmp_path, reuse_from=minilm_index.path)
-    old = minilm_index.manifest["query_encoder"]
+    old = minilm_index.manifest.query_encoder
     assert info["reused_from"] == minilm_index.path.name
     assert {k: v for k, v in info.items() if k != "reused_from"} == {
         k: v for k, v in old.items() if k != "reused_from"
@@ -68,7 +68,7 @@ def float_encoder(minilm_index) -> OnnxEmbedder:  # type: ignore[no-untyped-def]
         minilm_index.embedder.name,
         minilm_index.embedder.dimension,
         minilm_index.path,
-        minilm_index.manifest["query_encoder"],
+        minilm_index.manifest.query_encoder,
         quantized=False,
     )
 

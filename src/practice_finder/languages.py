@@ -1,4 +1,5 @@
-"""Which language a record or a query is written in (lingua, restricted to the region's languages and English).
+"""The languages of the region and English, in one table (their codes and names in every library that
+handles them), and which of them a record or a query is written in (lingua, restricted to these).
 
 Restricting the candidates to the ten languages that occur here makes short texts far more reliable
 than an open-ended detector: "samotni owdowiali mężczyźni" is Polish with confidence 1.0, while a
@@ -14,19 +15,38 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lingua import LanguageDetector
 
-REGION_LANGUAGES = ("en", "sv", "fi", "et", "lv", "lt", "pl", "de", "da", "nb")
-NAMES = {
-    "en": "English",
-    "sv": "Swedish",
-    "fi": "Finnish",
-    "et": "Estonian",
-    "lv": "Latvian",
-    "lt": "Lithuanian",
-    "pl": "Polish",
-    "de": "German",
-    "da": "Danish",
-    "nb": "Norwegian (Bokmål)",
-}
+
+@dataclass(frozen=True)
+class RegionLanguage:
+    """One language of the region (or English): its codes and names in each library that handles it."""
+
+    code: str  # ISO 639-1, as records, queries and the API spell it
+    name: str  # in English, for pages
+    lingua: str  # the member of lingua's `Language`
+    snowball: str | None  # the Snowball stemmer; None where we stem with our own (Latvian)
+    spacy: str  # the language code of `spacy.blank`
+    tatoeba: (
+        str | None
+    )  # ISO 639-3 code of the LASER Tatoeba test set with English; None for English
+
+
+LANGUAGES: tuple[RegionLanguage, ...] = (
+    RegionLanguage("en", "English", "ENGLISH", "english", "en", None),
+    RegionLanguage("sv", "Swedish", "SWEDISH", "swedish", "sv", "swe"),
+    RegionLanguage("fi", "Finnish", "FINNISH", "finnish", "fi", "fin"),
+    RegionLanguage("et", "Estonian", "ESTONIAN", "estonian", "et", "est"),
+    RegionLanguage("lv", "Latvian", "LATVIAN", None, "lv", "lvs"),
+    RegionLanguage("lt", "Lithuanian", "LITHUANIAN", "lithuanian", "lt", "lit"),
+    RegionLanguage("pl", "Polish", "POLISH", "polish", "pl", "pol"),
+    RegionLanguage("de", "German", "GERMAN", "german", "de", "deu"),
+    RegionLanguage("da", "Danish", "DANISH", "danish", "da", "dan"),
+    RegionLanguage("nb", "Norwegian (Bokmål)", "BOKMAL", "norwegian", "nb", "nob"),
+)
+BY_CODE = {language.code: language for language in LANGUAGES}
+REGION_LANGUAGES = tuple(BY_CODE)  # detection, tagging and the language filter: all ten
+# taxonomy terms carry labels in these (their English label and synonyms are the term itself)
+LABEL_LANGUAGES = tuple(code for code in REGION_LANGUAGES if code != "en")
+NAMES = {language.code: language.name for language in LANGUAGES}
 UNDETERMINED = "und"  # ISO 639-2 code for "undetermined"
 MIN_CONFIDENCE = 0.5  # below this, a text's language is not decided by the detector
 SAMPLE_CHARS = 600  # a long text is judged by its beginning (a title and a summary are plenty)
@@ -52,18 +72,7 @@ def detector() -> LanguageDetector:
         if _DETECTOR is None:
             from lingua import Language, LanguageDetectorBuilder
 
-            wanted = [
-                Language.ENGLISH,
-                Language.SWEDISH,
-                Language.FINNISH,
-                Language.ESTONIAN,
-                Language.LATVIAN,
-                Language.LITHUANIAN,
-                Language.POLISH,
-                Language.GERMAN,
-                Language.DANISH,
-                Language.BOKMAL,
-            ]
+            wanted = [getattr(Language, language.lingua) for language in LANGUAGES]
             _DETECTOR = (
                 LanguageDetectorBuilder.from_languages(*wanted)
                 .with_preloaded_language_models()

@@ -20,12 +20,10 @@ COUNTRIES: dict[str, str] = {
     "SE": "Sweden",
     "NO": "Norway",
 }
-REGION_LANGUAGES = ("sv", "fi", "et", "lv", "lt", "pl", "de", "da", "nb")
 VOCABULARIES = ("challenges", "assets", "themes", "target_groups", "participation")
 BUDGET_BANDS = ("under-10k", "10k-50k", "50k-250k", "over-250k", "unknown")
 SETTLEMENT_TYPES = ("urban", "town", "rural")
 PLAN_STATUSES = ("draft", "submitted", "adopted")
-RECORD_TYPES = ("practice", "city", "plan")
 
 
 class Term(msgspec.Struct, frozen=True, kw_only=True):
@@ -183,9 +181,28 @@ def record_digest(record: Record) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+class RecordKind(msgspec.Struct, frozen=True):
+    """A kind of record: its name, its plural (the store's table, the API's collection and the corpus
+    folder, and the `Corpus` field that holds them) and its struct."""
+
+    name: str
+    table: str
+    model: type[Practice] | type[City] | type[Plan]
+
+
+RECORD_KINDS: tuple[RecordKind, ...] = (
+    RecordKind("practice", "practices", Practice),
+    RecordKind("city", "cities", City),
+    RecordKind("plan", "plans", Plan),
+)
+RECORD_TYPES = tuple(kind.name for kind in RECORD_KINDS)  # 'practice', 'city', 'plan'
+TABLES = {kind.name: kind.table for kind in RECORD_KINDS}  # 'practice' -> 'practices'
+_KIND_OF_MODEL = {kind.model: kind.name for kind in RECORD_KINDS}
+
+
 def record_type(record: Record) -> str:
     """'practice', 'city' or 'plan'."""
-    return {Practice: "practice", City: "city", Plan: "plan"}[type(record)]
+    return _KIND_OF_MODEL[type(record)]
 
 
 class Corpus(msgspec.Struct, frozen=True):
@@ -197,6 +214,10 @@ class Corpus(msgspec.Struct, frozen=True):
     plans: tuple[Plan, ...]
 
     def records(self) -> Iterator[Record]:
-        yield from self.practices
-        yield from self.cities
-        yield from self.plans
+        for kind in RECORD_TYPES:
+            yield from self.of_kind(kind)
+
+    def of_kind(self, kind: str) -> tuple[Record, ...]:
+        """The records of one kind ('practice', 'city' or 'plan'), in id order."""
+        records: tuple[Record, ...] = getattr(self, TABLES[kind])  # the fields are named by table
+        return records

@@ -13,21 +13,27 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from practice_finder import __version__
 from practice_finder.build import analysis, onnx_encoder, store, vectors, versions
 from practice_finder.build.analysis import Analysis
 from practice_finder.build.encoders import Embedder
+from practice_finder.build.manifest import (
+    Made,
+    Manifest,
+    ModelInfo,
+    VectorFile,
+    corpus_hash,
+    create,
+)
 from practice_finder.config import Settings
 from practice_finder.corpus.catalog import load_current
 from practice_finder.errors import PracticeFinderError
-from practice_finder.models import Corpus
-from practice_finder.text import pipelines, tagging
+from practice_finder.models import TABLES, Corpus
+from practice_finder.text import tagging
 
 EmbedderFactory = Callable[[], Embedder]
 
@@ -105,7 +111,7 @@ def ingest(
 @dataclass
 class _Previous:
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     hashes: dict[tuple[str, str], str]
 
 
@@ -128,24 +134,9 @@ def _previous(settings: Settings) -> _Previous | None:
 
 def _note_writes(previous: _Previous | None, writes_seq: int) -> None:
     """Writes that left the corpus as it was (a put undone by a delete) are still covered by the current build."""
-    if previous is not None and writes_seq > int(previous.manifest.get("writes", {}).get("seq", 0)):
-        versions.write_json(
-            previous.path / versions.MANIFEST, {**previous.manifest, "writes": {"seq": writes_seq}}
-        )
-
-
-def _corpus_hash(corpus: Corpus, settings: Settings) -> str:
-    parts = sorted(analysis.content_hash(r) for r in corpus.records())
-    return analysis.sha256(
-        "|".join(
-            [
-                settings.model,
-                analysis.taxonomy_hash(corpus.taxonomy),
-                str(versions.SCHEMA_VERSION),
-                *parts,
-            ]
-        )
-    )
+    if previous is not None and writes_seq > previous.manifest.writes.seq:
+        previous.manifest.writes.seq = writes_seq
+        versions.write_manifest(previous.path, previous.manifest)
 
 
 def _plan(corpus: Corpus, previous: _Previous | None, settings: Settings) -> IngestReport:
@@ -160,7 +151,7 @@ def _plan(corpus: Corpus, previous: _Previous | None, settings: Settings) -> Ing
     }
     counts = _counts(corpus)
     current = previous.path.name if previous else ""
-    reason = _rebuild_reason(previous, _corpus_hash(corpus, settings), settings)
+    reason = _rebuild_reason(previous, corpus_hash(corpus, settings.model), settings)
     build_id = None if reason is None else versions.new_build_id()
     return IngestReport(
         build_id, current, changes, counts, embedded=0, reused=0, reason=reason or "up to date"
@@ -172,13 +163,12 @@ def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Sett
     if previous is None:
         return "no current build"
     manifest = previous.manifest
-    if manifest.get("schema_version") != versions.SCHEMA_VERSION:
-        return f"schema version {manifest.get('schema_version')} -> {versions.SCHEMA_VERSION}"
-    if manifest.get("model", {}).get("name") != settings.model:
-        return f"model {manifest.get('model', {}).get('name')} -> {settings.model}"
-    if manifest.get("corpus", {}).get("hash") != corpus_hash:
+    mismatch = manifest.mismatch(settings.model)
+    if mismatch is not None:
+        return mismatch
+    if manifest.corpus.hash != corpus_hash:
         return "corpus changed"
-    encoder = manifest.get("query_encoder")
+    encoder = manifest.query_encoder
     if encoder is not None and not onnx_encoder.made_as_now(encoder):
         return "the query encoder export is out of date (graph or int8 variant made differently)"
     return None
@@ -186,9 +176,7 @@ def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Sett
 
 def _counts(corpus: Corpus) -> dict[str, int]:
     return {
-        "practices": len(corpus.practices),
-        "cities": len(corpus.cities),
-        "plans": len(corpus.plans),
+        **{table: len(corpus.of_kind(kind)) for kind, table in TABLES.items()},
         "countries": len(
             {p.country for p in corpus.practices} | {c.country for c in corpus.cities}
         ),
@@ -248,10 +236,26 @@ def _build_into(
     report.counts["passages"] = len(rows)
     with timer.phase("export_onnx"):
         query_encoder = _export_query_encoder(embedder, tmp, previous)
-    manifest = _manifest(corpus, settings, embedder, report, vector_info, previous, timer)
-    manifest["query_encoder"] = query_encoder
-    manifest["files"] = versions.file_digests(tmp)
-    versions.write_json(tmp / versions.MANIFEST, manifest)
+    made = Made(
+        build_id=str(report.build_id),
+        corpus_path=str(settings.corpus_dir),
+        corpus_hash=corpus_hash(corpus, settings.model),
+        model=ModelInfo(name=embedder.name, dimension=embedder.dimension),
+        counts=report.counts,
+        changes={
+            **report.changes,
+            "embedded": report.embedded,
+            "reused": report.reused,
+            "analysed": report.analysed,
+        },
+        vectors=vector_info,
+        previous_build=previous.path.name if previous else None,
+        writes_seq=report.writes_seq,
+        timings=dict(timer.timings),
+        query_encoder=query_encoder,
+        files=versions.file_digests(tmp),
+    )
+    versions.write_manifest(tmp, create(corpus, made))
 
 
 def _export_query_encoder(
@@ -296,7 +300,7 @@ def _analysis_cache(previous: _Previous | None) -> dict[str, Analysis]:
 
 
 def _embedding_cache(previous: _Previous | None, settings: Settings) -> dict[str, bytes]:
-    if previous is None or previous.manifest.get("model", {}).get("name") != settings.model:
+    if previous is None or previous.manifest.model.name != settings.model:
         return {}
     try:
         return store.embedding_cache(previous.path / "store.db")
@@ -356,8 +360,6 @@ def _write_store(
 
 
 def _term_row(term: Any) -> dict[str, Any]:
-    import json
-
     return {
         "vocabulary": term.vocabulary,
         "id": term.id,
@@ -370,7 +372,7 @@ def _term_row(term: Any) -> dict[str, Any]:
 
 def _write_vectors(
     tmp: Path, rows: list[dict[str, Any]], matrix: np.ndarray, dimension: int
-) -> dict[str, Any]:
+) -> dict[str, VectorFile]:
     """One FAISS index per record type, so a practice search never sees city or plan passages."""
     info = {}
     for kind in store.TABLES:
@@ -383,56 +385,5 @@ def _write_vectors(
         index = vectors.build(matrix[mask] if len(rows) else matrix, ids, dimension)
         filename = f"vectors-{kind}.faiss"
         vectors.save(index, tmp / filename)
-        info[kind] = {"file": filename, **vectors.describe(index)}
+        info[kind] = VectorFile(file=filename, **vectors.describe(index))
     return info
-
-
-def _manifest(
-    corpus: Corpus,
-    settings: Settings,
-    embedder: Embedder,
-    report: IngestReport,
-    vector_info: dict[str, Any],
-    previous: _Previous | None,
-    timer: _Timer,
-) -> dict[str, Any]:
-    import spacy
-
-    return {
-        "schema_version": versions.SCHEMA_VERSION,
-        "build_id": report.build_id,
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "package_version": __version__,
-        "model": {
-            "name": embedder.name,
-            "dimension": embedder.dimension,
-            "normalized": True,
-            "similarity": "cosine",
-        },
-        "corpus": {
-            "path": str(settings.corpus_dir),
-            "hash": _corpus_hash(corpus, settings),
-            "taxonomy_hash": analysis.taxonomy_hash(corpus.taxonomy),
-        },
-        "counts": report.counts,
-        "countries": sorted(
-            {p.country for p in corpus.practices} | {c.country for c in corpus.cities}
-        ),
-        "vectors": vector_info,
-        "fts": {"tokenizer": store.FTS_TOKENIZER},
-        "nlp": {
-            "spacy": spacy.__version__,
-            "english_pipeline": pipelines.ENGLISH_PIPELINE,
-            "passage_words": pipelines.PASSAGE_WORDS,
-            "analysis_version": analysis.ANALYSIS_VERSION,
-        },
-        "changes": {
-            **report.changes,
-            "embedded": report.embedded,
-            "reused": report.reused,
-            "analysed": report.analysed,
-        },
-        "previous_build": previous.path.name if previous else None,
-        "writes": {"seq": report.writes_seq},
-        "timings": dict(timer.timings),
-    }

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from practice_finder.build.versions import sha256_file
+from practice_finder.build.versions import read_manifest, sha256_file
 from practice_finder.errors import IndexMismatchError, PracticeFinderError
 
 ONNX_FILE = "query-encoder.onnx"
@@ -128,11 +128,9 @@ def _describe(model: Any) -> dict[str, Any]:
 
 def _previous_entry(previous: Path) -> dict[str, Any]:
     """The query encoder entry of an earlier build's manifest ({} when there is none or it cannot be read)."""
-    import json
-
     try:
-        return json.loads((previous / "manifest.json").read_text()).get("query_encoder") or {}
-    except (OSError, ValueError):
+        return read_manifest(previous).query_encoder or {}
+    except IndexMismatchError:
         return {}
 
 

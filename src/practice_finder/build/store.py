@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
+from practice_finder.models import TABLES  # record kind -> its table
+
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
-TABLES = {"practice": "practices", "city": "cities", "plan": "plans"}
 FTS_COLUMNS = {
     "practices": [
         "title",
@@ -137,7 +138,7 @@ def finish(db: sqlite_utils.Database) -> None:
     for table, columns in FTS_COLUMNS.items():
         if db.table(table).exists():
             db.table(table).enable_fts(columns, tokenize=FTS_TOKENIZER, create_triggers=False)
-    for table in ("practices", "cities", "plans"):
+    for table in TABLES.values():
         if db.table(table).exists():
             for column in ("country", "city") if table != "cities" else ("country",):
                 if column in db.table(table).columns_dict:

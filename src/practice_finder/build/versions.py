@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from practice_finder.build.manifest import FileDigest, Manifest, decode, to_data
 from practice_finder.errors import IndexMismatchError, IndexMissingError, IngestLockedError
 
-SCHEMA_VERSION = (
-    3  # 2: the build carries an ONNX query encoder; 3: stems column, detected languages
-)
 MANIFEST = "manifest.json"
 POINTER = "CURRENT"
 
@@ -56,14 +56,19 @@ def require_current(index_dir: Path) -> Path:
     return path
 
 
-def read_manifest(build: Path) -> dict[str, Any]:
+def read_manifest(build: Path) -> Manifest:
+    """The build's manifest; IndexMismatchError when it is missing or not a manifest."""
     try:
-        data: dict[str, Any] = json.loads((build / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        return decode((build / MANIFEST).read_bytes())
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise IndexMismatchError(
             f"the manifest of build {build.name} cannot be read: {exc}"
         ) from exc
-    return data
+
+
+def write_manifest(build: Path, manifest: Manifest) -> None:
+    """Write the build's manifest durably, with the keys it is read by."""
+    write_json(build / MANIFEST, to_data(manifest))
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -150,28 +155,28 @@ def ingest_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def file_digests(folder: Path) -> dict[str, dict[str, Any]]:
+def file_digests(folder: Path) -> dict[str, FileDigest]:
     """Size and SHA-256 of every file of a build but its manifest: the manifest records them."""
     out = {}
     for path in sorted(folder.iterdir()):
         if path.is_file() and path.name != MANIFEST and not path.name.startswith("."):
-            out[path.name] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+            out[path.name] = FileDigest(bytes=path.stat().st_size, sha256=sha256_file(path))
     return out
 
 
-def verify_files(build: Path, manifest: dict[str, Any]) -> None:
+def verify_files(build: Path, manifest: Manifest) -> None:
     """Refuse a build whose files are missing, truncated or altered since it was made (builds before the
     manifest recorded its files are taken as they are)."""
-    for name, expected in (manifest.get("files") or {}).items():
+    for name, expected in (manifest.files or {}).items():
         path = build / name
         if not path.is_file():
             raise IndexMismatchError(f"build {build.name} is damaged: {name} is missing")
         size = path.stat().st_size
-        if size != expected["bytes"]:
+        if size != expected.bytes:
             raise IndexMismatchError(
-                f"build {build.name} is damaged: {name} has {size} bytes, {expected['bytes']} were written"
+                f"build {build.name} is damaged: {name} has {size} bytes, {expected.bytes} were written"
             )
-        if sha256_file(path) != expected["sha256"]:
+        if sha256_file(path) != expected.sha256:
             raise IndexMismatchError(
                 f"build {build.name} is damaged: {name} differs from what was written (checksum)"
             )

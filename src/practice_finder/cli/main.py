@@ -107,7 +107,7 @@ def info(index_dir: Path | None, as_json: bool) -> None:
 
     data = index_info(_settings(index_dir=index_dir))
     if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        click.echo(json.dumps(msgspec.to_builtins(data), indent=2, ensure_ascii=False))
         return
     from practice_finder.cli.report import info_text
 

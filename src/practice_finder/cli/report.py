@@ -8,6 +8,7 @@ from typing import Any
 
 from practice_finder.build import versions
 from practice_finder.build.ingest import IngestReport
+from practice_finder.build.manifest import Manifest
 from practice_finder.config import Settings
 from practice_finder.query.search import SearchResult
 
@@ -52,18 +53,18 @@ def index_info(settings: Settings) -> dict[str, Any]:
 
 
 def info_text(data: dict[str, Any]) -> str:
-    m = data["manifest"]
-    c = m["counts"]
-    vectors = ", ".join(f"{k} {v['size']} ({v['type']})" for k, v in m["vectors"].items())
+    m: Manifest = data["manifest"]
+    c = m.counts
+    vectors = ", ".join(f"{k} {v.size} ({v.type})" for k, v in m.vectors.items())
     kept = "\n".join(f"  {'*' if b == data['current'] else ' '} {b}" for b in data["builds"])
     return "\n".join(
         [
-            f"Current build: {data['current']} (built {m['built_at']}, schema v{m['schema_version']})",
-            f"Model:         {m['model']['name']} ({m['model']['dimension']} dimensions, {m['model']['similarity']})",
+            f"Current build: {data['current']} (built {m.built_at}, schema v{m.schema_version})",
+            f"Model:         {m.model.name} ({m.model.dimension} dimensions, {m.model.similarity})",
             f"Records:       {c['practices']} practices, {c['cities']} cities, {c['plans']} plans, {c.get('passages', 0)} passages",
-            f"Countries:     {', '.join(m['countries'])}",
+            f"Countries:     {', '.join(m.countries)}",
             f"Vectors:       {vectors}",
-            f"Corpus hash:   {m['corpus']['hash'][:16]}... from {m['corpus']['path']}",
+            f"Corpus hash:   {m.corpus.hash[:16]}... from {m.corpus.path}",
             f"Builds kept in {data['index_dir']}/builds (* = current):",
             kept,
         ]

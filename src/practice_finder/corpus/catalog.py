@@ -21,6 +21,8 @@ from practice_finder.corpus.write_log import LOG, Entry, WriteLog, WriteResult
 from practice_finder.errors import ConflictError, CorpusError, NotFoundError, RecordProblem
 from practice_finder.models import (
     PLAN_SECTIONS,
+    RECORD_TYPES,
+    TABLES,
     VOCABULARIES,
     City,
     Corpus,
@@ -31,12 +33,8 @@ from practice_finder.models import (
     record_digest,
 )
 
-KINDS = {
-    "practices": "practice",
-    "cities": "city",
-    "plans": "plan",
-}  # collection name -> record type
-COLLECTIONS = {kind: name for name, kind in KINDS.items()}
+COLLECTIONS = TABLES  # record type -> its API collection (/v1/practices)
+KINDS = {collection: kind for kind, collection in COLLECTIONS.items()}  # collection -> record type
 
 
 # -- records as JSON -------------------------------------------------------------------------
@@ -46,13 +44,16 @@ def record_from_payload(
     kind: str, payload: Mapping[str, Any], taxonomy: Taxonomy, where: str = "body"
 ) -> Record:
     """Check a JSON record exactly like a corpus file; raise CorpusError listing every problem."""
-    problems = folder._Problems()
+    problems = folder.Problems()
     meta = dict(payload)
     text_fields = {"practice": ("sections",), "plan": ("sections",), "city": ("description",)}[kind]
     raw = {name: meta.pop(name, None) for name in text_fields}
     sections = _sections_by_heading(kind, raw, problems, where)
-    builder = {"practice": folder._practice, "city": folder._city, "plan": folder._plan}[kind]
-    record = builder(Path(where), meta, sections, taxonomy, problems) if not problems else None
+    record = (
+        folder.build_record(kind, Path(where), meta, sections, taxonomy, problems)
+        if not problems
+        else None
+    )
     if problems or record is None:
         raise CorpusError(
             [_api_field(kind, p) for p in problems]
@@ -62,7 +63,7 @@ def record_from_payload(
 
 
 def _sections_by_heading(
-    kind: str, raw: dict[str, Any], problems: folder._Problems, where: str
+    kind: str, raw: dict[str, Any], problems: folder.Problems, where: str
 ) -> dict[str, str]:
     """The text fields of a JSON record as the corpus parser sees a file's body: heading -> text."""
     if kind == "city":
@@ -126,9 +127,7 @@ def overlay(
 ) -> Corpus:
     """The corpus folder's records with the logged writes applied; links checked again."""
     records: dict[str, dict[str, Any]] = {
-        "practice": {r.id: r for r in base.practices},
-        "city": {r.id: r for r in base.cities},
-        "plan": {r.id: r for r in base.plans},
+        kind: {r.id: r for r in base.of_kind(kind)} for kind in RECORD_TYPES
     }
     problems: list[RecordProblem] = []
     for (kind, record_id), entry in sorted(entries.items(), key=lambda item: item[1].seq):
@@ -143,10 +142,7 @@ def overlay(
             problems.extend(exc.problems)
     merged = Corpus(
         base.taxonomy,
-        *(
-            tuple(sorted(records[k].values(), key=lambda r: r.id))
-            for k in ("practice", "city", "plan")
-        ),
+        *(tuple(sorted(records[k].values(), key=lambda r: r.id)) for k in RECORD_TYPES),
     )
     if check:
         problems.extend(link_problems(merged))
@@ -156,8 +152,8 @@ def overlay(
 
 
 def link_problems(merged: Corpus) -> list[RecordProblem]:
-    found = folder._Problems()
-    folder._check_links(list(merged.practices), list(merged.cities), list(merged.plans), found)
+    found = folder.Problems()
+    folder.check_links(list(merged.practices), list(merged.cities), list(merged.plans), found)
     return list(found)
 
 
@@ -245,7 +241,7 @@ class Catalog:
     def export(self, kind: str) -> Iterator[dict[str, Any]]:
         """Every record of one kind as the API accepts it, pending writes included, in id order."""
         merged, _ = self.current()
-        return (payload_of(r) for r in records_of(merged, kind))
+        return (payload_of(r) for r in merged.of_kind(kind))
 
 
 def _existing(
@@ -259,13 +255,7 @@ def _existing(
             if entry.op == "delete" or entry.payload is None
             else record_from_payload(kind, entry.payload, base.taxonomy)
         )
-    return next((r for r in records_of(base, kind) if r.id == record_id), None)
-
-
-def records_of(merged: Corpus, kind: str) -> tuple[Record, ...]:
-    if kind == "practice":
-        return merged.practices
-    return merged.cities if kind == "city" else merged.plans
+    return next((r for r in base.of_kind(kind) if r.id == record_id), None)
 
 
 def _check_city_link(
@@ -275,9 +265,9 @@ def _check_city_link(
     if isinstance(record, City) or not record.city:
         return
     city = _existing(base, entries, "city", record.city)
-    problems = folder._Problems()
+    problems = folder.Problems()
     practices, plans = ([record], []) if isinstance(record, Practice) else ([], [record])
-    folder._check_links(practices, [city] if isinstance(city, City) else [], plans, problems)
+    folder.check_links(practices, [city] if isinstance(city, City) else [], plans, problems)
     if problems:
         raise CorpusError(list(problems))
 

@@ -12,14 +12,16 @@ import yaml
 
 from practice_finder.corpus import schema
 from practice_finder.errors import CorpusError, RecordProblem
+from practice_finder.languages import LABEL_LANGUAGES
 from practice_finder.models import (
     PLAN_SECTIONS,
-    REGION_LANGUAGES,
+    RECORD_KINDS,
     VOCABULARIES,
     City,
     Corpus,
     Plan,
     Practice,
+    Record,
     Tags,
     Taxonomy,
     Term,
@@ -52,7 +54,9 @@ def load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=YamlLoader)  # noqa: S506 - a SafeLoader subclass
 
 
-class _Problems(list[RecordProblem]):
+class Problems(list[RecordProblem]):
+    """The problems found so far, each with its file and field: collected, then raised as one CorpusError."""
+
     def add(self, path: Path | str, field: str, message: str) -> None:
         self.append(RecordProblem(str(path), field, message))
 
@@ -61,12 +65,13 @@ def load_corpus(corpus_dir: Path) -> Corpus:
     """Read and validate everything under `corpus_dir`; raise CorpusError listing every problem."""
     if not corpus_dir.is_dir():
         raise CorpusError([RecordProblem(str(corpus_dir), "-", "corpus directory does not exist")])
-    problems = _Problems()
+    problems = Problems()
     taxonomy = load_taxonomy(corpus_dir / "taxonomy.yaml", problems)
-    practices = _load_kind(corpus_dir / "practices", taxonomy, _practice, problems)
-    cities = _load_kind(corpus_dir / "cities", taxonomy, _city, problems)
-    plans = _load_kind(corpus_dir / "plans", taxonomy, _plan, problems)
-    _check_links(practices, cities, plans, problems)
+    practices, cities, plans = (
+        _load_kind(corpus_dir / kind.table, taxonomy, BUILDERS[kind.name], problems)
+        for kind in RECORD_KINDS
+    )  # each kind's files lie in the folder named by its table
+    check_links(practices, cities, plans, problems)
     if problems:
         raise CorpusError(list(problems))
     return Corpus(taxonomy, tuple(practices), tuple(cities), tuple(plans))
@@ -75,10 +80,10 @@ def load_corpus(corpus_dir: Path) -> Corpus:
 # -- taxonomy ------------------------------------------------------------------------------
 
 
-def load_taxonomy(path: Path, problems: _Problems | None = None) -> Taxonomy:
+def load_taxonomy(path: Path, problems: Problems | None = None) -> Taxonomy:
     """Parse taxonomy.yaml; problems are collected (or raised when no collector is given)."""
     own = problems is None
-    problems = _Problems() if problems is None else problems
+    problems = Problems() if problems is None else problems
     try:
         data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -93,7 +98,7 @@ def load_taxonomy(path: Path, problems: _Problems | None = None) -> Taxonomy:
     return Taxonomy(vocabularies)
 
 
-def _vocabulary(path: Path, name: str, data: Any, problems: _Problems) -> dict[str, Term]:
+def _vocabulary(path: Path, name: str, data: Any, problems: Problems) -> dict[str, Term]:
     if not isinstance(data, dict) or not isinstance(data.get("terms"), list):
         problems.add(path, f"vocabularies.{name}", "missing or has no list of terms")
         return {}
@@ -108,7 +113,7 @@ def _vocabulary(path: Path, name: str, data: Any, problems: _Problems) -> dict[s
     return terms
 
 
-def _term(raw: Any, vocabulary: str, path: Path, where: str, problems: _Problems) -> Term | None:
+def _term(raw: Any, vocabulary: str, path: Path, where: str, problems: Problems) -> Term | None:
     if not isinstance(raw, dict) or schema._slug(raw.get("id")) or schema._text(raw.get("label")):
         problems.add(path, where, "each term needs a slug `id` and a text `label`")
         return None
@@ -116,7 +121,7 @@ def _term(raw: Any, vocabulary: str, path: Path, where: str, problems: _Problems
     if not isinstance(labels, dict) or not all(isinstance(v, list) for v in labels.values()):
         problems.add(path, f"{where}.labels", "must map language codes to lists of phrases")
         labels = {}
-    unknown = sorted(set(labels) - set(REGION_LANGUAGES))
+    unknown = sorted(set(labels) - set(LABEL_LANGUAGES))
     if unknown:
         problems.add(path, f"{where}.labels", f"unknown language code {unknown[0]!r}")
     return Term(
@@ -131,10 +136,10 @@ def _term(raw: Any, vocabulary: str, path: Path, where: str, problems: _Problems
 
 # -- records -------------------------------------------------------------------------------
 
-Builder = Callable[[Path, dict[str, Any], dict[str, str], Taxonomy, _Problems], Any]
+Builder = Callable[[Path, dict[str, Any], dict[str, str], Taxonomy, Problems], Any]
 
 
-def _load_kind(folder: Path, taxonomy: Taxonomy, build: Builder, problems: _Problems) -> list[Any]:
+def _load_kind(folder: Path, taxonomy: Taxonomy, build: Builder, problems: Problems) -> list[Any]:
     if not folder.is_dir():
         problems.add(folder, "-", "folder is missing")
         return []
@@ -154,7 +159,7 @@ def _load_kind(folder: Path, taxonomy: Taxonomy, build: Builder, problems: _Prob
     return records
 
 
-def _parse(path: Path, problems: _Problems) -> tuple[dict[str, Any], dict[str, str]] | None:
+def _parse(path: Path, problems: Problems) -> tuple[dict[str, Any], dict[str, str]] | None:
     """Front matter and body sections of one Markdown file, or None if unreadable."""
     try:
         post = frontmatter.loads(path.read_text(encoding="utf-8"), handler=_FrontMatter())
@@ -188,7 +193,7 @@ def split_sections(body: str) -> dict[str, str]:
 
 
 def _checked(
-    path: Path, meta: dict[str, Any], spec: list[schema.Field], problems: _Problems
+    path: Path, meta: dict[str, Any], spec: list[schema.Field], problems: Problems
 ) -> bool:
     found = schema.check_fields(meta, spec)
     for field, message in found:
@@ -205,7 +210,7 @@ def _years(value: Any) -> tuple[int, ...]:
 
 
 def _sections(
-    path: Path, sections: dict[str, str], wanted: Iterable[tuple[str, str]], problems: _Problems
+    path: Path, sections: dict[str, str], wanted: Iterable[tuple[str, str]], problems: Problems
 ) -> dict[str, str] | None:
     body: dict[str, str] = {}
     for key, heading in wanted:
@@ -216,13 +221,15 @@ def _sections(
     return body if all(body.values()) else None
 
 
-def _practice(
+def build_practice(
     path: Path,
     meta: dict[str, Any],
     sections: dict[str, str],
     taxonomy: Taxonomy,
-    problems: _Problems,
+    problems: Problems,
 ) -> Practice | None:
+    """A practice from its file's front matter (`meta`) and its body's sections by heading, or None when
+    invalid; what is wrong is added to `problems`, filed under `path`."""
     ok = _checked(path, meta, schema.practice_fields(taxonomy), problems)
     body = _sections(path, sections, schema.PRACTICE_SECTIONS.items(), problems)
     if body and schema.word_count(body["what_happened"]) < schema.MIN_WHAT_HAPPENED_WORDS:
@@ -258,13 +265,15 @@ def _practice(
     )
 
 
-def _city(
+def build_city(
     path: Path,
     meta: dict[str, Any],
     sections: dict[str, str],
     taxonomy: Taxonomy,
-    problems: _Problems,
+    problems: Problems,
 ) -> City | None:
+    """A city profile from its front matter and body text (all sections, joined), or None when invalid;
+    what is wrong is added to `problems`."""
     ok = _checked(path, meta, schema.city_fields(taxonomy), problems)
     description = "\n\n".join(text for text in sections.values() if text).strip()
     if not description:
@@ -289,13 +298,15 @@ def _city(
     )
 
 
-def _plan(
+def build_plan(
     path: Path,
     meta: dict[str, Any],
     sections: dict[str, str],
     taxonomy: Taxonomy,
-    problems: _Problems,
+    problems: Problems,
 ) -> Plan | None:
+    """A plan from its front matter and its body's sections by heading, or None when invalid; what is wrong
+    is added to `problems`."""
     ok = _checked(path, meta, schema.plan_fields(taxonomy), problems)
     body = _sections(path, sections, PLAN_SECTIONS, problems)
     if not ok or body is None:
@@ -315,8 +326,25 @@ def _plan(
     )
 
 
-def _check_links(
-    practices: list[Practice], cities: list[City], plans: list[Plan], problems: _Problems
+BUILDERS: dict[str, Builder] = {"practice": build_practice, "city": build_city, "plan": build_plan}
+
+
+def build_record(
+    kind: str,
+    path: Path,
+    meta: dict[str, Any],
+    sections: dict[str, str],
+    taxonomy: Taxonomy,
+    problems: Problems,
+) -> Record | None:
+    """A record of a kind ('practice', 'city', 'plan') from front matter and sections, checked as a corpus
+    file is (the write log's records go through here too); None when invalid, with `problems` added."""
+    record: Record | None = BUILDERS[kind](path, meta, sections, taxonomy, problems)
+    return record
+
+
+def check_links(
+    practices: list[Practice], cities: list[City], plans: list[Plan], problems: Problems
 ) -> None:
     """Cross-record rules: unique ids per kind, links to existing cities, matching countries."""
     by_id = {c.id: c for c in cities}

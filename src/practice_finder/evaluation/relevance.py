@@ -17,6 +17,7 @@ from typing import Any
 from practice_finder.build.encoders import Embedder
 from practice_finder.config import Settings
 from practice_finder.evaluation import beir
+from practice_finder.languages import LANGUAGES
 from practice_finder.query.handle import Index, open_index
 from practice_finder.query.search import MAX_QUERY_CHARS, MODES, SearchQuery, retrieve
 
@@ -250,17 +251,7 @@ def load_translations(folder: Path = DOMAIN_DIR) -> dict[str, dict[str, str]]:
     return out
 
 
-TATOEBA_CODES = {
-    "sv": "swe",
-    "fi": "fin",
-    "pl": "pol",
-    "de": "deu",
-    "et": "est",
-    "lv": "lvs",
-    "lt": "lit",
-    "da": "dan",
-    "nb": "nob",
-}
+TATOEBA_CODES = {language.code: language.tatoeba for language in LANGUAGES if language.tatoeba}
 
 
 def load_tatoeba(folder: Path, lang: str, limit: int = 0) -> tuple[list[str], list[str]]:

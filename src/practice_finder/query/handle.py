@@ -15,6 +15,7 @@ import numpy as np
 
 from practice_finder.build import store, vectors, versions
 from practice_finder.build.encoders import Embedder
+from practice_finder.build.manifest import Manifest
 from practice_finder.config import Settings
 from practice_finder.errors import IndexMismatchError, IndexMissingError, PracticeFinderError
 from practice_finder.models import Taxonomy, Term
@@ -51,7 +52,7 @@ class Index:
     def __init__(
         self,
         path: Path,
-        manifest: dict[str, Any],
+        manifest: Manifest,
         vectors: dict[str, faiss.Index],
         embedder: Embedder,
         taxonomy: Taxonomy,
@@ -71,7 +72,7 @@ class Index:
 
     @property
     def build_id(self) -> str:
-        return str(self.manifest["build_id"])
+        return self.manifest.build_id
 
     @cached_property
     def practice_of_passage(self) -> dict[int, str]:
@@ -184,17 +185,11 @@ class Index:
             self._connections.clear()
 
 
-def check_manifest(manifest: dict[str, Any], settings: Settings, build: Path) -> None:
+def check_manifest(manifest: Manifest, settings: Settings, build: Path) -> None:
     """Refuse a build made by another schema version or another model than the configured one."""
-    if manifest.get("schema_version") != versions.SCHEMA_VERSION:
-        raise IndexMismatchError(
-            f"build {build.name} has schema version {manifest.get('schema_version')}; this program reads {versions.SCHEMA_VERSION}"
-        )
-    built_with = manifest.get("model", {}).get("name")
-    if built_with != settings.model:
-        raise IndexMismatchError(
-            f"build {build.name} was made with model {built_with!r}, but the configured model is {settings.model!r}"
-        )
+    mismatch = manifest.mismatch(settings.model)
+    if mismatch is not None:
+        raise IndexMismatchError(f"build {build.name} was made with {mismatch}")
 
 
 def open_index(
@@ -213,10 +208,10 @@ def open_index(
     manifest = versions.read_manifest(build)
     check_manifest(manifest, settings, build)
     versions.verify_files(build, manifest)
-    dimension = int(manifest["model"]["dimension"])
+    dimension = manifest.model.dimension
     loaded = {
-        kind: vectors.load(build / info["file"], int(info["size"]), dimension)
-        for kind, info in manifest["vectors"].items()
+        kind: vectors.load(build / info.file, info.size, dimension)
+        for kind, info in manifest.vectors.items()
     }
     try:
         db = store.connect(build / "store.db")
@@ -267,23 +262,23 @@ def open_serving(
     raise IndexMissingError(f"no index has been built in {settings.index_dir}")
 
 
-def _same_query_encoder(old: dict[str, Any], new: dict[str, Any]) -> bool:
+def _same_query_encoder(old: Manifest, new: Manifest) -> bool:
     """Both builds answer queries with the same model files (so the loaded encoder can serve the new one)."""
 
-    def encoder(manifest: dict[str, Any]) -> dict[str, Any] | None:
-        info = manifest.get("query_encoder")
+    def encoder(manifest: Manifest) -> dict[str, Any] | None:
+        info = manifest.query_encoder
         return (
             None if info is None else {k: v for k, v in info.items() if k != "reused_from"}
         )  # sha256 of the files
 
-    return bool(old.get("model") == new.get("model") and encoder(old) == encoder(new))
+    return old.model == new.model and encoder(old) == encoder(new)
 
 
 QUERY_ENCODERS = ("onnx-int8", "onnx", "torch")
 
 
 def query_embedder(
-    settings: Settings, build: Path, manifest: dict[str, Any], make_embedder: Callable[[], Embedder]
+    settings: Settings, build: Path, manifest: Manifest, make_embedder: Callable[[], Embedder]
 ) -> Embedder:
     """ONNX Runtime (int8 or float) when the build has that export and settings ask for it; else sentence-transformers."""
     if settings.query_encoder not in QUERY_ENCODERS:
@@ -291,7 +286,7 @@ def query_embedder(
             f"PF_QUERY_ENCODER={settings.query_encoder!r} is not known",
             f"use one of {', '.join(QUERY_ENCODERS)}",
         )
-    info = manifest.get("query_encoder")
+    info = manifest.query_encoder
     if info and settings.query_encoder != "torch":
         quantized = settings.query_encoder == "onnx-int8" and bool(
             info.get("int8")
@@ -300,7 +295,7 @@ def query_embedder(
 
         return OnnxEmbedder(
             settings.model,
-            int(manifest["model"]["dimension"]),
+            manifest.model.dimension,
             build,
             info,
             settings.threads,

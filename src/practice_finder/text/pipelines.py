@@ -15,6 +15,8 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from practice_finder.languages import BY_CODE
+
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
@@ -78,7 +80,7 @@ def _load_pipeline(lang: str) -> Language:
         nlp.enable_pipe("senter")
     else:
         try:
-            nlp = spacy.blank(lang)
+            nlp = spacy.blank(BY_CODE[lang].spacy if lang in BY_CODE else lang)
         except ImportError:
             nlp = spacy.blank("xx")
         nlp.add_pipe("sentencizer")

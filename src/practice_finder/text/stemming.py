@@ -7,18 +7,11 @@ from functools import cache, lru_cache
 
 import snowballstemmer
 
-STEMMERS = {
-    "en": "english",
-    "sv": "swedish",
-    "da": "danish",
-    "nb": "norwegian",
-    "no": "norwegian",
-    "de": "german",
-    "fi": "finnish",
-    "et": "estonian",
-    "lt": "lithuanian",
-    "pl": "polish",
-}
+from practice_finder.languages import LANGUAGES
+
+# language code -> Snowball stemmer; a record may say "no" (Norwegian, written standard not named)
+STEMMERS = {language.code: language.snowball for language in LANGUAGES if language.snowball}
+STEMMERS["no"] = STEMMERS["nb"]
 WORD = re.compile(r"\w+", re.UNICODE)
 
 

@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from practice_finder import __version__
+from practice_finder.build.manifest import Manifest
 from practice_finder.query import peers, reads
 from practice_finder.query import search as core
 from practice_finder.query.checks import country_codes
@@ -78,7 +79,7 @@ def health() -> dict[str, str]:
 class Ready(msgspec.Struct, kw_only=True):
     ready: bool
     build: str
-    manifest: dict[str, Any]
+    manifest: Manifest
     refused_builds: list[
         dict[str, str]
     ]  # builds passed over as unusable (damaged, another model): served is an older one

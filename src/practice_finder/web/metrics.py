@@ -79,15 +79,15 @@ class _IndexCollector:
             [],
             {
                 "build": index.build_id,
-                "model": str(manifest.get("model", {}).get("name")),
-                "built_at": str(manifest.get("built_at")),
+                "model": manifest.model.name,
+                "built_at": manifest.built_at,
             },
         )
         yield info
         records = GaugeMetricFamily(
             "pf_index_records", "Records in the build being served.", labels=["kind"]
         )
-        for kind, count in manifest.get("counts", {}).items():
+        for kind, count in manifest.counts.items():
             records.add_metric([kind], float(count))
         yield records
         pending = GaugeMetricFamily(

@@ -241,24 +241,20 @@ class Service:
     # -- writes and re-index ---------------------------------------------------------------
 
     def served_seq(self) -> int:
-        return (
-            int(self.index.manifest.get("writes", {}).get("seq", 0))
-            if self.index is not None
-            else 0
-        )
+        return self.index.manifest.writes.seq if self.index is not None else 0
 
     def request_reindex(self) -> None:
         self.reindexer.requested.set()
 
     def status(self) -> AdminStatus:
         index = self.index
-        manifest = index.manifest if index is not None else {}
+        manifest = index.manifest if index is not None else None
         return AdminStatus(
             ready=index is not None,
             build=index.build_id if index else None,
-            built_at=manifest.get("built_at"),
-            model=manifest.get("model", {}).get("name"),
-            counts=dict(manifest.get("counts", {})),
+            built_at=manifest.built_at if manifest else None,
+            model=manifest.model.name if manifest else None,
+            counts=dict(manifest.counts) if manifest else {},
             writes_logged=self.catalog.log.max_seq(),
             writes_served=self.served_seq(),
             pending_writes=self.catalog.log.pending(self.served_seq()),
