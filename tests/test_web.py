@@ -48,7 +48,8 @@ def test_pages(client: TestClient, path: str, status: int, text: str) -> None:
 
 def test_no_results_state(client: TestClient) -> None:
     page = client.get("/?q=library&country=EE&challenge=disability-inclusion&asset=islands").text
-    assert "No practices match" in page or "practices match" in page
+    assert "<strong>No practices match.</strong>" in page
+    assert 'class="hit"' not in page and 'id="total"' not in page
 
 
 def test_pagination_links_keep_the_filters(client: TestClient) -> None:

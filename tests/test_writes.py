@@ -351,7 +351,7 @@ def test_a_put_undone_by_a_delete_leaves_nothing_pending(served: tuple[TestClien
     assert client.get("/v1/admin/status", headers=ADMIN).json()["pending_writes"] == 0
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_write_path_with_the_real_model(minilm_settings: Settings, tmp_path: Path) -> None:
     """The production path end to end: key, write, the re-index in a child `practice-finder ingest` process with
     the shipped model, the atomic swap, and the record found by a search in other words."""
