@@ -14,6 +14,8 @@ from practice_finder.config import DEFAULT_MODEL, Settings
 from practice_finder.query.search import MMR_POOL
 from practice_finder.web.app import create_app
 
+from .fakes import HashingEmbedder
+
 YOUTH = "young people leave our small town, how can culture keep them"
 
 
@@ -333,8 +335,8 @@ def test_openapi_document_and_offline_swagger(client: TestClient) -> None:
         assert client.get(f"/static/swagger-ui/{asset}").status_code == 200
 
 
-def test_no_index_gives_503_with_the_fix(tmp_path: Path, real_embedder) -> None:  # type: ignore[no-untyped-def]
-    with TestClient(create_app(Settings(index_dir=tmp_path / "empty"), lambda: real_embedder)) as c:
+def test_no_index_gives_503_with_the_fix(tmp_path: Path, fake_embedder: HashingEmbedder) -> None:
+    with TestClient(create_app(Settings(index_dir=tmp_path / "empty"), lambda: fake_embedder)) as c:
         assert c.get("/health").status_code == 200
         problem = _problem(c.get("/ready"), 503)
         assert "practice-finder ingest" in problem["hint"]
