@@ -30,7 +30,7 @@ serve: index
 test: install
 	$(BIN)/python -m pytest
 
-# The fast lane, under two minutes: every test not marked `real` (no shipped model, no real index;
+# The fast lane, about two minutes: every test not marked `real` (no shipped model, no real index;
 # the tiny corpus with the deterministic embedder instead).
 test-fast: install
 	$(BIN)/python -m pytest -m "not real"
