@@ -7,7 +7,7 @@ PF := $(BIN)/practice-finder
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install index serve search test lint typecheck clean
+.PHONY: install index serve search test test-fast lint typecheck clean
 
 # The venv is (re)made when missing or when the dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -26,8 +26,14 @@ index: install
 serve: index
 	$(PF) serve --host 127.0.0.1 --port 8000
 
+# The whole suite (what CI runs): unit tests plus tests on the real models and the real corpus.
 test: install
 	$(BIN)/python -m pytest
+
+# The fast lane, about two minutes: every test not marked `real` (no shipped model, no real index;
+# the tiny corpus with the deterministic embedder instead).
+test-fast: install
+	$(BIN)/python -m pytest -m "not real"
 
 # Lint: ruff's rules, ruff's formatting (`ruff format src tests scripts` fixes it) and the import layers.
 lint: install

@@ -1,5 +1,8 @@
 """Shared fixtures: a tiny inline corpus with a fake embedder for fast pipeline tests, and one real
-index (shipped model, shipped corpus) built once per test session for search tests."""
+index (shipped model, shipped corpus) built once per test session for search tests.
+
+Every test that uses a real model or a real index is marked `real` here, so `pytest -m "not real"`
+(`make test-fast`) runs the rest in a couple of minutes."""
 
 from __future__ import annotations
 
@@ -21,6 +24,25 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
+
+# Fixtures that load a shipped model or build a real index: a test using any of them, directly or
+# through another fixture, is marked `real`.
+REAL_FIXTURES = frozenset(
+    {
+        "real_settings",
+        "real_index",
+        "real_embedder",
+        "minilm_embedder",
+        "minilm_settings",
+        "minilm_index",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if REAL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real)
 
 
 @pytest.fixture

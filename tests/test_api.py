@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from practice_finder.config import DEFAULT_MODEL, Settings
+from practice_finder.query.search import MMR_POOL
 from practice_finder.web.app import create_app
+
+from .fakes import HashingEmbedder
 
 YOUTH = "young people leave our small town, how can culture keep them"
 
@@ -112,11 +115,14 @@ def test_facet_counts_follow_filters(client: TestClient) -> None:
 
 
 def test_diversify_reorders_but_keeps_the_candidates(client: TestClient) -> None:
-    plain = client.get("/v1/search", params={"q": "wooden houses in the old town", "k": 10}).json()
-    varied = client.get(
-        "/v1/search", params={"q": "wooden houses in the old town", "k": 10, "diversify": "true"}
-    ).json()
-    assert varied["hits"][0]["id"] == plain["hits"][0]["id"] and varied["total"] == plain["total"]
+    query = "wooden houses in the old town"
+    plain = client.get("/v1/search", params={"q": query, "k": 10}).json()
+    varied = client.get("/v1/search", params={"q": query, "k": 10, "diversify": "true"}).json()
+    pool = client.get("/v1/search", params={"q": query, "k": MMR_POOL}).json()
+    ids, varied_ids = [h["id"] for h in plain["hits"]], [h["id"] for h in varied["hits"]]
+    assert varied_ids[0] == ids[0] and varied["total"] == plain["total"]
+    assert varied_ids != ids  # the order changed ...
+    assert set(varied_ids) <= {h["id"] for h in pool["hits"]}  # ... among the same candidates
 
 
 @pytest.mark.parametrize(
@@ -144,9 +150,7 @@ def test_bad_search_parameters_are_400_naming_them(
 def test_records(client: TestClient) -> None:
     practice = client.get("/v1/practices/rujiena-courtyard-meet-your-neighbour").json()
     assert practice["city"] == "rujiena" and practice["city_name"] == "Rūjiena"
-    assert (
-        "loneliness" in practice["tags"]["declared"]["challenges"] or practice["tags"]["from_text"]
-    )
+    assert "loneliness" in practice["tags"]["declared"]["challenges"]
     similar = client.get(
         "/v1/practices/rujiena-courtyard-meet-your-neighbour/similar", params={"k": 4}
     ).json()
@@ -208,6 +212,7 @@ def test_recommendations_for_a_described_town_show_what_was_understood(client: T
         body["profile"]["settlement_type"] == "town"
         and body["profile"]["settlement_type_estimated"]
     )
+    assert len(body["recommendations"]) == 5
     for rec in body["recommendations"]:
         assert set(rec["addresses_challenges"]) & {"youth-out-migration", "loneliness"}, rec["id"]
         assert "inhabitants" in rec["reason"]
@@ -227,8 +232,7 @@ def test_recommendations_for_a_described_town_show_what_was_understood(client: T
     ],
 )
 def test_bad_recommendation_bodies_are_400(client: TestClient, body: dict, parameter: str) -> None:  # type: ignore[type-arg]
-    problem = _problem(client.post("/v1/recommendations", json=body), 400)
-    assert problem.get("parameter", "body").startswith(parameter.split(".")[0])
+    _problem(client.post("/v1/recommendations", json=body), 400, parameter)
 
 
 def test_malformed_json_is_400(client: TestClient) -> None:
@@ -280,6 +284,7 @@ def test_mentors_worked_on_the_same_challenges(client: TestClient) -> None:
     wanted = set(body["profile"]["challenges"]) | set(
         body["profile"]["understood"].get("challenges", [])
     )
+    assert len(body["peers"]) == 5
     for peer in body["peers"]:
         shared = {c for p in peer["experience"]["practices"] for c in p["shared_challenges"]} | set(
             peer["experience"]["plan_challenges"]
@@ -328,8 +333,8 @@ def test_openapi_document_and_offline_swagger(client: TestClient) -> None:
         assert client.get(f"/static/swagger-ui/{asset}").status_code == 200
 
 
-def test_no_index_gives_503_with_the_fix(tmp_path: Path, real_embedder) -> None:  # type: ignore[no-untyped-def]
-    with TestClient(create_app(Settings(index_dir=tmp_path / "empty"), lambda: real_embedder)) as c:
+def test_no_index_gives_503_with_the_fix(tmp_path: Path, fake_embedder: HashingEmbedder) -> None:
+    with TestClient(create_app(Settings(index_dir=tmp_path / "empty"), lambda: fake_embedder)) as c:
         assert c.get("/health").status_code == 200
         problem = _problem(c.get("/ready"), 503)
         assert "practice-finder ingest" in problem["hint"]

@@ -11,11 +11,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from practice_finder.build import versions
 from practice_finder.cli.main import cli
 from practice_finder.config import DEFAULT_MODEL, Settings
+
+from .fakes import HashingEmbedder
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,6 +45,27 @@ def test_search_without_index_is_one_line_with_the_fix(tmp_path: Path) -> None:
     ]
 
 
+def test_ingest_info_and_search_on_the_tiny_corpus(
+    tiny: Settings, fake_embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands in process, with the deterministic embedder in place of the shipped model."""
+    monkeypatch.setattr(
+        "practice_finder.cli.main._embedder_factory", lambda _: lambda: fake_embedder
+    )
+    where = ("--index", str(tiny.index_dir))
+    built = CliRunner().invoke(
+        cli, ["ingest", "--corpus", str(tiny.corpus_dir), *where, "--no-progress", "--json"]
+    )
+    assert built.exit_code == 0, built.output
+    assert json.loads(built.output)["counts"]["practices"] == 3
+    info = json.loads(CliRunner().invoke(cli, ["info", *where, "--json"]).output)
+    assert info["current"] == json.loads(built.output)["build_id"]
+    found = CliRunner().invoke(cli, ["search", "library evenings", "--json", "--k", "2", *where])
+    assert found.exit_code == 0, found.output
+    assert len(json.loads(found.output)["hits"]) == 2
+
+
+@pytest.mark.real  # a child process ingests with the shipped model
 def test_invalid_corpus_lists_problems_and_keeps_previous_build(tiny: Settings) -> None:
     ok = _cli(
         "ingest", "--corpus", str(tiny.corpus_dir), "--index", str(tiny.index_dir), "--no-progress"
@@ -67,6 +91,7 @@ def test_invalid_corpus_lists_problems_and_keeps_previous_build(tiny: Settings) 
     assert info["current"] == first.name  # type: ignore[union-attr]
 
 
+@pytest.mark.real  # a child process ingests with the shipped model
 def test_second_ingest_reembeds_nothing(tiny: Settings) -> None:
     args = (
         "ingest",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,21 +37,26 @@ from .fakes import HashingEmbedder, write_tiny_corpus
 KEY = "fault-key"
 
 
-@pytest.fixture
-def two_builds(tmp_path: Path) -> tuple[Settings, HashingEmbedder, str, str]:
-    """Two good builds: an older one and the current one (a corpus edit apart)."""
-    write_tiny_corpus(tmp_path / "corpus", CORPUS / "taxonomy.yaml")
-    embedder = HashingEmbedder()
-    settings = Settings(
-        corpus_dir=tmp_path / "corpus",
-        index_dir=tmp_path / "indexes",
-        state_dir=tmp_path / "state",
+def _settings(root: Path) -> Settings:
+    return Settings(
+        corpus_dir=root / "corpus",
+        index_dir=root / "indexes",
+        state_dir=root / "state",
         progress=False,
         admin_keys=(key_digest(KEY),),
         reindex_runner="thread",
         reindex_delay=0,
         log_format="text",
     )
+
+
+@pytest.fixture(scope="module")
+def built_twice(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """Two good builds, made once for the module: an older one and the current one (a corpus edit apart)."""
+    root = tmp_path_factory.mktemp("two-builds")
+    write_tiny_corpus(root / "corpus", CORPUS / "taxonomy.yaml")
+    embedder = HashingEmbedder()
+    settings = _settings(root)
     old = ingest(settings, lambda: embedder).build_id
     page = next((settings.corpus_dir / "practices").glob("*.md"))
     page.write_text(
@@ -58,7 +64,18 @@ def two_builds(tmp_path: Path) -> tuple[Settings, HashingEmbedder, str, str]:
     )
     new = ingest(settings, lambda: embedder).build_id
     assert old and new and old != new
-    return settings, embedder, old, new
+    return root, old, new
+
+
+@pytest.fixture
+def two_builds(
+    built_twice: tuple[Path, str, str], tmp_path: Path
+) -> tuple[Settings, HashingEmbedder, str, str]:
+    """A copy of the two builds for one test to damage."""
+    root, old, new = built_twice
+    for folder in ("corpus", "indexes"):
+        shutil.copytree(root / folder, tmp_path / folder, symlinks=True)
+    return _settings(tmp_path), HashingEmbedder(), old, new
 
 
 def _truncate(path: Path) -> None:

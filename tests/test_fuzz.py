@@ -32,6 +32,8 @@ BOTH_TYPES = {
 }
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 
+pytestmark = pytest.mark.real  # schemathesis: hundreds of generated requests
+
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:

@@ -22,6 +22,7 @@ def _challenges(index, practice_id: str) -> set[str]:  # type: ignore[no-untyped
 def test_youth_out_migration_query_ranks_youth_practices_first(real_index) -> None:  # type: ignore[no-untyped-def]
     result = search(real_index, SearchQuery(YOUTH, k=5))
     assert result.understood.get("challenges") == ["youth-out-migration"]
+    assert len(result.hits) == 5
     for hit in result.hits:
         assert "youth-out-migration" in _challenges(real_index, hit.id), hit.id
 

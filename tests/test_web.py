@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from litestar.testing import TestClient
@@ -48,7 +49,8 @@ def test_pages(client: TestClient, path: str, status: int, text: str) -> None:
 
 def test_no_results_state(client: TestClient) -> None:
     page = client.get("/?q=library&country=EE&challenge=disability-inclusion&asset=islands").text
-    assert "No practices match" in page or "practices match" in page
+    assert "<strong>No practices match.</strong>" in page
+    assert 'class="hit"' not in page and 'id="total"' not in page
 
 
 def test_pagination_links_keep_the_filters(client: TestClient) -> None:
@@ -78,8 +80,8 @@ def test_recommend_form_round_trip(client: TestClient) -> None:
     assert bad.status_code == 400 and "not a whole number" in bad.text
 
 
-def test_no_index_page_says_what_to_do(tmp_path, real_embedder) -> None:  # type: ignore[no-untyped-def]
-    with TestClient(create_app(Settings(index_dir=tmp_path / "none"), lambda: real_embedder)) as c:
+def test_no_index_page_says_what_to_do(tmp_path: Path, fake_embedder: HashingEmbedder) -> None:
+    with TestClient(create_app(Settings(index_dir=tmp_path / "none"), lambda: fake_embedder)) as c:
         response = c.get("/")
         assert response.status_code == 503 and "practice-finder ingest" in response.text
 

@@ -45,13 +45,23 @@ def _settings(root: Path, **changes: Any) -> Settings:
     )
 
 
+@pytest.fixture(scope="module")
+def tiny_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny corpus and its build, made once for the module; each test serves a copy."""
+    root = tmp_path_factory.mktemp("tiny-build")
+    write_tiny_corpus(root / "corpus", CORPUS / "taxonomy.yaml")
+    embedder = HashingEmbedder()
+    ingest(_settings(root), lambda: embedder)
+    return root
+
+
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[TestClient, Any]]:
+def served(tiny_build: Path, tmp_path: Path) -> Iterator[tuple[TestClient, Any]]:
     """A client of an app over the tiny corpus; the test drives the watcher with `service.tick()`."""
-    write_tiny_corpus(tmp_path / "corpus", CORPUS / "taxonomy.yaml")
+    for folder in ("corpus", "indexes"):
+        shutil.copytree(tiny_build / folder, tmp_path / folder, symlinks=True)
     embedder = HashingEmbedder()
     settings = _settings(tmp_path)
-    ingest(settings, lambda: embedder)
     app = create_app(settings, lambda: embedder, watch=False)
     with TestClient(app) as client:
         yield client, app.state["service"]
@@ -351,7 +361,7 @@ def test_a_put_undone_by_a_delete_leaves_nothing_pending(served: tuple[TestClien
     assert client.get("/v1/admin/status", headers=ADMIN).json()["pending_writes"] == 0
 
 
-@pytest.mark.slow
+@pytest.mark.real
 def test_write_path_with_the_real_model(minilm_settings: Settings, tmp_path: Path) -> None:
     """The production path end to end: key, write, the re-index in a child `practice-finder ingest` process with
     the shipped model, the atomic swap, and the record found by a search in other words."""
