@@ -33,7 +33,7 @@ test: install
 # The fast lane, about two minutes: every test not marked `real` (no shipped model, no real index;
 # the tiny corpus with the deterministic embedder instead).
 test-fast: install
-	$(BIN)/python -m pytest -m "not real"
+	$(BIN)/python -m pytest -m "not real" -n 2
 
 # Lint: ruff's rules, ruff's formatting (`ruff format src tests scripts` fixes it) and the import layers.
 lint: install

@@ -231,6 +231,7 @@ class Service:
 
     def close(self) -> None:
         self._stop.set()
+        self.reindexer.requested.set()  # wakes the watcher from its wait, so it sees the stop at once
         if self._watcher is not None:
             self._watcher.join(timeout=5)
         for _, index in self._retired:
