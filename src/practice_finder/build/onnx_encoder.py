@@ -120,8 +120,8 @@ def _describe(model: Any) -> dict[str, Any]:
         "graph": GRAPH,
         "pooling": pooling,
         "max_length": int(model.max_seq_length),
-        "torch": torch.__version__,
-        "onnxruntime": onnxruntime.__version__,
+        "torch": str(torch.__version__),  # a str subclass, which msgspec does not encode
+        "onnxruntime": str(onnxruntime.__version__),
         "tokenizer_path": str(tokenizer_path),
     }
 
