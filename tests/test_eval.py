@@ -93,7 +93,7 @@ def test_quick_scifact_run_on_the_real_model(tmp_path: Path, minilm_embedder) ->
     """
     from dataclasses import replace
 
-    from practice_finder.evaluation import beir_eval
+    from practice_finder.evaluation.relevance import beir_eval
     from practice_finder.query.handle import open_index
 
     settings = Settings(index_dir=tmp_path / "unused", progress=False, model=ENGLISH_MODEL)
