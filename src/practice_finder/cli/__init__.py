@@ -1,0 +1,1 @@
+"""Layer 7, the command line: `practice-finder` and its plain-text reports."""
