@@ -443,9 +443,8 @@ def main() -> None:
 
     documents = practice_texts(args.index)
     queries, qrels = load_domain(ROOT / "eval/domain")
-    index, open_s = open_ours(
-        args.index, args.threads, args.query_encoder
-    )  # first: fail before the long part
+    # first: fail before the long part
+    index, open_s = open_ours(args.index, args.threads, args.query_encoder)
     try:
         ensure_venv(args.venv)
         before = os.getloadavg()

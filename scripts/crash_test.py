@@ -103,9 +103,8 @@ class Writer:
     round: int
     template: dict[str, Any]
     rng: random.Random
-    live: dict[str, tuple[str, int]] = field(
-        default_factory=dict
-    )  # id -> (token, version) created and not deleted
+    # id -> (token, version) created and not deleted
+    live: dict[str, tuple[str, int]] = field(default_factory=dict)
     count: int = 0
 
     def next_write(self) -> tuple[str, str, dict[str, Any] | None]:

@@ -91,9 +91,8 @@ def translated_words_ceiling(index_dir: Path) -> dict[str, float]:
         for lang, queries in load_translations(ROOT / "eval/domain").items():
             runs = {}
             for qid, text in queries.items():
-                found = search.retrieve(
-                    index, search.SearchQuery(text, k=100), feedback=False
-                )  # its lexical leg is replaced
+                # its lexical leg is replaced
+                found = search.retrieve(index, search.SearchQuery(text, k=100), feedback=False)
                 words = pipelines.content_words(english[qid], "en")
                 english_tax = legs.english_words(index, found.understood)
                 ranked = {
@@ -102,9 +101,8 @@ def translated_words_ceiling(index_dir: Path) -> dict[str, float]:
                         index, words, index.ranking.candidates, "", [], "en", english_tax
                     ),
                 }
-                fused = fusion.reciprocal_rank_fusion(ranked, k=index.ranking.rrf_k)[
-                    :100
-                ]  # full weight, as for an English question
+                # full weight, as for an English question
+                fused = fusion.reciprocal_rank_fusion(ranked, k=index.ranking.rrf_k)[:100]
                 runs[qid] = {rid: float(len(fused) - i) for i, (rid, _) in enumerate(fused)}
             out[lang] = score(qrels, runs)["nDCG@10"]
             print(model, "ceiling", lang, out[lang], flush=True)

@@ -48,10 +48,11 @@ import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+# the project's own index and state: never written by these scripts
 PROTECTED = (
     ROOT / "indexes",
     ROOT / "state",
-)  # the project's own index and state: never written by these scripts
+)
 PORTS = range(8700, 8800)
 MIX = {"search": 0.60, "recommendations": 0.25, "peers": 0.15}
 READY_TIMEOUT = 240.0

@@ -61,9 +61,8 @@ def test_a_lone_quick_read_runs_on_the_event_loop_and_one_among_others_in_a_work
 def test_requests_in_progress_are_counted_and_released(client: TestClient) -> None:
     for _ in range(3):
         assert client.get("/v1/search", params={"q": YOUTH}).status_code == 200
-    assert (
-        client.get("/v1/practices/nope").status_code == 404
-    )  # a request that fails is released too
+    # a request that fails is released too
+    assert client.get("/v1/practices/nope").status_code == 404
     assert "pf_http_requests_in_progress 1.0" in client.get("/metrics").text  # the scrape itself
 
 

@@ -121,10 +121,10 @@ def test_quick_scifact_run_on_the_real_model(tmp_path: Path, minilm_embedder) ->
             ]
         finally:
             other.close()
-    assert abs(dense["onnx"] - dense["torch"]) <= 0.002, (
-        dense
-    )  # the float export ranks as sentence-transformers does
+    # the float export ranks as sentence-transformers does
+    assert abs(dense["onnx"] - dense["torch"]) <= 0.002, dense
+    # int8 (the default) loses almost nothing
     assert modes["dense"]["nDCG@10"] >= dense["torch"] - 0.01, (
         modes,
         dense,
-    )  # int8 (the default) loses almost nothing
+    )

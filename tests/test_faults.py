@@ -142,9 +142,8 @@ def test_with_no_usable_build_ready_is_503_with_the_reason(two_builds: Any, app_
     assert response.status_code == 503 and "store.db" in response.json()["detail"]
     assert "ingest" in response.json()["hint"]
     assert "pf_index_ready 0.0" in client.get("/metrics").text
-    report = ingest(
-        settings, lambda: embedder
-    )  # the fix the hint names: a damaged current build is rebuilt
+    # the fix the hint names: a damaged current build is rebuilt
+    report = ingest(settings, lambda: embedder)
     assert report.build_id is not None and report.reason == "no current build"
 
 

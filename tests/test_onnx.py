@@ -28,9 +28,8 @@ def test_the_service_encodes_queries_with_int8_onnx_by_default(minilm_index) -> 
         minilm_index.path / info["file"]
     ).stat().st_size * 0.8
     assert info["graph"] == onnx_encoder.GRAPH
-    assert (
-        info["fused"]["Attention"] == 6 and info["fused"]["SkipLayerNormalization"] == 12
-    )  # every layer fused
+    # every layer fused
+    assert info["fused"]["Attention"] == 6 and info["fused"]["SkipLayerNormalization"] == 12
 
 
 def test_an_unchanged_export_is_linked_from_the_previous_build(
@@ -132,9 +131,10 @@ def test_a_damaged_onnx_file_is_refused(minilm_settings: Settings, tmp_path: Pat
     shutil.copytree(minilm_settings.index_dir, copy)
     build = versions.current_build(copy)
     assert build is not None
+    # the default
     onnx = (
         build / json.loads((build / "manifest.json").read_text())["query_encoder"]["int8"]["file"]
-    )  # the default
+    )
     onnx.unlink()  # it may be a hard link shared with another build: never write through it
     onnx.write_bytes(b"not a model")
     with pytest.raises(

@@ -49,9 +49,8 @@ from practice_finder.web.api_reads import _split
 from .conftest import CORPUS
 from .fakes import HashingEmbedder, write_tiny_corpus
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Generating overly large repr"
-)  # the corpus fixtures, in failure reports
+# the corpus fixtures, in failure reports
+pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 KINDS = tuple(catalog.COLLECTIONS)  # practice, city, plan
 TINY_PRACTICES = {"testby-library-evenings", "nordby-harbour-songs", "ostby-memory-group"}
@@ -354,9 +353,8 @@ def test_a_broken_export_is_refused_naming_only_fields_that_were_broken(
         _mutate(payload, data) for _ in range(data.draw(st.integers(1, 3), label="mutations"))
     }
     outcome = _outcome(kind, payload, tiny_corpus.taxonomy)
-    event(
-        "refused" if isinstance(outcome, list) else "accepted"
-    )  # both should show in --hypothesis-show-statistics
+    # both should show in --hypothesis-show-statistics
+    event("refused" if isinstance(outcome, list) else "accepted")
     if isinstance(outcome, list):
         assert all(_blames(p.field, touched) for p in outcome), (touched, outcome)
     else:
@@ -534,9 +532,8 @@ def test_filters_pass_or_name_a_bad_parameter_and_their_sql_always_runs(
         filters.validate(tiny_index.taxonomy)
     where, params = practice_filter_sql(filters)
     assert where.count("?") == len(params)
-    allowed = allowed_passages(
-        tiny_index.db, where, params
-    )  # values are bound, never spliced: any text is safe
+    # values are bound, never spliced: any text is safe
+    allowed = allowed_passages(tiny_index.db, where, params)
     assert allowed is None if filters.is_empty() else isinstance(allowed, list)
 
 

@@ -187,12 +187,10 @@ def test_rate_limit_per_client(built: tuple[Settings, HashingEmbedder]) -> None:
             h.lower() for h in limited.headers
         }
         assert c.get("/health").status_code == 200 and c.get("/ready").status_code == 200  # exempt
-        assert (
-            c.get("/v1/taxonomy", headers={"X-API-Key": READ_KEY}).status_code == 200
-        )  # a key counts on its own
-        assert (
-            c.get("/v1/taxonomy", headers={"X-API-Key": "made-up"}).status_code == 429
-        )  # an invalid one does not
+        # a key counts on its own
+        assert c.get("/v1/taxonomy", headers={"X-API-Key": READ_KEY}).status_code == 200
+        # an invalid one does not
+        assert c.get("/v1/taxonomy", headers={"X-API-Key": "made-up"}).status_code == 429
 
 
 def test_body_and_query_string_limits(built: tuple[Settings, HashingEmbedder]) -> None:
@@ -206,9 +204,8 @@ def test_body_and_query_string_limits(built: tuple[Settings, HashingEmbedder]) -
         assert c.post("/v1/recommendations", json={"text": "y" * 5_000}).status_code == 413
         long = c.get("/v1/search", params={"q": "choir", "country": ",".join(["LV"] * 2_000)})
         assert long.status_code == 414 and long.json()["type"] == "/problems/query-too-long"
-        assert (
-            c.get("/v1/search", params={"q": "q" * 1_001}).status_code == 400
-        )  # the question itself: 1,000 characters
+        # the question itself: 1,000 characters
+        assert c.get("/v1/search", params={"q": "q" * 1_001}).status_code == 400
 
 
 def test_cors_only_for_configured_origins(built: tuple[Settings, HashingEmbedder]) -> None:
@@ -260,9 +257,8 @@ def test_pages_carry_a_strict_content_security_policy(client: TestClient, path: 
         response.headers["x-content-type-options"] == "nosniff"
         and response.headers["x-frame-options"] == "DENY"
     )
-    assert (
-        "<script>" not in response.text
-    )  # no inline script: every script is a file of this service
+    # no inline script: every script is a file of this service
+    assert "<script>" not in response.text
     # Nothing is loaded from another site: no script, style sheet, image or frame with a full address.
     assert not OFFSITE.findall(response.text)
     assert "http://" not in response.text.replace("http://www.w3.org", "")
@@ -305,6 +301,5 @@ def test_record_text_is_shown_as_text(
             assert "<script>alert" not in page and "<img src=x" not in page
             assert "&lt;script&gt;alert(" in page
         api = c.get("/v1/practices/markup-attack").json()
-        assert (
-            api["title"] == f"Harbour choir {payload}"
-        )  # the API returns the text as written; pages escape it
+        # the API returns the text as written; pages escape it
+        assert api["title"] == f"Harbour choir {payload}"

@@ -114,9 +114,8 @@ def test_a_write_is_searchable_after_the_background_reindex(served: tuple[TestCl
     assert status["pending_writes"] == 0 and status["build"] != before["build"]
     assert status["counts"]["practices"] == before["counts"]["practices"] + 1
     assert status["last_reindex"]["ok"] is True and status["last_reindex"]["trigger"] == "writes"
-    assert (
-        status["last_reindex"]["embedded"] < status["last_reindex"]["reused"]
-    )  # only the new record's texts
+    # only the new record's texts
+    assert status["last_reindex"]["embedded"] < status["last_reindex"]["reused"]
     assert _hit_ids(client, "sauna evenings fishermen")[0] == "sauna-evenings"
     assert (
         client.get("/v1/practices/sauna-evenings").json()["title"] == "Sauna evenings for fishermen"
@@ -329,9 +328,8 @@ def test_writes_wait_for_quiet_before_reindexing(tmp_path: Path) -> None:
         service = app.state["service"]
         client.post("/v1/practices", json=_new_practice(client), headers=ADMIN)
         service.tick()
-        assert (
-            client.get("/v1/admin/status", headers=ADMIN).json()["pending_writes"] == 1
-        )  # still within the quiet time
+        # still within the quiet time
+        assert client.get("/v1/admin/status", headers=ADMIN).json()["pending_writes"] == 1
 
 
 def test_the_cli_ingest_includes_the_write_log(tmp_path: Path) -> None:
@@ -354,9 +352,8 @@ def test_a_put_undone_by_a_delete_leaves_nothing_pending(served: tuple[TestClien
     client.post("/v1/practices", json=_new_practice(client), headers=ADMIN)
     service.tick()
     client.delete("/v1/practices/sauna-evenings", headers=ADMIN)
-    client.post(
-        "/v1/practices", json=_new_practice(client), headers=ADMIN
-    )  # back to what the build has
+    # back to what the build has
+    client.post("/v1/practices", json=_new_practice(client), headers=ADMIN)
     service.tick()
     assert client.get("/v1/admin/status", headers=ADMIN).json()["pending_writes"] == 0
 

@@ -32,9 +32,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     # Writes from the portal and the background re-index (docs/reliability.md#the-write-path).
-    state_dir: Path = Path(
-        "state"
-    )  # writes.db (every accepted write, SQLite WAL) and the last re-index; never in indexes/
+    # writes.db (every accepted write, SQLite WAL) and the last re-index; never in indexes/
+    state_dir: Path = Path("state")
     auto_reindex: bool = True  # re-index in the background when writes are pending
     reindex_delay: int = 2  # seconds without new writes before a background re-index starts (a burst makes one build)
     reindex_runner: str = (

@@ -25,9 +25,8 @@ class RegionLanguage:
     lingua: str  # the member of lingua's `Language`
     snowball: str | None  # the Snowball stemmer; None where we stem with our own (Latvian)
     spacy: str  # the language code of `spacy.blank`
-    tatoeba: (
-        str | None
-    )  # ISO 639-3 code of the LASER Tatoeba test set with English; None for English
+    # ISO 639-3 code of the LASER Tatoeba test set with English; None for English
+    tatoeba: str | None
 
 
 LANGUAGES: tuple[RegionLanguage, ...] = (

@@ -198,9 +198,8 @@ def _build(
     try:
         _build_into(tmp, corpus, previous, settings, make_embedder, report, timer)
     except BaseException:
-        shutil.rmtree(
-            tmp, ignore_errors=True
-        )  # a kill -9 cannot get here; the next ingest removes it
+        # a kill -9 cannot get here; the next ingest removes it
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     versions.publish(settings.index_dir, tmp, build_id)
     report.current_build = build_id

@@ -59,6 +59,7 @@ def _quantize(source: Path, target: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    # for tensors the fused graph leaves untyped
     quantize_dynamic(
         str(source),
         str(target),
@@ -66,7 +67,7 @@ def _quantize(source: Path, target: Path) -> None:
         per_channel=True,
         op_types_to_quantize=["MatMul", "Attention"],
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )  # for tensors the fused graph leaves untyped
+    )
 
 
 def _fuse(model: Any, path: Path) -> dict[str, int]:

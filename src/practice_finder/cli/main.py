@@ -235,9 +235,8 @@ def serve(host: str | None, port: int | None, workers: int, index_dir: Path | No
     import uvicorn
 
     settings = _settings(host=host, port=port, index_dir=index_dir)
-    os.environ["PF_INDEX_DIR"] = str(
-        settings.index_dir
-    )  # workers build their settings from the environment
+    # workers build their settings from the environment
+    os.environ["PF_INDEX_DIR"] = str(settings.index_dir)
     if (
         workers > 1 and not settings.threads
     ):  # share the cores between workers instead of oversubscribing them

@@ -85,9 +85,8 @@ def _sections_by_heading(
         problems.add(
             where, f"sections.{key}", f"is not a known section (known: {', '.join(headings)})"
         )
-    return {
-        heading: given.get(key, "").strip() for key, heading in headings.items()
-    }  # as the file parser strips
+    # as the file parser strips
+    return {heading: given.get(key, "").strip() for key, heading in headings.items()}
 
 
 def _api_field(kind: str, problem: RecordProblem) -> RecordProblem:
@@ -105,9 +104,8 @@ def _api_field(kind: str, problem: RecordProblem) -> RecordProblem:
 
 def payload_of(record: Record) -> dict[str, Any]:
     """A record as the JSON the API accepts (the inverse of record_from_payload): exports round-trip."""
-    data: dict[str, Any] = msgspec.json.decode(
-        msgspec.json.encode(record)
-    )  # JSON types: tuples become lists
+    # JSON types: tuples become lists
+    data: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(record))
     data.pop("path", None)
     tags = data.pop("tags", {})
     data.update({v: list(tags.get(v) or []) for v in VOCABULARIES if tags.get(v)})

@@ -27,9 +27,8 @@ from practice_finder.models import (
     Term,
 )
 
-HEADING = re.compile(
-    r"^##\s+(\S.*?)(?:\s+#+)?\s*$"
-)  # `## Outcomes ##` is `Outcomes`; `## C#` keeps its #
+# `## Outcomes ##` is `Outcomes`; `## C#` keeps its #
+HEADING = re.compile(r"^##\s+(\S.*?)(?:\s+#+)?\s*$")
 
 
 class YamlLoader(yaml.SafeLoader):
@@ -67,10 +66,11 @@ def load_corpus(corpus_dir: Path) -> Corpus:
         raise CorpusError([RecordProblem(str(corpus_dir), "-", "corpus directory does not exist")])
     problems = Problems()
     taxonomy = load_taxonomy(corpus_dir / "taxonomy.yaml", problems)
+    # each kind's files lie in the folder named by its table
     practices, cities, plans = (
         _load_kind(corpus_dir / kind.table, taxonomy, BUILDERS[kind.name], problems)
         for kind in RECORD_KINDS
-    )  # each kind's files lie in the folder named by its table
+    )
     check_links(practices, cities, plans, problems)
     if problems:
         raise CorpusError(list(problems))
@@ -184,9 +184,8 @@ def split_sections(body: str) -> dict[str, str]:
         match = HEADING.match(line)
         if match:
             current = match.group(1).strip()
-            sections.setdefault(
-                current, []
-            )  # a repeated heading continues its section: no text is dropped
+            # a repeated heading continues its section: no text is dropped
+            sections.setdefault(current, [])
         else:
             sections[current].append(line)
     return {name: "\n".join(lines).strip() for name, lines in sections.items()}

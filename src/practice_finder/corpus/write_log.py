@@ -66,9 +66,8 @@ class WriteLog:
         if not self._created:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
-            conn.execute(
-                "pragma synchronous=full"
-            )  # per connection: the commit reaches the disk before the answer
+            # per connection: the commit reaches the disk before the answer
+            conn.execute("pragma synchronous=full")
             if not self._created:
                 conn.execute("pragma journal_mode=wal")
                 conn.executescript(_SCHEMA)

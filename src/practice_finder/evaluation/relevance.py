@@ -130,9 +130,8 @@ def beir_eval(
         data = beir.sample(data, sample_docs)
     with tempfile.TemporaryDirectory(prefix="pf-eval-") as tmp:
         index_dir = keep_index or Path(tmp) / "indexes"
-        run_settings = replace(
-            settings, corpus_dir=path, index_dir=index_dir
-        )  # every other setting carries over
+        # every other setting carries over
+        run_settings = replace(settings, corpus_dir=path, index_dir=index_dir)
         started = time.perf_counter()
         report = ingest(run_settings, make_embedder, corpus=beir.as_corpus(data))
         ingest_s = time.perf_counter() - started

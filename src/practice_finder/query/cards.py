@@ -24,11 +24,12 @@ from practice_finder.text.snippets import Spans, stem_spans
 if TYPE_CHECKING:
     import sqlite3
 
+# facet name -> vocabulary
 FACET_VOCABULARIES = {
     "challenge": "challenges",
     "asset": "assets",
     "theme": "themes",
-}  # facet name -> vocabulary
+}
 DEFAULT_CAPACITY = 50_000  # cards; a card of the demo corpus takes about 20 KB
 
 
@@ -41,12 +42,10 @@ class Card:
     passages: tuple[str, ...]  # the passages of the text (not the whole-record vector's text)
     matrix: np.ndarray  # one row per passage, normalised embeddings
     record_vector: np.ndarray | None  # the whole-record embedding
-    passage_spans: tuple[
-        Spans, ...
-    ]  # where each word stem occurs in each passage, for matching and marking
-    stems: frozenset[str] = (
-        frozenset()
-    )  # every stem of every passage (a query word not among them matches no passage)
+    # where each word stem occurs in each passage, for matching and marking
+    passage_spans: tuple[Spans, ...]
+    # every stem of every passage (a query word not among them matches no passage)
+    stems: frozenset[str] = frozenset()
 
     @property
     def language(self) -> str:

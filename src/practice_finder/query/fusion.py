@@ -29,6 +29,5 @@ def reciprocal_rank_fusion(
         weight = 1.0 if weights is None else weights.get(name, 1.0)
         for key, rank in ranks(ranked).items():
             scores[key] = scores.get(key, 0.0) + weight / (k + rank)
-    return sorted(
-        scores.items(), key=lambda kv: -kv[1]
-    )  # stable: ties stay in order of first appearance
+    # stable: ties stay in order of first appearance
+    return sorted(scores.items(), key=lambda kv: -kv[1])

@@ -102,9 +102,8 @@ class Index:
         owner = table[ids]
         keep = owner >= 0
         scores, owner = scores[keep], owner[keep]
-        _, first = np.unique(
-            owner, return_index=True
-        )  # first occurrence = best passage of each practice
+        # first occurrence = best passage of each practice
+        _, first = np.unique(owner, return_index=True)
         first.sort()
         first = first[:depth]
         return owner[first], scores[first]
@@ -267,9 +266,8 @@ def _same_query_encoder(old: Manifest, new: Manifest) -> bool:
 
     def encoder(manifest: Manifest) -> dict[str, Any] | None:
         info = manifest.query_encoder
-        return (
-            None if info is None else {k: v for k, v in info.items() if k != "reused_from"}
-        )  # sha256 of the files
+        # sha256 of the files
+        return None if info is None else {k: v for k, v in info.items() if k != "reused_from"}
 
     return old.model == new.model and encoder(old) == encoder(new)
 
@@ -288,9 +286,8 @@ def query_embedder(
         )
     info = manifest.query_encoder
     if info and settings.query_encoder != "torch":
-        quantized = settings.query_encoder == "onnx-int8" and bool(
-            info.get("int8")
-        )  # builds before int8: float
+        # builds before int8: float
+        quantized = settings.query_encoder == "onnx-int8" and bool(info.get("int8"))
         from practice_finder.build.onnx_encoder import OnnxEmbedder
 
         return OnnxEmbedder(

@@ -205,9 +205,8 @@ def taxonomy_leg(
             if allowed is None or rid in allowed:
                 scores[rid] = scores.get(rid, 0.0) + weight * (1.0 if declared else TEXT_TAG_FACTOR)
     order = fusion.ranks(tiebreak)
-    scores = {
-        rid: round(score, 9) for rid, score in scores.items()
-    }  # the same weights in another order: still a tie
+    # the same weights in another order: still a tie
+    scores = {rid: round(score, 9) for rid, score in scores.items()}
     ranked = sorted(scores, key=lambda rid: (-scores[rid], order.get(rid, len(order) + 1), rid))
     return ranked[:depth]
 

@@ -80,9 +80,8 @@ class Ready(msgspec.Struct, kw_only=True):
     ready: bool
     build: str
     manifest: Manifest
-    refused_builds: list[
-        dict[str, str]
-    ]  # builds passed over as unusable (damaged, another model): served is an older one
+    # builds passed over as unusable (damaged, another model): served is an older one
+    refused_builds: list[dict[str, str]]
 
 
 @get("/ready", tags=["service"], sync_to_thread=False, responses=problem_responses(503))

@@ -15,9 +15,8 @@ REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = REQUEST_ID.get()
-        record.__dict__.pop(
-            "color_message", None
-        )  # uvicorn's copy of the message with terminal colours
+        # uvicorn's copy of the message with terminal colours
+        record.__dict__.pop("color_message", None)
         return True
 
 

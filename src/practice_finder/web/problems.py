@@ -203,9 +203,8 @@ def _http_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     )
     headers = dict(exc.headers or {})
     if exc.status_code == 429 and "RateLimit-Reset" in headers:
-        headers["Retry-After"] = headers[
-            "RateLimit-Reset"
-        ]  # seconds until the window lets this client in again
+        # seconds until the window lets this client in again
+        headers["Retry-After"] = headers["RateLimit-Reset"]
     return problem(
         request, exc.status_code, slug, str(exc.detail), str(exc.detail), headers or None
     )
