@@ -1,6 +1,10 @@
 """Latency and throughput of the service through HTTP, on the shipped demo corpus.
 
     .venv/bin/python scripts/bench_http.py [--index indexes] [--workers 2] [--seconds 20] [--json out.json]
+    .venv/bin/python scripts/bench_http.py --index indexes --index /tmp/idx-minilm --alternations 3
+
+With two indexes (say, one per embedding model) each is measured in turn, the order flipping each
+time, and the medians are reported with their ratios to the last index's.
 
 Starts `practice-finder serve` on a free localhost port, then measures:
 - one client: median and p99 of GET /v1/search (the 56 domain questions, cycled) and of
@@ -314,7 +318,18 @@ def with_wrk(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index", type=Path, default=ROOT / "indexes")
+    parser.add_argument(
+        "--index",
+        type=Path,
+        action="append",
+        help="an index directory (default: indexes); give two to compare them in alternating runs",
+    )
+    parser.add_argument(
+        "--alternations",
+        type=int,
+        default=3,
+        help="with two or more indexes: measure each this many times, in turn",
+    )
     parser.add_argument(
         "--requests", type=int, default=300, help="sequential search requests with one client"
     )
@@ -339,6 +354,62 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    indexes = args.index or [ROOT / "indexes"]
+    result = measure(indexes[0], args) if len(indexes) == 1 else compare(indexes, args)
+    text = json.dumps(result, indent=2)
+    print(text)
+    runs = result.get("runs", [result])
+    failed = sum(run.get("failed", 0) for one in runs for run in _runs(one))
+    if failed:
+        print(
+            f"WARNING: {failed} requests failed; the figures above do not measure a healthy server",
+            file=sys.stderr,
+        )
+    if args.json:
+        args.json.write_text(text + "\n")
+
+
+def compare(indexes: list[Path], args: argparse.Namespace) -> dict[str, Any]:
+    """Each index measured `args.alternations` times, in turn (the order flips each time, so a
+    machine slowing down or speeding up hits both alike); the medians, and each index's against the
+    last one's as ratios."""
+    runs: list[dict[str, Any]] = []
+    for turn in range(args.alternations):
+        order = indexes if turn % 2 == 0 else list(reversed(indexes))
+        for index in order:
+            run = measure(index, args)
+            run["index"] = str(index)
+            runs.append(run)
+    medians = {
+        str(index): _medians([r for r in runs if r["index"] == str(index)]) for index in indexes
+    }
+    base = medians[str(indexes[-1])]
+    for figures in medians.values():
+        figures["ratio_to_last"] = {
+            key: round(value / base[key], 2) for key, value in figures.items() if base.get(key)
+        }
+    return {"medians": medians, "runs": runs}
+
+
+def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median over runs of the headline figures: search latency with one client, requests/s."""
+    figures: dict[str, list[float]] = {}
+    for run in runs:
+        one = run.get("search_1_client") or run["search"]  # wrk's run when there is one
+        figures.setdefault("search_median_ms", []).append(one["median_ms"])
+        rec = run.get("recommendations_1_client") or run["recommendations"]
+        figures.setdefault("recommendations_median_ms", []).append(rec["median_ms"])
+        for load in run.get("concurrent", []):
+            figures.setdefault(f"requests_per_s_{load['clients']}_clients", []).append(
+                load["requests_per_s"]
+            )
+    out: dict[str, Any] = {"model": runs[0]["model"]}
+    out.update({k: round(statistics.median(v), 2) for k, v in figures.items()})
+    return out
+
+
+def measure(index: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """One server on `index`: the one-client runs, then the concurrent ones."""
     queries, profiles = load_inputs()
     port = free_port()
     # The rate limit (600 requests a minute per client by default) is off: the benchmark is one client
@@ -349,11 +420,11 @@ def main() -> None:
         **({"PF_THREADS": str(args.threads)} if args.threads else {}),
     }
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
-    proc = start_server(args.index, port, env, args.workers)
+    proc = start_server(index, port, env, args.workers)
     try:
         base = f"http://127.0.0.1:{port}"
         result: dict[str, Any] = {
-            "model": index_model(args.index),
+            "model": index_model(index),
             "query_encoder": args.query_encoder,
             "threads": args.threads,
             "workers": args.workers,
@@ -370,16 +441,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    text = json.dumps(result, indent=2)
-    print(text)
-    failed = sum(run.get("failed", 0) for run in _runs(result))
-    if failed:
-        print(
-            f"WARNING: {failed} requests failed; the figures above do not measure a healthy server",
-            file=sys.stderr,
-        )
-    if args.json:
-        args.json.write_text(text + "\n")
+    return result
 
 
 def _runs(result: dict[str, Any]) -> list[dict[str, Any]]:
