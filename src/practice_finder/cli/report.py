@@ -8,7 +8,7 @@ from typing import Any
 
 from practice_finder.build import versions
 from practice_finder.build.ingest import IngestReport
-from practice_finder.build.manifest import Manifest
+from practice_finder.build.manifest import FileDigest, Manifest
 from practice_finder.config import Settings
 from practice_finder.query.search import SearchResult
 
@@ -61,6 +61,7 @@ def info_text(data: dict[str, Any]) -> str:
         [
             f"Current build: {data['current']} (built {m.built_at}, schema v{m.schema_version})",
             f"Model:         {m.model.name} ({m.model.dimension} dimensions, {m.model.similarity})",
+            f"Encoders:      {_encoders(m)}",
             f"Records:       {c['practices']} practices, {c['cities']} cities, {c['plans']} plans, {c.get('passages', 0)} passages",
             f"Countries:     {', '.join(m.countries)}",
             f"Vectors:       {vectors}",
@@ -69,6 +70,28 @@ def info_text(data: dict[str, Any]) -> str:
             kept,
         ]
     )
+
+
+def _encoders(m: Manifest) -> str:
+    """What encoded the passages and what the export offers for questions, with its disk cost."""
+    passages = m.model.passages_with or "not recorded (an older build)"
+    export = m.query_encoder
+    if not export:
+        return f"passages {passages}; no ONNX export"
+    source = (export.get("source") or {}).get("package", "")
+    size = sum((m.files or {}).get(name, _NO_FILE).bytes for name in _export_files(export))
+    made = f" from {source}" if source else ""
+    return f"passages {passages}; ONNX export{made} (float and int8, {size / 1e6:.0f} MB)"
+
+
+_NO_FILE = FileDigest(bytes=0, sha256="")
+
+
+def _export_files(export: dict[str, Any]) -> list[str]:
+    names = [export.get("file"), (export.get("int8") or {}).get("file")]
+    names += [(export.get("shared_weights") or {}).get("file"), export.get("tokenizer")]
+    names.append(export.get("normalization"))
+    return [n for n in names if n]
 
 
 def _plain(snippet: str) -> str:
