@@ -35,7 +35,9 @@ def test_the_service_encodes_queries_with_int8_onnx_by_default(minilm_index) -> 
 def test_an_unchanged_export_is_linked_from_the_previous_build(
     minilm_index, minilm_embedder, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    info = onnx_encoder.export(minilm_embedder.model, tmp_path, reuse_from=minilm_index.path)
+    info = onnx_encoder.export(
+        minilm_embedder.export_source(), tmp_path, reuse_from=minilm_index.path
+    )
     old = minilm_index.manifest.query_encoder
     assert info["reused_from"] == minilm_index.path.name
     assert {k: v for k, v in info.items() if k != "reused_from"} == {
