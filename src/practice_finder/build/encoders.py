@@ -165,6 +165,7 @@ def e5_source() -> onnx_encoder.ExportSource:
             },
             "text": {
                 "prefixes": e5_weights.PREFIXES,
+                "tokenizer": e5_weights.TOKENIZER_RULE,
                 "window": head.window,
                 "bos": head.bos,
                 "eos": head.eos,
