@@ -55,13 +55,17 @@ MODES = ("hybrid", "dense", "lexical", HYBRID_WITHOUT_TAXONOMY, HYBRID_WITHOUT_F
 
 
 def open_build(index_dir: Path) -> tuple[Index, str, Path]:
-    """The current build of an index directory, opened with the model it was made with."""
+    """The current build of an index directory, opened with the model it was made with and the other
+    settings from PF_* variables (PF_QUERY_ENCODER=onnx or torch: the questions through the float
+    graph or the model's own engine instead of the int8 graph)."""
     build = versions.current_build(index_dir)
     if build is None:
         raise SystemExit(f"no build in {index_dir}")
     model = versions.read_manifest(build).model.name
     return (
-        open_index(Settings(index_dir=index_dir, model=model), partial(load_embedder, model)),
+        open_index(
+            Settings.from_env(index_dir=index_dir, model=model), partial(load_embedder, model)
+        ),
         model,
         build,
     )
