@@ -337,7 +337,7 @@ def main() -> None:
         "--seconds", type=float, default=20.0, help="duration of each concurrent run"
     )
     parser.add_argument(
-        "--query-encoder", default="onnx-int8", choices=["onnx-int8", "onnx", "torch"]
+        "--query-encoder", default="auto", choices=["auto", "onnx-int8", "onnx", "torch"]
     )
     parser.add_argument(
         "--threads",

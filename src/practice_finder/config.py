@@ -28,8 +28,9 @@ class Settings:
     rrf_k: int = 60
     candidates: int = 200  # depth of each retrieval leg before fusion
     progress: bool = True
-    # onnx-int8 | onnx (ONNX Runtime, exported at ingest) | torch (the model's own library)
-    query_encoder: str = "onnx-int8"
+    # auto (the export's measured choice) | onnx-int8 | onnx (ONNX Runtime, exported at ingest)
+    # | torch (the model's own library)
+    query_encoder: str = "auto"
     host: str = "127.0.0.1"
     port: int = 8000
     # Writes from the portal and the background re-index (docs/reliability.md#the-write-path).

@@ -272,22 +272,26 @@ def _same_query_encoder(old: Manifest, new: Manifest) -> bool:
     return old.model == new.model and encoder(old) == encoder(new)
 
 
-QUERY_ENCODERS = ("onnx-int8", "onnx", "torch")
+QUERY_ENCODERS = ("auto", "onnx-int8", "onnx", "torch")
 
 
 def query_embedder(
     settings: Settings, build: Path, manifest: Manifest, make_embedder: Callable[[], Embedder]
 ) -> Embedder:
-    """ONNX Runtime (int8 or float) when the build has that export and settings ask for it; else sentence-transformers."""
+    """ONNX Runtime (int8 or float) when the build has that export and settings ask for it; else the
+    model's own library. `auto` takes the graph the export names for questions."""
     if settings.query_encoder not in QUERY_ENCODERS:
         raise PracticeFinderError(
             f"PF_QUERY_ENCODER={settings.query_encoder!r} is not known",
             f"use one of {', '.join(QUERY_ENCODERS)}",
         )
     info = manifest.query_encoder
-    if info and settings.query_encoder != "torch":
+    choice = settings.query_encoder
+    if choice == "auto":
+        choice = (info or {}).get("questions", "onnx-int8")
+    if info and choice != "torch":
         # builds before int8: float
-        quantized = settings.query_encoder == "onnx-int8" and bool(info.get("int8"))
+        quantized = choice == "onnx-int8" and bool(info.get("int8"))
         from practice_finder.build.onnx_encoder import OnnxEmbedder
 
         return OnnxEmbedder(
