@@ -386,7 +386,9 @@ def compare(indexes: list[Path], args: argparse.Namespace) -> dict[str, Any]:
     base = medians[str(indexes[-1])]
     for figures in medians.values():
         figures["ratio_to_last"] = {
-            key: round(value / base[key], 2) for key, value in figures.items() if base.get(key)
+            key: round(value / base[key], 2)
+            for key, value in figures.items()
+            if isinstance(value, float) and base.get(key)
         }
     return {"medians": medians, "runs": runs}
 
