@@ -268,7 +268,7 @@ def main() -> None:
             if build is None:
                 raise SystemExit(f"no build in {index_dir}")
             model = versions.read_manifest(build).model.name
-            result = {"model": model, "build": build.name}
+            result: dict[str, Any] = {"model": model, "build": build.name}
         else:
             result = domain_by_language(index_dir)
         if args.ceiling:

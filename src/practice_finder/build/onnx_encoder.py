@@ -489,7 +489,7 @@ class OnnxEmbedder:
         order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
         from tqdm import tqdm
 
-        with tqdm(total=len(rows), desc="Encoding", unit="row", disable=not progress) as bar:
+        with tqdm(total=len(rows), desc="Batches", unit="row", disable=not progress) as bar:
             for start in range(0, len(order), self.BATCH):
                 chosen = order[start : start + self.BATCH]
                 pooled[chosen] = _pooled(self.session, [rows[i] for i in chosen])
