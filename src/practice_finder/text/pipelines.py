@@ -116,7 +116,7 @@ def docs(text: str, lang: str = "en") -> list[Doc]:
     """Processed documents, one per paragraph or list item of a Markdown text."""
     nlp = pipeline(lang)
     with LOCK:
-        return list(nlp.pipe(_blocks(text)))
+        return list(nlp.pipe(blocks(text)))
 
 
 def sentences(text: str, lang: str = "en") -> list[str]:
@@ -128,7 +128,7 @@ def doc_sentences(doc: Doc) -> list[str]:
     return [s.text.strip() for s in doc.sents if s.text.strip()]
 
 
-def _blocks(text: str) -> list[str]:
+def blocks(text: str) -> list[str]:
     """Paragraphs and list items of a Markdown text, with list markers removed."""
     blocks: list[str] = []
     for para in re.split(r"\n\s*\n", text):

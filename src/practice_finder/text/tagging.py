@@ -83,14 +83,15 @@ class Tagger:
 
     def tag(self, text: str, lang: str = "en") -> list[TagHit]:
         """Taxonomy terms mentioned in `text`."""
+        return self.tag_texts([text], lang)
+
+    def tag_texts(self, texts: Iterable[str], lang: str) -> list[TagHit]:
+        """Taxonomy terms mentioned in any of `texts`, all written in `lang`."""
         nlp = pipeline(lang)
-        with (
-            LOCK
-        ):  # sentence boundaries do not matter for matching; the sentence recogniser is skipped
-            return self.tag_docs(
-                [nlp(text, disable=[p for p in nlp.pipe_names if p in ("senter", "sentencizer")])],
-                lang,
-            )
+        # sentence boundaries do not matter for matching; the sentence recogniser is skipped
+        skip = [p for p in nlp.pipe_names if p in ("senter", "sentencizer")]
+        with LOCK:
+            return self.tag_docs(list(nlp.pipe(texts, disable=skip)), lang)
 
 
 _TAGGERS: dict[str, Tagger] = {}
