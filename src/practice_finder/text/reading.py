@@ -16,9 +16,9 @@ from practice_finder import languages
 from practice_finder.text import pipelines
 from practice_finder.text.tagging import Tagger, TagHit
 
-PIECE_CHARS = (
-    400  # paragraphs are joined into pieces of at least this many characters before detection
-)
+# Paragraphs are joined into pieces of at least this many characters before detection: what a question
+# needs to be detected as from 600 characters (see languages.QUERY_SAMPLE_CHARS).
+PIECE_CHARS = 200
 
 
 @dataclass(frozen=True)
