@@ -58,6 +58,8 @@ BY_CODE = {language.code: language for language in LANGUAGES}
 REGION_LANGUAGES = tuple(BY_CODE)  # detection, tagging and the language filter: all ten
 # taxonomy terms carry labels in these (their English label and synonyms are the term itself)
 LABEL_LANGUAGES = tuple(code for code in REGION_LANGUAGES if code != "en")
+# the taxonomy may label its terms in these too (for tagging questions and plans written in them)
+TAXONOMY_LANGUAGES = (*LABEL_LANGUAGES, *(language.code for language in OTHER_LANGUAGES))
 NAMES = {language.code: language.name for language in (*LANGUAGES, *OTHER_LANGUAGES)}
 QUESTION_LANGUAGES = tuple(NAMES)  # what the detector chooses among
 UNDETERMINED = "und"  # ISO 639-2 code for "undetermined"
