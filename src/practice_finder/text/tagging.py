@@ -83,7 +83,7 @@ class Tagger:
             for (vocab, term), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         ]
 
-    def tag(self, text: str, lang: str = "en") -> list[TagHit]:
+    def tag(self, text: str, lang: str) -> list[TagHit]:
         """Taxonomy terms mentioned in `text`."""
         return self.tag_texts([text], lang)
 
