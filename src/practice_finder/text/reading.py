@@ -55,18 +55,18 @@ def read_text(
         return Reading(languages.UNDETERMINED, (), ())
     by_language: dict[str, list[str]] = {}
     decided: Counter[str] = Counter()
-    likely: Counter[str] = Counter()
+    likely: dict[str, float] = {}
     for piece in pieces(text):
         guess = languages.guess(piece, sample, prior)
         if guess.language != languages.UNDETERMINED:
             decided[guess.language] += len(piece)
         for rank, code in enumerate(guess.candidates):
-            likely[code] += len(piece) / (rank + 1)
+            likely[code] = likely.get(code, 0.0) + len(piece) / (rank + 1)
         for code in dict.fromkeys([*guess.candidates, "en"]):
             by_language.setdefault(code, []).append(piece)
     return Reading(
         _majority(decided, len(text)),
-        tuple(code for code, _ in likely.most_common()),
+        tuple(sorted(likely, key=lambda code: -likely[code])),
         tuple(_merge(tagger, by_language)),
     )
 
