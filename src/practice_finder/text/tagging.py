@@ -140,11 +140,10 @@ COMPOUND_PART = 4
 def _compound_part(
     word: str, lang: str, labels: dict[str, tuple[str, str]]
 ) -> tuple[str, str] | None:
-    """The term of the longest label that ends the word (its head, inflected) or else begins it (as is, or
-    with a linking letter the stem drops), when the word is a compound: no label itself."""
-    if len(word) < 2 * COMPOUND_PART or not word.isalpha() or stem(word, lang) in labels:
-        return None
-    if word in labels:
+    """The term of the longest label that ends the word (its head, maybe inflected: "teatern") or else
+    begins it ("havn" in "havnekvarteret"), when the word is a compound: no label itself."""
+    too_short = len(word) < 2 * COMPOUND_PART or not word.isalpha()
+    if too_short or word in labels or stem(word, lang) in labels:
         return None
     splits = range(COMPOUND_PART, len(word) - COMPOUND_PART + 1)
     for i in splits:
