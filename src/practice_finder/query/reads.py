@@ -11,7 +11,7 @@ import numpy as np
 from practice_finder.build import vectors
 from practice_finder.build.store import decode
 from practice_finder.errors import NotFoundError
-from practice_finder.models import VOCABULARIES
+from practice_finder.models import VOCABULARIES, Term
 from practice_finder.query.checks import check_countries, check_k
 from practice_finder.query.handle import Index
 
@@ -116,10 +116,11 @@ class PlanDetail(msgspec.Struct, kw_only=True):
 
 class TermOut(msgspec.Struct, kw_only=True):
     id: str
-    label: str
+    label: str  # in the language asked where the taxonomy has it, else English
     definition: str
     synonyms: list[str]
     labels: dict[str, list[str]]
+    label_language: str = "en"  # the language `label` is in
 
 
 def _row(index: Index, table: str, record_id: str, what: str) -> dict[str, Any]:
@@ -276,17 +277,21 @@ def get_plan(index: Index, plan_id: str) -> PlanDetail:
     )
 
 
-def taxonomy_terms(index: Index) -> dict[str, list[TermOut]]:
+def taxonomy_terms(index: Index, language: str = "en") -> dict[str, list[TermOut]]:
+    """Every term; its `label` in `language` where the taxonomy has one."""
     return {
-        vocab: [
-            TermOut(
-                id=t.id,
-                label=t.label,
-                definition=t.definition,
-                synonyms=list(t.synonyms),
-                labels={k: list(v) for k, v in t.labels.items()},
-            )
-            for t in terms.values()
-        ]
+        vocab: [_term_out(index, vocab, t, language) for t in terms.values()]
         for vocab, terms in index.taxonomy.vocabularies.items()
     }
+
+
+def _term_out(index: Index, vocab: str, t: Term, language: str) -> TermOut:
+    label, label_language = index.taxonomy.label_in(vocab, t.id, language)
+    return TermOut(
+        id=t.id,
+        label=label,
+        label_language=label_language,
+        definition=t.definition,
+        synonyms=list(t.synonyms),
+        labels={k: list(v) for k, v in t.labels.items()},
+    )
