@@ -136,6 +136,15 @@ def number(value: float, language: str | None = None, pattern: str | None = None
     return format_decimal(value, format=pattern, locale=locale(language or current()))
 
 
+def euros(value: float, language: str | None = None) -> str:
+    """An amount in euros, whole, as the reader writes it: €10,000 in English, 10 000 € in Latvian."""
+    from babel.numbers import format_currency
+
+    where = locale(language or current())
+    pattern = where.currency_formats["standard"].pattern.split(";")[0].replace(".00", "")
+    return format_currency(value, "EUR", pattern, locale=where, currency_digits=False)
+
+
 def country_name(code: str, language: str | None = None) -> str:
     """A country (ISO 3166 alpha-2) named in the reader's language."""
     return str(locale(language or current()).territories.get(code.upper(), code))

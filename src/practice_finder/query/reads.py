@@ -43,6 +43,7 @@ class PracticeBase(msgspec.Struct, kw_only=True):
     years: list[int]
     summary: str
     city: str | None = None  # the corpus city the practice comes from, when it is one
+    language: str | None = None  # the language the record is written in
 
 
 class PracticeSummary(PracticeBase, kw_only=True):
@@ -173,7 +174,7 @@ def practice_summaries(
     index: Index, where: str, params: list[Any], order: str = "title"
 ) -> list[PracticeSummary]:
     rows = index.db.execute(
-        f"select id, title, municipality, country, years, summary, city from practices where {where} order by {order}",
+        f"select id, title, municipality, country, years, summary, city, language from practices where {where} order by {order}",
         params,
     )
     return [PracticeSummary(**decode(r)) for r in rows]

@@ -142,7 +142,7 @@ def recommend(
 def _candidates(index: Index, where: str, params: list[Any]) -> dict[str, dict[str, Any]]:
     """Every practice passing the filters, with its origin town and its tags."""
     sql = (
-        "select p.id, p.title, p.municipality, p.country, p.population, p.years, p.summary, p.city, "
+        "select p.id, p.title, p.municipality, p.country, p.population, p.years, p.summary, p.city, p.language, "
         "c.settlement_type, c.lat, c.lon from practices p left join cities c on c.id = p.city"
         + (f" where {where}" if where else "")
     )
@@ -236,6 +236,7 @@ def _recommendation(
         comparability=comparability,
         ranks=ranks,
         city=row["city"],
+        language=row["language"],
     )
 
 

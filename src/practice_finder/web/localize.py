@@ -122,9 +122,15 @@ def number(context: Context, value: float, pattern: str | None = None) -> str:
     return i18n.number(value, _lang(context), pattern)
 
 
+@pass_context
+def euros(context: Context, value: float) -> str:
+    return i18n.euros(value, _lang(context))
+
+
 def configure(env: Any) -> None:
     """Jinja's i18n extension with language-aware callables, and the helpers the templates use."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
     env.globals.update(url=url, term=term, english=english)
     env.filters["num"] = number
+    env.filters["euros"] = euros
