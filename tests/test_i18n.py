@@ -126,6 +126,7 @@ def test_the_browser_language_chooses_the_page(client: TestClient) -> None:
     assert 'name="lang" value="lv"' in page, "the search form keeps the language"
     override = client.get("/?lang=de", headers={"Accept-Language": "lv"}).text
     assert '<html lang="de">' in override and "Suchen" in override
+    assert "Accept-Language" in client.get("/").headers["vary"], "caches keep one page per language"
     unknown = client.get("/?lang=zz")
     assert unknown.status_code == 200 and '<html lang="en">' in unknown.text
     assert "Describe your town's challenge" in unknown.text
@@ -274,6 +275,7 @@ def test_api_labels_in_the_language_asked(client: TestClient) -> None:
     assert label() == ("Youth out-migration", "en")
     assert label(params={"lang": "lv"}) == ("jauniešu aizplūšana", "lv")
     assert label(headers={"Accept-Language": "pl"}) == ("odpływ młodzieży", "pl")
+    assert "Accept-Language" in client.get("/v1/taxonomy").headers["vary"]
 
 
 def test_the_catalogs_readme_says_they_await_review() -> None:

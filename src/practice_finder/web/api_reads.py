@@ -36,7 +36,7 @@ from practice_finder.query.reads import (
 )
 from practice_finder.query.recommend import RecommendationRequest, RecommendationResult, recommend
 from practice_finder.query.search import SearchQuery, SearchResult
-from practice_finder.web.localize import AcceptLanguage, Lang, api_language
+from practice_finder.web.localize import VARY, AcceptLanguage, Lang, api_language
 from practice_finder.web.metrics import Metrics
 from practice_finder.web.problems import problem_responses
 from practice_finder.web.serving import Service
@@ -206,6 +206,7 @@ async def get_city(
     "/cities/{city_id:str}/peers",
     tags=["peers"],
     sync_to_thread=True,
+    response_headers=[VARY],
     responses=problem_responses(400, 401, 404, 429, 503),
 )
 def city_peers(
@@ -229,6 +230,7 @@ def city_peers(
     tags=["peers"],
     sync_to_thread=True,
     status_code=200,
+    response_headers=[VARY],
     responses=problem_responses(400, 401, 413, 429, 503),
 )
 def profile_peers(
@@ -248,6 +250,7 @@ def profile_peers(
     tags=["recommendations"],
     sync_to_thread=True,
     status_code=200,
+    response_headers=[VARY],
     responses=problem_responses(400, 401, 404, 413, 429, 503),
 )
 def recommendations(
@@ -270,7 +273,13 @@ async def get_plan(
     return await run_core(metrics, reads.get_plan, index, plan_id)
 
 
-@get("/taxonomy", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 429, 503))
+@get(
+    "/taxonomy",
+    tags=["records"],
+    sync_to_thread=True,
+    response_headers=[VARY],
+    responses=problem_responses(401, 429, 503),
+)
 def taxonomy(
     index: NamedDependency[Index], lang: Lang = None, accept_language: AcceptLanguage = None
 ) -> dict[str, list[TermOut]]:

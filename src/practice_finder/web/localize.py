@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from jinja2 import pass_context
 from jinja2.runtime import Context
+from litestar.datastructures import ResponseHeader
 from litestar.params import HeaderParameter, QueryParameter
 from markupsafe import Markup, escape
 
@@ -33,6 +34,9 @@ AcceptLanguage = Annotated[
     str | None,
     HeaderParameter(name="accept-language", description="Used when `lang` is not given."),
 ]
+
+
+VARY = ResponseHeader(name="Vary", value="Accept-Language")  # for caches: the answer depends on it
 
 
 def api_language(lang: str | None, accept_language: str | None) -> str:

@@ -31,7 +31,7 @@ from practice_finder.query.reads import list_cities
 from practice_finder.query.recommend import RecommendationRequest
 from practice_finder.query.search import MAX_QUERY_CHARS, SearchQuery, search
 from practice_finder.query.views import practice_view, recommendation_view, town_view
-from practice_finder.web.localize import configure, page_context, request_language
+from practice_finder.web.localize import VARY, configure, page_context, request_language
 from practice_finder.web.serving import Service
 
 HERE = Path(__file__).parent
@@ -343,6 +343,7 @@ def web_router() -> Router:
     static = create_static_files_router(path="/static/app", directories=[STATIC], name="app-static")
     return Router(
         path="/",
+        response_headers=[VARY],  # a page is in the language the browser asks for
         route_handlers=[
             search_page,
             practice_page,
