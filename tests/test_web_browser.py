@@ -258,8 +258,8 @@ def test_every_form_control_has_a_label(page, base_url: str) -> None:  # type: i
 
 LATVIAN_QUESTION = "jauniešu aizplūšana no mazpilsētas"
 LATVIAN_PLAN = (
-    "Mūsu mazpilsētā jaunieši pēc vidusskolas aizbrauc studēt vai strādāt uz Rīgu vai ārzemēm un "
-    "vairs neatgriežas. Vecāka gadagājuma cilvēki ciemos dzīvo vieni un jūtas vientuļi, kopš "
+    "Mūsu mazpilsētas lielākā problēma ir jauniešu aizplūšana: pēc vidusskolas jaunieši aizbrauc "
+    "studēt vai strādāt uz Rīgu vai ārzemēm un vairs neatgriežas. Vecāka gadagājuma cilvēki ciemos dzīvo vieni un jūtas vientuļi, kopš "
     "slēgta autobusa līnija uz pagastu. Galvenajā ielā ir daudz tukšu veikalu, un centrs vakaros "
     "ir tukšs. Vecpilsētas koka mājas sabrūk, jo īpašniekiem trūkst naudas un prasmju to "
     "atjaunošanai. Mums ir bibliotēka, kultūras nams, spēcīgs koris un ezers."
