@@ -244,6 +244,18 @@ def test_error_pages_speak_the_language(client: TestClient) -> None:
     assert nowhere.status_code == 404 and "Pod adresem /no/such/page nie ma strony." in nowhere.text
 
 
+def test_the_errors_a_reader_can_cause_are_in_their_words(client: TestClient) -> None:
+    long = client.get("/", params={"q": "x" * 1001, "lang": "lv"})
+    assert long.status_code == 400 and "ne vairāk kā 1\xa0000 rakstzīmes" in long.text
+    assert "at most 1000 are allowed" in client.get("/", params={"q": "x" * 1001}).text
+    empty = client.post("/recommend", params={"lang": "pl"}, data={"country": "PL", "text": " "})
+    assert empty.status_code == 400 and "Napisz kilka zdań o swojej gminie" in empty.text
+    number = client.post("/recommend", params={"lang": "de"}, data={"population": "viele"})
+    assert "Die Einwohnerzahl muss eine ganze Zahl sein" in number.text
+    unknown = client.get("/", params={"q": "bibliotēka", "country": "XX", "lang": "lv"}).text
+    assert '<span lang="en">country: unknown country code' in unknown, "other details stay English"
+
+
 PROFILE = {"profile": {"country": "LV", "population": 8000, "challenges": ["loneliness"]}, "k": 3}
 
 

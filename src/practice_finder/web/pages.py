@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
@@ -157,10 +157,11 @@ def search_page(
                 )
             context.update(result=result, pages=math.ceil(result.total / PAGE_SIZE))
         except InvalidQueryError as exc:
-            context["error"], status = exc, 400
+            context["error"], status = said(exc, context["lang"]), 400
     elif len(q) > 0:
+        _ = i18n.translations(context["lang"]).gettext
         context["error"], status = (
-            InvalidQueryError("q", "must not be empty", "describe the challenge in a few words"),
+            Said(_("The question is empty."), _("Describe the challenge in a few words.")),
             400,
         )
     return Template(
@@ -291,8 +292,32 @@ def recommend_submit(
             context["outcome"] = recommendation_view(index, request_in, similar_k=5, mentors_k=5)
         return Template("recommend.html", context=context)
     except InvalidQueryError as exc:
-        context["error"] = exc
+        context["error"] = said(exc, context["lang"])
         return Template("recommend.html", context=context, status_code=400)
+
+
+class Said(NamedTuple):
+    """An error as a page shows it: in the reader's words, or in the core's English (then marked)."""
+
+    message: str
+    hint: str = ""
+    english: bool = False
+
+
+def said(exc: InvalidQueryError, lang: str) -> Said:
+    """The invalid input a page's user can cause, in the reader's words; any other error keeps the
+    core's English detail (an English page always does: it names the parameter and the limit)."""
+    _ = i18n.translations(lang).gettext
+    known = {
+        "q": _("The question is too long: at most %(max)s characters."),
+        "profile": _(
+            "Write a few sentences about your town, or tick a challenge or a cultural asset."
+        ),
+        "population": _("The population must be a whole number, such as 8000."),
+    }
+    if lang == i18n.SOURCE_LANGUAGE or exc.parameter not in known:
+        return Said(exc.message, exc.hint, english=True)
+    return Said(known[exc.parameter] % {"max": i18n.number(MAX_QUERY_CHARS, lang)})
 
 
 def _profile_from_form(form: dict[str, Any]) -> ProfileIn:
