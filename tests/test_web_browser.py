@@ -268,7 +268,7 @@ LATVIAN_REASON_STARTS = (
     "Risina jūsu izaicinājumus",
     "Balstās uz jūsu resursiem",
     "Saturā tuvs",
-    "No ",
+    "Īstenota: ",
 )
 
 
