@@ -127,6 +127,7 @@ def test_the_browser_language_chooses_the_page(client: TestClient) -> None:
     override = client.get("/?lang=de", headers={"Accept-Language": "lv"}).text
     assert '<html lang="de">' in override and "Suchen" in override
     assert "Accept-Language" in client.get("/").headers["vary"], "caches keep one page per language"
+    assert client.get("/towns", params={"lang": "et"}).headers["content-language"] == "et"
     unknown = client.get("/?lang=zz")
     assert unknown.status_code == 200 and '<html lang="en">' in unknown.text
     assert "Describe your town's challenge" in unknown.text

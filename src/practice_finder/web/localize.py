@@ -39,6 +39,14 @@ AcceptLanguage = Annotated[
 VARY = ResponseHeader(name="Vary", value="Accept-Language")  # for caches: the answer depends on it
 
 
+async def content_language(response: Any) -> Any:
+    """A page says its language in the Content-Language header too."""
+    context = getattr(response, "context", None)
+    if isinstance(context, dict) and context.get("lang"):
+        response.headers["Content-Language"] = context["lang"]
+    return response
+
+
 def api_language(lang: str | None, accept_language: str | None) -> str:
     return i18n.negotiate(accept_language, lang)
 

@@ -31,7 +31,13 @@ from practice_finder.query.reads import list_cities
 from practice_finder.query.recommend import RecommendationRequest
 from practice_finder.query.search import MAX_QUERY_CHARS, SearchQuery, search
 from practice_finder.query.views import practice_view, recommendation_view, town_view
-from practice_finder.web.localize import VARY, configure, page_context, request_language
+from practice_finder.web.localize import (
+    VARY,
+    configure,
+    content_language,
+    page_context,
+    request_language,
+)
 from practice_finder.web.serving import Service
 
 HERE = Path(__file__).parent
@@ -369,6 +375,7 @@ def web_router() -> Router:
     return Router(
         path="/",
         response_headers=[VARY],  # a page is in the language the browser asks for
+        after_request=content_language,
         route_handlers=[
             search_page,
             practice_page,
