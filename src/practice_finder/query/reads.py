@@ -8,14 +8,12 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from practice_finder.build import vectors
 from practice_finder.build.store import decode
 from practice_finder.errors import NotFoundError
 from practice_finder.models import VOCABULARIES
 from practice_finder.query.checks import check_countries, check_k
 from practice_finder.query.handle import Index
 
-SIMILAR_DEPTH_FACTOR = 12  # passages searched per wanted practice
 MAX_SIMILAR_K = 50
 
 
@@ -190,21 +188,17 @@ def record_vector(index: Index, record_type: str, record_id: str) -> np.ndarray:
 
 
 def similar_practices(index: Index, practice_id: str, k: int = 5) -> list[PracticeSummary]:
-    """Practices closest in meaning to one practice (by its record vector against every passage), itself excluded."""
+    """Practices closest in topic to one practice, itself excluded: its whole-record vector against every
+    passage, both with their language's mean vector taken out (see topics.py), so that suggestions follow
+    the topic rather than the language it is written in."""
     check_k(k, MAX_SIMILAR_K)
     _row(index, "practices", practice_id, "practice")
-    found = vectors.search(
-        index.vectors["practice"],
-        record_vector(index, "practice", practice_id),
-        (k + 1) * SIMILAR_DEPTH_FACTOR,
-    )
-    owners = index.practice_of_passage
-    best: dict[str, float] = {}
-    for pid, score in found:
-        rid = owners.get(pid)
-        if rid and rid != practice_id and rid not in best:
-            best[rid] = score
-    top = sorted(best.items(), key=lambda kv: -kv[1])[:k]
+    names = index.practice_ids
+    position = {rid: i for i, rid in enumerate(names)}.get(practice_id)
+    if position is None:  # a practice without vectors
+        return []
+    owners, similarity = index.topic_space.nearest(position)
+    top = [(names[i], float(s)) for i, s in zip(owners[:k], similarity[:k], strict=True)]
     by_id = (
         {
             p.id: p
