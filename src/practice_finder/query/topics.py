@@ -14,10 +14,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+MIN_LANGUAGE_RECORDS = (
+    2  # records of one language needed for its own mean (one record's mean is itself)
+)
 
-def language_means(vectors: np.ndarray, languages: np.ndarray) -> dict[str, np.ndarray]:
-    """The mean vector of each language's rows."""
-    return {str(lang): vectors[languages == lang].mean(axis=0) for lang in np.unique(languages)}
+
+def language_means(
+    vectors: np.ndarray, languages: np.ndarray, owner: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The mean vector of each language's rows; the mean of all rows for a language whose rows come from
+    fewer than MIN_LANGUAGE_RECORDS records (`owner`: the record of each row)."""
+    overall = vectors.mean(axis=0) if len(vectors) else np.zeros(vectors.shape[1], np.float32)
+    means = {}
+    for lang in np.unique(languages):
+        rows = languages == lang
+        enough = len(np.unique(owner[rows])) >= MIN_LANGUAGE_RECORDS
+        means[str(lang)] = vectors[rows].mean(axis=0) if enough else overall
+    return means
 
 
 def centred(vectors: np.ndarray, languages: np.ndarray, means: dict[str, np.ndarray]) -> np.ndarray:
@@ -51,7 +64,7 @@ class TopicSpace:
         cls, vectors: np.ndarray, owner: np.ndarray, languages: np.ndarray, whole: np.ndarray
     ) -> TopicSpace:
         """From raw passage vectors, their owners' positions and languages, and which rows are whole records."""
-        space = centred(vectors, languages, language_means(vectors, languages))
+        space = centred(vectors, languages, language_means(vectors, languages, owner))
         rows = {int(owner[i]): int(i) for i in np.flatnonzero(whole)}
         return cls(space, owner, rows)
 
@@ -63,3 +76,24 @@ class TopicSpace:
         )
         keep = owners != position
         return owners[keep], best[keep]
+
+
+MIN_LANGUAGE_GROUP = 3  # candidates of one language needed to estimate its own median
+
+
+def relative_to_language(similarity: np.ndarray, language: np.ndarray) -> np.ndarray:
+    """Similarities of candidates in several languages made comparable: each moved by the difference
+    between the median of all and the median of its own language's candidates (what the search's dense
+    leg does to its order, legs.by_language_calibrated), so values stay on their scale. A language with
+    fewer than MIN_LANGUAGE_GROUP candidates, or a single language, is left as it is."""
+    similarity = np.asarray(similarity, dtype=np.float64)
+    out = similarity.copy()
+    codes = np.unique(language)
+    if len(codes) < 2:
+        return out
+    overall = float(np.median(similarity))
+    for code in codes:
+        members = language == code
+        if members.sum() >= MIN_LANGUAGE_GROUP:
+            out[members] += overall - float(np.median(similarity[members]))
+    return out
