@@ -8,6 +8,7 @@ import pytest
 
 from practice_finder.evaluation.similarity import practice_figures, topic_agreement
 from practice_finder.query import topics
+from practice_finder.query.handle import Index
 
 
 def unit(rows: list[list[float]]) -> np.ndarray:
@@ -106,7 +107,7 @@ def test_practice_figures_count_shared_challenges_and_language() -> None:
 
 
 def test_similar_practices_not_in_english_follow_the_topic_nearly_as_the_english_ones(
-    real_index,  # type: ignore[no-untyped-def]
+    real_index: Index,
 ) -> None:
     """Before the language means were taken out, a practice not in English got mostly practices in its own
     language (0.39 of them on a shared challenge, against 0.68 for the English ones; 0.29 at random)."""
