@@ -3,9 +3,9 @@
 A multilingual encoder places every text of one language near a common offset: a Latvian practice on youth
 games is closer to a Latvian practice on lullabies than to an English one on youth games. Subtracting each
 language's mean vector (over the passages written in it) and normalising again removes that offset while
-keeping what distinguishes one text from another; on the demo corpus this alone raised the share of similar
-practices sharing a declared challenge from 0.39 to 0.57 for the practices not in English, and from 0.68 to 0.71 for the
-English ones (docs/benchmarks.md#similar-practices-across-languages).
+keeping what distinguishes one text from another. On the demo corpus this alone raised the share of
+similar practices sharing a declared challenge from 0.39 to 0.57 for the practices not in English, and
+from 0.68 to 0.71 for the English ones (docs/benchmarks.md#similar-practices-across-languages).
 """
 
 from __future__ import annotations
