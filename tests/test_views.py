@@ -281,3 +281,15 @@ def test_handlers_get_the_service_by_injection() -> None:
     web = Path(__file__).resolve().parents[1] / "src" / "practice_finder" / "web"
     for name in ("api_reads.py", "api_writes.py", "pages.py"):
         assert "app.state" not in (web / name).read_text(), name
+
+
+def test_similar_practices_fuse_meaning_and_shared_tags(index: Index) -> None:
+    ids = sorted(index.practice_language)
+    found = reads.similar_practices(index, ids[0], 5)
+    assert {p.id for p in found} == set(ids[1:])
+    # the tiny corpus's practices all declare the same assets and theme: the tag ranking keeps the meaning
+    # order, so the first suggestion is first in both and scores 1
+    meaning = reads.similar_in_meaning(index, ids[0])
+    assert reads.shared_tag_leg(index, ids[0], meaning) == meaning == [p.id for p in found]
+    scores = [p.score for p in found]
+    assert scores[0] == 1.0 and scores == sorted(scores, reverse=True) and scores[-1] > 0

@@ -20,6 +20,7 @@ from practice_finder.config import Settings
 from practice_finder.errors import IndexMismatchError, IndexMissingError, PracticeFinderError
 from practice_finder.models import Taxonomy, Term
 from practice_finder.query.cards import Card, CardCache, FacetTable
+from practice_finder.query.topics import TopicSpace
 from practice_finder.text import tagging
 
 if TYPE_CHECKING:
@@ -127,6 +128,24 @@ class Index:
         return np.array(
             [codes.setdefault(languages.get(rid, ""), len(codes)) for rid in self.practice_ids],
             dtype=np.int64,
+        )
+
+    @cached_property
+    def topic_space(self) -> TopicSpace:
+        """The practice passage vectors with each language's mean taken out (see topics.py), computed from the
+        stored vectors when first needed."""
+        rows = self.db.execute(
+            "select s.record_id, s.seq, s.embedding, p.language from passages s "
+            "join practices p on p.id = s.record_id where s.record_type = 'practice' order by s.id"
+        ).fetchall()
+        position = {rid: i for i, rid in enumerate(self.practice_ids)}
+        dimension = self.manifest.model.dimension
+        matrix = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows]) if rows else None
+        return TopicSpace.of(
+            matrix if matrix is not None else np.zeros((0, dimension), dtype=np.float32),
+            np.array([position[str(r[0])] for r in rows], dtype=np.int64),
+            np.array([str(r[3]) for r in rows]),
+            np.array([r[1] == 0 for r in rows], dtype=bool),
         )
 
     @cached_property

@@ -27,6 +27,7 @@ from practice_finder.query.profiles import (
     type_similarity,
 )
 from practice_finder.query.reads import record_vector
+from practice_finder.query.topics import relative_to_language
 
 MODES = ("similar", "mentors")
 MAX_K = 50
@@ -147,7 +148,8 @@ def find_peers(
         for c in _cities(index)
         if c["id"] != profile.city and (not country or c["country"] in country)
     ]
-    peers = [_similar(index, profile, vector, c) for c in candidates]
+    plan = plan_similarities(index, vector, candidates)
+    peers = [_similar(index, profile, c, p) for c, p in zip(candidates, plan, strict=True)]
     if mode == "mentors":
         peers = [p for p in (_as_mentor(index, profile, p) for p in peers) if p is not None]
     peers.sort(key=lambda p: (-p.score, p.name))
@@ -201,22 +203,39 @@ def _cities(index: Index) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def _city_vector(index: Index, city_id: str) -> np.ndarray:
+def _city_vector(index: Index, city_id: str) -> tuple[np.ndarray, str]:
+    """A town's vector (of its first plan, else of its profile) and the language of that text."""
     plan = index.db.execute(
-        "select id from plans where city = ? order by id limit 1", (city_id,)
+        "select id, language from plans where city = ? order by id limit 1", (city_id,)
     ).fetchone()
-    return (
-        record_vector(index, "plan", plan["id"]) if plan else record_vector(index, "city", city_id)
-    )
+    if plan:
+        return record_vector(index, "plan", plan["id"]), str(plan["language"])
+    row = index.db.execute(
+        "select detected_language from cities where id = ?", (city_id,)
+    ).fetchone()
+    return record_vector(index, "city", city_id), str(row["detected_language"] or "und")
 
 
-def _similar(index: Index, profile: Profile, mine: np.ndarray, city: dict[str, Any]) -> Peer:
+def plan_similarities(
+    index: Index, mine: np.ndarray, cities: Sequence[dict[str, Any]]
+) -> list[float]:
+    """The cosine of the town's vector with each candidate's plan (or profile), made comparable across the
+    candidates' languages (topics.relative_to_language) and kept within 0..1."""
+    if not cities:
+        return []
+    found = [_city_vector(index, c["id"]) for c in cities]
+    raw = np.array([float(mine @ vector) for vector, _ in found])
+    calibrated = relative_to_language(raw, np.array([lang for _, lang in found]))
+    return [float(v) for v in np.clip(calibrated, 0.0, 1.0)]
+
+
+def _similar(index: Index, profile: Profile, city: dict[str, Any], plan: float) -> Peer:
     km = distance_km(profile, city["lat"], city["lon"])
     values: dict[str, float | None] = {
         "challenges": jaccard(profile.all_challenges(), city["challenges"]),
         "population": population_similarity(profile.population, city["population"]),
         "assets": jaccard(profile.all_assets(), city["assets"]),
-        "plan": max(0.0, float(mine @ _city_vector(index, city["id"]))),
+        "plan": plan,
         "type": type_similarity(profile.settlement_type, city["settlement_type"]),
         "distance": proximity(km),
     }
