@@ -262,6 +262,11 @@ PROFILE = {"profile": {"country": "LV", "population": 8000, "challenges": ["lone
 
 def test_api_reasons_in_the_language_asked(client: TestClient) -> None:
     english = client.post("/v1/recommendations", json=PROFILE).json()["recommendations"]
+    odd = client.post("/v1/recommendations", params={"lang": "x" * 200}, json=PROFILE)
+    assert (
+        odd.status_code == 200
+        and odd.json()["recommendations"][0]["reason"] == english[0]["reason"]
+    )
     assert english[0]["reason"].startswith("Addresses your challenges: loneliness and social")
     latvian = client.post("/v1/recommendations", params={"lang": "lv"}, json=PROFILE).json()
     assert latvian["recommendations"][0]["reason"].startswith(

@@ -26,8 +26,7 @@ Lang = Annotated[
     QueryParameter(
         description="Language of labels and reasons: "
         + ", ".join(i18n.UI_LANGUAGES)
-        + " (overrides Accept-Language; English by default, unknown values too).",
-        max_length=35,
+        + " (overrides Accept-Language; English by default, and for any other value).",
     ),
 ]
 AcceptLanguage = Annotated[
