@@ -139,7 +139,7 @@ def euros(context: Context, value: float) -> str:
 
 
 def configure(env: Any) -> None:
-    """Jinja's i18n extension with language-aware callables, and the helpers the templates use."""
+    """Jinja's i18n extension with language-aware callables, and the functions and filters the templates call."""
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
     env.globals.update(url=url, term=term, english=english)
