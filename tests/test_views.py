@@ -252,7 +252,16 @@ def test_practice_shapes_share_one_base() -> None:
     base = set(reads.PracticeBase.__struct_fields__)
     for shape in shapes:
         assert issubclass(shape, reads.PracticeBase) and base <= set(shape.__struct_fields__)
-    assert base == {"id", "title", "municipality", "country", "years", "summary", "city"}
+    assert base == {
+        "id",
+        "title",
+        "municipality",
+        "country",
+        "years",
+        "summary",
+        "city",
+        "language",
+    }
 
 
 def test_practice_json_keeps_its_fields(client: TestClient[Any]) -> None:
@@ -261,7 +270,7 @@ def test_practice_json_keeps_its_fields(client: TestClient[Any]) -> None:
         practice
     )
     similar = client.get("/v1/practices/testby-library-evenings/similar", params={"k": 1}).json()
-    base = {"id", "title", "municipality", "country", "years", "summary", "city"}
+    base = {"id", "title", "municipality", "country", "years", "summary", "city", "language"}
     assert set(similar[0]) == base | {"score"}
     hit = client.get("/v1/search", params={"q": "library evenings"}).json()["hits"][0]
     assert base <= set(hit) and {"snippet", "why", "population", "language"} <= set(hit)

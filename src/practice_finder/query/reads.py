@@ -10,7 +10,7 @@ import numpy as np
 
 from practice_finder.build.store import decode
 from practice_finder.errors import NotFoundError
-from practice_finder.models import VOCABULARIES
+from practice_finder.models import VOCABULARIES, Term
 from practice_finder.query import fusion
 from practice_finder.query.checks import check_countries, check_k
 from practice_finder.query.handle import Index
@@ -43,6 +43,7 @@ class PracticeBase(msgspec.Struct, kw_only=True):
     years: list[int]
     summary: str
     city: str | None = None  # the corpus city the practice comes from, when it is one
+    language: str | None = None  # the language the record is written in
 
 
 class PracticeSummary(PracticeBase, kw_only=True):
@@ -116,10 +117,11 @@ class PlanDetail(msgspec.Struct, kw_only=True):
 
 class TermOut(msgspec.Struct, kw_only=True):
     id: str
-    label: str
+    label: str  # in the language asked where the taxonomy has it, else English
     definition: str
     synonyms: list[str]
     labels: dict[str, list[str]]
+    label_language: str = "en"  # the language `label` is in
 
 
 def _row(index: Index, table: str, record_id: str, what: str) -> dict[str, Any]:
@@ -172,7 +174,7 @@ def practice_summaries(
     index: Index, where: str, params: list[Any], order: str = "title"
 ) -> list[PracticeSummary]:
     rows = index.db.execute(
-        f"select id, title, municipality, country, years, summary, city from practices where {where} order by {order}",
+        f"select id, title, municipality, country, years, summary, city, language from practices where {where} order by {order}",
         params,
     )
     return [PracticeSummary(**decode(r)) for r in rows]
@@ -306,17 +308,21 @@ def get_plan(index: Index, plan_id: str) -> PlanDetail:
     )
 
 
-def taxonomy_terms(index: Index) -> dict[str, list[TermOut]]:
+def taxonomy_terms(index: Index, language: str = "en") -> dict[str, list[TermOut]]:
+    """Every term; its `label` in `language` where the taxonomy has one."""
     return {
-        vocab: [
-            TermOut(
-                id=t.id,
-                label=t.label,
-                definition=t.definition,
-                synonyms=list(t.synonyms),
-                labels={k: list(v) for k, v in t.labels.items()},
-            )
-            for t in terms.values()
-        ]
+        vocab: [_term_out(index, vocab, t, language) for t in terms.values()]
         for vocab, terms in index.taxonomy.vocabularies.items()
     }
+
+
+def _term_out(index: Index, vocab: str, t: Term, language: str) -> TermOut:
+    label, label_language = index.taxonomy.label_in(vocab, t.id, language)
+    return TermOut(
+        id=t.id,
+        label=label,
+        label_language=label_language,
+        definition=t.definition,
+        synonyms=list(t.synonyms),
+        labels={k: list(v) for k, v in t.labels.items()},
+    )
