@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from practice_finder.build import analysis, onnx_encoder, store, vectors, versions
+from practice_finder.build import analysis, dictionaries, onnx_encoder, store, vectors, versions
 from practice_finder.build.analysis import Analysis
 from practice_finder.build.encoders import Embedder
 from practice_finder.build.manifest import (
@@ -235,6 +235,8 @@ def _build_into(
         )
     with timer.phase("write"):
         db = store.create(tmp / "store.db")
+        glossary, found = dictionaries.read_all(settings.dictionaries_dir)
+        store.insert_glossary(db, dictionaries.rows(glossary))
         _write_store(db, corpus, analyses, rows, matrix)
         vector_info = _write_vectors(tmp, rows, matrix, embedder.dimension)
     report.counts["passages"] = len(rows)
@@ -258,6 +260,7 @@ def _build_into(
         timings=dict(timer.timings),
         query_encoder=query_encoder,
         files=versions.file_digests(tmp),
+        dictionaries=found,
     )
     versions.write_manifest(tmp, create(corpus, made))
 
