@@ -131,7 +131,11 @@ def retrieve(
     text_lang = language if language != languages.UNDETERMINED else "en"
     words = pipelines.content_words(query.text, text_lang)
     timings["language"] = _ms(started)
-    gloss = glossed(index, words, text_lang) if text_lang != "en" and dictionaries else []
+    gloss: list[str] = []
+    if text_lang != "en" and dictionaries:
+        started = time.perf_counter()
+        gloss = glossed(index, words, text_lang)
+        timings["dictionary"] = _ms(started)
     legs: dict[str, list[str]] = {}
     qvec = None
     if query.mode in ("hybrid", "dense"):
