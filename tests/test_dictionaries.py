@@ -152,6 +152,20 @@ def test_ingest_copies_the_dictionaries_into_the_build(
         index.close()
 
 
+def test_installing_a_dictionary_makes_the_next_ingest_rebuild(
+    tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "dictd"
+    folder.mkdir()
+    settings = replace(tiny, dictionaries_dir=folder)
+    ingest(settings, lambda: fake_embedder)
+    assert ingest(settings, lambda: fake_embedder).up_to_date
+    _write_dictionary(folder, "freedict-fin-eng", {"tulva": UNNUMBERED})
+    report = ingest(settings, lambda: fake_embedder)
+    assert report.reason == "the bilingual dictionaries installed differ from those in the build"
+    assert ingest(settings, lambda: fake_embedder).up_to_date
+
+
 def test_a_build_without_dictionaries_glosses_nothing(
     tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path
 ) -> None:

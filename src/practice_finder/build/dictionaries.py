@@ -69,6 +69,16 @@ def translations(article: str) -> list[str]:
     return out
 
 
+def available(folder: Path) -> set[str]:
+    """The region languages whose FreeDict dictionary into English is in `folder` (without reading it)."""
+    return {
+        lang
+        for lang, name in FREEDICT.items()
+        if (folder / f"freedict-{name}-eng.index").is_file()
+        and (folder / f"freedict-{name}-eng.dict.dz").is_file()
+    }
+
+
 def read_freedict(folder: Path, lang: str) -> tuple[list[Entry], str] | None:
     """The single-word entries of a language's FreeDict dictionary in `folder` and its edition, or None
     when the dictionary is not there."""

@@ -173,6 +173,9 @@ def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Sett
     encoder = manifest.query_encoder
     if encoder is not None and not onnx_encoder.made_as_now(encoder):
         return "the ONNX export is out of date (graph or int8 variant made differently)"
+    built = manifest.dictionaries if isinstance(manifest.dictionaries, dict) else {}
+    if set(built) != dictionaries.available(settings.dictionaries_dir):
+        return "the bilingual dictionaries installed differ from those in the build"
     return None
 
 
