@@ -173,6 +173,27 @@ class Index:
         return frozenset(int(r[0]) for r in rows)
 
     @cached_property
+    def has_glossary(self) -> bool:
+        """Whether the build holds bilingual dictionaries (build/dictionaries.py; older builds have no table)."""
+        found = self.db.execute("select 1 from sqlite_master where name = 'glossary'").fetchone()
+        return bool(found) and bool(self.db.execute("select 1 from glossary limit 1").fetchone())
+
+    def glossary(self, lang: str, keys: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """English translations by key (a headword, or "~" + a stem) in the dictionary of `lang`; keys the
+        dictionary lacks are left out."""
+        if not keys or not self.has_glossary:
+            return {}
+        marks = ", ".join("?" * len(keys))
+        rows = self.db.execute(
+            f"select key, english from glossary where lang = ? and key in ({marks})", [lang, *keys]
+        )
+        out: dict[str, tuple[str, ...]] = {}
+        for key, english in rows:
+            known = out.get(key, ())
+            out[key] = known + tuple(e for e in english.split("\t") if e not in known)
+        return out
+
+    @cached_property
     def facet_table(self) -> FacetTable:
         """Facet keys of every practice, for counting facets over a whole candidate list."""
         return FacetTable(self.db)
