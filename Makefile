@@ -7,7 +7,7 @@ PF := $(BIN)/practice-finder
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install index serve search test test-fast lint typecheck clean
+.PHONY: install index serve search test test-fast lint typecheck messages clean
 
 # The venv is (re)made when missing or when the dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -43,6 +43,14 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+
+# After changing the words of a page or a reason: the message template and every catalog brought up
+# to date (new and changed messages then need translating; see src/practice_finder/locale/README.md).
+LOCALE := src/practice_finder/locale
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -w 100 \
+		--project practice-finder --version 0.1.0 -o $(LOCALE)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE)/messages.pot -d $(LOCALE) --ignore-obsolete -w 100
 
 clean:
 	rm -rf $(VENV) indexes .pytest_cache .mypy_cache

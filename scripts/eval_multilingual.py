@@ -7,7 +7,8 @@ PF_INDEX_DIR=/tmp/idx-e5 practice-finder ingest`). For each build and each langu
 nine translations in eval/domain/translations/, judged with the English questions' judgments) it
 prints nDCG@10 of the hybrid, dense and lexical modes, of the hybrid without its taxonomy leg (what
 the taxonomy adds as a bridge between languages), of the hybrid without the English feedback words
-(what they add), and each language's hybrid figure as a share of
+(what they add), of the hybrid without the words of the bilingual dictionaries (what they add; only
+when the build holds dictionaries, see its manifest), and each language's hybrid figure as a share of
 the English one.
 
 With --ceiling: the same hybrid for each translated set, but with the English question's words in its
@@ -39,6 +40,7 @@ from practice_finder import Settings, load_embedder, open_index
 from practice_finder.build import versions
 from practice_finder.build.onnx_encoder import OnnxEmbedder
 from practice_finder.evaluation.relevance import (
+    HYBRID_WITHOUT_DICTIONARIES,
     HYBRID_WITHOUT_FEEDBACK,
     HYBRID_WITHOUT_TAXONOMY,
     TATOEBA_CODES,
@@ -51,7 +53,14 @@ from practice_finder.evaluation.relevance import (
 from practice_finder.query.handle import Index
 
 ROOT = Path(__file__).resolve().parents[1]
-MODES = ("hybrid", "dense", "lexical", HYBRID_WITHOUT_TAXONOMY, HYBRID_WITHOUT_FEEDBACK)
+MODES = (
+    "hybrid",
+    "dense",
+    "lexical",
+    HYBRID_WITHOUT_TAXONOMY,
+    HYBRID_WITHOUT_FEEDBACK,
+    HYBRID_WITHOUT_DICTIONARIES,
+)
 
 
 def open_build(index_dir: Path) -> tuple[Index, str, Path]:
@@ -196,14 +205,15 @@ def table(results: list[dict[str, Any]]) -> str:
         lines.append(f"\n{result['model']} (build {result['build']})")
         if "languages" in result:
             lines.append(
-                f"{'lang':<6}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'no-tax':>9}{'tax adds':>10}{'fb adds':>9}{'vs en':>8}"
+                f"{'lang':<6}{'hybrid':>9}{'dense':>9}{'lexical':>9}{'no-tax':>9}{'tax adds':>10}{'fb adds':>9}{'dict adds':>10}{'vs en':>8}"
             )
         for lang, f in result.get("languages", {}).items():
             adds = f["hybrid"] - f[HYBRID_WITHOUT_TAXONOMY]
             feedback = f["hybrid"] - f[HYBRID_WITHOUT_FEEDBACK]
+            glossed = f["hybrid"] - f[HYBRID_WITHOUT_DICTIONARIES]
             lines.append(
                 f"{lang:<6}{f['hybrid']:>9.4f}{f['dense']:>9.4f}{f['lexical']:>9.4f}"
-                f"{f[HYBRID_WITHOUT_TAXONOMY]:>9.4f}{adds:>+10.4f}{feedback:>+9.4f}{f['hybrid_vs_english']:>8.3f}"
+                f"{f[HYBRID_WITHOUT_TAXONOMY]:>9.4f}{adds:>+10.4f}{feedback:>+9.4f}{glossed:>+10.4f}{f['hybrid_vs_english']:>8.3f}"
             )
         if "ceiling" in result:
             english = result["languages"]["en"]["hybrid"]

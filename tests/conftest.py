@@ -50,8 +50,13 @@ def tiny(tmp_path: Path) -> Settings:
     """Settings pointing at a fresh three-practice corpus and an empty index directory."""
     corpus = tmp_path / "corpus"
     write_tiny_corpus(corpus, CORPUS / "taxonomy.yaml")
+    # no bilingual dictionaries: reading the system's takes seconds (tests/test_dictionaries.py covers them)
     return Settings(
-        corpus_dir=corpus, index_dir=tmp_path / "indexes", progress=False, keep_builds=2
+        corpus_dir=corpus,
+        index_dir=tmp_path / "indexes",
+        progress=False,
+        keep_builds=2,
+        dictionaries_dir=tmp_path / "no-dictionaries",
     )
 
 

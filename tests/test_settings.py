@@ -32,6 +32,7 @@ from .fakes import HashingEmbedder, write_tiny_corpus
 COVERED: dict[str, str | tuple[str, ...]] = {
     "corpus_dir": "tests/test_settings.py::test_paths_reach_ingest_and_the_service",
     "index_dir": "tests/test_settings.py::test_paths_reach_ingest_and_the_service",
+    "dictionaries_dir": "tests/test_dictionaries.py::test_ingest_copies_the_dictionaries_into_the_build",
     "model": "tests/test_settings.py::test_an_index_built_with_one_model_is_refused_with_another",
     "batch_size": "tests/test_settings.py::test_batch_size_and_threads_reach_the_embedder",
     "keep_builds": "tests/test_ingest.py::test_old_builds_are_pruned",
@@ -103,6 +104,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
     changed = Settings(
         corpus_dir=Path("/c"),
         index_dir=Path("/i"),
+        dictionaries_dir=Path("/d"),
         model=ENGLISH_MODEL,
         batch_size=7,
         keep_builds=5,

@@ -252,7 +252,16 @@ def test_practice_shapes_share_one_base() -> None:
     base = set(reads.PracticeBase.__struct_fields__)
     for shape in shapes:
         assert issubclass(shape, reads.PracticeBase) and base <= set(shape.__struct_fields__)
-    assert base == {"id", "title", "municipality", "country", "years", "summary", "city"}
+    assert base == {
+        "id",
+        "title",
+        "municipality",
+        "country",
+        "years",
+        "summary",
+        "city",
+        "language",
+    }
 
 
 def test_practice_json_keeps_its_fields(client: TestClient[Any]) -> None:
@@ -261,7 +270,7 @@ def test_practice_json_keeps_its_fields(client: TestClient[Any]) -> None:
         practice
     )
     similar = client.get("/v1/practices/testby-library-evenings/similar", params={"k": 1}).json()
-    base = {"id", "title", "municipality", "country", "years", "summary", "city"}
+    base = {"id", "title", "municipality", "country", "years", "summary", "city", "language"}
     assert set(similar[0]) == base | {"score"}
     hit = client.get("/v1/search", params={"q": "library evenings"}).json()["hits"][0]
     assert base <= set(hit) and {"snippet", "why", "population", "language"} <= set(hit)
@@ -272,3 +281,15 @@ def test_handlers_get_the_service_by_injection() -> None:
     web = Path(__file__).resolve().parents[1] / "src" / "practice_finder" / "web"
     for name in ("api_reads.py", "api_writes.py", "pages.py"):
         assert "app.state" not in (web / name).read_text(), name
+
+
+def test_similar_practices_fuse_meaning_and_shared_tags(index: Index) -> None:
+    ids = sorted(index.practice_language)
+    found = reads.similar_practices(index, ids[0], 5)
+    assert {p.id for p in found} == set(ids[1:])
+    # the tiny corpus's practices all declare the same assets and theme: the tag ranking keeps the meaning
+    # order, so the first suggestion is first in both and scores 1
+    meaning = reads.similar_in_meaning(index, ids[0])
+    assert reads.shared_tag_leg(index, ids[0], meaning) == meaning == [p.id for p in found]
+    scores = [p.score for p in found]
+    assert scores[0] == 1.0 and scores == sorted(scores, reverse=True) and scores[-1] > 0

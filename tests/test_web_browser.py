@@ -254,3 +254,57 @@ def test_every_form_control_has_a_label(page, base_url: str) -> None:  # type: i
             .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
             .map(e => e.name || e.id)""")
         assert not unlabeled, (path, unlabeled)
+
+
+LATVIAN_QUESTION = "jauniešu aizplūšana no mazpilsētas"
+LATVIAN_PLAN = (
+    "Mūsu mazpilsētas lielākā problēma ir jauniešu aizplūšana: pēc vidusskolas jaunieši aizbrauc "
+    "studēt vai strādāt uz Rīgu vai ārzemēm un vairs neatgriežas. Vecāka gadagājuma cilvēki ciemos dzīvo vieni un jūtas vientuļi, kopš "
+    "slēgta autobusa līnija uz pagastu. Galvenajā ielā ir daudz tukšu veikalu, un centrs vakaros "
+    "ir tukšs. Vecpilsētas koka mājas sabrūk, jo īpašniekiem trūkst naudas un prasmju to "
+    "atjaunošanai. Mums ir bibliotēka, kultūras nams, spēcīgs koris un ezers."
+)
+LATVIAN_REASON_STARTS = (
+    "Risina jūsu izaicinājumus",
+    "Balstās uz jūsu resursiem",
+    "Saturā tuvs",
+    "Īstenota: ",
+)
+
+
+def test_latvian_journey(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    """A Latvian browser: the Latvian page, a Latvian question, a Latvian draft plan, Latvian reasons.
+
+    The last assertions (terms understood from the Latvian plan, mentor towns) need the plan to be
+    read in its own language, not as English."""
+    context = browser.new_context(locale="lv-LV", viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.goto(base_url + "/")
+    assert pg.locator("html").get_attribute("lang") == "lv"
+    pg.get_by_label("Aprakstiet savas pašvaldības izaicinājumu").fill(LATVIAN_QUESTION)
+    pg.get_by_role("button", name="Meklēt", exact=True).click()
+    pg.wait_for_selector(".hit")
+    assert "lang=lv" in pg.url, "the language stays in the address"
+    assert "jauniešu aizplūšana" in pg.locator(".summary").inner_text()
+    assert pg.locator(".hit").count() == 10
+    shot(pg, "lv-search")
+    pg.get_by_role("link", name="Saņemt ieteikumus").click()
+    pg.wait_for_selector("form.recommend")
+    assert pg.locator("html").get_attribute("lang") == "lv" and "lang=lv" in pg.url
+    pg.get_by_label("Valsts", exact=True).select_option("LV")
+    pg.get_by_label("Iedzīvotāju skaits", exact=True).fill("9000")
+    pg.get_by_label("Jūsu rīcības plāna projekts vai situācijas apraksts").fill(LATVIAN_PLAN)
+    pg.get_by_role("button", name="Ieteikt prakses un partnerus").click()
+    pg.wait_for_selector(".outcome")
+    assert pg.locator("html").get_attribute("lang") == "lv"
+    assert pg.locator(".outcome .hit").count() == 8
+    reasons = pg.locator(".outcome .hit .reason").all_inner_texts()
+    assert reasons and all(r.startswith(LATVIAN_REASON_STARTS) for r in reasons), reasons
+    assert all("iedzīvotāj" in r for r in reasons)
+    shot(pg, "lv-recommend")
+    # understood from the Latvian text itself (nothing was ticked): youth leaving, loneliness
+    understood = " ".join(pg.locator(".outcome .tags").all_inner_texts())
+    assert "jauniešu aizplūšana" in understood and "vientulība" in understood, understood
+    assert any(r.startswith("Risina jūsu izaicinājumus") for r in reasons), reasons
+    assert pg.locator(".mentor-towns .peers > li").count() >= 3
+    context.close()

@@ -21,6 +21,7 @@ class Settings:
 
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("indexes")
+    dictionaries_dir: Path = Path("/usr/share/dictd")  # FreeDict files read at ingest, if there
     model: str = DEFAULT_MODEL
     batch_size: int = 32
     keep_builds: int = 3

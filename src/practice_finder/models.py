@@ -9,6 +9,8 @@ from typing import Any
 
 import msgspec
 
+from practice_finder.i18n import N_
+
 COUNTRIES: dict[str, str] = {
     "DK": "Denmark",
     "EE": "Estonia",
@@ -61,6 +63,15 @@ class Taxonomy(msgspec.Struct, frozen=True):
     def label(self, vocabulary: str, term_id: str) -> str:
         term = self.vocabularies.get(vocabulary, {}).get(term_id)
         return term.label if term else term_id
+
+    def label_in(self, vocabulary: str, term_id: str, language: str) -> tuple[str, str]:
+        """A term's first label in `language` and the language it is really in: English where the
+        taxonomy has no label in that language."""
+        term = self.vocabularies.get(vocabulary, {}).get(term_id)
+        if term is None:
+            return term_id, "en"
+        localized = term.labels.get(language) if language != "en" else None
+        return (localized[0], language) if localized else (term.label, "en")
 
 
 class Tags(msgspec.Struct, frozen=True, kw_only=True):
@@ -134,15 +145,15 @@ class City(msgspec.Struct, frozen=True, kw_only=True):
         return [("description", self.description)]
 
 
-PLAN_SECTIONS: tuple[tuple[str, str], ...] = (
-    ("local_context", "Local context"),
-    ("challenges", "Challenges"),
-    ("goals", "Goals"),
-    ("target_groups", "Target groups"),
-    ("cultural_assets", "Cultural assets"),
-    ("actions", "Actions"),
-    ("participation", "Participation"),
-    ("expected_outcomes", "Expected outcomes"),
+PLAN_SECTIONS: tuple[tuple[str, str], ...] = (  # key, heading (translated on the pages)
+    ("local_context", N_("Local context")),
+    ("challenges", N_("Challenges")),
+    ("goals", N_("Goals")),
+    ("target_groups", N_("Target groups")),
+    ("cultural_assets", N_("Cultural assets")),
+    ("actions", N_("Actions")),
+    ("participation", N_("Participation")),
+    ("expected_outcomes", N_("Expected outcomes")),
 )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from practice_finder.build import analysis, onnx_encoder, store, vectors, versions
+from practice_finder.build import analysis, dictionaries, onnx_encoder, store, vectors, versions
 from practice_finder.build.analysis import Analysis
 from practice_finder.build.encoders import Embedder
 from practice_finder.build.manifest import (
@@ -173,6 +173,9 @@ def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Sett
     encoder = manifest.query_encoder
     if encoder is not None and not onnx_encoder.made_as_now(encoder):
         return "the ONNX export is out of date (graph or int8 variant made differently)"
+    built = manifest.dictionaries if isinstance(manifest.dictionaries, dict) else {}
+    if set(built) != dictionaries.available(settings.dictionaries_dir):
+        return "the bilingual dictionaries installed differ from those in the build"
     return None
 
 
@@ -235,6 +238,8 @@ def _build_into(
         )
     with timer.phase("write"):
         db = store.create(tmp / "store.db")
+        glossary, found = dictionaries.read_all(settings.dictionaries_dir)
+        store.insert_glossary(db, dictionaries.rows(glossary))
         _write_store(db, corpus, analyses, rows, matrix)
         vector_info = _write_vectors(tmp, rows, matrix, embedder.dimension)
     report.counts["passages"] = len(rows)
@@ -258,6 +263,7 @@ def _build_into(
         timings=dict(timer.timings),
         query_encoder=query_encoder,
         files=versions.file_digests(tmp),
+        dictionaries=found,
     )
     versions.write_manifest(tmp, create(corpus, made))
 

@@ -97,6 +97,8 @@ class Manifest(msgspec.Struct, kw_only=True):
     timings: dict[str, float] = {}
     query_encoder: dict[str, Any] | None = None  # the entry `onnx_encoder.export` returns
     files: dict[str, FileDigest] | None = None  # builds before checksums have none
+    # language -> the dictionary into English read into the store; unset in builds made before them
+    dictionaries: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
 
     def mismatch(self, model: str) -> str | None:
         """Why this program cannot serve or reuse the build with `model` configured, or None when it can:
@@ -143,6 +145,7 @@ class Made(msgspec.Struct, kw_only=True):
     timings: dict[str, float]
     query_encoder: dict[str, Any] | None
     files: dict[str, FileDigest]
+    dictionaries: dict[str, str] = {}
 
 
 def create(corpus: Corpus, made: Made) -> Manifest:
@@ -178,4 +181,5 @@ def create(corpus: Corpus, made: Made) -> Manifest:
         timings=made.timings,
         query_encoder=made.query_encoder,
         files=made.files,
+        dictionaries=made.dictionaries,
     )

@@ -80,6 +80,8 @@ def create(path: Path) -> sqlite_utils.Database:
         },
         pk=("vocabulary", "id"),
     )
+    # bilingual dictionaries into English (build/dictionaries.py): a headword, or "~" + its stem
+    db.table("glossary").create({"lang": str, "key": str, "english": str})
     return db
 
 
@@ -87,6 +89,13 @@ def insert(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, Any]]
     """Insert rows, creating the table from the first batch when needed."""
     db.table(table).insert_all(
         rows, pk="id" if table in TABLES.values() else None, batch_size=500, alter=True
+    )
+
+
+def insert_glossary(db: sqlite_utils.Database, rows: Iterable[dict[str, str]]) -> None:
+    """Dictionary rows (hundreds of thousands: straight through sqlite3, without sqlite-utils' checks)."""
+    db.conn.executemany(
+        "insert into glossary (lang, key, english) values (:lang, :key, :english)", rows
     )
 
 
@@ -135,6 +144,7 @@ def finish(db: sqlite_utils.Database) -> None:
     db.table("tags").create_index(["record_type", "record_id"])
     db.table("passages").create_index(["record_type", "record_id"])
     db.table("passages").create_index(["text_hash"])
+    db.table("glossary").create_index(["lang", "key"])
     for table, columns in FTS_COLUMNS.items():
         if db.table(table).exists():
             db.table(table).enable_fts(columns, tokenize=FTS_TOKENIZER, create_triggers=False)

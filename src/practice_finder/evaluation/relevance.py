@@ -45,6 +45,7 @@ def run_queries(
     dense_scoring: str = "max",
     taxonomy: bool = True,
     feedback: bool = True,
+    dictionaries: bool = True,
 ) -> tuple[dict[str, dict[str, float]], list[float]]:
     """The ranking of every query in one mode, and the time each query took (ms).
 
@@ -63,6 +64,7 @@ def run_queries(
             dense_scoring,
             taxonomy=taxonomy,
             feedback=feedback,
+            dictionaries=dictionaries,
         )
         times.append((time.perf_counter() - started) * 1000)
         ranked = found.fused[:depth]
@@ -88,6 +90,11 @@ HYBRID_WITHOUT_FEEDBACK = (
 )
 
 
+HYBRID_WITHOUT_DICTIONARIES = (
+    "hybrid-no-dictionaries"  # evaluation only: no dictionary words for other languages
+)
+
+
 def evaluate(
     index: Index,
     queries: dict[str, str],
@@ -99,7 +106,8 @@ def evaluate(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode in modes:
-        base = "hybrid" if mode in (HYBRID_WITHOUT_TAXONOMY, HYBRID_WITHOUT_FEEDBACK) else mode
+        variants = (HYBRID_WITHOUT_TAXONOMY, HYBRID_WITHOUT_FEEDBACK, HYBRID_WITHOUT_DICTIONARIES)
+        base = "hybrid" if mode in variants else mode
         runs, times = run_queries(
             index,
             queries,
@@ -109,6 +117,7 @@ def evaluate(
             dense_scoring=dense_scoring,
             taxonomy=mode != HYBRID_WITHOUT_TAXONOMY,
             feedback=mode != HYBRID_WITHOUT_FEEDBACK,
+            dictionaries=mode != HYBRID_WITHOUT_DICTIONARIES,
         )
         out[mode] = {**score(qrels, runs), "median_ms": round(statistics.median(times), 2)}
     return out

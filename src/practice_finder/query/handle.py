@@ -20,6 +20,7 @@ from practice_finder.config import Settings
 from practice_finder.errors import IndexMismatchError, IndexMissingError, PracticeFinderError
 from practice_finder.models import Taxonomy, Term
 from practice_finder.query.cards import Card, CardCache, FacetTable
+from practice_finder.query.topics import TopicSpace
 from practice_finder.text import tagging
 
 if TYPE_CHECKING:
@@ -130,6 +131,24 @@ class Index:
         )
 
     @cached_property
+    def topic_space(self) -> TopicSpace:
+        """The practice passage vectors with each language's mean taken out (see topics.py), computed from the
+        stored vectors when first needed."""
+        rows = self.db.execute(
+            "select s.record_id, s.seq, s.embedding, p.language from passages s "
+            "join practices p on p.id = s.record_id where s.record_type = 'practice' order by s.id"
+        ).fetchall()
+        position = {rid: i for i, rid in enumerate(self.practice_ids)}
+        dimension = self.manifest.model.dimension
+        matrix = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows]) if rows else None
+        return TopicSpace.of(
+            matrix if matrix is not None else np.zeros((0, dimension), dtype=np.float32),
+            np.array([position[str(r[0])] for r in rows], dtype=np.int64),
+            np.array([str(r[3]) for r in rows]),
+            np.array([r[1] == 0 for r in rows], dtype=bool),
+        )
+
+    @cached_property
     def practice_tags(self) -> dict[tuple[str, str], list[tuple[str, bool]]]:
         """(vocabulary, term) -> (practice id, declared by its authors rather than found in its text) of every
         tag of a practice: the taxonomy leg adds up weights from memory instead of querying the tags table."""
@@ -152,6 +171,27 @@ class Index:
         """Ids of the vectors of whole practices (passage number 0), as opposed to their passages."""
         rows = self.db.execute("select id from passages where record_type = 'practice' and seq = 0")
         return frozenset(int(r[0]) for r in rows)
+
+    @cached_property
+    def has_glossary(self) -> bool:
+        """Whether the build holds bilingual dictionaries (build/dictionaries.py; older builds have no table)."""
+        found = self.db.execute("select 1 from sqlite_master where name = 'glossary'").fetchone()
+        return bool(found) and bool(self.db.execute("select 1 from glossary limit 1").fetchone())
+
+    def glossary(self, lang: str, keys: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """English translations by key (a headword, or "~" + a stem) in the dictionary of `lang`; keys the
+        dictionary lacks are left out."""
+        if not keys or not self.has_glossary:
+            return {}
+        marks = ", ".join("?" * len(keys))
+        rows = self.db.execute(
+            f"select key, english from glossary where lang = ? and key in ({marks})", [lang, *keys]
+        )
+        out: dict[str, tuple[str, ...]] = {}
+        for key, english in rows:
+            known = out.get(key, ())
+            out[key] = known + tuple(e for e in english.split("\t") if e not in known)
+        return out
 
     @cached_property
     def facet_table(self) -> FacetTable:

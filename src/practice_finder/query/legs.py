@@ -111,6 +111,38 @@ def english_words(index: Index, understood: dict[str, list[str]]) -> list[str]:
     return pipelines.content_words(" ; ".join(phrases), "en") if phrases else []
 
 
+# Written Norwegian (Bokmål) grew out of written Danish and shares most of its words; no FreeDict
+# dictionary exists for Norwegian, Estonian or Latvian.
+DICTIONARY_OF = {"nb": "da", "no": "da"}
+GLOSS_PER_WORD = 4  # translations of one word of the question, the dictionary's first
+
+
+def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
+    """English translations of a question's words from the build's bilingual dictionaries (a word found as it
+    is, else by its stem), in the question's order: a question in another language gloss-translated word by
+    word, for the lexical leg and a second look of the dense leg (docs/benchmarks.md#dictionaries)."""
+    lang = DICTIONARY_OF.get(lang, lang)
+    stems = {word: "~" + stem(word, lang) for word in words}
+    found = index.glossary(lang, [*stems, *stems.values()])
+    out: list[str] = []
+    for word, key in stems.items():
+        out += (found.get(word) or found.get(key, ()))[:GLOSS_PER_WORD]
+    return list(dict.fromkeys(out))
+
+
+GLOSS_VECTOR_WEIGHT = 0.5  # the glossed question's share of the dense leg's question vector
+
+
+def question_vector(index: Index, text: str, gloss: Sequence[str] = ()) -> np.ndarray:
+    """The question's vector; with dictionary words, moved towards their vector (both encoded in one batch):
+    the multilingual model places an English gloss nearer the English practices than the question itself."""
+    if not gloss:
+        return index.embedder.encode([text], kind="query")[0]
+    question, english = index.embedder.encode([text, " ".join(gloss)], kind="query")
+    vector = question + GLOSS_VECTOR_WEIGHT * english
+    return vector / np.linalg.norm(vector)
+
+
 FEEDBACK_PRACTICES = 3
 FEEDBACK_WORDS = (
     24  # each extra word is another OR term for FTS5: unbounded, the lexical leg took 9 ms

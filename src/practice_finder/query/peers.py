@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 import numpy as np
 
+from practice_finder import i18n
 from practice_finder.errors import InvalidQueryError
+from practice_finder.i18n import N_
 from practice_finder.query.checks import check_countries, check_k, country_codes
 from practice_finder.query.handle import Index
 from practice_finder.query.profiles import (
     Profile,
     ProfileIn,
     Town,
-    article,
     distance_km,
     jaccard,
     population_similarity,
@@ -25,6 +27,7 @@ from practice_finder.query.profiles import (
     type_similarity,
 )
 from practice_finder.query.reads import record_vector
+from practice_finder.query.topics import relative_to_language
 
 MODES = ("similar", "mentors")
 MAX_K = 50
@@ -145,7 +148,8 @@ def find_peers(
         for c in _cities(index)
         if c["id"] != profile.city and (not country or c["country"] in country)
     ]
-    peers = [_similar(index, profile, vector, c) for c in candidates]
+    plan = plan_similarities(index, vector, candidates)
+    peers = [_similar(index, profile, c, p) for c, p in zip(candidates, plan, strict=True)]
     if mode == "mentors":
         peers = [p for p in (_as_mentor(index, profile, p) for p in peers) if p is not None]
     peers.sort(key=lambda p: (-p.score, p.name))
@@ -199,22 +203,39 @@ def _cities(index: Index) -> list[dict[str, Any]]:
     return list(out.values())
 
 
-def _city_vector(index: Index, city_id: str) -> np.ndarray:
+def _city_vector(index: Index, city_id: str) -> tuple[np.ndarray, str]:
+    """A town's vector (of its first plan, else of its profile) and the language of that text."""
     plan = index.db.execute(
-        "select id from plans where city = ? order by id limit 1", (city_id,)
+        "select id, language from plans where city = ? order by id limit 1", (city_id,)
     ).fetchone()
-    return (
-        record_vector(index, "plan", plan["id"]) if plan else record_vector(index, "city", city_id)
-    )
+    if plan:
+        return record_vector(index, "plan", plan["id"]), str(plan["language"])
+    row = index.db.execute(
+        "select detected_language from cities where id = ?", (city_id,)
+    ).fetchone()
+    return record_vector(index, "city", city_id), str(row["detected_language"] or "und")
 
 
-def _similar(index: Index, profile: Profile, mine: np.ndarray, city: dict[str, Any]) -> Peer:
+def plan_similarities(
+    index: Index, mine: np.ndarray, cities: Sequence[dict[str, Any]]
+) -> list[float]:
+    """The cosine of the town's vector with each candidate's plan (or profile), made comparable across the
+    candidates' languages (topics.relative_to_language) and kept within 0..1."""
+    if not cities:
+        return []
+    found = [_city_vector(index, c["id"]) for c in cities]
+    raw = np.array([float(mine @ vector) for vector, _ in found])
+    calibrated = relative_to_language(raw, np.array([lang for _, lang in found]))
+    return [float(v) for v in np.clip(calibrated, 0.0, 1.0)]
+
+
+def _similar(index: Index, profile: Profile, city: dict[str, Any], plan: float) -> Peer:
     km = distance_km(profile, city["lat"], city["lon"])
     values: dict[str, float | None] = {
         "challenges": jaccard(profile.all_challenges(), city["challenges"]),
         "population": population_similarity(profile.population, city["population"]),
         "assets": jaccard(profile.all_assets(), city["assets"]),
-        "plan": max(0.0, float(mine @ _city_vector(index, city["id"]))),
+        "plan": plan,
         "type": type_similarity(profile.settlement_type, city["settlement_type"]),
         "distance": proximity(km),
     }
@@ -246,29 +267,43 @@ def _similar(index: Index, profile: Profile, mine: np.ndarray, city: dict[str, A
     return peer
 
 
-def _labels(index: Index, vocab: str, terms: Sequence[str]) -> str:
-    return ", ".join(index.taxonomy.label(vocab, t).lower() for t in terms)
+# How a comparable town is introduced, per settlement type (a sentence each, for the grammar)
+INTRODUCTIONS = {
+    "urban": N_("%(name)s (%(country)s) is an urban municipality of %(population)s inhabitants"),
+    "town": N_("%(name)s (%(country)s) is a town municipality of %(population)s inhabitants"),
+    "rural": N_("%(name)s (%(country)s) is a rural municipality of %(population)s inhabitants"),
+}
+INTRODUCTION_UNKNOWN_TYPE = N_(
+    "%(name)s (%(country)s) is a municipality of %(population)s inhabitants"
+)
 
 
 def similar_reason(index: Index, profile: Profile, peer: Peer) -> str:
+    """Why a town is comparable, in the language of `i18n.speaking`."""
+    _ = i18n.gettext
+    labels = partial(i18n.term_list, index.taxonomy)
     parts = [
-        f"{peer.name} ({peer.country}) is {article(peer.settlement_type)} {peer.settlement_type} municipality of {peer.population:,} inhabitants"
+        _(INTRODUCTIONS.get(peer.settlement_type, INTRODUCTION_UNKNOWN_TYPE))
+        % {"name": peer.name, "country": peer.country, "population": i18n.number(peer.population)}
     ]
     if profile.population:
         ratio = peer.population / profile.population
         parts[0] += (
-            " (about the same size as yours)"
+            _(" (about the same size as yours)")
             if 0.67 <= ratio <= 1.5
-            else f" ({ratio:.1f} times yours)"
+            else _(" (%(ratio)s times yours)") % {"ratio": i18n.number(ratio, pattern="0.0")}
         )
     if peer.distance_km is not None:
-        parts.append(f"{peer.distance_km:,.0f} km away")
+        parts.append(_("%(km)s km away") % {"km": i18n.number(round(peer.distance_km))})
     if peer.shared_challenges:
         parts.append(
-            f"shares your challenges: {_labels(index, 'challenges', peer.shared_challenges)}"
+            _("shares your challenges: %(labels)s")
+            % {"labels": labels("challenges", peer.shared_challenges)}
         )
     if peer.shared_assets:
-        parts.append(f"has the same assets: {_labels(index, 'assets', peer.shared_assets)}")
+        parts.append(
+            _("has the same assets: %(labels)s") % {"labels": labels("assets", peer.shared_assets)}
+        )
     return "; ".join(parts) + "."
 
 
@@ -312,12 +347,25 @@ def _as_mentor(index: Index, profile: Profile, peer: Peer) -> Peer | None:
 def mentor_reason(
     index: Index, peer: Peer, practices: list[dict[str, Any]], plan_shared: list[str]
 ) -> str:
+    """What a town already did on the profile's challenges, then why it is comparable."""
+    _ = i18n.gettext
     parts = []
     if practices:
         titles = "; ".join(f"'{p['title']}'" for p in practices[:3])
-        parts.append(f"{peer.name} ran {len(practices)} practice(s) on your challenges ({titles})")
+        parts.append(
+            i18n.ngettext(
+                "%(name)s ran %(num)d practice on your challenges (%(titles)s)",
+                "%(name)s ran %(num)d practices on your challenges (%(titles)s)",
+                len(practices),
+            )
+            % {"name": peer.name, "num": len(practices), "titles": titles}
+        )
     if plan_shared:
-        parts.append(f"its action plan addresses {_labels(index, 'challenges', plan_shared)}")
+        parts.append(
+            _("its action plan addresses %(labels)s")
+            % {"labels": i18n.term_list(index.taxonomy, "challenges", plan_shared)}
+        )
     if peer.pearl_year:
-        parts.append(f"BSR Cultural Pearl {peer.pearl_year}")
-    return "; ".join(parts) + ". " + peer.reason  # then how comparable it is
+        parts.append(_("BSR Cultural Pearl %(year)s") % {"year": peer.pearl_year})
+    said = "; ".join(parts)
+    return said[:1].upper() + said[1:] + ". " + peer.reason  # then how comparable it is

@@ -8,14 +8,14 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from practice_finder.build import vectors
 from practice_finder.build.store import decode
 from practice_finder.errors import NotFoundError
-from practice_finder.models import VOCABULARIES
+from practice_finder.models import VOCABULARIES, Term
+from practice_finder.query import fusion
 from practice_finder.query.checks import check_countries, check_k
 from practice_finder.query.handle import Index
+from practice_finder.query.legs import TAG_WEIGHTS
 
-SIMILAR_DEPTH_FACTOR = 12  # passages searched per wanted practice
 MAX_SIMILAR_K = 50
 
 
@@ -43,6 +43,7 @@ class PracticeBase(msgspec.Struct, kw_only=True):
     years: list[int]
     summary: str
     city: str | None = None  # the corpus city the practice comes from, when it is one
+    language: str | None = None  # the language the record is written in
 
 
 class PracticeSummary(PracticeBase, kw_only=True):
@@ -116,10 +117,11 @@ class PlanDetail(msgspec.Struct, kw_only=True):
 
 class TermOut(msgspec.Struct, kw_only=True):
     id: str
-    label: str
+    label: str  # in the language asked where the taxonomy has it, else English
     definition: str
     synonyms: list[str]
     labels: dict[str, list[str]]
+    label_language: str = "en"  # the language `label` is in
 
 
 def _row(index: Index, table: str, record_id: str, what: str) -> dict[str, Any]:
@@ -172,7 +174,7 @@ def practice_summaries(
     index: Index, where: str, params: list[Any], order: str = "title"
 ) -> list[PracticeSummary]:
     rows = index.db.execute(
-        f"select id, title, municipality, country, years, summary, city from practices where {where} order by {order}",
+        f"select id, title, municipality, country, years, summary, city, language from practices where {where} order by {order}",
         params,
     )
     return [PracticeSummary(**decode(r)) for r in rows]
@@ -189,22 +191,24 @@ def record_vector(index: Index, record_type: str, record_id: str) -> np.ndarray:
     return np.frombuffer(row["embedding"], dtype=np.float32)
 
 
+# The declared tags a similar practice may share, weighted as the search's taxonomy leg weighs them. Not the
+# challenges: they are what the practice is about rather than what it does, and the yardstick of
+# docs/benchmarks.md#similar-practices-across-languages, which a leg on them would only repeat.
+SIMILAR_TAG_VOCABULARIES = ("assets", "themes", "target_groups", "participation")
+
+
 def similar_practices(index: Index, practice_id: str, k: int = 5) -> list[PracticeSummary]:
-    """Practices closest in meaning to one practice (by its record vector against every passage), itself excluded."""
+    """Practices closest in topic to one practice, itself excluded: two rankings fused by rank, one by
+    meaning with each language's mean vector taken out (see topics.py), so that suggestions follow the
+    topic rather than the language, and one by the declared tags they share (taxonomy ids, the same in
+    every language). The score is 1 for a practice first in both."""
     check_k(k, MAX_SIMILAR_K)
     _row(index, "practices", practice_id, "practice")
-    found = vectors.search(
-        index.vectors["practice"],
-        record_vector(index, "practice", practice_id),
-        (k + 1) * SIMILAR_DEPTH_FACTOR,
-    )
-    owners = index.practice_of_passage
-    best: dict[str, float] = {}
-    for pid, score in found:
-        rid = owners.get(pid)
-        if rid and rid != practice_id and rid not in best:
-            best[rid] = score
-    top = sorted(best.items(), key=lambda kv: -kv[1])[:k]
+    meaning = similar_in_meaning(index, practice_id)
+    legs = {"meaning": meaning, "tags": shared_tag_leg(index, practice_id, meaning)}
+    rrf_k = index.ranking.rrf_k
+    top = fusion.reciprocal_rank_fusion(legs, k=rrf_k)[:k]
+    best = sum(1.0 / (rrf_k + 1) for ranked in legs.values() if ranked)
     by_id = (
         {
             p.id: p
@@ -215,7 +219,35 @@ def similar_practices(index: Index, practice_id: str, k: int = 5) -> list[Practi
         if top
         else {}
     )
-    return [msgspec.structs.replace(by_id[rid], score=round(score, 4)) for rid, score in top]
+    return [msgspec.structs.replace(by_id[rid], score=round(score / best, 4)) for rid, score in top]
+
+
+def similar_in_meaning(index: Index, practice_id: str) -> list[str]:
+    """Every other practice by the best similarity of its passages to this practice's whole record, both
+    with their language's mean vector taken out; none for a practice without vectors."""
+    names = index.practice_ids
+    position = {rid: i for i, rid in enumerate(names)}.get(practice_id)
+    if position is None:
+        return []
+    owners, _ = index.topic_space.nearest(position)
+    return [names[i] for i in owners]
+
+
+def shared_tag_leg(index: Index, practice_id: str, tiebreak: list[str]) -> list[str]:
+    """Other practices by the weight of the declared tags (SIMILAR_TAG_VOCABULARIES) they share with this one;
+    ties in the order of `tiebreak`."""
+    own = record_tags(index, "practice", practice_id).declared
+    scores: dict[str, float] = {}
+    for vocab in SIMILAR_TAG_VOCABULARIES:
+        for term in own.get(vocab, []):
+            sharing = {
+                rid for rid, declared in index.practice_tags.get((vocab, term), ()) if declared
+            }
+            for rid in sharing - {practice_id}:
+                scores[rid] = scores.get(rid, 0.0) + TAG_WEIGHTS[vocab]
+    order = fusion.ranks(tiebreak)
+    rounded = {rid: round(score, 9) for rid, score in scores.items()}
+    return sorted(rounded, key=lambda rid: (-rounded[rid], order.get(rid, len(order)), rid))
 
 
 def list_cities(
@@ -276,17 +308,21 @@ def get_plan(index: Index, plan_id: str) -> PlanDetail:
     )
 
 
-def taxonomy_terms(index: Index) -> dict[str, list[TermOut]]:
+def taxonomy_terms(index: Index, language: str = "en") -> dict[str, list[TermOut]]:
+    """Every term; its `label` in `language` where the taxonomy has one."""
     return {
-        vocab: [
-            TermOut(
-                id=t.id,
-                label=t.label,
-                definition=t.definition,
-                synonyms=list(t.synonyms),
-                labels={k: list(v) for k, v in t.labels.items()},
-            )
-            for t in terms.values()
-        ]
+        vocab: [_term_out(index, vocab, t, language) for t in terms.values()]
         for vocab, terms in index.taxonomy.vocabularies.items()
     }
+
+
+def _term_out(index: Index, vocab: str, t: Term, language: str) -> TermOut:
+    label, label_language = index.taxonomy.label_in(vocab, t.id, language)
+    return TermOut(
+        id=t.id,
+        label=label,
+        label_language=label_language,
+        definition=t.definition,
+        synonyms=list(t.synonyms),
+        labels={k: list(v) for k, v in t.labels.items()},
+    )

@@ -7,11 +7,14 @@ practices from comparable towns (size, type, distance). The town's own practices
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import msgspec
 import numpy as np
 
+from practice_finder import i18n
+from practice_finder.i18n import N_
 from practice_finder.query import fusion
 from practice_finder.query.checks import check_k
 from practice_finder.query.filters import Filters, allowed_passages, practice_filter_sql
@@ -21,7 +24,6 @@ from practice_finder.query.profiles import (
     Profile,
     ResolvedTown,
     Town,
-    article,
     distance_km,
     estimate_settlement_type,
     population_similarity,
@@ -140,7 +142,7 @@ def recommend(
 def _candidates(index: Index, where: str, params: list[Any]) -> dict[str, dict[str, Any]]:
     """Every practice passing the filters, with its origin town and its tags."""
     sql = (
-        "select p.id, p.title, p.municipality, p.country, p.population, p.years, p.summary, p.city, "
+        "select p.id, p.title, p.municipality, p.country, p.population, p.years, p.summary, p.city, p.language, "
         "c.settlement_type, c.lat, c.lon from practices p left join cities c on c.id = p.city"
         + (f" where {where}" if where else "")
     )
@@ -234,7 +236,18 @@ def _recommendation(
         comparability=comparability,
         ranks=ranks,
         city=row["city"],
+        language=row["language"],
     )
+
+
+# How a recommendation's origin is introduced, per settlement type (a sentence each: the articles
+# and the adjective agree differently in every language)
+ORIGINS = {
+    "urban": N_("From %(place)s, an urban municipality of %(population)s inhabitants"),
+    "town": N_("From %(place)s, a town municipality of %(population)s inhabitants"),
+    "rural": N_("From %(place)s, a rural municipality of %(population)s inhabitants"),
+}
+ORIGIN_UNKNOWN_TYPE = N_("From %(place)s, a municipality of %(population)s inhabitants")
 
 
 def reason(
@@ -245,32 +258,39 @@ def reason(
     comp: Comparability,
     meaning_rank: int | None,
 ) -> str:
-    """One or two sentences a culture officer can read."""
-    label = index.taxonomy.label
+    """One or two sentences a culture officer can read, in the language of `i18n.speaking`."""
+    _ = i18n.gettext
+    labels = partial(i18n.term_list, index.taxonomy)
     parts = []
     if challenges:
         parts.append(
-            "Addresses your challenges: "
-            + ", ".join(label("challenges", t).lower() for t in challenges)
-            + "."
+            _("Addresses your challenges: %(labels)s.")
+            % {"labels": labels("challenges", challenges)}
         )
     if assets:
         parts.append(
-            "Builds on assets you have: "
-            + ", ".join(label("assets", t).lower() for t in assets)
-            + "."
+            _("Builds on assets you have: %(labels)s.") % {"labels": labels("assets", assets)}
         )
     if not challenges and not assets and meaning_rank:
-        parts.append(
-            f"Close in content to your {'plan' if profile.city else 'description'} (#{meaning_rank} by meaning)."
+        close = (
+            _("Close in content to your plan (#%(rank)s by meaning).")
+            if profile.city
+            else _("Close in content to your description (#%(rank)s by meaning).")
         )
-    origin = f"From {comp.municipality}, {article(comp.settlement_type)} {comp.settlement_type} municipality of {comp.population:,} inhabitants"
+        parts.append(close % {"rank": meaning_rank})
+    origin = _(ORIGINS.get(comp.settlement_type, ORIGIN_UNKNOWN_TYPE)) % {
+        "place": comp.municipality,
+        "population": i18n.number(comp.population),
+    }
     if profile.population:
         ratio = comp.population / profile.population
         origin += (
-            ", about your size" if 0.67 <= ratio <= 1.5 else f", {ratio:.1f} times your population"
+            _(", about your size")
+            if 0.67 <= ratio <= 1.5
+            else _(", %(ratio)s times your population")
+            % {"ratio": i18n.number(ratio, pattern="0.0")}
         )
     if comp.distance_km is not None:
-        origin += f", {comp.distance_km:,.0f} km from you"
+        origin += _(", %(km)s km from you") % {"km": i18n.number(round(comp.distance_km))}
     parts.append(origin + ".")
     return " ".join(parts)

@@ -23,7 +23,9 @@ from practice_finder.query.legs import (
     dense_leg,
     english_words,
     feedback_words,
+    glossed,
     lexical_leg,
+    question_vector,
     taxonomy_leg,
 )
 from practice_finder.query.reads import PracticeBase
@@ -117,11 +119,13 @@ def retrieve(
     dense_scoring: str = "max",
     taxonomy: bool = True,
     feedback: bool = True,
+    dictionaries: bool = True,
 ) -> Retrieval:
     """Run the legs the mode asks for and fuse them by rank; filters apply inside each leg.
 
     taxonomy=False leaves the taxonomy leg out of a hybrid search, feedback=False the English feedback
-    words of a question in another language (to measure what each adds). `depth` (practices per leg) and
+    words of a question in another language, dictionaries=False its dictionary words (to measure what each
+    adds). `depth` (practices per leg) and
     `rrf_k` default to the index's ranking settings.
     """
     depth = index.ranking.candidates if depth is None else depth
@@ -136,11 +140,16 @@ def retrieve(
     also = [code for code in reading.languages if code != text_lang]
     words = pipelines.content_words(query.text, text_lang)
     timings["reading"] = _ms(started)
+    gloss: list[str] = []
+    if text_lang != "en" and dictionaries:
+        started = time.perf_counter()
+        gloss = glossed(index, words, text_lang)
+        timings["dictionary"] = _ms(started)
     legs: dict[str, list[str]] = {}
     qvec = None
     if query.mode in ("hybrid", "dense"):
         started = time.perf_counter()
-        qvec = index.embedder.encode([query.text], kind="query")[0]
+        qvec = question_vector(index, query.text, gloss)
         timings["encode"] = _ms(started)
         started = time.perf_counter()
         legs["dense"] = dense_leg(
@@ -150,6 +159,8 @@ def retrieve(
     if query.mode in ("hybrid", "lexical"):
         started = time.perf_counter()
         english = english_words(index, understood) if text_lang != "en" and taxonomy else []
+        if gloss:
+            english += pipelines.content_words(" ; ".join(gloss), "en")
         legs["lexical"] = lexical_leg(index, words, depth, where, params, text_lang, english, also)
         timings["lexical"] = _ms(started)
     if query.mode == "hybrid" and understood and taxonomy:

@@ -16,7 +16,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from practice_finder import __version__
+from practice_finder import __version__, i18n
 from practice_finder.build.manifest import Manifest
 from practice_finder.query import peers, reads
 from practice_finder.query import search as core
@@ -36,6 +36,7 @@ from practice_finder.query.reads import (
 )
 from practice_finder.query.recommend import RecommendationRequest, RecommendationResult, recommend
 from practice_finder.query.search import SearchQuery, SearchResult
+from practice_finder.web.localize import VARY, AcceptLanguage, Lang, api_language
 from practice_finder.web.metrics import Metrics
 from practice_finder.web.problems import problem_responses
 from practice_finder.web.serving import Service
@@ -221,6 +222,7 @@ async def get_city(
     "/cities/{city_id:str}/peers",
     tags=["peers"],
     sync_to_thread=True,
+    response_headers=[VARY],
     responses=problem_responses(400, 401, 404, 429, 503),
 )
 def city_peers(
@@ -229,10 +231,14 @@ def city_peers(
     mode: FromQuery[str] = "similar",
     k: Annotated[int, QueryParameter(ge=1, le=peers.MAX_K)] = 10,
     country: Multi = None,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
 ) -> PeerResult:
-    """Comparable towns (mode=similar) or experienced towns to learn from (mode=mentors)."""
+    """Comparable towns (mode=similar) or experienced towns to learn from (mode=mentors), with
+    reasons in the language asked."""
     request = PeersRequest(city=city_id, mode=mode, k=k, country_filter=list(_split(country)))
-    return peers_for(index, request)
+    with i18n.speaking(api_language(lang, accept_language)):
+        return peers_for(index, request)
 
 
 @post(
@@ -240,12 +246,19 @@ def city_peers(
     tags=["peers"],
     sync_to_thread=True,
     status_code=200,
+    response_headers=[VARY],
     responses=problem_responses(400, 401, 413, 429, 503),
 )
-def profile_peers(index: NamedDependency[Index], data: JSONBody[PeersRequest]) -> PeerResult:
+def profile_peers(
+    index: NamedDependency[Index],
+    data: JSONBody[PeersRequest],
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> PeerResult:
     """Peers for a town: `city` (an id of the corpus) or `profile`, as recommendations take it. The
     profile's fields at the top level (the earlier shape) still work and are marked deprecated."""
-    return peers_for(index, data)
+    with i18n.speaking(api_language(lang, accept_language)):
+        return peers_for(index, data)
 
 
 @post(
@@ -253,13 +266,19 @@ def profile_peers(index: NamedDependency[Index], data: JSONBody[PeersRequest]) -
     tags=["recommendations"],
     sync_to_thread=True,
     status_code=200,
+    response_headers=[VARY],
     responses=problem_responses(400, 401, 404, 413, 429, 503),
 )
 def recommendations(
-    index: NamedDependency[Index], data: JSONBody[RecommendationRequest]
+    index: NamedDependency[Index],
+    data: JSONBody[RecommendationRequest],
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
 ) -> RecommendationResult:
-    """Practices for one municipality (a corpus city or a described profile), each with a reason."""
-    return recommend(index, data)
+    """Practices for one municipality (a corpus city or a described profile), each with a reason
+    in the language asked."""
+    with i18n.speaking(api_language(lang, accept_language)):
+        return recommend(index, data)
 
 
 @get("/plans/{plan_id:str}", tags=["records"], responses=problem_responses(401, 404, 429, 503))
@@ -270,7 +289,16 @@ async def get_plan(
     return await run_core(metrics, reads.get_plan, index, plan_id)
 
 
-@get("/taxonomy", tags=["records"], sync_to_thread=True, responses=problem_responses(401, 429, 503))
-def taxonomy(index: NamedDependency[Index]) -> dict[str, list[TermOut]]:
-    """Every vocabulary and term, with synonyms and labels in the region's languages."""
-    return taxonomy_terms(index)
+@get(
+    "/taxonomy",
+    tags=["records"],
+    sync_to_thread=True,
+    response_headers=[VARY],
+    responses=problem_responses(401, 429, 503),
+)
+def taxonomy(
+    index: NamedDependency[Index], lang: Lang = None, accept_language: AcceptLanguage = None
+) -> dict[str, list[TermOut]]:
+    """Every vocabulary and term, with synonyms and labels in the region's languages; `label` is
+    in the language asked where the taxonomy has it (`label_language` says which)."""
+    return taxonomy_terms(index, api_language(lang, accept_language))

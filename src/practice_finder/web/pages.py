@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
@@ -19,9 +19,10 @@ from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
-from practice_finder import languages
+from practice_finder import i18n
 from practice_finder.errors import InvalidQueryError, NotFoundError, PracticeFinderError
-from practice_finder.models import COUNTRIES
+from practice_finder.i18n import N_
+from practice_finder.models import PLAN_SECTIONS
 from practice_finder.query.checks import country_codes
 from practice_finder.query.filters import Filters
 from practice_finder.query.handle import Index
@@ -30,35 +31,42 @@ from practice_finder.query.reads import list_cities
 from practice_finder.query.recommend import RecommendationRequest
 from practice_finder.query.search import MAX_QUERY_CHARS, SearchQuery, search
 from practice_finder.query.views import practice_view, recommendation_view, town_view
+from practice_finder.web.localize import (
+    VARY,
+    configure,
+    content_language,
+    page_context,
+    request_language,
+)
 from practice_finder.web.serving import Service
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 PAGE_SIZE = 10
+# the label (its numbers filled in the reader's format: `low` the least, `high` one above the most)
 SIZE_BANDS: dict[str, tuple[str, int | None, int | None]] = {
-    "village": ("under 5,000", None, 4_999),
-    "small": ("5,000 - 20,000", 5_000, 19_999),
-    "medium": ("20,000 - 100,000", 20_000, 99_999),
-    "large": ("100,000 and more", 100_000, None),
+    "village": (N_("under %(high)s"), None, 4_999),
+    "small": (N_("%(low)s – %(high)s"), 5_000, 19_999),
+    "medium": (N_("%(low)s – %(high)s"), 20_000, 99_999),
+    "large": (N_("%(low)s and more"), 100_000, None),
 }
-EXAMPLES = [
-    "young people leave our small town, how can culture keep them",
-    "older people in the villages are lonely since the bus line closed",
-    "refugee families arrived and feel like outsiders",
-    "the high street is full of empty shops",
-    "floods and storms make people anxious",
-    "our wooden old town is decaying",
+EXAMPLES = [  # shown, and searched, in the reader's language
+    N_("young people leave our small town, how can culture keep them"),
+    N_("older people in the villages are lonely since the bus line closed"),
+    N_("refugee families arrived and feel like outsiders"),
+    N_("the high street is full of empty shops"),
+    N_("floods and storms make people anxious"),
+    N_("our wooden old town is decaying"),
 ]
 
 Multi = Annotated[list[str] | None, QueryParameter()]
 
 
 def _base(request: Request[Any, Any, Any], index: Index | None, **context: Any) -> dict[str, Any]:
-    """What every template gets: labels of the taxonomy, country names, the current path."""
+    """What every template gets: the page's language, the taxonomy, country names, the current path."""
     return {
-        "countries": COUNTRIES,
-        "language_names": languages.NAMES,
+        **page_context(request),
         "taxonomy": index.taxonomy if index else None,
         "path": request.url.path,
         "max_query": MAX_QUERY_CHARS,
@@ -73,12 +81,21 @@ def error_page(
     title: str,
     message: str,
     hint: str = "",
+    english: tuple[bool, bool] = (True, True),
 ) -> Template:
-    """A page saying what went wrong (with the taxonomy's labels when an index is loaded)."""
+    """A page saying what went wrong (with the taxonomy's labels when an index is loaded);
+    `english` says whether the message and the hint are the core's English words."""
     return Template(
         "error.html",
         context=_base(
-            request, service.index, title=title, message=message, hint=hint, status=status
+            request,
+            service.index,
+            title=title,
+            message=message,
+            hint=hint,
+            status=status,
+            message_en=english[0],
+            hint_en=english[1],
         ),
         status_code=status,
     )
@@ -137,16 +154,26 @@ def search_page(
     status = 200
     if q.strip():
         try:
-            result = search(
-                index,
-                SearchQuery(q, k=PAGE_SIZE, offset=(max(page, 1) - 1) * PAGE_SIZE, filters=filters),
-            )
+            with i18n.speaking(context["lang"]):
+                result = search(
+                    index,
+                    SearchQuery(
+                        q,
+                        k=PAGE_SIZE,
+                        offset=(max(page, 1) - 1) * PAGE_SIZE,
+                        filters=filters,
+                        language_prior=context[
+                            "lang"
+                        ],  # a short question: the page's language first
+                    ),
+                )
             context.update(result=result, pages=math.ceil(result.total / PAGE_SIZE))
         except InvalidQueryError as exc:
-            context["error"], status = exc, 400
+            context["error"], status = said(exc, context["lang"]), 400
     elif len(q) > 0:
+        _ = i18n.translations(context["lang"]).gettext
         context["error"], status = (
-            InvalidQueryError("q", "must not be empty", "describe the challenge in a few words"),
+            Said(_("The question is empty."), _("Describe the challenge in a few words.")),
             400,
         )
     return Template(
@@ -181,7 +208,8 @@ def practice_page(
     request: Request[Any, Any, Any], index: NamedDependency[Index], practice_id: FromPath[str]
 ) -> Template:
     """One practice in full, its town, and similar practices."""
-    view = practice_view(index, practice_id)
+    with i18n.speaking(request_language(request)):
+        view = practice_view(index, practice_id)
     return Template(
         "practice.html",
         context=_base(request, index, practice=view.practice, similar=view.similar),
@@ -230,7 +258,8 @@ def town_page(
     request: Request[Any, Any, Any], index: NamedDependency[Index], city_id: FromPath[str]
 ) -> Template:
     """A town: profile, challenges, assets, plan, practices, comparable towns and mentors, with reasons."""
-    view = town_view(index, city_id, similar_k=6, mentors_k=5)
+    with i18n.speaking(request_language(request)):
+        view = town_view(index, city_id, similar_k=6, mentors_k=5)
     context = _base(
         request,
         index,
@@ -238,6 +267,7 @@ def town_page(
         plans=view.plans,
         similar=view.similar,
         mentors=view.mentors,
+        plan_headings=dict(PLAN_SECTIONS),
     )
     return Template("town.html", context=context)
 
@@ -265,15 +295,43 @@ def recommend_submit(
     form = {
         k: (v if isinstance(v, list) else [v]) if k in ("challenges", "assets") else v
         for k, v in data.items()
+        if k != "lang"
     }
     context = _base(request, index, form=form, outcome=None, error=None)
     try:
-        request_in = RecommendationRequest(profile=_profile_from_form(form), k=8)
-        context["outcome"] = recommendation_view(index, request_in, similar_k=5, mentors_k=5)
+        request_in = RecommendationRequest(
+            profile=_profile_from_form(form), k=8, language_prior=context["lang"]
+        )
+        with i18n.speaking(context["lang"]):
+            context["outcome"] = recommendation_view(index, request_in, similar_k=5, mentors_k=5)
         return Template("recommend.html", context=context)
     except InvalidQueryError as exc:
-        context["error"] = exc
+        context["error"] = said(exc, context["lang"])
         return Template("recommend.html", context=context, status_code=400)
+
+
+class Said(NamedTuple):
+    """An error as a page shows it: in the reader's words, or in the core's English (then marked)."""
+
+    message: str
+    hint: str = ""
+    english: bool = False
+
+
+def said(exc: InvalidQueryError, lang: str) -> Said:
+    """The invalid input a page's user can cause, in the reader's words; any other error keeps the
+    core's English detail (an English page always does: it names the parameter and the limit)."""
+    _ = i18n.translations(lang).gettext
+    known = {
+        "q": _("The question is too long: at most %(max)s characters."),
+        "profile": _(
+            "Write a few sentences about your town, or tick a challenge or a cultural asset."
+        ),
+        "population": _("The population must be a whole number, such as 8000."),
+    }
+    if lang == i18n.SOURCE_LANGUAGE or exc.parameter not in known:
+        return Said(exc.message, exc.hint, english=True)
+    return Said(known[exc.parameter] % {"max": i18n.number(MAX_QUERY_CHARS, lang)})
 
 
 def _profile_from_form(form: dict[str, Any]) -> ProfileIn:
@@ -296,9 +354,10 @@ def _profile_from_form(form: dict[str, Any]) -> ProfileIn:
 
 
 @get("/town", name="town-redirect", include_in_schema=False, sync_to_thread=False)
-def town_redirect(city: FromQuery[str] = "") -> Redirect:
-    """The town picker of the map page, for browsers without JavaScript."""
-    return Redirect(f"/towns/{city}" if city else "/towns")
+def town_redirect(city: FromQuery[str] = "", lang: FromQuery[str] = "") -> Redirect:
+    """The town picker of the map page, for browsers without JavaScript (keeping the page's language)."""
+    kept = i18n.supported(lang)
+    return Redirect((f"/towns/{city}" if city else "/towns") + (f"?lang={kept}" if kept else ""))
 
 
 def markdown_filter() -> Any:
@@ -316,12 +375,15 @@ def markdown_filter() -> Any:
 
 def configure_templates(engine: Any) -> None:
     engine.engine.filters["md"] = markdown_filter()
+    configure(engine.engine)
 
 
 def web_router() -> Router:
     static = create_static_files_router(path="/static/app", directories=[STATIC], name="app-static")
     return Router(
         path="/",
+        response_headers=[VARY],  # a page is in the language the browser asks for
+        after_request=content_language,
         route_handlers=[
             search_page,
             practice_page,
@@ -342,19 +404,32 @@ def html_errors(
     if request.url.path.startswith(("/v1", "/schema", "/health", "/ready", "/static")):
         return None
     page = partial(error_page, request, service)
+    _ = i18n.translations(request_language(request)).gettext
     if isinstance(exc, NotFoundError):
-        return page(404, "Not found", exc.message, "Go back to the search, or browse the towns.")
+        return page(
+            404,
+            _("Not found"),
+            exc.message,
+            _("Go back to the search, or browse the towns."),
+            (True, False),
+        )
     if isinstance(exc, InvalidQueryError):
-        return page(400, "That did not work", exc.message, exc.hint)
+        return page(400, _("That did not work"), exc.message, exc.hint)
     if isinstance(exc, PracticeFinderError):
-        return page(503, "The service is not ready", exc.message, exc.hint)
+        return page(503, _("The service is not ready"), exc.message, exc.hint)
     if isinstance(exc, NotFoundException):
-        return page(404, "Not found", f"There is no page at {request.url.path}.")
+        return page(
+            404,
+            _("Not found"),
+            _("There is no page at %(path)s.") % {"path": request.url.path},
+            english=(False, False),
+        )
     if isinstance(exc, ValidationException):
         return page(
             400,
-            "That did not work",
-            "A value in the address is not valid.",
+            _("That did not work"),
+            _("A value in the address is not valid."),
             str(exc.detail),
+            (False, True),
         )
     return None

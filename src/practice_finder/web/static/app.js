@@ -31,7 +31,7 @@
         history.replaceState(null, "", url);
       })
       .catch(function (err) {
-        if (err.name !== "AbortError") results.insertAdjacentHTML("afterbegin", '<div class="alert" role="alert">Could not update the results. Press Search to try again.</div>');
+        if (err.name !== "AbortError") { var alert = document.createElement("div"); alert.className = "alert"; alert.setAttribute("role", "alert"); alert.textContent = form.dataset.error; results.prepend(alert); }
       })
       .finally(function () { document.body.classList.remove("loading"); });
   }

@@ -1,0 +1,144 @@
+"""Bilingual dictionaries into English (FreeDict, as Debian packages them for dictd), read at ingest.
+
+A question in Polish or Finnish rarely shares a word with the English practices; a dictionary lends it
+English words. The dictionaries are read once, when a build is made, into the build's store (table
+`glossary`), so the service needs no system files; a machine without them builds and serves as before
+(the build's manifest says which dictionaries it holds).
+
+Install them with `apt-get install dict-freedict-{dan,deu,fin,lit,pol,swe}-eng`; none exist for
+Estonian, Latvian or Norwegian.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from practice_finder.text.stemming import stem
+
+log = logging.getLogger(__name__)
+
+# region language -> the FreeDict name of its dictionary into English
+FREEDICT = {"da": "dan", "de": "deu", "fi": "fin", "lt": "lit", "pl": "pol", "sv": "swe"}
+SENSES = 3  # the first senses of an entry (dictionaries list the common ones first)
+PER_SENSE = 2  # translations of each sense
+MAX_PHRASE_WORDS = 3  # longer translations are explanations, not equivalents
+
+_B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_NOTES = re.compile(r"<[^>]*>|\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|\"[^\"]*\"")
+_SENSE = re.compile(r"\s*\d+\.\s*(.*)")
+_TRAILING_NUMBER = re.compile(r"\s+\d+\.?$")
+_EDITION = re.compile(r"^Edition:\s*(\S+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """English translations of one headword (lowercased) of a language's dictionary."""
+
+    lang: str
+    word: str
+    english: tuple[str, ...]
+
+
+def dictd_number(text: str) -> int:
+    """A dictd index number (offsets and lengths, base 64 in dictd's own alphabet)."""
+    value = 0
+    for char in text:
+        value = value * 64 + _B64.index(char)
+    return value
+
+
+def translations(article: str) -> list[str]:
+    """The English equivalents in one dictd article: its first line names the headword; the translations
+    are the numbered senses, or the second line when there are none. Notes in brackets and long
+    explanations are left out."""
+    lines = article.splitlines()[1:]
+    senses = [m.group(1) for line in lines if (m := _SENSE.match(line))]
+    out: list[str] = []
+    for sense in senses[:SENSES] if senses else lines[:1]:
+        parts = (
+            _TRAILING_NUMBER.sub("", p).strip(" .;")
+            for p in re.split(r"[,;]", _NOTES.sub(" ", sense))
+        )
+        out += [p for p in parts if p and len(p.split()) <= MAX_PHRASE_WORDS][:PER_SENSE]
+    return out
+
+
+def available(folder: Path) -> set[str]:
+    """The region languages whose FreeDict dictionary into English is in `folder` (without reading it)."""
+    return {
+        lang
+        for lang, name in FREEDICT.items()
+        if (folder / f"freedict-{name}-eng.index").is_file()
+        and (folder / f"freedict-{name}-eng.dict.dz").is_file()
+    }
+
+
+def read_freedict(folder: Path, lang: str) -> tuple[list[Entry], str] | None:
+    """The single-word entries of a language's FreeDict dictionary in `folder` and its edition, or None
+    when the dictionary is not there."""
+    name = f"freedict-{FREEDICT[lang]}-eng"
+    index, data = folder / f"{name}.index", folder / f"{name}.dict.dz"
+    if not (index.is_file() and data.is_file()):
+        return None
+    body = gzip.decompress(data.read_bytes())
+    words: dict[str, list[str]] = {}
+    for line in index.read_text(encoding="utf-8").splitlines():
+        head, offset, length = line.split("\t")
+        if head.startswith("00database") or " " in head.strip():
+            continue
+        start = dictd_number(offset)
+        article = body[start : start + dictd_number(length)].decode("utf-8", "replace")
+        found = words.setdefault(head.strip().lower(), [])
+        found += [t for t in dict.fromkeys(translations(article)) if t not in found]
+    edition = _EDITION.search(body[:4000].decode("utf-8", "replace"))
+    entries = [Entry(lang, w, tuple(e)) for w, e in words.items() if e]
+    return entries, f"{name} {edition.group(1) if edition else 'edition unknown'}"
+
+
+def read_all(folder: Path) -> tuple[list[Entry], dict[str, str]]:
+    """Every region language's dictionary found in `folder` and, by language, which one was read; a missing
+    one is logged, and the build goes on without it. Read once per process while the files stay the same
+    (the German one alone takes seconds)."""
+    files = sorted(folder.glob("freedict-*-eng.*")) if folder.is_dir() else []
+    entries, found = _read_all(
+        folder, tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    )
+    missing = sorted(set(FREEDICT) - set(found))
+    if missing:
+        log.warning(
+            "no FreeDict dictionary into English for %s in %s: questions in those languages get no "
+            "dictionary words (apt-get install %s)",
+            ", ".join(missing),
+            folder,
+            " ".join(f"dict-freedict-{FREEDICT[m]}-eng" for m in missing),
+        )
+    return list(entries), dict(found)
+
+
+@lru_cache(maxsize=1)
+def _read_all(
+    folder: Path, files: tuple[tuple[str, int, int], ...]
+) -> tuple[tuple[Entry, ...], dict[str, str]]:
+    """read_all's reading, memoised by the files' names, sizes and times."""
+    entries: list[Entry] = []
+    found: dict[str, str] = {}
+    for lang in FREEDICT:
+        read = read_freedict(folder, lang)
+        if read is not None:
+            entries += read[0]
+            found[lang] = read[1]
+    return tuple(entries), found
+
+
+def rows(entries: list[Entry]) -> Iterator[dict[str, str]]:
+    """The rows of the store's `glossary` table: each headword under its own form and its stem."""
+    for entry in entries:
+        english = "\t".join(entry.english)
+        yield {"lang": entry.lang, "key": entry.word, "english": english}
+        yield {"lang": entry.lang, "key": "~" + stem(entry.word, entry.lang), "english": english}

@@ -1,0 +1,187 @@
+"""Bilingual dictionaries into English: reading FreeDict's dictd files at ingest, glossing a question."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from practice_finder.build import dictionaries
+from practice_finder.build.dictionaries import dictd_number, read_all, read_freedict, translations
+from practice_finder.build.ingest import ingest
+from practice_finder.config import Settings
+from practice_finder.query.handle import open_index
+from practice_finder.query.legs import glossed
+from practice_finder.text.stemming import stem
+
+from .fakes import HashingEmbedder
+
+SYSTEM_DICTIONARIES = Settings().dictionaries_dir
+
+WIKDICT = """samotność /sãˈmɔtnɔɕʨ̑/ <n>
+1. loneliness, solitude
+uczucie braku bliskich osób
+2. retirement, loneliness
+życie w odosobnieniu, z dala od innych ludzi
+"""
+UNNUMBERED = """tulva /tˈulva/ <n>
+flood
+vallitseva tila, jossa nestepinta on kohonnut
+"""
+DING = """Hochwasser /hˈoːxvˌasɜ/ <neut, n, sg>
+ [envir.] high water <n>, flood <n>, flood tide <n>
+      "Hochwasser führen/haben"  - be swollen
+"""
+
+
+def test_numbered_senses_give_their_first_translations_not_the_definitions() -> None:
+    assert translations(WIKDICT) == ["loneliness", "solitude", "retirement", "loneliness"]
+
+
+def test_an_entry_without_numbers_gives_its_second_line() -> None:
+    assert translations(UNNUMBERED) == ["flood"]
+
+
+def test_notes_in_brackets_are_dropped() -> None:
+    assert translations(DING) == ["high water", "flood"]
+
+
+def test_dictd_numbers_are_base_64_in_dictds_alphabet() -> None:
+    assert dictd_number("A") == 0
+    assert dictd_number("B") == 1
+    assert dictd_number("BA") == 64
+    assert dictd_number("/") == 63
+
+
+def _dictd(text: str) -> str:
+    """dictd's base-64 form of a number (for writing a small dictionary)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    n, out = int(text), ""
+    while True:
+        out = alphabet[n % 64] + out
+        n //= 64
+        if not n:
+            return out
+
+
+def _write_dictionary(folder: Path, name: str, articles: dict[str, str]) -> None:
+    body, index = b"Edition: 2022.11.18\n", []
+    for head, article in articles.items():
+        data = article.encode()
+        index.append(f"{head}\t{_dictd(str(len(body)))}\t{_dictd(str(len(data)))}")
+        body += data
+    index.append("00databaseinfo\tA\tB")
+    (folder / f"{name}.dict.dz").write_bytes(gzip.compress(body))
+    (folder / f"{name}.index").write_text("\n".join(index) + "\n", encoding="utf-8")
+
+
+def test_a_dictionary_is_read_with_its_edition_and_single_words_only(tmp_path: Path) -> None:
+    _write_dictionary(
+        tmp_path,
+        "freedict-pol-eng",
+        {"samotność": WIKDICT, "a co więcej": "a co więcej\nmoreover\n"},
+    )
+    read = read_freedict(tmp_path, "pl")
+    assert read is not None
+    entries, edition = read
+    assert edition == "freedict-pol-eng 2022.11.18"
+    assert [(e.word, e.english) for e in entries] == [
+        ("samotność", ("loneliness", "solitude", "retirement"))
+    ]
+    keys = {row["key"] for row in dictionaries.rows(entries)}
+    assert keys == {"samotność", "~" + stem("samotność", "pl")}
+
+
+def test_missing_dictionaries_are_named_and_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _write_dictionary(tmp_path, "freedict-fin-eng", {"tulva": UNNUMBERED})
+    with caplog.at_level(logging.WARNING):
+        entries, found = read_all(tmp_path)
+    assert found == {"fi": "freedict-fin-eng 2022.11.18"}
+    assert [e.word for e in entries] == ["tulva"]
+    assert "dict-freedict-pol-eng" in caplog.text and "dict-freedict-fin-eng" not in caplog.text
+
+
+def _index(glossary: dict[tuple[str, str], tuple[str, ...]]) -> SimpleNamespace:
+    def lookup(lang: str, keys: list[str]) -> dict[str, tuple[str, ...]]:
+        return {k: glossary[(lang, k)] for k in keys if (lang, k) in glossary}
+
+    return SimpleNamespace(glossary=lookup)
+
+
+def test_a_question_is_glossed_by_word_then_by_stem() -> None:
+    index = _index(
+        {
+            ("pl", "samotność"): ("loneliness", "solitude"),
+            ("pl", "~" + stem("seniorów", "pl")): ("senior",),
+        }
+    )
+    assert glossed(index, ["samotność", "seniorów", "xyz"], "pl") == [  # type: ignore[arg-type]
+        "loneliness",
+        "solitude",
+        "senior",
+    ]
+
+
+def test_norwegian_borrows_the_danish_dictionary_and_other_languages_get_nothing() -> None:
+    index = _index({("da", "ensomhed"): ("loneliness",)})
+    assert glossed(index, ["ensomhed"], "nb") == ["loneliness"]  # type: ignore[arg-type]
+    assert glossed(index, ["ensomhed"], "et") == []  # type: ignore[arg-type]
+    assert glossed(_index({}), ["ensomhed"], "da") == []  # type: ignore[arg-type]
+
+
+def test_ingest_copies_the_dictionaries_into_the_build(
+    tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "dictd"
+    folder.mkdir()
+    _write_dictionary(folder, "freedict-pol-eng", {"samotność": WIKDICT})
+    settings = replace(tiny, dictionaries_dir=folder)
+    ingest(settings, lambda: fake_embedder)
+    index = open_index(settings, lambda: fake_embedder)
+    try:
+        assert index.manifest.dictionaries == {"pl": "freedict-pol-eng 2022.11.18"}
+        assert glossed(index, ["samotności"], "pl") == ["loneliness", "solitude", "retirement"]
+        assert glossed(index, ["samotność"], "fi") == []
+    finally:
+        index.close()
+
+
+def test_installing_a_dictionary_makes_the_next_ingest_rebuild(
+    tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "dictd"
+    folder.mkdir()
+    settings = replace(tiny, dictionaries_dir=folder)
+    ingest(settings, lambda: fake_embedder)
+    assert ingest(settings, lambda: fake_embedder).up_to_date
+    _write_dictionary(folder, "freedict-fin-eng", {"tulva": UNNUMBERED})
+    report = ingest(settings, lambda: fake_embedder)
+    assert report.reason == "the bilingual dictionaries installed differ from those in the build"
+    assert ingest(settings, lambda: fake_embedder).up_to_date
+
+
+def test_a_build_without_dictionaries_glosses_nothing(
+    tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path
+) -> None:
+    settings = replace(tiny, dictionaries_dir=tmp_path / "none")
+    ingest(settings, lambda: fake_embedder)
+    index = open_index(settings, lambda: fake_embedder)
+    try:
+        assert index.manifest.dictionaries == {}
+        assert glossed(index, ["samotność"], "pl") == []
+    finally:
+        index.close()
+
+
+def test_the_default_build_glosses_with_the_installed_dictionaries(real_index) -> None:  # type: ignore[no-untyped-def]
+    if not (SYSTEM_DICTIONARIES / "freedict-pol-eng.index").is_file():
+        pytest.skip("Debian's dict-freedict-pol-eng is not installed (.ci/run installs it)")
+    assert real_index.manifest.dictionaries["pl"].startswith("freedict-pol-eng ")
+    assert "loneliness" in glossed(real_index, ["samotności"], "pl")
+    assert "flood" in glossed(real_index, ["tulvat"], "fi")
