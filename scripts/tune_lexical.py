@@ -12,6 +12,7 @@ import re
 import sqlite3
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import ir_measures
@@ -73,7 +74,7 @@ def main() -> None:
         (
             "porter unicode61, alphabetic non-stop words only, 1/1",
             "porter unicode61",
-            pipelines.content_words,
+            partial(pipelines.content_words, lang="en"),
             (1.0, 1.0),
         ),
         (

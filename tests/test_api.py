@@ -228,10 +228,20 @@ def test_recommendations_for_a_described_town_show_what_was_understood(client: T
         ({"profile": {"text": "y" * 20001}}, "profile.text"),
         ({"profile": {}}, "profile"),
         ({"city": "smiltene", "colour": "blue"}, "body"),
+        ({"profile": {"text": "plūdi"}, "language_prior": "xx"}, "language_prior"),
     ],
 )
 def test_bad_recommendation_bodies_are_400(client: TestClient, body: dict, parameter: str) -> None:  # type: ignore[type-arg]
     _problem(client.post("/v1/recommendations", json=body), 400, parameter)
+
+
+def test_the_language_prior_of_a_question_counts_when_the_question_is_unsure(
+    client: TestClient,
+) -> None:
+    body = client.get("/v1/search", params={"q": "plūdi", "language_prior": "lv"}).json()
+    assert body["query_language"] == "lv" and body["query_languages"][0] == "lv"
+    assert client.get("/v1/search", params={"q": "plūdi"}).json()["query_language"] == "lt"
+    _problem(client.get("/v1/search", params={"q": "plūdi", "language_prior": "xx"}), 400)
 
 
 def test_malformed_json_is_400(client: TestClient) -> None:

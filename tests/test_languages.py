@@ -123,7 +123,8 @@ def test_one_table_gives_every_list_of_languages() -> None:
     codes = ("en", "sv", "fi", "et", "lv", "lt", "pl", "de", "da", "nb")
     assert codes == languages.REGION_LANGUAGES
     assert codes[1:] == languages.LABEL_LANGUAGES  # taxonomy labels: English is the term itself
-    assert languages.NAMES["nb"] == "Norwegian (Bokmål)" and list(languages.NAMES) == list(codes)
+    assert languages.NAMES["nb"] == "Norwegian (Bokmål)"
+    assert list(languages.NAMES) == list(languages.QUESTION_LANGUAGES) == [*codes, "ru", "uk"]
     assert STEMMERS == {
         "en": "english",
         "sv": "swedish",
@@ -135,6 +136,7 @@ def test_one_table_gives_every_list_of_languages() -> None:
         "et": "estonian",
         "lt": "lithuanian",
         "pl": "polish",
+        "ru": "russian",
     }
     assert TATOEBA_CODES == {
         "sv": "swe",

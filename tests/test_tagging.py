@@ -47,13 +47,15 @@ def test_region_languages_tag_loneliness(tagger: tagging.Tagger, lang: str, text
 
 
 def test_unrelated_text_gets_no_challenge(tagger: tagging.Tagger) -> None:
-    hits = tagger.tag("The invoice was paid on Tuesday.")
+    hits = tagger.tag("The invoice was paid on Tuesday.", "en")
     assert not [h for h in hits if h.vocabulary == "challenges"]
 
 
 def test_hits_count_mentions_and_keep_a_phrase(tagger: tagging.Tagger) -> None:
     hit = next(
-        h for h in tagger.tag("The choir sang. Later a second choir joined.") if h.term == "choir"
+        h
+        for h in tagger.tag("The choir sang. Later a second choir joined.", "en")
+        if h.term == "choir"
     )
     assert hit.count == 2 and hit.phrase == "choir"
 
@@ -67,7 +69,7 @@ def test_passages_group_sentences_within_limit() -> None:
 
 
 def test_markdown_lists_split_into_sentences() -> None:
-    assert pipelines.sentences("Intro line.\n\n- first item\n- second item") == [
+    assert pipelines.sentences("Intro line.\n\n- first item\n- second item", "en") == [
         "Intro line.",
         "first item",
         "second item",
@@ -75,7 +77,7 @@ def test_markdown_lists_split_into_sentences() -> None:
 
 
 def test_content_words_drop_stop_words() -> None:
-    assert pipelines.content_words("How can we keep the young people in our town?") == [
+    assert pipelines.content_words("How can we keep the young people in our town?", "en") == [
         "young",
         "people",
         "town",
@@ -96,7 +98,7 @@ def test_lemma_tables_where_spacy_has_them() -> None:
 
 
 def test_content_words_keep_numbers_and_mixed_tokens() -> None:
-    assert pipelines.content_words("p53 levels in type 1 diabetes since 2018") == [
+    assert pipelines.content_words("p53 levels in type 1 diabetes since 2018", "en") == [
         "p53",
         "levels",
         "type",
@@ -120,7 +122,7 @@ def test_tagging_from_many_threads_at_once(monkeypatch: pytest.MonkeyPatch) -> N
     ] * 8
 
     def tag(text: str) -> set[str]:
-        return {h.term for h in fresh.tag(text)} | set(pipelines.content_words(text))
+        return {h.term for h in fresh.tag(text, "en")} | set(pipelines.content_words(text, "en"))
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(tag, texts))

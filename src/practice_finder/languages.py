@@ -1,13 +1,20 @@
 """The languages of the region and English, in one table (their codes and names in every library that
 handles them), and which of them a record or a query is written in (lingua, restricted to these).
 
-Restricting the candidates to the ten languages that occur here makes short texts far more reliable
-than an open-ended detector: "samotni owdowiali mężczyźni" is Polish with confidence 1.0, while a
-lone place name ("Kuldiga") stays below the threshold and counts as undetermined.
+Restricting the candidates to the ten languages that occur here, and to Russian and Ukrainian (spoken
+by many in Estonia and Latvia and by families who arrived since 2022: questions come in them, records
+do not), makes short texts far more reliable than an open-ended detector: "samotni owdowiali
+mężczyźni" is Polish with confidence 1.0, while a lone place name ("Kuldiga") stays below the
+threshold and counts as undetermined.
+
+A short text often fits several languages ("plūdi" is Latvian, but Lithuanian to the detector's
+models): `guess` names the likely ones instead of betting on one, with the language of the page a
+question was typed on as a prior, and reads nothing into a string that is no word of any of them.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -41,11 +48,20 @@ LANGUAGES: tuple[RegionLanguage, ...] = (
     RegionLanguage("da", "Danish", "DANISH", "danish", "da", "dan"),
     RegionLanguage("nb", "Norwegian (Bokmål)", "BOKMAL", "norwegian", "nb", "nob"),
 )
+# languages a question may be written in, though no record is: detected, so that they are not misread as a
+# region language, and searched through the multilingual model (no taxonomy labels in them)
+OTHER_LANGUAGES: tuple[RegionLanguage, ...] = (
+    RegionLanguage("ru", "Russian", "RUSSIAN", "russian", "ru", None),
+    RegionLanguage("uk", "Ukrainian", "UKRAINIAN", None, "uk", None),
+)
 BY_CODE = {language.code: language for language in LANGUAGES}
 REGION_LANGUAGES = tuple(BY_CODE)  # detection, tagging and the language filter: all ten
 # taxonomy terms carry labels in these (their English label and synonyms are the term itself)
 LABEL_LANGUAGES = tuple(code for code in REGION_LANGUAGES if code != "en")
-NAMES = {language.code: language.name for language in LANGUAGES}
+# the taxonomy may label its terms in these too (for tagging questions and plans written in them)
+TAXONOMY_LANGUAGES = (*LABEL_LANGUAGES, *(language.code for language in OTHER_LANGUAGES))
+NAMES = {language.code: language.name for language in (*LANGUAGES, *OTHER_LANGUAGES)}
+QUESTION_LANGUAGES = tuple(NAMES)  # what the detector chooses among
 UNDETERMINED = "und"  # ISO 639-2 code for "undetermined"
 MIN_CONFIDENCE = 0.5  # below this, a text's language is not decided by the detector
 SAMPLE_CHARS = 600  # a long text is judged by its beginning (a title and a summary are plenty)
@@ -60,7 +76,7 @@ _LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class Detected:
-    language: str  # a code of REGION_LANGUAGES, or UNDETERMINED
+    language: str  # a code of QUESTION_LANGUAGES, or UNDETERMINED
     confidence: float
 
 
@@ -71,7 +87,9 @@ def detector() -> LanguageDetector:
         if _DETECTOR is None:
             from lingua import Language, LanguageDetectorBuilder
 
-            wanted = [getattr(Language, language.lingua) for language in LANGUAGES]
+            wanted = [
+                getattr(Language, language.lingua) for language in (*LANGUAGES, *OTHER_LANGUAGES)
+            ]
             _DETECTOR = (
                 LanguageDetectorBuilder.from_languages(*wanted)
                 .with_preloaded_language_models()
@@ -87,3 +105,58 @@ def detect(text: str, sample: int = SAMPLE_CHARS) -> Detected:
     if not values or values[0].value < MIN_CONFIDENCE:
         return Detected(UNDETERMINED, round(values[0].value, 3) if values else 0.0)
     return Detected(values[0].language.iso_code_639_1.name.lower(), round(values[0].value, 3))
+
+
+# -- texts that fit several languages ----------------------------------------------------------------
+
+SURE = 0.9  # from this confidence on, a text is read in its one language only
+CANDIDATE_FLOOR = 0.15  # a language less likely than this is not a candidate
+MAX_CANDIDATES = 3
+# The page a question is typed on says which language its writer most likely uses: its language's
+# confidence counts this many times before the values are normalised again.
+PRIOR_WEIGHT = 3.0
+
+
+@dataclass(frozen=True)
+class Guess:
+    """The language of a text, and the languages it is likely written in (best first)."""
+
+    language: str  # decided (confidence at least MIN_CONFIDENCE), else UNDETERMINED
+    confidence: float
+    candidates: tuple[str, ...]  # one when sure, several when not; none for a text of no language
+
+
+def guess(text: str, sample: int = SAMPLE_CHARS, prior: str | None = None) -> Guess:
+    """The language of a text and its likely languages: the detector's confidences, the `prior`'s counted
+    PRIOR_WEIGHT times; below SURE, every language above CANDIDATE_FLOOR (at most MAX_CANDIDATES)
+    and the prior itself are candidates. A text with no word of any language is undetermined."""
+    if not readable(text[:sample]):
+        return Guess(UNDETERMINED, 0.0, ())
+    values = detector().compute_language_confidence_values(text[:sample])
+    scores = {v.language.iso_code_639_1.name.lower(): v.value for v in values}
+    if prior in scores:
+        scores[prior] *= PRIOR_WEIGHT
+    total = sum(scores.values()) or 1.0
+    ranked = sorted(scores, key=lambda code: -scores[code])
+    top = round(scores[ranked[0]] / total, 3)
+    language = ranked[0] if top >= MIN_CONFIDENCE else UNDETERMINED
+    if top >= SURE:
+        return Guess(language, top, (ranked[0],))
+    likely = [code for code in ranked[:MAX_CANDIDATES] if scores[code] / total >= CANDIDATE_FLOOR]
+    if prior in scores and prior not in likely:
+        likely.append(prior)
+    return Guess(language, top, tuple(likely or ranked[:1]))
+
+
+VOWELS = frozenset("aeiouyäöüõåæøąęóėįųūāēīōàáâéèêíìîôòúùыэюяиеёаоуіїєі")
+
+
+def readable(text: str) -> bool:
+    """Whether a text has a word that could belong to a language of the detector: every one of them writes
+    vowels, so "xkcdqwf zzvvbb" is none; a word of two or three letters ("w", "i", "EU") is given the
+    benefit of the doubt, and a text without letters has no language."""
+    words = [w for w in _LETTERS.findall(text.lower()) if len(w) > 1]
+    return any(len(w) < 4 or VOWELS.intersection(w) for w in words)
+
+
+_LETTERS = re.compile(r"[^\W\d_]+")

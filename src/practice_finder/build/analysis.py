@@ -151,13 +151,17 @@ def tag_labels(record: Record, taxonomy: Taxonomy) -> str:
     """Labels of the declared tags in English and in every language of the region, indexed for full-text search.
 
     A query in any language then finds a practice tagged with what it asks about, whatever the
-    practice's own language.
+    practice's own language. (Russian and Ukrainian labels only tag questions and plans.)
     """
     labels: list[str] = []
     for vocab, term_id in record.tags.items():
         term = taxonomy.vocabularies[vocab][term_id]
         labels.append(term.label)
-        labels.extend(names[0] for names in term.labels.values() if names)
+        labels.extend(
+            names[0]
+            for lang, names in term.labels.items()
+            if names and lang in languages.LABEL_LANGUAGES
+        )
     return "; ".join(dict.fromkeys(labels))
 
 

@@ -12,7 +12,7 @@ import yaml
 
 from practice_finder.corpus import schema
 from practice_finder.errors import CorpusError, RecordProblem
-from practice_finder.languages import LABEL_LANGUAGES
+from practice_finder.languages import TAXONOMY_LANGUAGES
 from practice_finder.models import (
     PLAN_SECTIONS,
     RECORD_KINDS,
@@ -121,7 +121,7 @@ def _term(raw: Any, vocabulary: str, path: Path, where: str, problems: Problems)
     if not isinstance(labels, dict) or not all(isinstance(v, list) for v in labels.values()):
         problems.add(path, f"{where}.labels", "must map language codes to lists of phrases")
         labels = {}
-    unknown = sorted(set(labels) - set(LABEL_LANGUAGES))
+    unknown = sorted(set(labels) - set(TAXONOMY_LANGUAGES))
     if unknown:
         problems.add(path, f"{where}.labels", f"unknown language code {unknown[0]!r}")
     return Term(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from practice_finder.errors import InvalidQueryError
+from practice_finder.languages import QUESTION_LANGUAGES
 from practice_finder.models import COUNTRIES
 
 
@@ -29,3 +30,13 @@ def check_countries(codes: Iterable[str], parameter: str = "country") -> None:
 def country_codes(values: Iterable[str]) -> tuple[str, ...]:
     """Country codes as typed (`lv`, `Ee`) in the form the checks and filters use (`LV`, `EE`)."""
     return tuple(value.upper() for value in values)
+
+
+def check_language_prior(code: str | None, parameter: str = "language_prior") -> None:
+    """A language prior must be a language the detector knows."""
+    if code is not None and code not in QUESTION_LANGUAGES:
+        raise InvalidQueryError(
+            parameter,
+            f"unknown language {code!r}",
+            f"use one of {', '.join(QUESTION_LANGUAGES)}",
+        )

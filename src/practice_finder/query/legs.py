@@ -175,13 +175,16 @@ def lexical_leg(
     params: list[Any],
     lang: str = "en",
     english: Sequence[str] = (),
+    also: Sequence[str] = (),
 ) -> list[str]:
     """Practices ranked by BM25 over title, summary, text, tag labels (all languages) and stems (the query's
-    language); `english` adds English words for a question in another language (see english_words)."""
+    language `lang`, and the other languages it may be written in, `also`); `english` adds English words
+    for a question in another language (see english_words)."""
     words, english = _searchable(words), _searchable(english)
     if not words and not english:
         return []
-    stems = [stem(w, lang) for w in words] + [stem(w, "en") for w in english]
+    stems = [stem(w, code) for code in dict.fromkeys([lang, *also]) for w in words]
+    stems += [stem(w, "en") for w in english]
     words = [*words, *english]
     weights = ", ".join(str(w) for w in BM25_WEIGHTS["practices"])
     order = f"order by bm25(practices_fts, {weights}) limit ?"
@@ -241,14 +244,3 @@ def taxonomy_leg(
     scores = {rid: round(score, 9) for rid, score in scores.items()}
     ranked = sorted(scores, key=lambda rid: (-scores[rid], order.get(rid, len(order) + 1), rid))
     return ranked[:depth]
-
-
-def understand(index: Index, text: str, lang: str = "en") -> dict[str, list[str]]:
-    """Taxonomy terms the query mentions, by vocabulary: matched by the labels of its language and by the
-    English ones (English words are common in any language's questions)."""
-    out: dict[str, list[str]] = {}
-    hits = index.tagger.tag(text, lang) + (index.tagger.tag(text, "en") if lang != "en" else [])
-    for hit in hits:
-        if hit.term not in out.get(hit.vocabulary, []):
-            out.setdefault(hit.vocabulary, []).append(hit.term)
-    return out

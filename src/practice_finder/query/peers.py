@@ -109,12 +109,12 @@ class PeersRequest(Town, kw_only=True, forbid_unknown_fields=True):
         """The town asked about, from either shape; the top-level fields with `city` or `profile` are refused."""
         flat = {f: getattr(self, f) for f in ProfileIn.__struct_fields__}
         if flat == DEFAULT_PROFILE:
-            return Town(city=self.city, profile=self.profile)
+            return Town(city=self.city, profile=self.profile, language_prior=self.language_prior)
         if self.city is not None or self.profile is not None:
             raise InvalidQueryError(
                 "body", "give the town's fields inside `profile`, not beside `city` or `profile`"
             )
-        return Town(profile=ProfileIn(**flat))
+        return Town(profile=ProfileIn(**flat), language_prior=self.language_prior)
 
 
 def validate(mode: str, k: int, country: Sequence[str]) -> None:

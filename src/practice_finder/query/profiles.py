@@ -14,11 +14,13 @@ import msgspec
 import numpy as np
 
 from practice_finder.errors import InvalidQueryError
+from practice_finder.languages import UNDETERMINED
 from practice_finder.models import SETTLEMENT_TYPES
-from practice_finder.query.checks import check_countries
+from practice_finder.query.checks import check_countries, check_language_prior
 from practice_finder.query.handle import Index
 from practice_finder.query.reads import CityDetail, get_city, record_vector
 from practice_finder.text import pipelines
+from practice_finder.text.reading import read_text
 
 MAX_TEXT_CHARS = 20_000
 TEXT_PASSAGES_EMBEDDED = 12  # a long draft plan is represented by the mean of its first passages
@@ -54,6 +56,8 @@ class Profile(msgspec.Struct, kw_only=True):
     assets: list[str]
     understood: dict[str, list[str]]  # taxonomy terms found in the free text
     text_chars: int
+    text_language: str = UNDETERMINED  # the language of most of the text (see text.reading)
+    text_languages: list[str] = []  # every language the text was read in
 
     def all_challenges(self) -> list[str]:
         return _union(self.challenges, self.understood.get("challenges", []))
@@ -107,18 +111,11 @@ def validate_profile(profile: ProfileIn, index: Index) -> None:
         raise InvalidQueryError("profile", "needs at least one of text, challenges or assets")
 
 
-def understand_text(index: Index, text: str, lang: str = "en") -> dict[str, list[str]]:
-    """Taxonomy terms mentioned in free text, by vocabulary, most mentioned first."""
-    out: dict[str, list[str]] = {}
-    if text.strip():
-        for hit in index.tagger.tag_docs(pipelines.docs(text, lang), lang):
-            out.setdefault(hit.vocabulary, []).append(hit.term)
-    return out
-
-
-def from_input(index: Index, profile: ProfileIn) -> Profile:
+def from_input(index: Index, profile: ProfileIn, language_prior: str | None = None) -> Profile:
+    """The profile of a described town; `language_prior`: the language its text is most likely written in."""
     validate_profile(profile, index)
     estimated = profile.settlement_type is None and profile.population is not None
+    reading = read_text(index.tagger, profile.text, language_prior)
     return Profile(
         source="profile",
         city=None,
@@ -132,8 +129,10 @@ def from_input(index: Index, profile: ProfileIn) -> Profile:
         lon=profile.lon,
         challenges=list(profile.challenges),
         assets=list(profile.assets),
-        understood=understand_text(index, profile.text),
+        understood=reading.understood,
         text_chars=len(profile.text),
+        text_language=reading.language,
+        text_languages=list(reading.languages),
     )
 
 
@@ -153,6 +152,7 @@ def city_profile(index: Index, city: CityDetail, text: str) -> Profile:
         city.tags.declared.get("assets", []),
         [r["term"] for r in plan_tags if r["vocabulary"] == "assets"],
     )
+    reading = read_text(index.tagger, text)
     return Profile(
         source="city",
         city=city.id,
@@ -165,8 +165,10 @@ def city_profile(index: Index, city: CityDetail, text: str) -> Profile:
         lon=city.lon,
         challenges=challenges,
         assets=assets,
-        understood=understand_text(index, text),
+        understood=reading.understood,
         text_chars=len(text),
+        text_language=reading.language,
+        text_languages=list(reading.languages),
     )
 
 
@@ -194,9 +196,10 @@ def profile_vector(index: Index, profile: Profile, text: str = "") -> np.ndarray
         )
     labels = [index.taxonomy.label("challenges", t) for t in profile.all_challenges()]
     labels += [index.taxonomy.label("assets", t) for t in profile.all_assets()]
-    pieces = ([f"A town facing {', '.join(labels)}."] if labels else []) + pipelines.passages(text)[
-        :TEXT_PASSAGES_EMBEDDED
-    ]
+    lang = profile.text_languages[0] if profile.text_languages else "en"
+    pieces = ([f"A town facing {', '.join(labels)}."] if labels else []) + pipelines.passages(
+        text, lang
+    )[:TEXT_PASSAGES_EMBEDDED]
     matrix = index.embedder.encode(pieces or ["a small town"], kind="query")
     mean = matrix.mean(axis=0)
     return np.asarray(mean / (np.linalg.norm(mean) or 1.0), dtype=np.float32)
@@ -207,10 +210,14 @@ class Town(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
     city: str | None = None
     profile: ProfileIn | None = None
+    # the language the profile's text is most likely written in, such as the page's: it weighs in when the
+    # text alone does not tell which (see languages.guess); a code of languages.QUESTION_LANGUAGES
+    language_prior: str | None = None
 
     def check(self) -> None:
         if (self.city is None) == (self.profile is None):
             raise InvalidQueryError("body", "give exactly one of `city` (a city id) or `profile`")
+        check_language_prior(self.language_prior)
 
 
 @dataclass(frozen=True)
@@ -227,7 +234,7 @@ def resolve_town(index: Index, town: Town) -> ResolvedTown:
     if town.city is not None:
         return city_town(index, get_city(index, town.city))
     assert town.profile is not None
-    profile = from_input(index, town.profile)
+    profile = from_input(index, town.profile, town.language_prior)
     return ResolvedTown(profile, profile_vector(index, profile, town.profile.text))
 
 

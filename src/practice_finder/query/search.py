@@ -14,7 +14,7 @@ from practice_finder import languages
 from practice_finder.errors import InvalidQueryError
 from practice_finder.query import fusion
 from practice_finder.query.cards import FACET_VOCABULARIES, Card
-from practice_finder.query.checks import check_k
+from practice_finder.query.checks import check_k, check_language_prior
 from practice_finder.query.filters import Filters, allowed_passages, practice_filter_sql
 from practice_finder.query.handle import Index
 from practice_finder.query.legs import (
@@ -27,10 +27,10 @@ from practice_finder.query.legs import (
     lexical_leg,
     question_vector,
     taxonomy_leg,
-    understand,
 )
 from practice_finder.query.reads import PracticeBase
 from practice_finder.text import pipelines
+from practice_finder.text.reading import read_text
 from practice_finder.text.snippets import mark_spans, matched_among, word_stems
 
 MODES = ("hybrid", "dense", "lexical")
@@ -46,6 +46,9 @@ class SearchQuery:
     mode: str = "hybrid"
     filters: Filters = field(default_factory=Filters)
     diversify: bool = False
+    # the language the question is most likely written in (a code of languages.QUESTION_LANGUAGES), such as
+    # the page's: it weighs in when the question alone does not tell (see languages.guess)
+    language_prior: str | None = None
 
 
 class Hit(PracticeBase, kw_only=True):
@@ -68,9 +71,10 @@ class SearchResult(msgspec.Struct, kw_only=True):
     k: int
     hits: list[Hit]
     understood: dict[str, list[str]]
-    query_language: str = (
-        "en"  # detected (a region language or "und"); drives stop words, stems and tagging
-    )
+    query_language: str = "en"  # detected (a region language, "ru", "uk" or "und"); drives stop words, stems and tagging
+    # the languages the question was read in, likeliest first: one when its language is clear, a few when
+    # not (their stems and taxonomy labels are all searched), none for a question of no language
+    query_languages: list[str] = []
     facets: dict[str, dict[str, int]] = {}
     timings_ms: dict[str, float] = {}
 
@@ -90,6 +94,7 @@ def validate(query: SearchQuery, index: Index) -> None:
     if query.mode not in MODES:
         raise InvalidQueryError("mode", f"must be one of {', '.join(MODES)}, got {query.mode!r}")
     query.filters.validate(index.taxonomy)
+    check_language_prior(query.language_prior)
 
 
 @dataclass
@@ -103,6 +108,7 @@ class Retrieval:
     qvec: np.ndarray | None
     timings: dict[str, float]
     language: str = "en"
+    languages: tuple[str, ...] = ()
 
 
 def retrieve(
@@ -127,10 +133,13 @@ def retrieve(
     timings: dict[str, float] = {}
     where, params = practice_filter_sql(query.filters)
     started = time.perf_counter()
-    language = languages.detect(query.text, languages.QUERY_SAMPLE_CHARS).language
-    text_lang = language if language != languages.UNDETERMINED else "en"
+    reading = read_text(
+        index.tagger, query.text, query.language_prior, languages.QUERY_SAMPLE_CHARS
+    )
+    text_lang, understood = reading.main, reading.understood
+    also = [code for code in reading.languages if code != text_lang]
     words = pipelines.content_words(query.text, text_lang)
-    timings["language"] = _ms(started)
+    timings["reading"] = _ms(started)
     gloss: list[str] = []
     if text_lang != "en" and dictionaries:
         started = time.perf_counter()
@@ -147,15 +156,12 @@ def retrieve(
             index, qvec, depth, allowed_passages(index.db, where, params), dense_scoring
         )
         timings["dense"] = _ms(started)
-    started = time.perf_counter()
-    understood = understand(index, query.text, text_lang)
-    timings["tagging"] = _ms(started)
     if query.mode in ("hybrid", "lexical"):
         started = time.perf_counter()
         english = english_words(index, understood) if text_lang != "en" and taxonomy else []
         if gloss:
             english += pipelines.content_words(" ; ".join(gloss), "en")
-        legs["lexical"] = lexical_leg(index, words, depth, where, params, text_lang, english)
+        legs["lexical"] = lexical_leg(index, words, depth, where, params, text_lang, english, also)
         timings["lexical"] = _ms(started)
     if query.mode == "hybrid" and understood and taxonomy:
         started = time.perf_counter()
@@ -170,11 +176,13 @@ def retrieve(
         extra = feedback_words(index, [rid for rid, _ in fused[:FEEDBACK_PRACTICES]])
         if extra:
             legs["lexical"] = lexical_leg(
-                index, words, depth, where, params, text_lang, [*english, *extra]
+                index, words, depth, where, params, text_lang, [*english, *extra], also
             )
             fused = fusion.reciprocal_rank_fusion(legs, k=rrf_k, weights=weights)
         timings["feedback"] = _ms(started)
-    return Retrieval(legs, fused, understood, words, qvec, timings, language)
+    return Retrieval(
+        legs, fused, understood, words, qvec, timings, reading.language, reading.languages
+    )
 
 
 def search(
@@ -210,6 +218,7 @@ def search(
         hits=hits,
         understood=found.understood,
         query_language=found.language,
+        query_languages=list(found.languages),
         facets=facets,
         timings_ms=found.timings,
     )

@@ -112,14 +112,14 @@ def has_lemmas(lang: str) -> bool:
     return "lemmatizer" in pipeline(lang).pipe_names
 
 
-def docs(text: str, lang: str = "en") -> list[Doc]:
+def docs(text: str, lang: str) -> list[Doc]:
     """Processed documents, one per paragraph or list item of a Markdown text."""
     nlp = pipeline(lang)
     with LOCK:
-        return list(nlp.pipe(_blocks(text)))
+        return list(nlp.pipe(blocks(text)))
 
 
-def sentences(text: str, lang: str = "en") -> list[str]:
+def sentences(text: str, lang: str) -> list[str]:
     """Split text into sentences, treating Markdown list items and paragraphs as boundaries."""
     return [s for doc in docs(text, lang) for s in doc_sentences(doc)]
 
@@ -128,7 +128,7 @@ def doc_sentences(doc: Doc) -> list[str]:
     return [s.text.strip() for s in doc.sents if s.text.strip()]
 
 
-def _blocks(text: str) -> list[str]:
+def blocks(text: str) -> list[str]:
     """Paragraphs and list items of a Markdown text, with list markers removed."""
     blocks: list[str] = []
     for para in re.split(r"\n\s*\n", text):
@@ -154,12 +154,12 @@ def group_sentences(sents: Iterable[str], max_words: int = PASSAGE_WORDS) -> lis
     return chunks
 
 
-def passages(text: str, lang: str = "en", max_words: int = PASSAGE_WORDS) -> list[str]:
+def passages(text: str, lang: str, max_words: int = PASSAGE_WORDS) -> list[str]:
     """Passages of a text: its sentences grouped up to about `max_words` words."""
     return group_sentences(sentences(text, lang), max_words)
 
 
-def content_words(text: str, lang: str = "en") -> list[str]:
+def content_words(text: str, lang: str) -> list[str]:
     """Lowercased words of a text without stop words and punctuation, in order, unique.
 
     Numbers and mixed tokens stay ("p53", "2018", "il-10"): in a question they are often the point.

@@ -1,4 +1,5 @@
-"""Stems of words in the region's languages: Snowball, and a light stemmer of our own for Latvian."""
+"""Stems of words in the region's languages and Russian: Snowball, and a light stemmer of our own for
+Latvian (Snowball has no Ukrainian: its words stay whole)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from functools import cache, lru_cache
 
 import snowballstemmer
 
-from practice_finder.languages import LANGUAGES
+from practice_finder.languages import LANGUAGES, OTHER_LANGUAGES
 
 # language code -> Snowball stemmer; a record may say "no" (Norwegian, written standard not named)
-STEMMERS = {language.code: language.snowball for language in LANGUAGES if language.snowball}
+STEMMERS = {
+    language.code: language.snowball
+    for language in (*LANGUAGES, *OTHER_LANGUAGES)
+    if language.snowball
+}
 STEMMERS["no"] = STEMMERS["nb"]
 WORD = re.compile(r"\w+", re.UNICODE)
 

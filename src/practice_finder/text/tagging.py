@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from practice_finder.models import Taxonomy
 from practice_finder.text.pipelines import LOCK, has_lemmas, pipeline
+from practice_finder.text.stemming import stem
 
 if TYPE_CHECKING:
     from spacy.matcher import PhraseMatcher
@@ -32,6 +33,7 @@ class Tagger:
         self.taxonomy = taxonomy
         self._matchers: dict[str, list[PhraseMatcher]] = {}
         self._terms: dict[int, tuple[str, str]] = {}  # match key -> (vocabulary, term id)
+        self._label_words: dict[str, dict[str, tuple[str, str]]] = {}
 
     def _build(self, lang: str) -> list[PhraseMatcher]:
         from spacy.matcher import PhraseMatcher
@@ -81,16 +83,92 @@ class Tagger:
             for (vocab, term), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         ]
 
-    def tag(self, text: str, lang: str = "en") -> list[TagHit]:
+    def tag(self, text: str, lang: str) -> list[TagHit]:
         """Taxonomy terms mentioned in `text`."""
+        return self.tag_texts([text], lang)
+
+    def tag_texts(self, texts: Iterable[str], lang: str, compounds: bool = False) -> list[TagHit]:
+        """Taxonomy terms mentioned in any of `texts`, all written in `lang`; with `compounds`, also those
+        that are a part of a compound word (see tag_compounds)."""
         nlp = pipeline(lang)
-        with (
-            LOCK
-        ):  # sentence boundaries do not matter for matching; the sentence recogniser is skipped
-            return self.tag_docs(
-                [nlp(text, disable=[p for p in nlp.pipe_names if p in ("senter", "sentencizer")])],
-                lang,
-            )
+        # sentence boundaries do not matter for matching; the sentence recogniser is skipped
+        skip = [p for p in nlp.pipe_names if p in ("senter", "sentencizer")]
+        with LOCK:
+            docs = list(nlp.pipe(texts, disable=skip))
+            hits = self.tag_docs(docs, lang)
+            return _joined(hits, self.tag_compounds(docs, lang)) if compounds else hits
+
+    def tag_compounds(self, docs: Iterable[Doc], lang: str) -> list[TagHit]:
+        """Terms whose one-word label is the first or the last part of a compound word, in the languages
+        that write compounds as one word: "ungdomsteatern" is a theatre, "Hafenviertel" lies at a
+        harbour, "suvefestivali" is a festival. Both parts have at least COMPOUND_PART letters."""
+        words = self.label_words(lang)
+        if not words:
+            return []
+        counts: Counter[tuple[str, str]] = Counter()
+        phrases: dict[tuple[str, str], str] = {}
+        for doc in docs:
+            for token in doc:
+                found = _compound_part(token.lower_, lang, words)
+                if found is not None:
+                    counts[found] += 1
+                    phrases.setdefault(found, token.lower_)
+        return [TagHit(v, t, phrases[(v, t)], n) for (v, t), n in counts.items()]
+
+    def label_words(self, lang: str) -> dict[str, tuple[str, str]]:
+        """The one-word labels of a compounding language and their stems, each with its term."""
+        if lang not in COMPOUNDING:
+            return {}
+        with LOCK:
+            if lang not in self._label_words:
+                words: dict[str, tuple[str, str]] = {}
+                for term in self.taxonomy.terms():
+                    for phrase in term.phrases(lang):
+                        word = phrase.strip().lower()
+                        if word.isalpha() and len(word) >= COMPOUND_PART:
+                            words.setdefault(word, (term.vocabulary, term.id))
+                            words.setdefault(stem(word, lang), (term.vocabulary, term.id))
+                self._label_words[lang] = words
+            return self._label_words[lang]
+
+
+# Languages that write a compound as one word, and the fewest letters of a part of one worth matching.
+COMPOUNDING = frozenset({"sv", "fi", "et", "de", "da", "nb"})
+COMPOUND_PART = 4
+
+
+def _compound_part(
+    word: str, lang: str, labels: dict[str, tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The term of the longest label that ends the word (its head, maybe inflected: "teatern") or else
+    begins it ("havn" in "havnekvarteret"), when the word is a compound: no label itself."""
+    too_short = len(word) < 2 * COMPOUND_PART or not word.isalpha()
+    if too_short or word in labels or stem(word, lang) in labels:
+        return None
+    splits = range(COMPOUND_PART, len(word) - COMPOUND_PART + 1)
+    for i in splits:
+        head = word[i:]
+        found = labels.get(head) or labels.get(stem(head, lang))
+        if found:
+            return found
+    for i in reversed(splits):
+        found = labels.get(word[:i])
+        if found:
+            return found
+    return None
+
+
+def _joined(hits: list[TagHit], more: list[TagHit]) -> list[TagHit]:
+    """Two lists of hits as one, counts added (the first list's phrase kept), most mentioned first."""
+    merged = {(h.vocabulary, h.term): h for h in hits}
+    for hit in more:
+        key = (hit.vocabulary, hit.term)
+        if key in merged:
+            old = merged[key]
+            merged[key] = TagHit(old.vocabulary, old.term, old.phrase, old.count + hit.count)
+        else:
+            merged[key] = hit
+    return sorted(merged.values(), key=lambda h: (-h.count, h.vocabulary, h.term))
 
 
 _TAGGERS: dict[str, Tagger] = {}

@@ -125,6 +125,14 @@ async def search(
     diversify: Annotated[
         bool, QueryParameter(description="Re-rank the page for variety (MMR).")
     ] = False,
+    language_prior: Annotated[
+        str | None,
+        QueryParameter(
+            description="The language the question is most likely written in (such as the page's: "
+            "en, sv, fi, et, lv, lt, pl, de, da, nb, ru or uk); it counts when the question alone "
+            "does not tell."
+        ),
+    ] = None,
 ) -> SearchResult:
     """Hybrid search over good practices, with snippets, reasons and facets."""
     filters = Filters(
@@ -139,7 +147,15 @@ async def search(
         year_from=year_from,
         year_to=year_to,
     )
-    query = SearchQuery(q, k=k, offset=offset, mode=mode, filters=filters, diversify=diversify)
+    query = SearchQuery(
+        q,
+        k=k,
+        offset=offset,
+        mode=mode,
+        filters=filters,
+        diversify=diversify,
+        language_prior=language_prior,
+    )
     return await run_core(metrics, core.search, index, query)
 
 

@@ -158,7 +158,13 @@ def search_page(
                 result = search(
                     index,
                     SearchQuery(
-                        q, k=PAGE_SIZE, offset=(max(page, 1) - 1) * PAGE_SIZE, filters=filters
+                        q,
+                        k=PAGE_SIZE,
+                        offset=(max(page, 1) - 1) * PAGE_SIZE,
+                        filters=filters,
+                        language_prior=context[
+                            "lang"
+                        ],  # a short question: the page's language first
                     ),
                 )
             context.update(result=result, pages=math.ceil(result.total / PAGE_SIZE))
@@ -293,7 +299,9 @@ def recommend_submit(
     }
     context = _base(request, index, form=form, outcome=None, error=None)
     try:
-        request_in = RecommendationRequest(profile=_profile_from_form(form), k=8)
+        request_in = RecommendationRequest(
+            profile=_profile_from_form(form), k=8, language_prior=context["lang"]
+        )
         with i18n.speaking(context["lang"]):
             context["outcome"] = recommendation_view(index, request_in, similar_k=5, mentors_k=5)
         return Template("recommend.html", context=context)

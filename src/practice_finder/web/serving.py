@@ -331,7 +331,7 @@ def warm_up(index: Index) -> None:
     detector, every practice card; then run one search, which starts what only a search starts (the
     query encoder's buffers, FAISS's threads, the detector's first pass). Serving does this once per
     loaded build; a one-shot command or a test does not pay for it."""
-    for lang in languages.REGION_LANGUAGES:
+    for lang in languages.QUESTION_LANGUAGES:
         index.tagger.matchers(lang)
     languages.detector()
     _ = index.practice_language_codes
