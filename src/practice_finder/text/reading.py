@@ -100,7 +100,7 @@ def _merge(tagger: Tagger, by_language: dict[str, list[str]]) -> list[TagHit]:
     counts: Counter[tuple[str, str]] = Counter()
     phrases: dict[tuple[str, str], Counter[str]] = {}
     for code, texts in by_language.items():
-        for hit in tagger.tag_texts(texts, code, compounds=True):
+        for hit in tagger.tag_texts(texts, code, compounds=True, apart=True):
             key = (hit.vocabulary, hit.term)
             counts[key] += hit.count
             phrases.setdefault(key, Counter())[hit.phrase] += hit.count
