@@ -4,7 +4,9 @@ pages that show what was understood all read a text through `read_text`.
 
 A text is cut into pieces of whole paragraphs; each piece's language is guessed on its own (a plan
 that quotes an English strategy in a Latvian text is read as both), and each piece is tagged with the
-labels and stems of its likely languages and with the English labels, which any text may use.
+labels and stems of its likely languages and with the English labels, which any text may use; a
+label of two or three words is also found with its words a little apart (see text.proximity). Records'
+stored tags are matched on whole labels only (build.analysis).
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def _merge(tagger: Tagger, by_language: dict[str, list[str]]) -> list[TagHit]:
     counts: Counter[tuple[str, str]] = Counter()
     phrases: dict[tuple[str, str], Counter[str]] = {}
     for code, texts in by_language.items():
-        for hit in tagger.tag_texts(texts, code, compounds=True):
+        for hit in tagger.tag_texts(texts, code, compounds=True, apart=True):
             key = (hit.vocabulary, hit.term)
             counts[key] += hit.count
             phrases.setdefault(key, Counter())[hit.phrase] += hit.count

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from practice_finder.models import Taxonomy
 from practice_finder.text.pipelines import LOCK, has_lemmas, pipeline
+from practice_finder.text.proximity import ProximityMatcher, outside
 from practice_finder.text.stemming import stem
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class Tagger:
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
         self._matchers: dict[str, list[PhraseMatcher]] = {}
+        self._near: dict[str, ProximityMatcher] = {}
         self._terms: dict[int, tuple[str, str]] = {}  # match key -> (vocabulary, term id)
         self._label_words: dict[str, dict[str, tuple[str, str]]] = {}
 
@@ -43,6 +45,7 @@ class Tagger:
         if "pf_stem_norms" in nlp.pipe_names:
             attrs.append("NORM")
         matchers = []
+        near = self._near[lang] = ProximityMatcher(attrs)
         for attr in attrs:
             matcher = PhraseMatcher(nlp.vocab, attr=attr)
             for term in self.taxonomy.terms():
@@ -56,7 +59,11 @@ class Tagger:
                 )
                 key = f"{term.vocabulary}\t{term.id}"
                 self._terms[nlp.vocab.strings.add(key)] = (term.vocabulary, term.id)
-                matcher.add(key, list(maker(phrases)))
+                phrase_docs = list(maker(phrases))
+                matcher.add(key, phrase_docs)
+                if attr == attrs[-1]:  # the last attribute's docs carry every attribute
+                    for doc in phrase_docs:
+                        near.add(nlp.vocab.strings[key], doc)
             matchers.append(matcher)
         return matchers
 
@@ -66,15 +73,18 @@ class Tagger:
                 self._matchers[lang] = self._build(lang)
             return self._matchers[lang]
 
-    def tag_docs(self, docs: Iterable[Doc], lang: str) -> list[TagHit]:
-        """Hits in already processed documents, one per term (its most frequent phrase kept)."""
+    def tag_docs(self, docs: Iterable[Doc], lang: str, apart: bool = False) -> list[TagHit]:
+        """Hits in already processed documents, one per term (its most frequent phrase kept); with `apart`,
+        also the labels of 2-3 words whose words are near each other in a sentence (see proximity)."""
         counts: Counter[tuple[str, str]] = Counter()
         phrases: dict[tuple[str, str], Counter[str]] = {}
         matchers = self.matchers(lang)
         with LOCK:  # matching and the string look-ups below both touch the shared vocabulary
             for doc in docs:
-                spans = {(start, end, key) for m in matchers for key, start, end in m(doc)}
-                for start, end, key in spans:
+                spans = {(key, start, end) for m in matchers for key, start, end in m(doc)}
+                if apart:
+                    spans.update(outside(self._near[lang](doc), spans))
+                for key, start, end in spans:
                     vocab, term = self._terms[key]
                     counts[(vocab, term)] += 1
                     phrases.setdefault((vocab, term), Counter())[doc[start:end].text.lower()] += 1
@@ -87,15 +97,18 @@ class Tagger:
         """Taxonomy terms mentioned in `text`."""
         return self.tag_texts([text], lang)
 
-    def tag_texts(self, texts: Iterable[str], lang: str, compounds: bool = False) -> list[TagHit]:
+    def tag_texts(
+        self, texts: Iterable[str], lang: str, compounds: bool = False, apart: bool = False
+    ) -> list[TagHit]:
         """Taxonomy terms mentioned in any of `texts`, all written in `lang`; with `compounds`, also those
-        that are a part of a compound word (see tag_compounds)."""
+        that are a part of a compound word (see tag_compounds); with `apart`, also the labels whose words
+        are apart (see tag_docs)."""
         nlp = pipeline(lang)
         # sentence boundaries do not matter for matching; the sentence recogniser is skipped
         skip = [p for p in nlp.pipe_names if p in ("senter", "sentencizer")]
         with LOCK:
             docs = list(nlp.pipe(texts, disable=skip))
-            hits = self.tag_docs(docs, lang)
+            hits = self.tag_docs(docs, lang, apart)
             return _joined(hits, self.tag_compounds(docs, lang)) if compounds else hits
 
     def tag_compounds(self, docs: Iterable[Doc], lang: str) -> list[TagHit]:

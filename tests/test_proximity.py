@@ -1,0 +1,79 @@
+"""A label of two or three words is found in free text with its words apart, in one sentence and a few
+tokens from each other, but not in the stored tags of a record. Only spaCy's blank pipelines are needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from practice_finder.models import Taxonomy, Term
+from practice_finder.text import tagging
+from practice_finder.text.reading import read_text
+
+YOUTH = Term(
+    id="youth-out-migration",
+    vocabulary="challenges",
+    label="Youth out-migration",
+    synonyms=("young people leave",),
+    labels={"lv": ("jauniešu aizplūšana", "jaunieši aizbrauc"), "lt": ("jaunimas išvyksta",)},
+)
+SCHOOL = Term(
+    id="loss-of-services",
+    vocabulary="challenges",
+    label="Loss of services",
+    synonyms=("closed school", "nothing to do for young people"),
+)
+
+
+@pytest.fixture(scope="module")
+def tagger() -> tagging.Tagger:
+    terms = {term.id: term for term in (YOUTH, SCHOOL)}
+    return tagging.Tagger(Taxonomy({"challenges": terms}))
+
+
+def _terms(tagger: tagging.Tagger, text: str, lang: str, apart: bool = True) -> set[str]:
+    return {hit.term for hit in tagger.tag_texts([text], lang, apart=apart)}
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("lv", "Jaunieši pēc skolas aizbrauc uz Rīgu vai ārzemēm un neatgriežas."),
+        ("lt", "Jaunimas po mokyklos išvyksta į Vilnių ar užsienį ir negrįžta."),
+        ("en", "The young people mostly leave after school."),
+    ],
+)
+def test_a_label_is_found_with_other_words_among_its_words(
+    tagger: tagging.Tagger, lang: str, text: str
+) -> None:
+    assert "youth-out-migration" in _terms(tagger, text, lang)
+    assert "youth-out-migration" not in _terms(tagger, text, lang, apart=False)
+
+
+def test_free_text_is_read_with_labels_apart(tagger: tagging.Tagger) -> None:
+    text = "Jaunieši pēc skolas aizbrauc uz Rīgu vai ārzemēm un neatgriežas."
+    assert read_text(tagger, text).understood == {"challenges": ["youth-out-migration"]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jaunieši dzīvo šeit. Viņu vecāki aizbrauc.",  # another sentence
+        "Jaunieši no mūsu mazās pilsētas skolas bieži aizbrauc.",  # too far apart
+        "Aizbrauc jaunieši.",  # not in the label's order
+    ],
+)
+def test_words_far_apart_or_in_two_sentences_are_no_label(
+    tagger: tagging.Tagger, text: str
+) -> None:
+    assert "youth-out-migration" not in _terms(tagger, text, "lv")
+
+
+def test_a_label_that_needs_its_small_words_is_matched_whole_only(tagger: tagging.Tagger) -> None:
+    assert _terms(tagger, "The young people of the closed village school", "en") == {
+        "loss-of-services"
+    }
+
+
+def test_a_label_adjacent_in_the_text_counts_once(tagger: tagging.Tagger) -> None:
+    hits = tagger.tag_texts(["Jaunieši aizbrauc."], "lv", apart=True)
+    assert [(hit.term, hit.count) for hit in hits] == [("youth-out-migration", 1)]
