@@ -11,7 +11,13 @@ from types import SimpleNamespace
 import pytest
 
 from practice_finder.build import dictionaries
-from practice_finder.build.dictionaries import dictd_number, read_all, read_freedict, translations
+from practice_finder.build.dictionaries import (
+    GLOSSARY,
+    dictd_number,
+    read_all,
+    read_freedict,
+    translations,
+)
 from practice_finder.build.ingest import ingest
 from practice_finder.config import Settings
 from practice_finder.query.handle import open_index
@@ -148,6 +154,30 @@ def test_ingest_copies_the_dictionaries_into_the_build(
         assert index.manifest.dictionaries == {"pl": "freedict-pol-eng 2022.11.18"}
         assert glossed(index, ["samotności"], "pl") == ["loneliness", "solitude", "retirement"]
         assert glossed(index, ["samotność"], "fi") == []
+    finally:
+        index.close()
+
+
+def test_a_rebuild_links_the_glossary_while_the_dictionaries_stay_the_same(
+    tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path
+) -> None:
+    folder = tmp_path / "dictd"
+    folder.mkdir()
+    _write_dictionary(folder, "freedict-pol-eng", {"samotność": WIKDICT})
+    settings = replace(tiny, dictionaries_dir=folder)
+    first = ingest(settings, lambda: fake_embedder)
+    again = ingest(settings, lambda: fake_embedder, force=True)
+    made = [settings.index_dir / "builds" / str(r.build_id) / GLOSSARY for r in (first, again)]
+    linked = made[1].stat().st_ino
+    assert made[0].stat().st_ino == linked
+    _write_dictionary(folder, "freedict-fin-eng", {"tulva": UNNUMBERED})
+    third = ingest(settings, lambda: fake_embedder)
+    newer = settings.index_dir / "builds" / str(third.build_id) / GLOSSARY
+    assert newer.stat().st_ino != linked
+    index = open_index(settings, lambda: fake_embedder)
+    try:
+        assert set(index.manifest.dictionaries) == {"pl", "fi"}
+        assert "flood" in glossed(index, ["tulva"], "fi")
     finally:
         index.close()
 

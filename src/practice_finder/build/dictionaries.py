@@ -1,9 +1,11 @@
 """Bilingual dictionaries into English (FreeDict, as Debian packages them for dictd), read at ingest.
 
 A question in Polish or Finnish rarely shares a word with the English practices; a dictionary lends it
-English words. The dictionaries are read once, when a build is made, into the build's store (table
-`glossary`), so the service needs no system files; a machine without them builds and serves as before
-(the build's manifest says which dictionaries it holds).
+English words. The dictionaries are read when a build is made, into the build's file `glossary.db`, so
+the service needs no system files; a machine without them builds and serves as before (the build's
+manifest says which dictionaries it holds). A build whose dictionary files are those of the build
+before hard-links that build's glossary instead of reading them again (reading and writing them takes
+about half a minute).
 
 Install them with `apt-get install dict-freedict-{dan,deu,fin,lit,pol,swe}-eng`; none exist for
 Estonian, Latvian or Norwegian.
@@ -13,12 +15,15 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from practice_finder.build import store
 from practice_finder.text.stemming import stem
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,7 @@ _NOTES = re.compile(r"<[^>]*>|\[[^\]]*\]|\([^)]*\)|\{[^}]*\}|\"[^\"]*\"")
 _SENSE = re.compile(r"\s*\d+\.\s*(.*)")
 _TRAILING_NUMBER = re.compile(r"\s+\d+\.?$")
 _EDITION = re.compile(r"^Edition:\s*(\S+)", re.MULTILINE)
+GLOSSARY = "glossary.db"  # the build's file of dictionary words
 
 
 @dataclass(frozen=True)
@@ -105,10 +111,7 @@ def read_all(folder: Path) -> tuple[list[Entry], dict[str, str]]:
     """Every region language's dictionary found in `folder` and, by language, which one was read; a missing
     one is logged, and the build goes on without it. Read once per process while the files stay the same
     (the German one alone takes seconds)."""
-    files = sorted(folder.glob("freedict-*-eng.*")) if folder.is_dir() else []
-    entries, found = _read_all(
-        folder, tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
-    )
+    entries, found = _read_all(folder, signature(folder))
     missing = sorted(set(FREEDICT) - set(found))
     if missing:
         log.warning(
@@ -119,6 +122,33 @@ def read_all(folder: Path) -> tuple[list[Entry], dict[str, str]]:
             " ".join(f"dict-freedict-{FREEDICT[m]}-eng" for m in missing),
         )
     return list(entries), dict(found)
+
+
+def signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    """The dictionary files in `folder`: names, sizes and modification times (what decides a re-read)."""
+    files = sorted(folder.glob("freedict-*-eng.*")) if folder.is_dir() else []
+    return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+
+
+def write_glossary(folder: Path, build: Path, previous: Path | None) -> dict[str, str]:
+    """The build's glossary file from the dictionaries in `folder`, hard-linked from the `previous` build
+    when its file was read from the same dictionary files; returns, by language, which dictionary it holds."""
+    files = [list(f) for f in signature(folder)]
+    if previous is not None:
+        about = store.glossary_about(previous / GLOSSARY)
+        if about is not None and about.get("files") == files:
+            _link_or_copy(previous / GLOSSARY, build / GLOSSARY)
+            return dict(about["found"])
+    entries, found = read_all(folder)
+    store.write_glossary(build / GLOSSARY, rows(entries), {"files": files, "found": found})
+    return found
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copy2(source, target)
 
 
 @lru_cache(maxsize=1)

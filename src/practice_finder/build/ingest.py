@@ -176,6 +176,8 @@ def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Sett
     built = manifest.dictionaries if isinstance(manifest.dictionaries, dict) else {}
     if set(built) != dictionaries.available(settings.dictionaries_dir):
         return "the bilingual dictionaries installed differ from those in the build"
+    if built and not (previous.path / dictionaries.GLOSSARY).is_file():
+        return "the build keeps its dictionary words in an older layout"
     return None
 
 
@@ -238,8 +240,9 @@ def _build_into(
         )
     with timer.phase("write"):
         db = store.create(tmp / "store.db")
-        glossary, found = dictionaries.read_all(settings.dictionaries_dir)
-        store.insert_glossary(db, dictionaries.rows(glossary))
+        found = dictionaries.write_glossary(
+            settings.dictionaries_dir, tmp, previous.path if previous else None
+        )
         _write_store(db, corpus, analyses, rows, matrix)
         vector_info = _write_vectors(tmp, rows, matrix, embedder.dimension)
     report.counts["passages"] = len(rows)

@@ -80,8 +80,6 @@ def create(path: Path) -> sqlite_utils.Database:
         },
         pk=("vocabulary", "id"),
     )
-    # bilingual dictionaries into English (build/dictionaries.py): a headword, or "~" + its stem
-    db.table("glossary").create({"lang": str, "key": str, "english": str})
     return db
 
 
@@ -92,11 +90,38 @@ def insert(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, Any]]
     )
 
 
-def insert_glossary(db: sqlite_utils.Database, rows: Iterable[dict[str, str]]) -> None:
-    """Dictionary rows (hundreds of thousands: straight through sqlite3, without sqlite-utils' checks)."""
-    db.conn.executemany(
-        "insert into glossary (lang, key, english) values (:lang, :key, :english)", rows
-    )
+def write_glossary(path: Path, rows: Iterable[dict[str, str]], about: dict[str, Any]) -> None:
+    """The build's file of bilingual dictionary words (build/dictionaries.py): table `glossary` (a headword,
+    or "~" + its stem, and its English translations) and `about` (what it was read from), kept apart
+    from the store so that a build whose dictionaries did not change hard-links it from the one before.
+    Hundreds of thousands of rows: straight through sqlite3, without sqlite-utils' checks."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("create table glossary (lang text, key text, english text)")
+        conn.execute("create table about (content text)")
+        conn.executemany(
+            "insert into glossary (lang, key, english) values (:lang, :key, :english)", rows
+        )
+        conn.execute("create index glossary_lang_key on glossary (lang, key)")
+        conn.execute("insert into about (content) values (?)", [json.dumps(about)])
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def glossary_about(path: Path) -> dict[str, Any] | None:
+    """What a glossary file was read from (see write_glossary), or None when it is missing or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        conn = connect(path)
+        try:
+            row = conn.execute("select content from about").fetchone()
+        finally:
+            conn.close()
+        return json.loads(row[0]) if row else None
+    except (sqlite3.Error, ValueError):
+        return None
 
 
 def insert_passages(
@@ -144,7 +169,6 @@ def finish(db: sqlite_utils.Database) -> None:
     db.table("tags").create_index(["record_type", "record_id"])
     db.table("passages").create_index(["record_type", "record_id"])
     db.table("passages").create_index(["text_hash"])
-    db.table("glossary").create_index(["lang", "key"])
     for table, columns in FTS_COLUMNS.items():
         if db.table(table).exists():
             db.table(table).enable_fts(columns, tokenize=FTS_TOKENIZER, create_triggers=False)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from practice_finder.build import store, vectors, versions
+from practice_finder.build.dictionaries import GLOSSARY
 from practice_finder.build.encoders import Embedder
 from practice_finder.build.manifest import Manifest
 from practice_finder.config import Settings
@@ -174,9 +175,8 @@ class Index:
 
     @cached_property
     def has_glossary(self) -> bool:
-        """Whether the build holds bilingual dictionaries (build/dictionaries.py; older builds have no table)."""
-        found = self.db.execute("select 1 from sqlite_master where name = 'glossary'").fetchone()
-        return bool(found) and bool(self.db.execute("select 1 from glossary limit 1").fetchone())
+        """Whether the build holds bilingual dictionaries (build/dictionaries.py; the file glossary.db)."""
+        return (self.path / GLOSSARY).is_file()
 
     def glossary(self, lang: str, keys: Sequence[str]) -> dict[str, tuple[str, ...]]:
         """English translations by key (a headword, or "~" + a stem) in the dictionary of `lang`; keys the
@@ -184,7 +184,7 @@ class Index:
         if not keys or not self.has_glossary:
             return {}
         marks = ", ".join("?" * len(keys))
-        rows = self.db.execute(
+        rows = self._connection(GLOSSARY).execute(
             f"select key, english from glossary where lang = ? and key in ({marks})", [lang, *keys]
         )
         out: dict[str, tuple[str, ...]] = {}
@@ -208,11 +208,17 @@ class Index:
 
     @property
     def db(self) -> sqlite3.Connection:
-        """A read-only connection of the calling thread (opened on first use)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        """A read-only connection of the calling thread to the store (opened on first use)."""
+        return self._connection("store.db")
+
+    def _connection(self, name: str) -> sqlite3.Connection:
+        """A read-only connection of the calling thread to one of the build's SQLite files."""
+        conns: dict[str, sqlite3.Connection] | None = getattr(self._local, "conns", None)
+        if conns is None:
+            conns = self._local.conns = {}
+        conn = conns.get(name)
         if conn is None:
-            conn = store.connect(self.path / "store.db")
-            self._local.conn = conn
+            conn = conns[name] = store.connect(self.path / name)
             with self._lock:
                 self._connections.append(conn)
         return conn
