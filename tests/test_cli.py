@@ -20,9 +20,13 @@ from practice_finder.config import DEFAULT_MODEL, Settings
 
 from .fakes import HashingEmbedder
 
+# The command-line tests build without the system's bilingual dictionaries (reading them takes half a
+# minute a build; tests/test_dictionaries.py covers them).
+NO_DICTIONARIES = {"PF_DICTIONARIES_DIR": "/nonexistent/dictd"}
+
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **NO_DICTIONARIES}
     return subprocess.run(
         [sys.executable, "-m", "practice_finder", *args],
         capture_output=True,
@@ -54,7 +58,9 @@ def test_ingest_info_and_search_on_the_tiny_corpus(
     )
     where = ("--index", str(tiny.index_dir))
     built = CliRunner().invoke(
-        cli, ["ingest", "--corpus", str(tiny.corpus_dir), *where, "--no-progress", "--json"]
+        cli,
+        ["ingest", "--corpus", str(tiny.corpus_dir), *where, "--no-progress", "--json"],
+        env=NO_DICTIONARIES,
     )
     assert built.exit_code == 0, built.output
     assert json.loads(built.output)["counts"]["practices"] == 3
@@ -183,7 +189,7 @@ def test_killed_ingest_leaves_previous_build_serving(
                 "## Outcomes and evidence", "A late note was added.\n\n## Outcomes and evidence"
             )
         )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", **NO_DICTIONARIES}
     args = [
         sys.executable,
         "-m",
