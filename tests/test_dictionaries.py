@@ -141,13 +141,19 @@ def test_norwegian_borrows_the_danish_dictionary_and_other_languages_get_nothing
     assert glossed(_index({}), ["ensomhed"], "da") == []  # type: ignore[arg-type]
 
 
+def _with_dictionaries(tiny: Settings, tmp_path: Path, **dictionaries: dict[str, str]) -> Settings:
+    """The tiny corpus' settings with a dictionary folder of its own holding `dictionaries` (name: entries)."""
+    folder = tmp_path / "dictd"
+    folder.mkdir()
+    for name, entries in dictionaries.items():
+        _write_dictionary(folder, name.replace("_", "-"), entries)
+    return replace(tiny, dictionaries_dir=folder)
+
+
 def test_ingest_copies_the_dictionaries_into_the_build(
     tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "dictd"
-    folder.mkdir()
-    _write_dictionary(folder, "freedict-pol-eng", {"samotność": WIKDICT})
-    settings = replace(tiny, dictionaries_dir=folder)
+    settings = _with_dictionaries(tiny, tmp_path, freedict_pol_eng={"samotność": WIKDICT})
     ingest(settings, lambda: fake_embedder)
     index = open_index(settings, lambda: fake_embedder)
     try:
@@ -161,16 +167,13 @@ def test_ingest_copies_the_dictionaries_into_the_build(
 def test_a_rebuild_links_the_glossary_while_the_dictionaries_stay_the_same(
     tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "dictd"
-    folder.mkdir()
-    _write_dictionary(folder, "freedict-pol-eng", {"samotność": WIKDICT})
-    settings = replace(tiny, dictionaries_dir=folder)
+    settings = _with_dictionaries(tiny, tmp_path, freedict_pol_eng={"samotność": WIKDICT})
     first = ingest(settings, lambda: fake_embedder)
     again = ingest(settings, lambda: fake_embedder, force=True)
     made = [settings.index_dir / "builds" / str(r.build_id) / GLOSSARY for r in (first, again)]
     linked = made[1].stat().st_ino
     assert made[0].stat().st_ino == linked
-    _write_dictionary(folder, "freedict-fin-eng", {"tulva": UNNUMBERED})
+    _write_dictionary(settings.dictionaries_dir, "freedict-fin-eng", {"tulva": UNNUMBERED})
     third = ingest(settings, lambda: fake_embedder)
     newer = settings.index_dir / "builds" / str(third.build_id) / GLOSSARY
     assert newer.stat().st_ino != linked
@@ -185,9 +188,8 @@ def test_a_rebuild_links_the_glossary_while_the_dictionaries_stay_the_same(
 def test_installing_a_dictionary_makes_the_next_ingest_rebuild(
     tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "dictd"
-    folder.mkdir()
-    settings = replace(tiny, dictionaries_dir=folder)
+    settings = _with_dictionaries(tiny, tmp_path)
+    folder = settings.dictionaries_dir
     ingest(settings, lambda: fake_embedder)
     assert ingest(settings, lambda: fake_embedder).up_to_date
     _write_dictionary(folder, "freedict-fin-eng", {"tulva": UNNUMBERED})

@@ -107,11 +107,13 @@ def read_freedict(folder: Path, lang: str) -> tuple[list[Entry], str] | None:
     return entries, f"{name} {edition.group(1) if edition else 'edition unknown'}"
 
 
-def read_all(folder: Path) -> tuple[list[Entry], dict[str, str]]:
+def read_all(
+    folder: Path, files: tuple[tuple[str, int, int], ...] | None = None
+) -> tuple[list[Entry], dict[str, str]]:
     """Every region language's dictionary found in `folder` and, by language, which one was read; a missing
     one is logged, and the build goes on without it. Read once per process while the files stay the same
-    (the German one alone takes seconds)."""
-    entries, found = _read_all(folder, signature(folder))
+    (the German one alone takes seconds); `files` is their signature() when the caller has it already."""
+    entries, found = _read_all(folder, signature(folder) if files is None else files)
     missing = sorted(set(FREEDICT) - set(found))
     if missing:
         log.warning(
@@ -133,13 +135,13 @@ def signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
 def write_glossary(folder: Path, build: Path, previous: Path | None) -> dict[str, str]:
     """The build's glossary file from the dictionaries in `folder`, hard-linked from the `previous` build
     when its file was read from the same dictionary files; returns, by language, which dictionary it holds."""
-    files = [list(f) for f in signature(folder)]
+    files = signature(folder)
     if previous is not None:
         about = store.glossary_about(previous / GLOSSARY)
-        if about is not None and about.get("files") == files:
+        if about is not None and about.get("files") == [list(f) for f in files]:
             _link_or_copy(previous / GLOSSARY, build / GLOSSARY)
             return dict(about["found"])
-    entries, found = read_all(folder)
+    entries, found = read_all(folder, files)
     store.write_glossary(build / GLOSSARY, rows(entries), {"files": files, "found": found})
     return found
 

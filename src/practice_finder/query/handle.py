@@ -175,8 +175,10 @@ class Index:
 
     @cached_property
     def has_glossary(self) -> bool:
-        """Whether the build holds bilingual dictionaries (build/dictionaries.py; the file glossary.db)."""
-        return (self.path / GLOSSARY).is_file()
+        """Whether the build holds bilingual dictionaries: its manifest names some (build/dictionaries.py),
+        so a question is not looked up in an empty glossary."""
+        held = self.manifest.dictionaries
+        return isinstance(held, dict) and bool(held) and (self.path / GLOSSARY).is_file()
 
     def glossary(self, lang: str, keys: Sequence[str]) -> dict[str, tuple[str, ...]]:
         """English translations by key (a headword, or "~" + a stem) in the dictionary of `lang`; keys the
