@@ -83,6 +83,7 @@ def test_overlapping_towns_are_spread_until_none_overlaps() -> None:
 
 def test_a_view_stays_inside_the_region() -> None:
     assert View.of(9, 0.5, 0.5).zoom == 4 and View.of(0, 0.5, 0.5).zoom == 1
+    assert View.of(2, float("nan"), float("inf")) == View(2, 0.5, 0.5)
     corner = View.of(2, 0.0, 1.0)
     assert (corner.x, corner.y) == (0.25, 0.75)
     moves = corner.moves()

@@ -297,6 +297,10 @@ def test_phone_sized_screen_and_keyboard(browser, base_url: str) -> None:  # typ
     pg.keyboard.press("Tab")
     assert pg.evaluate("document.activeElement.className") == "skip"
     pg.keyboard.press("Enter")
+    pg.goto(base_url + "/towns?lang=lt")
+    assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (
+        "horizontal scrolling of the towns page on a phone"
+    )
     context.close()
 
 

@@ -111,6 +111,7 @@ class View:
         """The nearest valid view: a known zoom, and a centre that keeps the view inside the frame."""
         zoom = max(z for z in ZOOMS if z <= max(zoom, 1))
         half = 1 / (2 * zoom)
+        x, y = (v if math.isfinite(v) else 0.5 for v in (x, y))
         return cls(
             zoom, round(min(max(x, half), 1 - half), 3), round(min(max(y, half), 1 - half), 3)
         )
