@@ -68,7 +68,7 @@ def _path(lines: Iterable[Sequence[Sequence[float]]], closed: bool) -> str:
     parts = []
     for line in lines:
         xy = [PROJECT(lon, lat) for lon, lat in line]
-        parts.append("M" + "L".join(f"{x:.1f} {y:.1f}" for x, y in xy) + ("Z" if closed else ""))
+        parts.append("M" + "L".join(f"{x:.0f} {y:.0f}" for x, y in xy) + ("Z" if closed else ""))
     return "".join(parts)
 
 
