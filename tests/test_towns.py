@@ -84,6 +84,7 @@ def test_overlapping_towns_are_spread_until_none_overlaps() -> None:
 def test_a_view_stays_inside_the_region() -> None:
     assert View.of(9, 0.5, 0.5).zoom == 4 and View.of(0, 0.5, 0.5).zoom == 1
     assert View.of(2, float("nan"), float("inf")) == View(2, 0.5, 0.5)
+    assert View.fitting([]) == View()
     corner = View.of(2, 0.0, 1.0)
     assert (corner.x, corner.y) == (0.25, 0.75)
     moves = corner.moves()
@@ -134,20 +135,29 @@ def test_the_map_draws_land_and_holds_named_markers_outside_the_tab_order(
     assert svg.count('tabindex="-1"') == 2
 
 
-def test_zoom_links_keep_the_filters_and_the_filters_keep_the_zoom(client: TestClient) -> None:
+def _view_box(page: str) -> list[float]:
+    found = re.search(r'viewBox="([-\d. ]+)"', page)
+    assert found, "no view box"
+    return [float(v) for v in found.group(1).split()]
+
+
+def test_zoom_links_keep_the_filters(client: TestClient) -> None:
     page = client.get("/towns?country=LV&pearl=true&zoom=2&x=0.5&y=0.5").text.replace("&amp;", "&")
     zoom_in = re.search(r'href="([^"]+)" data-move="in"', page)
     assert zoom_in and zoom_in.group(1) == "/towns?country=LV&pearl=true&zoom=4&x=0.5&y=0.5"
-    assert '<input type="hidden" name="zoom" value="2">' in page
-    assert 'href="/towns" data-move="all"' not in page  # "whole region" keeps the filters
-    assert 'href="/towns?country=LV&pearl=true" data-move="all"' in page
-    whole = client.get("/towns").text
-    narrow = client.get("/towns?zoom=4&x=0.3&y=0.7").text
-    box = re.compile(r'viewBox="([-\d. ]+)"')
-    wide_box, zoomed_box = (
-        list(map(float, box.search(p).group(1).split())) for p in (whole, narrow)
-    )  # type: ignore[union-attr]
-    assert zoomed_box[2] == pytest.approx(wide_box[2] / 4, abs=0.2)
+    assert 'href="/towns?country=LV&pearl=true&zoom=1" data-move="all"' in page
+    whole, zoomed = _view_box(client.get("/towns?zoom=1").text), _view_box(page)
+    assert zoomed[2] == pytest.approx(whole[2] / 2, abs=0.2)
+
+
+def test_the_map_fits_the_towns_the_filters_keep(client: TestClient) -> None:
+    whole = _view_box(client.get("/towns").text)
+    assert 'data-zoom="1"' in client.get("/towns").text
+    latvian = client.get("/towns?country=LV").text
+    assert 'data-zoom="4"' in latvian
+    left, top, width, height = _view_box(latvian)
+    x, y = PROJECT(25.3, 57.3)  # Ciems
+    assert left < x < left + width and top < y < top + height and width < whole[2] / 3
 
 
 def test_the_filters_speak_the_language_of_the_page(client: TestClient) -> None:

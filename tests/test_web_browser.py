@@ -243,14 +243,24 @@ def test_map_filters_and_zoom(page, base_url: str) -> None:  # type: ignore[no-u
     assert all(", Latvia, " in m or ", Estonia, " in m for m in marked), marked
     assert all("Cultural Pearl" in m for m in marked), marked
     assert page.locator("#town-list h2").all_inner_texts()[0].startswith("Estonia")
-    width = _box(page, "svg")["width"]
-    whole = page.locator("svg").get_attribute("viewBox").split()
-    page.get_by_role("link", name="Zoom in").click()
-    page.wait_for_selector("[data-move=out]")
-    zoomed = page.locator("svg").get_attribute("viewBox").split()
-    assert float(zoomed[2]) == pytest.approx(float(whole[2]) / 2, abs=0.2)
-    assert _box(page, "svg")["width"] == pytest.approx(width, abs=1)
-    assert "country=LV" in page.url and "zoom=2" in page.url, "zooming keeps the filters"
+    # the map fits the towns chosen: closer than the whole region, every marker inside it
+    assert page.locator("svg").get_attribute("data-zoom") in ("2", "4")
+    frame = _box(page, "svg")
+    for marker in page.locator("svg a circle").all():
+        box = marker.bounding_box()
+        assert (
+            box
+            and frame["x"] <= box["x"]
+            and box["x"] + box["width"] <= frame["x"] + frame["width"]
+        )
+        assert frame["y"] <= box["y"] and box["y"] + box["height"] <= frame["y"] + frame["height"]
+    close = page.locator("svg").get_attribute("viewBox").split()
+    page.get_by_role("link", name="Zoom out").click()
+    page.wait_for_selector("#towns-shown")
+    wider = page.locator("svg").get_attribute("viewBox").split()
+    assert float(wider[2]) == pytest.approx(float(close[2]) * 2, abs=0.2)
+    assert _box(page, "svg")["width"] == pytest.approx(frame["width"], abs=1)
+    assert "country=LV" in page.url and "zoom=" in page.url, "zooming keeps the filters"
     shot(page, "towns-filtered-zoomed")
     _stays_local(page, base_url)
 

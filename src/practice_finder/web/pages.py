@@ -225,12 +225,13 @@ def towns_page(
     size: FromQuery[str] = "",
     pearl: FromQuery[bool] = False,
     challenge: FromQuery[str] = "",
-    zoom: FromQuery[int] = 1,
+    zoom: FromQuery[int | None] = None,
     x: FromQuery[float] = 0.5,
     y: FromQuery[float] = 0.5,
 ) -> Template:
     """A map of the towns (Natural Earth's outlines, drawn here) and the towns grouped by country,
-    both showing the towns the filters keep."""
+    both showing the towns the filters keep; without a zoom in the address (as after choosing
+    filters) the map shows those towns as closely as it can."""
     band = SIZE_BANDS.get(size)
     countries = country_codes(_split(country))
     cities = list_cities(
@@ -248,7 +249,7 @@ def towns_page(
         total=len(list_cities(index)),
         selected=filters,
         sizes=SIZE_BANDS,
-        map=town_map(cities, View.of(zoom, x, y)),
+        map=town_map(cities, View.fitting(cities) if zoom is None else View.of(zoom, x, y)),
         kept=_filter_pairs(filters),
     )
     return Template("towns.html", context=context)

@@ -116,6 +116,25 @@ class View:
             zoom, round(min(max(x, half), 1 - half), 3), round(min(max(y, half), 1 - half), 3)
         )
 
+    @classmethod
+    def fitting(cls, towns: Sequence[Town]) -> View:
+        """The closest view that shows all the towns (with a marker's width to spare), centred on them."""
+        if not towns:
+            return cls()
+        x0, y0, width, height = frame()
+        xs, ys = zip(*(PROJECT(t.lon, t.lat) for t in towns), strict=True)
+        centre = ((min(xs) + max(xs)) / 2 - x0) / width, ((min(ys) + max(ys)) / 2 - y0) / height
+        for zoom in sorted(ZOOMS, reverse=True):
+            view = cls.of(zoom, *centre)
+            left, top, w, h = view.box()
+            margin = 2 * MARKER_KM / zoom
+            if all(
+                left + margin <= x <= left + w - margin and top + margin <= y <= top + h - margin
+                for x, y in zip(xs, ys, strict=True)
+            ):
+                return view
+        return cls()
+
     def box(self) -> tuple[float, float, float, float]:
         x0, y0, width, height = frame()
         w, h = width / self.zoom, height / self.zoom
