@@ -19,7 +19,7 @@ from practice_finder.build.ingest import ingest
 from practice_finder.cli.main import cli
 from practice_finder.config import Settings, key_digest
 from practice_finder.corpus.catalog import Catalog
-from practice_finder.errors import WriteLogBehindError
+from practice_finder.errors import PracticeFinderError
 from practice_finder.web.app import create_app
 
 from .conftest import CORPUS
@@ -144,7 +144,7 @@ def test_a_lost_log_is_found_at_start_and_ingest_refuses_it(root: Path, serve: A
         client.delete("/v1/practices/logged-one", headers=ADMIN).status_code == 503
     )  # before each write, not only at start
     embedder = HashingEmbedder()
-    with pytest.raises(WriteLogBehindError, match="holds writes up to 3"):
+    with pytest.raises(PracticeFinderError, match="holds writes up to 3"):
         ingest(_settings(root), lambda: embedder, force=True)
 
 
