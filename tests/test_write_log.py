@@ -106,7 +106,9 @@ def test_a_log_restored_from_an_older_backup_refuses_writes_until_reseeded(
     root: Path, serve: Any
 ) -> None:
     _remove_log(root / "state")
-    shutil.copy(root / "backup.db", root / "state" / "writes.db")  # ends at write 1; the build holds 3
+    shutil.copy(
+        root / "backup.db", root / "state" / "writes.db"
+    )  # ends at write 1; the build holds 3
     client, _ = serve()
     ready = client.get("/ready").json()
     assert ready["ready"] and "ends at write 1" in ready["write_log_error"]

@@ -365,7 +365,9 @@ def test_a_failed_reindex_names_the_records_until_one_succeeds(
     city_file.write_text(city_file.read_text().replace("country: DK", "country: SE"))
     service.tick()
     error = client.get("/v1/admin/status", headers=ADMIN).json()["last_reindex"]["error"]
-    assert "practices/sauna-evenings (API): country: DK differs" in error and "'testby', SE" in error
+    assert (
+        "practices/sauna-evenings (API): country: DK differs" in error and "'testby', SE" in error
+    )
     assert client.get("/ready").json()["reindex_error"] == error
     assert "sauna-evenings" in [r["id"] for r in _export(client)]
     city_file.write_text(city_file.read_text().replace("country: SE", "country: DK"))

@@ -252,9 +252,8 @@ class Service:
                     warm_up(index)
                 self.index, self.error, self.refused = index, None, refused
                 self.unhealthy = None
-            except (
-                PracticeFinderError
-            ) as exc:  # keep serving what was loaded, if it can still be read
+            except PracticeFinderError as exc:
+                # keep serving what was loaded, unless it is what turned out damaged
                 self.error = exc
                 self.refused = list(getattr(exc, "refused", [])) or self.refused
                 log.error("no usable index", extra={"event": "index_refused", "error": str(exc)})
@@ -392,6 +391,7 @@ class Service:
 
     def _watch(self) -> None:
         while not self._stop.is_set():
+            self._wake.clear()  # a wake-up during the tick makes the next one start at once
             try:
                 self.tick()
                 failure = None
@@ -404,7 +404,6 @@ class Service:
                     log.info("watcher tick ok again", extra={"event": "watcher"})
                 self._tick_failure = failure
             self._wake.wait(self.settings.watch_interval)
-            self._wake.clear()
 
     def tick(self) -> None:
         """One round of the watcher: replace a damaged build, swap in a new one, re-index if asked or if writes
