@@ -317,9 +317,8 @@ class Catalog:
         after = record_link_problems(_corpus(base.taxonomy, records))
         if not after:
             return
-        before = record_link_problems(
-            overlay(base, entries, check=False, parse=self._parse(base.taxonomy))
-        )
+        unchanged, _ = _laid_over(base, entries, self._parse(base.taxonomy))
+        before = record_link_problems(_corpus(base.taxonomy, unchanged))
         added = sorted(after - before, key=lambda p: (p.path, p.field))
         own = [p for p in added if p.path == f"{COLLECTIONS[kind]}/{record_id}"]
         if own and record is not None:
