@@ -139,7 +139,8 @@ def reusable_build(settings: Settings) -> Previous | None:
         try:
             found = _intact(path)
         except (sqlite3.Error, OSError, PracticeFinderError) as exc:
-            damaged = damaged or f"the current build {path.name} cannot be used: {exc}"
+            why = exc.message if isinstance(exc, PracticeFinderError) else str(exc)
+            damaged = damaged or f"the current build {path.name} cannot be used: {why}"
             continue
         found.damaged = damaged
         return found

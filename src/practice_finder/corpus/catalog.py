@@ -4,7 +4,9 @@ Every accepted write is one row of the write log (`write_log.py`), committed bef
 The corpus a build reads is the corpus folder with the log's latest entry per record
 laid over it: a put adds or replaces a record, a delete hides it. A record arrives as JSON with the fields of
 a corpus file's front matter, plus its text (`sections` for practices and plans, `description` for cities),
-and is checked by the same code as a corpus file, so it gets the same errors.
+and is checked by the same code as a corpus file, so it gets the same errors. Then the corpus with the write
+laid over it is checked as a build checks it (the links between records): a write a re-index would fail on
+is never logged.
 """
 
 from __future__ import annotations
