@@ -135,6 +135,22 @@ def test_keys_are_held_only_as_digests() -> None:
     assert ring.scope_of("plain-secreT") is None and ring.scope_of("") is None
 
 
+def test_a_stored_digest_is_not_a_key(built: tuple[Settings, HashingEmbedder]) -> None:
+    """The digests sit in the configuration and the environment: sent as a key, one grants nothing."""
+    digest = key_digest(ADMIN_KEY)
+    ring = KeyRing(built[0].with_(require_read_key=True))
+    assert ring.scope_of(digest) is None and ring.scope_of(digest.upper()) is None
+    assert ring.scope_of(ADMIN_KEY) == "admin"
+    with _client(built, require_read_key=True) as c:
+        for headers in ({"Authorization": f"Bearer {digest}"}, {"X-API-Key": digest}):
+            assert c.post("/v1/admin/reindex", headers=headers).status_code == 401
+            assert (
+                c.delete("/v1/practices/nordby-harbour-songs", headers=headers).status_code == 401
+            )
+            assert c.get("/v1/taxonomy", headers=headers).status_code == 401
+        assert c.get("/v1/taxonomy", headers={"X-API-Key": READ_KEY}).status_code == 200
+
+
 def test_keys_and_searched_text_stay_out_of_the_logs(
     built: tuple[Settings, HashingEmbedder],
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from practice_finder.errors import PracticeFinderError
 
 DEFAULT_MODEL = "multilingual-e5-small"  # why: README, "Choosing the embedding model"
 ENGLISH_MODEL = "all-MiniLM-L6-v2"
+DIGEST = re.compile(r"sha256:[0-9a-fA-F]{64}")  # the configured form of a key
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
     """Turn an environment string into the type of the field's default."""
     try:
         if name.endswith("_keys"):
-            return tuple(key_digest(k) for k in raw.split(",") if k.strip())
+            return tuple(configured_digest(k) for k in raw.split(",") if k.strip())
         if isinstance(default, tuple):
             return tuple(v.strip() for v in raw.split(",") if v.strip())
         if isinstance(default, bool):
@@ -112,11 +114,18 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
 
 
 def key_digest(key: str) -> str:
-    """The stored form of an API key: its SHA-256 digest, `sha256:<hex>` (a digest passes through unchanged).
+    """The digest of a key, `sha256:<hex>`: always a hash of what is given, so a presented string that looks
+    like a digest is hashed like any other (holding a digest grants nothing).
 
     Keys are long random strings (`practice-finder key`), so a fast hash is enough: there is nothing to guess.
     """
-    key = key.strip()
-    if key.startswith("sha256:") and len(key) == 71:
-        return key.lower()
-    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(key.strip().encode("utf-8")).hexdigest()
+
+
+def configured_digest(entry: str) -> str:
+    """A key as configured (PF_ADMIN_KEYS and the like): a `sha256:<hex>` digest kept as it is, a plain key
+    hashed. Only settings pass through here, never a key a client presents."""
+    entry = entry.strip()
+    if DIGEST.fullmatch(entry):
+        return entry.lower()
+    return key_digest(entry)
