@@ -151,6 +151,33 @@ def test_a_stored_digest_is_not_a_key(built: tuple[Settings, HashingEmbedder]) -
         assert c.get("/v1/taxonomy", headers={"X-API-Key": READ_KEY}).status_code == 200
 
 
+def test_the_child_ingest_gets_no_key(
+    built: tuple[Settings, HashingEmbedder], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The re-index's child process is started with an environment holding no key, plain or digest."""
+    import subprocess
+
+    from practice_finder.web import serving
+
+    digest = key_digest(READ_KEY)
+    monkeypatch.setenv("PF_ADMIN_KEYS", ADMIN_KEY)
+    monkeypatch.setenv("PF_READ_KEYS", digest)
+    settings = Settings.from_env(state_dir=tmp_path / "state", index_dir=tmp_path / "indexes")
+    started: list[dict[str, str]] = []
+
+    def run(command: list[str], env: dict[str, str], **_: Any) -> subprocess.CompletedProcess[str]:
+        started.append(env)
+        return subprocess.CompletedProcess(command, 0, stdout='{"build_id": "b"}', stderr="")
+
+    monkeypatch.setattr(serving.subprocess, "run", run)
+    assert serving.Reindexer(settings, lambda: built[1]).run("admin", force=True).ok
+    (env,) = started
+    assert env["PF_STATE_DIR"] == str((tmp_path / "state").resolve())  # the settings do reach it
+    assert not [k for k in env if k.endswith("_KEYS")]
+    secrets = (ADMIN_KEY, digest, digest[7:], key_digest(ADMIN_KEY)[7:])
+    assert not [k for k, v in env.items() if any(s in v for s in secrets)]
+
+
 def test_keys_and_searched_text_stay_out_of_the_logs(
     built: tuple[Settings, HashingEmbedder],
 ) -> None:

@@ -87,6 +87,12 @@ class Settings:
             )
         return out
 
+    def child_env(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The environment of a child process (the ingest a server runs): `environ` without any `PF_*`
+        variable (so no key, plain or digest, is inherited), then these settings (`to_env`: keys left out)."""
+        inherited = {k: v for k, v in environ.items() if not k.startswith("PF_")}
+        return {**inherited, **self.to_env()}
+
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
