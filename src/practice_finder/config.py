@@ -49,10 +49,21 @@ class Settings:
     # hashed on reading); `practice-finder key` makes a new key and its digest.
     admin_keys: tuple[str, ...] = ()
     read_keys: tuple[str, ...] = ()
-    require_read_key: bool = (
-        False  # off: reading is public; on: every /v1 read needs a read or admin key
-    )
+    # off: reading is public; on: every route that shows data (the API, the pages, /ready's manifest, /schema)
+    # needs a read or admin key
+    require_read_key: bool = False
+    # on: /metrics needs a read or admin key (its own switch: a scraper's key, independent of require_read_key)
+    require_metrics_key: bool = False
     rate_limit: int = 600  # requests per minute per client (key, else address); 0 turns it off
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks); none: no one's
+    trusted_proxies: tuple[str, ...] = ()
+    # Connections (docs/reliability.md#connections-and-proxies): seconds a request line and headers may take,
+    # their largest size, seconds an idle keep-alive connection stays open, connections and requests one
+    # worker holds before answering 503 (0: no limit)
+    header_timeout: int = 10
+    max_header_bytes: int = 16_384
+    timeout_keep_alive: int = 5
+    limit_concurrency: int = 512
     max_body_bytes: int = 262_144
     max_query_string: int = 4_096  # characters in the query string of one request
     cors_origins: tuple[
