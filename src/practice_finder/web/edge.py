@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from practice_finder.web.logs import REQUEST_ID
 from practice_finder.web.metrics import Metrics
@@ -43,11 +43,10 @@ class Edge:
         started = time.perf_counter()
         status = [500]
         headers = _response_headers(scope, request_id)
-        method = scope["method"]
-        if (
-            method == "HEAD"
-        ):  # routed as the GET it asks about; the headers go out, the body does not
-            scope = {**scope, "method": "GET"}
+        # HEAD is routed as the GET it asks about; the headers go out, the body does not
+        method = str(dict(scope)["method"])
+        if method == "HEAD":
+            scope = cast("Scope", {**scope, "method": "GET"})
         self.metrics.active += 1
 
         async def send_with_headers(message: Message) -> None:
@@ -55,7 +54,7 @@ class Edge:
                 status[0] = message["status"]
                 message["headers"] = [*message.get("headers", []), *headers(message)]
             elif method == "HEAD":
-                message = {**message, "body": b""}
+                message = cast("Message", {**message, "body": b""})
             await send(message)
 
         try:

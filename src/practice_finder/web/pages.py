@@ -417,7 +417,7 @@ def html_errors(
     `answer`, the API's problem details for it; None on the API's routes, which keep `answer`."""
     if request.url.path.startswith(API_PATHS):
         return None
-    status = answer.status_code
+    status = answer.status_code or 500
     problem = answer.content if isinstance(answer.content, dict) else {}
     _ = i18n.translations(request_language(request)).gettext
     message, hint, english = _page_words(request, exc, status, answer, _) or (
