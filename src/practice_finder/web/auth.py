@@ -74,9 +74,8 @@ def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
         raise PermissionDeniedError("this route needs an admin key; the key sent is a read key")
 
 
-PUBLIC = {
-    "public": True
-}  # the `opt` of a route that shows no data (health, static files) or guards itself
+# The `opt` of a route that shows no data (health, static files) or guards itself (/ready, /metrics).
+PUBLIC = {"public": True}
 
 
 def require_reader(
