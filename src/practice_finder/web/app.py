@@ -43,7 +43,7 @@ from practice_finder.web.api_reads import (
     taxonomy,
 )
 from practice_finder.web.api_writes import write_routers
-from practice_finder.web.auth import KeyRing, rate_limit_identity, require_reader
+from practice_finder.web.auth import PUBLIC, KeyRing, rate_limit_identity, require_reader
 from practice_finder.web.edge import Edge
 from practice_finder.web.logs import configure_logging
 from practice_finder.web.metrics import Metrics
@@ -79,18 +79,20 @@ def _swagger_router() -> tuple[SwaggerRenderPlugin, Router]:
         favicon=f"<link rel='icon' type='image/png' href='{base}/favicon-32x32.png'>",
     )
     return plugin, create_static_files_router(
-        path=base, directories=[swagger_ui_bundle.swagger_ui_path], name="swagger-ui"
+        path=base, directories=[swagger_ui_bundle.swagger_ui_path], name="swagger-ui", opt=PUBLIC
     )
 
 
 def with_html_pages(handlers: Mapping[Any, Any], service: Service) -> dict[Any, Any]:
-    """Errors on web pages render a page; errors on the API stay problem details."""
+    """Errors on web pages render a page, with the status and headers of the API's answer to the same
+    error; errors on the API stay problem details."""
     from practice_finder.web.pages import html_errors
 
     def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
         def handle(request: Request[Any, Any, Any], exc: Exception) -> Any:
-            page = html_errors(request, service, exc)
-            return page if page is not None else handler(request, exc)
+            answer = handler(request, exc)
+            page = html_errors(request, service, exc, answer)
+            return page if page is not None else answer
 
         return handle
 
@@ -144,6 +146,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=_routes(settings.require_read_key),
+        guards=[require_reader],  # every route, the pages and /schema too, unless marked public
         template_config=_templates(),
         lifespan=[lifespan],
         state=State({"service": service, "keys": KeyRing(settings), "metrics": app_metrics}),
@@ -210,7 +213,6 @@ def _routes(require_read_key: bool) -> list[Any]:
     v1 = Router(
         path="/v1",
         route_handlers=[reads, *write_routers(require_read_key)],
-        guards=[require_reader],
     )
     return [health, ready, metrics, v1, static, web_router()]
 

@@ -7,7 +7,7 @@ record text is always escaped (snippets arrive escaped, with only <mark> added b
 from __future__ import annotations
 
 import math
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
@@ -16,11 +16,11 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from litestar.static_files import create_static_files_router
 
 from practice_finder import i18n
-from practice_finder.errors import InvalidQueryError, NotFoundError, PracticeFinderError
+from practice_finder.errors import InvalidQueryError, NotFoundError
 from practice_finder.i18n import N_
 from practice_finder.models import PLAN_SECTIONS
 from practice_finder.query.checks import country_codes
@@ -31,6 +31,7 @@ from practice_finder.query.reads import list_cities
 from practice_finder.query.recommend import RecommendationRequest
 from practice_finder.query.search import MAX_QUERY_CHARS, SearchQuery, search
 from practice_finder.query.views import practice_view, recommendation_view, town_view
+from practice_finder.web.auth import PUBLIC
 from practice_finder.web.localize import (
     VARY,
     configure,
@@ -388,7 +389,9 @@ def configure_templates(engine: Any) -> None:
 
 
 def web_router() -> Router:
-    static = create_static_files_router(path="/static/app", directories=[STATIC], name="app-static")
+    static = create_static_files_router(
+        path="/static/app", directories=[STATIC], name="app-static", opt=PUBLIC
+    )
     return Router(
         path="/",
         response_headers=[VARY],  # a page is in the language the browser asks for
@@ -406,39 +409,55 @@ def web_router() -> Router:
     )
 
 
+API_PATHS = ("/v1", "/schema", "/health", "/ready", "/metrics", "/static")  # errors there stay JSON
+TITLES = {
+    401: N_("A key is needed"),
+    403: N_("A key is needed"),
+    404: N_("Not found"),
+    429: N_("Too many requests"),
+    503: N_("The service is not ready"),
+}
+
+
 def html_errors(
-    request: Request[Any, Any, Any], service: Service, exc: Exception
+    request: Request[Any, Any, Any], service: Service, exc: Exception, answer: Response[Any]
 ) -> Template | None:
-    """Errors on a web page become a page, not JSON; None means 'not a web page, use the API's handler'."""
-    if request.url.path.startswith(("/v1", "/schema", "/health", "/ready", "/static")):
+    """An error on a web page as a page, with the status and headers (Retry-After, WWW-Authenticate) of
+    `answer`, the API's problem details for it; None on the API's routes, which keep `answer`."""
+    if request.url.path.startswith(API_PATHS):
         return None
-    page = partial(error_page, request, service)
+    status = answer.status_code or 500
+    problem = answer.content if isinstance(answer.content, dict) else {}
     _ = i18n.translations(request_language(request)).gettext
+    message, hint, english = _page_words(request, exc, status, answer, _) or (
+        str(problem.get("detail", "")),
+        str(problem.get("hint") or ""),
+        (True, True),
+    )
+    title = _(TITLES.get(status, N_("That did not work")))
+    page = error_page(request, service, status, title, message, hint, english)
+    page.headers.update({k: v for k, v in answer.headers.items() if k.lower() != "content-type"})
+    return page
+
+
+def _page_words(
+    request: Request[Any, Any, Any],
+    exc: Exception,
+    status: int,
+    answer: Response[Any],
+    _: Callable[[str], str],
+) -> tuple[str, str, tuple[bool, bool]] | None:
+    """What a page says in the reader's words: message, hint, and whether each is the core's English;
+    None for the API's English detail and hint."""
     if isinstance(exc, NotFoundError):
-        return page(
-            404,
-            _("Not found"),
-            exc.message,
-            _("Go back to the search, or browse the towns."),
-            (True, False),
-        )
-    if isinstance(exc, InvalidQueryError):
-        return page(400, _("That did not work"), exc.message, exc.hint)
-    if isinstance(exc, PracticeFinderError):
-        return page(503, _("The service is not ready"), exc.message, exc.hint)
+        return exc.message, _("Go back to the search, or browse the towns."), (True, False)
     if isinstance(exc, NotFoundException):
-        return page(
-            404,
-            _("Not found"),
-            _("There is no page at %(path)s.") % {"path": request.url.path},
-            english=(False, False),
-        )
+        return _("There is no page at %(path)s.") % {"path": request.url.path}, "", (False, False)
     if isinstance(exc, ValidationException):
-        return page(
-            400,
-            _("That did not work"),
-            _("A value in the address is not valid."),
-            str(exc.detail),
-            (False, True),
+        return _("A value in the address is not valid."), str(exc.detail), (False, True)
+    if status == 429:
+        message = _(
+            "Too many requests from your address in a minute: try again in %(seconds)s seconds."
         )
+        return message % {"seconds": answer.headers.get("Retry-After", "60")}, "", (False, False)
     return None
