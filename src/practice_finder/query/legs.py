@@ -137,8 +137,8 @@ def question_vector(index: Index, text: str, gloss: Sequence[str] = ()) -> np.nd
     """The question's vector; with dictionary words, moved towards their vector (both encoded in one batch):
     the multilingual model places an English gloss nearer the English practices than the question itself."""
     if not gloss:
-        return index.embedder.encode([text], kind="query")[0]
-    question, english = index.embedder.encode([text, " ".join(gloss)], kind="query")
+        return index.admission.encode([text], kind="query")[0]
+    question, english = index.admission.encode([text, " ".join(gloss)], kind="query")
     vector = question + GLOSS_VECTOR_WEIGHT * english
     return vector / np.linalg.norm(vector)
 

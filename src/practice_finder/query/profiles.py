@@ -8,6 +8,7 @@ understood.
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import msgspec
@@ -40,6 +41,13 @@ class ProfileIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     text: str = ""
 
 
+class TextCut(msgspec.Struct, kw_only=True):
+    """A town's text longer than what is embedded: its vector rests on the first `embedded_chars`."""
+
+    embedded_chars: int
+    reason: str
+
+
 class Profile(msgspec.Struct, kw_only=True):
     """The profile used for matching, and what was understood from the free text."""
 
@@ -58,6 +66,11 @@ class Profile(msgspec.Struct, kw_only=True):
     text_chars: int
     text_language: str = UNDETERMINED  # the language of most of the text (see text.reading)
     text_languages: list[str] = []  # every language the text was read in
+    text_cut: TextCut | None = None  # set when only the start of the text was embedded
+
+    def embedded_text(self, text: str) -> str:
+        """The part of the town's text its vector rests on."""
+        return text if self.text_cut is None else text[: self.text_cut.embedded_chars]
 
     def all_challenges(self) -> list[str]:
         return _union(self.challenges, self.understood.get("challenges", []))
@@ -133,6 +146,21 @@ def from_input(index: Index, profile: ProfileIn, language_prior: str | None = No
         text_chars=len(profile.text),
         text_language=reading.language,
         text_languages=list(reading.languages),
+        text_cut=text_cut(profile.text, index.admission.limits.embed_chars),
+    )
+
+
+def text_cut(text: str, limit: int) -> TextCut | None:
+    """Where a text longer than `limit` characters is cut for embedding: at the last space before the
+    limit (at the limit when there is none)."""
+    if len(text) <= limit:
+        return None
+    space = text.rfind(" ", 0, limit + 1)
+    end = space if space > limit // 2 else limit
+    return TextCut(
+        embedded_chars=end,
+        reason=f"only the first {end} of {len(text)} characters are embedded (PF_PROFILE_EMBED_CHARS); "
+        "the whole text was read for taxonomy terms",
     )
 
 
@@ -198,9 +226,10 @@ def profile_vector(index: Index, profile: Profile, text: str = "") -> np.ndarray
     labels += [index.taxonomy.label("assets", t) for t in profile.all_assets()]
     lang = profile.text_languages[0] if profile.text_languages else "en"
     pieces = ([f"A town facing {', '.join(labels)}."] if labels else []) + pipelines.passages(
-        text, lang
+        profile.embedded_text(text), lang
     )[:TEXT_PASSAGES_EMBEDDED]
-    matrix = index.embedder.encode(pieces or ["a small town"], kind="query")
+    # one passage at a time, each after the questions being encoded (see query.admission)
+    matrix = index.admission.encode_behind(pieces or ["a small town"], kind="query")
     mean = matrix.mean(axis=0)
     return np.asarray(mean / (np.linalg.norm(mean) or 1.0), dtype=np.float32)
 
@@ -234,8 +263,12 @@ def resolve_town(index: Index, town: Town) -> ResolvedTown:
     if town.city is not None:
         return city_town(index, get_city(index, town.city))
     assert town.profile is not None
-    profile = from_input(index, town.profile, town.language_prior)
-    return ResolvedTown(profile, profile_vector(index, profile, town.profile.text))
+    heavy: AbstractContextManager[None] = (
+        index.admission.heavy() if town.profile.text.strip() else nullcontext()
+    )
+    with heavy:  # free text to read and embed: one of the process's few heavy slots, or BusyError
+        profile = from_input(index, town.profile, town.language_prior)
+        return ResolvedTown(profile, profile_vector(index, profile, town.profile.text))
 
 
 def city_town(index: Index, city: CityDetail) -> ResolvedTown:

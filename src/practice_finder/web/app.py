@@ -16,7 +16,6 @@ from litestar import Litestar, Request, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -46,6 +45,7 @@ from practice_finder.web.edge import Edge
 from practice_finder.web.logs import configure_logging
 from practice_finder.web.metrics import Metrics
 from practice_finder.web.problems import exception_handlers
+from practice_finder.web.ratelimit import CostRateLimitConfig
 from practice_finder.web.serving import Service
 
 
@@ -231,11 +231,14 @@ def _openapi() -> OpenAPIConfig:
 
 
 def _rate_limit(settings: Settings) -> Any:
-    """Per client (its key when valid, else its address), per process; health, readiness and metrics are exempt."""
-    return RateLimitConfig(
+    """Per client (its key when valid, else its address), per process, a large body counting as several
+    requests (see web.ratelimit); health, readiness and metrics are exempt."""
+    return CostRateLimitConfig(
         rate_limit=("minute", settings.rate_limit),
         exclude=["^/health$", "^/ready$", "^/metrics$", "^/static/"],
         identifier_for_request=rate_limit_identity,
+        body_unit=settings.rate_limit_body_bytes,
+        max_body=settings.max_body_bytes,
     ).middleware
 
 

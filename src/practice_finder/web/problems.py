@@ -17,6 +17,7 @@ from litestar.types import ExceptionHandlersMap
 
 from practice_finder.errors import (
     AuthenticationError,
+    BusyError,
     ConflictError,
     CorpusError,
     IndexMismatchError,
@@ -41,6 +42,7 @@ STATUS = {
     CorpusError: (422, "invalid-record", "The record is not valid"),
     AuthenticationError: (401, "unauthorized", "An API key is needed"),
     PermissionDeniedError: (403, "forbidden", "The key does not allow this"),
+    BusyError: (503, "busy", "Too much heavy work at once"),
 }
 
 
@@ -71,7 +73,7 @@ DESCRIPTIONS = {
     413: "The body is too large",
     422: "The record is not valid",
     429: "Too many requests from this client",
-    503: "No usable index is loaded",
+    503: "No usable index is loaded, or too much heavy work at once (see Retry-After)",
 }
 
 
@@ -131,11 +133,7 @@ def _core_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         detail = f"{len(exc.problems)} problem(s): " + "; ".join(
             f"{p.field}: {p.message}" for p in exc.problems[:3]
         )
-    headers = (
-        {"WWW-Authenticate": 'Bearer realm="practice-finder"'}
-        if isinstance(exc, AuthenticationError)
-        else None
-    )
+    headers = _error_headers(exc)
     hint = (
         "fix the fields listed in `errors` and send the record again"
         if isinstance(exc, CorpusError)
@@ -144,6 +142,14 @@ def _core_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     return problem(
         request, status, slug, title, detail, headers, parameter=parameter, hint=hint, errors=errors
     )
+
+
+def _error_headers(exc: PracticeFinderError) -> dict[str, str] | None:
+    if isinstance(exc, AuthenticationError):
+        return {"WWW-Authenticate": 'Bearer realm="practice-finder"'}
+    if isinstance(exc, BusyError):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
