@@ -41,6 +41,7 @@ from practice_finder.web.api_reads import (
 )
 from practice_finder.web.api_writes import write_routers
 from practice_finder.web.auth import KeyRing, rate_limit_identity, require_reader
+from practice_finder.web.bodies import BodyRequest
 from practice_finder.web.edge import Edge
 from practice_finder.web.logs import configure_logging
 from practice_finder.web.metrics import Metrics
@@ -145,6 +146,7 @@ def create_app(
         if settings.cors_origins
         else None,
         request_max_body_size=settings.max_body_bytes,
+        request_class=BodyRequest,
     )
     app.asgi_handler = Edge(app.asgi_handler, app_metrics, settings.max_query_string)
     return app
