@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import msgspec
 import numpy as np
 
+from practice_finder import i18n
 from practice_finder.errors import InvalidQueryError
 from practice_finder.languages import UNDETERMINED
 from practice_finder.models import SETTLEMENT_TYPES
@@ -295,6 +296,28 @@ def population_similarity(a: int | None, b: int | None) -> float | None:
     if not a or not b:
         return None
     return max(0.0, 1.0 - abs(math.log10(a) - math.log10(b)) / 2.0)
+
+
+SAME_SIZE = (0.67, 1.5)  # population ratios told as "about your size"
+SIZE_RATIO_TOLD = (
+    100.0  # beyond a hundredfold either way a ratio is not a reason (population similarity is 0)
+)
+
+
+def size_comparison(theirs: int | None, yours: int | None) -> tuple[str, str] | None:
+    """How another town's population compares with yours, for a reason, in the reader's number format:
+    ("same", ""), ("times", "2.5") for a larger town, ("share", "40%") for a smaller one; None when a
+    population is unknown or zero or the ratio passes a hundredfold (a size that far off is no reason)."""
+    if not theirs or not yours or theirs < 0 or yours < 0:
+        return None
+    ratio = theirs / yours
+    if SAME_SIZE[0] <= ratio <= SAME_SIZE[1]:
+        return ("same", "")
+    if ratio > SIZE_RATIO_TOLD or ratio < 1 / SIZE_RATIO_TOLD:
+        return None
+    if ratio > 1:
+        return ("times", i18n.number(ratio, pattern="#,##0.#"))
+    return ("share", i18n.percent(ratio))
 
 
 TYPE_ORDER = {"rural": 0, "town": 1, "urban": 2}
