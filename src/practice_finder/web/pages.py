@@ -324,8 +324,8 @@ def said(exc: InvalidQueryError, lang: str) -> Said:
     """The invalid input a page's user can cause, in the reader's words; any other error keeps the
     core's English detail (an English page always does: it names the parameter and the limit)."""
     _ = i18n.translations(lang).gettext
-    field = exc.parameter.removeprefix("profile.")
-    field = field if field in SINGLE_FIELDS else None
+    named = exc.parameter.removeprefix("profile.")
+    field = named if named in SINGLE_FIELDS else None
     known = {
         "q": _("The question is too long: at most %(max)s characters."),
         "profile": _(
