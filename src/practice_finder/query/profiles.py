@@ -15,6 +15,7 @@ import msgspec
 import numpy as np
 
 from practice_finder import i18n
+from practice_finder.corpus import schema
 from practice_finder.errors import InvalidQueryError
 from practice_finder.languages import UNDETERMINED
 from practice_finder.models import SETTLEMENT_TYPES
@@ -90,6 +91,13 @@ def estimate_settlement_type(population: int) -> str:
 
 
 def validate_profile(profile: ProfileIn, index: Index) -> None:
+    if profile.name is not None and (wrong := schema.text_problem(profile.name, schema.MAX_NAME)):
+        raise InvalidQueryError("profile.name", wrong)
+    for field in ("challenges", "assets"):
+        if len(getattr(profile, field)) > schema.MAX_TAGS:
+            raise InvalidQueryError(
+                f"profile.{field}", f"at most {schema.MAX_TAGS} ids are allowed"
+            )
     if profile.country is not None:
         check_countries([profile.country], "profile.country")
     if profile.population is not None and not 1 <= profile.population <= 5_000_000:
