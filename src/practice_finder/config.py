@@ -55,7 +55,7 @@ class Settings:
     rate_limit_body_bytes: int = 2_048
     max_body_bytes: int = 262_144
     max_query_string: int = 4_096  # characters in the query string of one request
-    # Heavy work: a town described in free text (docs/reliability.md#heavy-requests)
+    # Heavy work: a town described in free text (docs/reliability.md#heavy-requests-beside-searches)
     profile_embed_chars: int = (
         3_000  # characters of such a text that are embedded (all are read for terms)
     )
