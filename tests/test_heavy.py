@@ -87,6 +87,18 @@ def test_only_the_start_of_a_long_text_is_embedded_and_the_answer_says_so(
         assert short.status_code == 200 and short.json()["profile"]["text_cut"] is None
 
 
+def test_the_form_says_when_only_the_start_of_the_text_was_used(
+    built: tuple[Settings, RecordingEmbedder],
+) -> None:
+    with _client(built, profile_embed_chars=500) as client:
+        page = client.post("/recommend", data={"text": LONG_TEXT}).text
+        assert "Your text is long: its first" in page
+        latvian = client.post("/recommend?lang=lv", data={"text": LONG_TEXT}).text
+        assert "Jūsu teksts ir garš" in latvian
+        short = client.post("/recommend", data={"text": "Young people leave our town."}).text
+        assert "Your text is long" not in short
+
+
 class Blocking:
     """An inner encoder whose question encodes wait for `release`; notes heavy texts run beside one."""
 
