@@ -64,8 +64,16 @@ class Settings:
     max_header_bytes: int = 16_384
     timeout_keep_alive: int = 5
     limit_concurrency: int = 512
+    # every started this many bytes of a request body count as one more request (0: every request counts one)
+    rate_limit_body_bytes: int = 2_048
     max_body_bytes: int = 262_144
     max_query_string: int = 4_096  # characters in the query string of one request
+    # Heavy work: a town described in free text (docs/reliability.md#heavy-requests-beside-searches)
+    profile_embed_chars: int = (
+        3_000  # characters of such a text that are embedded (all are read for terms)
+    )
+    heavy_requests: int = 1  # such requests served at once per process
+    heavy_queue: int = 8  # such requests waiting for a turn; beyond, a 503 with Retry-After
     cors_origins: tuple[
         str, ...
     ] = ()  # origins allowed to call the API from a browser; none: no CORS headers

@@ -17,7 +17,6 @@ from litestar import Litestar, Request, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -44,10 +43,12 @@ from practice_finder.web.api_reads import (
 )
 from practice_finder.web.api_writes import write_routers
 from practice_finder.web.auth import PUBLIC, KeyRing, rate_limit_identity, require_reader
+from practice_finder.web.bodies import BodyRequest
 from practice_finder.web.edge import Edge
 from practice_finder.web.logs import configure_logging
 from practice_finder.web.metrics import Metrics
 from practice_finder.web.problems import exception_handlers
+from practice_finder.web.ratelimit import CostRateLimitConfig
 from practice_finder.web.serving import Service
 
 
@@ -166,6 +167,7 @@ def create_app(
         if settings.cors_origins
         else None,
         request_max_body_size=settings.max_body_bytes,
+        request_class=BodyRequest,
     )
     app.asgi_handler = Edge(app.asgi_handler, app_metrics, settings.max_query_string)
     return app
@@ -251,11 +253,14 @@ def _openapi() -> OpenAPIConfig:
 
 
 def _rate_limit(settings: Settings) -> Any:
-    """Per client (its key when valid, else its address), per process; health, readiness and metrics are exempt."""
-    return RateLimitConfig(
+    """Per client (its key when valid, else its address), per process, a large body counting as several
+    requests (see web.ratelimit); health, readiness and metrics are exempt."""
+    return CostRateLimitConfig(
         rate_limit=("minute", settings.rate_limit),
         exclude=["^/health$", "^/ready$", "^/metrics$", "^/static/"],
         identifier_for_request=rate_limit_identity,
+        body_unit=settings.rate_limit_body_bytes,
+        max_body=settings.max_body_bytes,
     ).middleware
 
 

@@ -302,15 +302,11 @@ def recommend_submit(
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template:
     """The recommendation form: what was understood from the text, recommended practices and peers."""
-    form = {
-        k: (v if isinstance(v, list) else [v]) if k in ("challenges", "assets") else v
-        for k, v in data.items()
-        if k != "lang"
-    }
+    form = _form_values(data)
     context = _base(request, index, form=form, outcome=None, error=None)
     try:
         request_in = RecommendationRequest(
-            profile=_profile_from_form(form), k=8, language_prior=context["lang"]
+            profile=_profile_from_form(form, _repeated(data)), k=8, language_prior=context["lang"]
         )
         with i18n.speaking(context["lang"]):
             context["outcome"] = recommendation_view(index, request_in, similar_k=5, mentors_k=5)
@@ -321,17 +317,25 @@ def recommend_submit(
 
 
 class Said(NamedTuple):
-    """An error as a page shows it: in the reader's words, or in the core's English (then marked)."""
+    """An error as a page shows it: in the reader's words, or in the core's English (then marked);
+    `field` is the form field it is about (shown beside it, which takes the focus), if any."""
 
     message: str
     hint: str = ""
     english: bool = False
+    field: str | None = None
+
+
+SINGLE_FIELDS = ("name", "country", "population", "text")  # the form's fields that take one value
+REPEATED = "was sent more than once; send it once"
 
 
 def said(exc: InvalidQueryError, lang: str) -> Said:
     """The invalid input a page's user can cause, in the reader's words; any other error keeps the
     core's English detail (an English page always does: it names the parameter and the limit)."""
     _ = i18n.translations(lang).gettext
+    named = exc.parameter.removeprefix("profile.")
+    field = named if named in SINGLE_FIELDS else None
     known = {
         "q": _("The question is too long: at most %(max)s characters."),
         "profile": _(
@@ -339,17 +343,42 @@ def said(exc: InvalidQueryError, lang: str) -> Said:
         ),
         "population": _("The population must be a whole number, such as 8000."),
     }
+    if exc.reason == REPEATED:
+        return Said(_("This field was sent more than once; fill it in once."), field=field)
     if lang == i18n.SOURCE_LANGUAGE or exc.parameter not in known:
-        return Said(exc.message, exc.hint, english=True)
-    return Said(known[exc.parameter] % {"max": i18n.number(MAX_QUERY_CHARS, lang)})
+        return Said(exc.message, exc.hint, english=True, field=field)
+    return Said(known[exc.parameter] % {"max": i18n.number(MAX_QUERY_CHARS, lang)}, field=field)
 
 
-def _profile_from_form(form: dict[str, Any]) -> ProfileIn:
+def _form_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The form as sent, for the page to show again: the picks as lists, every other field one value
+    (the first, when a field was sent more than once)."""
+    form: dict[str, Any] = {}
+    for key, value in data.items():
+        values = value if isinstance(value, list) else [value]
+        if key in ("challenges", "assets"):
+            form[key] = [str(v) for v in values]
+        elif key != "lang":
+            form[key] = str(values[0]) if values else ""
+    return form
+
+
+def _repeated(data: dict[str, Any]) -> list[str]:
+    """The single-valued fields sent more than once (a form of this page never does that)."""
+    return [k for k in SINGLE_FIELDS if isinstance(data.get(k), list) and len(data[k]) > 1]
+
+
+def _profile_from_form(form: dict[str, Any], repeated: list[str] | None = None) -> ProfileIn:
+    if repeated:
+        raise InvalidQueryError(repeated[0], REPEATED)
+
     def number(name: str) -> int | None:
         raw = str(form.get(name) or "").replace(" ", "").replace(",", "")
         if not raw:
             return None
-        if not raw.isdigit():
+        if not (
+            raw.isascii() and raw.isdigit()
+        ):  # str.isdigit alone takes "²³", which int() refuses
             raise InvalidQueryError(name, f"{form.get(name)!r} is not a whole number")
         return int(raw)
 
