@@ -134,7 +134,7 @@ def retrieve(
     where, params = practice_filter_sql(query.filters)
     dense = query.mode in ("hybrid", "dense")
     # the question is encoded on the index's encoder threads while this thread reads it and runs the
-    # lexical leg (docs/benchmarks.md#where-a-search-spends-its-time)
+    # lexical leg (docs/benchmarks.md#where-a-searchs-time-goes)
     soon = index.encode_soon(query.text) if dense else None
     started = time.perf_counter()
     reading = read_text(
