@@ -290,6 +290,7 @@ def _table_rows(where: str, kind: str, lines: Iterable[Any], problems: Problems)
     """Rows of a table whose first line names the columns."""
     lines = iter(lines)
     header = [str(h).strip() if h is not None else "" for h in next(lines, [])]
+    known = set(columns(kind))
     if not _header_ok(where, kind, header, problems):
         return
     for number, line in enumerate(lines, start=2):
@@ -299,11 +300,12 @@ def _table_rows(where: str, kind: str, lines: Iterable[Any], problems: Problems)
         if number > MAX_ROWS + 1:
             problems.add(where, "-", f"has more than {MAX_ROWS} rows; split it")
             return
-        cells = {c: v for c, v in zip(header, values, strict=False) if c}
+        cells = {c: v for c, v in zip(header, values, strict=False) if c in known}
         yield Row(kind, payload_of_row(kind, cells), f"{where} row {number}")
 
 
 def _header_ok(where: str, kind: str, header: list[str], problems: Problems) -> bool:
+    """Whether the rows under this header can be read at all; what is wrong with it goes to `problems`."""
     known = columns(kind)
     found = [h for h in header if h]
     if not found:
@@ -318,10 +320,9 @@ def _header_ok(where: str, kind: str, header: list[str], problems: Problems) -> 
             "the columns are separated by ';': save the file as comma-separated CSV",
         )
         return False
-    ok = True
+    # reported, and the rows still read (without those columns): one pass finds every problem
     for name in sorted({h for h in found if found.count(h) > 1}):
         problems.add(f"{where} row 1", name, "is named twice")
-        ok = False
     for name in found:
         if name not in known:
             problems.add(
@@ -329,8 +330,7 @@ def _header_ok(where: str, kind: str, header: list[str], problems: Problems) -> 
                 name,
                 f"is not a column of {TABLES[kind]} (known: {', '.join(known)})",
             )
-            ok = False
-    return ok
+    return True
 
 
 def _xlsx_rows(path: Path, kind: str | None, problems: Problems) -> Iterator[Row]:
