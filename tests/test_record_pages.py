@@ -1,12 +1,16 @@
-"""Contacts of practices and towns: checked like every field, shown on a record's page only with consent
-to publish, and never in the search text, the public API and exports, or the logs. Staff read them
-through the admin key's export and the command line's."""
+"""The pages of practices and towns. Contacts: checked like every field, shown on a record's page only
+with consent to publish, and never in the search text, the public API and exports, or the logs (staff
+read them through the admin key's export and the command line's). Printing and sharing: canonical
+links, a print stylesheet, and a stable link for a search."""
 
 from __future__ import annotations
 
+import html
 import json
 import logging
+import re
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -120,8 +124,6 @@ def test_contacts_are_not_search_text(client: TestClient, built: Path) -> None:
     for name in ("Published", "Karen", "culture.office", "Ola"):
         found = client.get("/v1/search", params={"q": name, "mode": "lexical"}).json()
         assert found["total"] == 0, name
-    import sqlite3
-
     build = next((built / "indexes").glob("builds/*/store.db"), None) or next(
         (built / "indexes").rglob("*.db")
     )
@@ -190,3 +192,34 @@ def test_contact_fields_are_checked_without_repeating_the_value(
     (problem,) = caught.value.problems
     assert (problem.field, problem.message.split(" (")[0]) == (field, message)
     assert value not in str(problem)
+
+
+def test_record_pages_name_their_canonical_link(client: TestClient) -> None:
+    canonical = re.compile(r'<link rel="canonical" href="([^"]+)">')
+    assert canonical.findall(client.get("/practices/ostby-memory-group").text) == [
+        "http://testserver.local/practices/ostby-memory-group"
+    ]
+    latvian = client.get("/towns/testby", params={"lang": "lv"}).text
+    assert canonical.findall(latvian) == ["http://testserver.local/towns/testby?lang=lv"]
+    assert '<p class="print-only">http://testserver.local/towns/testby?lang=lv</p>' in latvian
+
+
+def test_the_print_stylesheet_leaves_navigation_switcher_and_forms_out() -> None:
+    css = (Path(__file__).parents[1] / "src/practice_finder/web/static/app.css").read_text()
+    printed = css[css.index("@media print") :]
+    hidden = printed[: printed.index("display: none !important")]
+    for selector in (".top", ".bottom", "form", ".crumbs", ".similar-practices", ".permalink"):
+        assert re.search(rf"(^|[\s,]){re.escape(selector)}[\s,]", hidden), selector
+    assert ".print-only { display: block" in printed
+    assert 'a[href^="http"]::after { content: " (" attr(href) ")"' in printed
+
+
+def test_a_search_has_a_stable_link_with_its_question_and_filters(client: TestClient) -> None:
+    page = client.get("/", params={"q": "library evenings", "country": "DK", "page": "1"}).text
+    links = re.findall(r'<a class="permalink" href="([^"]+)">', page)
+    assert [html.unescape(link) for link in links] == ["/?q=library+evenings&country=DK"]
+    again = client.get(html.unescape(links[0])).text
+    assert (
+        "testby-library-evenings" in again
+        and '<form id="search" class="search" method="get"' in again
+    )
