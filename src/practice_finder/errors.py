@@ -95,7 +95,7 @@ class CorpusError(PracticeFinderError):
 class ImportFileError(CorpusError):
     """A file to import has problems; every one is listed by row and column, and nothing was written."""
 
-    hint = "fix the rows named above and import the file again (add --dry-run to check it first)"
+    hint = "correct the rows named above and import the file again (check it first with --dry-run)"
 
     def __init__(self, problems: list[RecordProblem], name: str) -> None:
         super().__init__(problems)

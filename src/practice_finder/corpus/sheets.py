@@ -294,12 +294,14 @@ def _table_rows(where: str, kind: str, lines: Iterable[Any], problems: Problems)
     if not _header_ok(where, kind, header, problems):
         return
     for number, line in enumerate(lines, start=2):
+        if (
+            number > MAX_ROWS + 1
+        ):  # counted with the empty rows: a sheet of blank rows ends here too
+            problems.add(where, "-", f"has more than {MAX_ROWS} rows; split it")
+            return
         values = [_uncsv(v) for v in line]
         if all(v is None or (isinstance(v, str) and not v.strip()) for v in values):
             continue
-        if number > MAX_ROWS + 1:
-            problems.add(where, "-", f"has more than {MAX_ROWS} rows; split it")
-            return
         cells = {c: v for c, v in zip(header, values, strict=False) if c in known}
         yield Row(kind, payload_of_row(kind, cells), f"{where} row {number}")
 
