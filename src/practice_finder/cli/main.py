@@ -291,7 +291,7 @@ def import_(
     """Add or replace records from a CSV, XLSX or JSONL file: all rows or none, through the write log
     (a running service re-indexes by itself)."""
     from practice_finder.corpus.catalog import KINDS, Catalog
-    from practice_finder.corpus.sheets import import_file
+    from practice_finder.corpus.staff_files import import_file
 
     settings = _settings(corpus_dir=corpus_dir, state_dir=state_dir)
     catalog = Catalog(settings.corpus_dir, settings.state_dir)
@@ -332,7 +332,7 @@ def export(
     """Write every record, writes not yet indexed and contacts included, as a file for staff to edit
     and import again (XLSX: one sheet per kind; CSV and JSONL: one kind)."""
     from practice_finder.corpus.catalog import KINDS, Catalog
-    from practice_finder.corpus.sheets import export_file
+    from practice_finder.corpus.staff_files import export_file
     from practice_finder.models import RECORD_TYPES
 
     if fmt == "xlsx" and output is None:
