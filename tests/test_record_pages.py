@@ -197,11 +197,11 @@ def test_contact_fields_are_checked_without_repeating_the_value(
 def test_record_pages_name_their_canonical_link(client: TestClient) -> None:
     canonical = re.compile(r'<link rel="canonical" href="([^"]+)">')
     assert canonical.findall(client.get("/practices/ostby-memory-group").text) == [
-        "http://testserver.local/practices/ostby-memory-group"
+        "/practices/ostby-memory-group"
     ]
     latvian = client.get("/towns/testby", params={"lang": "lv"}).text
-    assert canonical.findall(latvian) == ["http://testserver.local/towns/testby?lang=lv"]
-    assert '<p class="print-only">http://testserver.local/towns/testby?lang=lv</p>' in latvian
+    assert canonical.findall(latvian) == ["/towns/testby?lang=lv"]
+    assert '<p class="print-only">testserver.local/towns/testby?lang=lv</p>' in latvian
 
 
 def test_the_print_stylesheet_leaves_navigation_switcher_and_forms_out() -> None:
@@ -217,7 +217,9 @@ def test_the_print_stylesheet_leaves_navigation_switcher_and_forms_out() -> None
 def test_a_search_has_a_stable_link_with_its_question_and_filters(client: TestClient) -> None:
     page = client.get("/", params={"q": "library evenings", "country": "DK", "page": "1"}).text
     links = re.findall(r'<a class="permalink" href="([^"]+)">', page)
-    assert [html.unescape(link) for link in links] == ["/?q=library+evenings&country=DK"]
+    assert [html.unescape(link) for link in links] == [
+        "/?q=library+evenings&country=DK"
+    ]  # as asked
     again = client.get(html.unescape(links[0])).text
     assert (
         "testby-library-evenings" in again

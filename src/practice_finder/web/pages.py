@@ -10,7 +10,7 @@ import math
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
@@ -70,7 +70,8 @@ def _base(request: Request[Any, Any, Any], index: Index | None, **context: Any) 
         **page_context(request),
         "taxonomy": index.taxonomy if index else None,
         "path": request.url.path,
-        "origin": str(request.base_url).rstrip("/"),  # for canonical links and the printed address
+        # the printed address; canonical links are root-relative, so a forged Host header changes none
+        "host": request.url.netloc,
         "max_query": MAX_QUERY_CHARS,
         **context,
     }
@@ -185,12 +186,11 @@ def search_page(
 
 
 def _search_pairs(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
-    """The question, the filters and the language of this search: what its stable link carries."""
+    """The question, the filters and the language of this search, in the order asked: what its stable
+    link carries."""
+    query = request.scope.get("query_string", b"").decode("utf-8", "replace")
     return [
-        (k, v)
-        for k, values in request.query_params.dict().items()
-        for v in values
-        if k not in ("page", "partial")
+        (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in ("page", "partial")
     ]
 
 
