@@ -311,6 +311,7 @@ def import_(
     type=click.Choice(["csv", "xlsx", "jsonl"]),
     default="xlsx",
     show_default=True,
+    help="xlsx: one sheet per kind; csv and jsonl: one kind.",
 )
 @kind_option
 @click.option(
