@@ -208,15 +208,78 @@ def test_error_states(page, base_url: str) -> None:  # type: ignore[no-untyped-d
     _stays_local(page, base_url)
 
 
+def _box(page, selector: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    box = page.locator(selector).first.bounding_box()
+    assert box, f"{selector} is not drawn"
+    return dict(box)
+
+
 def test_map_page(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(base_url + "/towns")
-    assert page.locator("svg circle").count() >= 60
+    assert page.locator("svg path.land").count() > 10
+    for outline in ("path.land[data-name=Sweden]", "path.coast", "path.border"):
+        box = _box(page, f"svg {outline}")
+        assert box["width"] > 50 and box["height"] > 50, (outline, box)
+    assert page.locator("svg a circle.dot").count() == 75
     assert page.locator(".pearl-dot").count() == 14
     shot(page, "towns")
     page.locator("svg a[aria-label^='Smiltene']").click()
     page.wait_for_selector("h1")
     assert "Smiltene" in page.locator("h1").inner_text()
     _stays_local(page, base_url)
+
+
+def test_map_filters_and_zoom(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "/towns")
+    page.get_by_label("Latvia", exact=True).check()
+    page.get_by_label("Estonia", exact=True).check()
+    page.get_by_label("Cultural Pearls only").check()
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_selector("#towns-shown")
+    assert "country=LV" in page.url and "country=EE" in page.url and "pearl=true" in page.url
+    listed = page.locator("#town-list li > a").all_inner_texts()
+    marked = page.locator("svg a").evaluate_all("links => links.map(a => a.ariaLabel)")
+    assert listed and len(marked) == len(listed) < 75
+    assert all(", Latvia, " in m or ", Estonia, " in m for m in marked), marked
+    assert all("Cultural Pearl" in m for m in marked), marked
+    assert page.locator("#town-list h2").all_inner_texts()[0].startswith("Estonia")
+    # the map fits the towns chosen: closer than the whole region, every marker inside it
+    assert page.locator("svg").get_attribute("data-zoom") in ("2", "4")
+    frame = _box(page, "svg")
+    for marker in page.locator("svg a circle").all():
+        box = marker.bounding_box()
+        assert (
+            box
+            and frame["x"] <= box["x"]
+            and box["x"] + box["width"] <= frame["x"] + frame["width"]
+        )
+        assert frame["y"] <= box["y"] and box["y"] + box["height"] <= frame["y"] + frame["height"]
+    close = page.locator("svg").get_attribute("viewBox").split()
+    page.get_by_role("link", name="Zoom out").click()
+    page.wait_for_selector("#towns-shown")
+    wider = page.locator("svg").get_attribute("viewBox").split()
+    assert float(wider[2]) == pytest.approx(float(close[2]) * 2, abs=0.2)
+    assert _box(page, "svg")["width"] == pytest.approx(frame["width"], abs=1)
+    assert "country=LV" in page.url and "zoom=" in page.url, "zooming keeps the filters"
+    shot(page, "towns-filtered-zoomed")
+    _stays_local(page, base_url)
+
+
+def test_map_keyboard_and_accessibility(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    axe = pytest.importorskip(
+        "axe_playwright_python.sync_playwright",
+        reason="axe-playwright-python is not installed (pip install -e '.[dev]')",
+    )
+    page.goto(base_url + "/towns?zoom=2&x=0.5&y=0.6")
+    page.locator(".map-tools a").last.focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('#town-list') !== null"), (
+        "one Tab from the map reaches the list of towns"
+    )
+    for path in ("/towns", "/towns?country=LV&zoom=4&x=0.6&y=0.7"):
+        page.goto(base_url + path)
+        results = axe.Axe().run(page)
+        assert results.violations_count == 0, results.generate_report()
 
 
 def test_search_works_without_javascript(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -244,6 +307,10 @@ def test_phone_sized_screen_and_keyboard(browser, base_url: str) -> None:  # typ
     pg.keyboard.press("Tab")
     assert pg.evaluate("document.activeElement.className") == "skip"
     pg.keyboard.press("Enter")
+    pg.goto(base_url + "/towns?lang=lt")
+    assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), (
+        "horizontal scrolling of the towns page on a phone"
+    )
     context.close()
 
 

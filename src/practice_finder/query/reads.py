@@ -267,14 +267,30 @@ def shared_tag_leg(index: Index, practice_id: str, tiebreak: list[str]) -> list[
 
 
 def list_cities(
-    index: Index, country: tuple[str, ...] = (), pearl: bool | None = None
+    index: Index,
+    country: tuple[str, ...] = (),
+    pearl: bool | None = None,
+    population: tuple[int | None, int | None] = (None, None),
+    challenge: str | None = None,
 ) -> list[CitySummary]:
+    """The towns, filtered by country, Cultural Pearl or not, population (inclusive bounds) and a
+    challenge the town declares."""
     check_countries(country)
-    clauses, params = ["1 = 1"], list(country)
+    clauses, params = ["1 = 1"], list[Any](country)
     if country:
         clauses.append(f"c.country in ({','.join('?' * len(country))})")
     if pearl is not None:
         clauses.append("c.pearl_year is not null" if pearl else "c.pearl_year is null")
+    for bound, op in zip(population, (">=", "<="), strict=True):
+        if bound is not None:
+            clauses.append(f"c.population {op} ?")
+            params.append(bound)
+    if challenge:
+        clauses.append(
+            "exists (select 1 from tags t where t.record_type = 'city' and t.record_id = c.id "
+            "and t.vocabulary = 'challenges' and t.source = 'declared' and t.term = ?)"
+        )
+        params.append(challenge)
     sql = (
         "select c.id, c.name, c.country, c.region, c.population, c.settlement_type, c.lat, c.lon, c.pearl_year, "
         "(select count(*) from practices p where p.city = c.id) as practices, "

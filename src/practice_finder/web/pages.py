@@ -40,6 +40,7 @@ from practice_finder.web.localize import (
     request_language,
 )
 from practice_finder.web.serving import Service
+from practice_finder.web.townmap import View, town_map
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -230,40 +231,48 @@ def practice_page(
 
 
 @get("/towns", name="towns-page", sync_to_thread=True, include_in_schema=False)
-def towns_page(request: Request[Any, Any, Any], index: NamedDependency[Index]) -> Template:
-    """A map of the towns (drawn locally, no tile server) and the towns grouped by country."""
-    cities = list_cities(index)
-    return Template(
-        "towns.html", context=_base(request, index, cities=cities, map=town_map(cities))
+def towns_page(
+    request: Request[Any, Any, Any],
+    index: NamedDependency[Index],
+    country: Multi = None,
+    size: FromQuery[str] = "",
+    pearl: FromQuery[bool] = False,
+    challenge: FromQuery[str] = "",
+    zoom: FromQuery[int | None] = None,
+    x: FromQuery[float] = 0.5,
+    y: FromQuery[float] = 0.5,
+) -> Template:
+    """A map of the towns (Natural Earth's outlines, drawn here) and the towns grouped by country,
+    both showing the towns the filters keep; without a zoom in the address (as after choosing
+    filters) the map shows those towns as closely as it can."""
+    band = SIZE_BANDS.get(size)
+    countries = country_codes(_split(country))
+    cities = list_cities(
+        index,
+        tuple(countries),
+        pearl=True if pearl else None,
+        population=(band[1], band[2]) if band else (None, None),
+        challenge=challenge or None,
     )
+    filters = {"country": list(countries), "size": size, "pearl": pearl, "challenge": challenge}
+    context = _base(
+        request,
+        index,
+        cities=cities,
+        total=len(list_cities(index)),
+        selected=filters,
+        sizes=SIZE_BANDS,
+        map=town_map(cities, View.fitting(cities) if zoom is None else View.of(zoom, x, y)),
+        kept=_filter_pairs(filters),
+    )
+    return Template("towns.html", context=context)
 
 
-def town_map(cities: list[Any], width: int = 560, height: int = 620) -> dict[str, Any]:
-    """Points of an equirectangular projection of the towns' coordinates, for an inline SVG."""
-    lat0, lat1, lon0, lon1 = 49.0, 71.5, 4.0, 32.0
-    scale_x = math.cos(math.radians(60))  # shrink longitudes at these latitudes
-    span_x, span_y = (lon1 - lon0) * scale_x, lat1 - lat0
-    k = min(width / span_x, height / span_y)
-    points = [
-        {"city": c, "x": round((c.lon - lon0) * scale_x * k, 1), "y": round((lat1 - c.lat) * k, 1)}
-        for c in cities
-    ]
-    labels = []
-    for code in sorted({c.country for c in cities}):
-        mine = [p for p in points if p["city"].country == code]
-        labels.append(
-            {
-                "code": code,
-                "x": round(sum(p["x"] for p in mine) / len(mine), 1),
-                "y": round(sum(p["y"] for p in mine) / len(mine), 1),
-            }
-        )
-    return {
-        "width": round(span_x * k),
-        "height": round(span_y * k),
-        "points": points,
-        "labels": labels,
-    }
+def _filter_pairs(filters: dict[str, Any]) -> list[tuple[str, str]]:
+    """The filters of /towns as address parameters (for the zoom links, which keep them)."""
+    pairs = [("country", code) for code in filters["country"]]
+    pairs += [(k, str(filters[k])) for k in ("size", "challenge") if filters[k]]
+    return pairs + ([("pearl", "true")] if filters["pearl"] else [])
 
 
 @get("/towns/{city_id:str}", name="town-page", sync_to_thread=True, include_in_schema=False)
