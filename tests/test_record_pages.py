@@ -5,7 +5,9 @@ links, a print stylesheet, and a stable link for a search."""
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 import logging
 import re
@@ -16,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from litestar.testing import TestClient
 
 from practice_finder.build.ingest import ingest
 from practice_finder.build.store import FTS_COLUMNS
+from practice_finder.cli.main import cli
 from practice_finder.config import Settings, key_digest
 from practice_finder.corpus.catalog import record_from_payload
 from practice_finder.corpus.folder import load_taxonomy
@@ -225,3 +229,31 @@ def test_a_search_has_a_stable_link_with_its_question_and_filters(client: TestCl
         "testby-library-evenings" in again
         and '<form id="search" class="search" method="get"' in again
     )
+
+
+def test_an_import_reaches_the_pages_after_the_services_re_index(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """`practice-finder import` writes where the API writes: the running service sees the pending
+    record, re-indexes, and the page shows the new title and the consented contact."""
+    where = ["--corpus", str(tmp_path / "corpus"), "--state", str(tmp_path / "state")]
+    exported = CliRunner().invoke(cli, ["export", "--format", "csv", *where])
+    rows = list(csv.reader(io.StringIO(exported.stdout_bytes.decode("utf-8-sig"), newline="")))
+    header, row = rows[0], next(r for r in rows if r[0] == "ostby-memory-group")
+    row[header.index("title")] = "A memory group for the old ferry"
+    row[header.index("contact_email")] = "ferry@example.se"
+    row[header.index("contact_consent")] = "true"
+    path = tmp_path / "edited.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows(rows)
+
+    imported = CliRunner().invoke(cli, ["import", str(path), *where])
+    assert imported.exit_code == 0 and "changed: 1 practices" in imported.output
+    service = client.app.state["service"]
+    assert client.get("/v1/admin/status", headers=ADMIN).json()["pending_writes"] == 1
+    service.tick()
+    assert client.get("/v1/admin/status", headers=ADMIN).json()["pending_writes"] == 0
+    page = client.get("/practices/ostby-memory-group").text
+    assert "A memory group for the old ferry" in page and 'href="mailto:ferry@example.se"' in page
+    answer = client.get("/v1/practices/ostby-memory-group").text
+    assert "old ferry" in answer and "@" not in answer
