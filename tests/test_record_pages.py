@@ -21,6 +21,8 @@ import pytest
 from click.testing import CliRunner
 from litestar.testing import TestClient
 
+from practice_finder.build import store
+from practice_finder.build.analysis import content_hash
 from practice_finder.build.ingest import ingest
 from practice_finder.build.store import FTS_COLUMNS
 from practice_finder.cli.main import cli
@@ -128,9 +130,7 @@ def test_contacts_are_not_search_text(client: TestClient, built: Path) -> None:
     for name in ("Published", "Karen", "culture.office", "Ola"):
         found = client.get("/v1/search", params={"q": name, "mode": "lexical"}).json()
         assert found["total"] == 0, name
-    build = next((built / "indexes").glob("builds/*/store.db"), None) or next(
-        (built / "indexes").rglob("*.db")
-    )
+    (build,) = (built / "indexes").glob("builds/*/store.db")
     with sqlite3.connect(build) as db:
         texts = [r[0] for r in db.execute("select text from passages")]
         texts += [r[0] or "" for r in db.execute("select phrase from tags")]
@@ -257,3 +257,14 @@ def test_an_import_reaches_the_pages_after_the_services_re_index(
     assert "A memory group for the old ferry" in page and 'href="mailto:ferry@example.se"' in page
     answer = client.get("/v1/practices/ostby-memory-group").text
     assert "old ferry" in answer and "@" not in answer
+
+
+def test_a_build_gives_back_every_contact_as_written(built: Path) -> None:
+    """A re-seed of the write log rebuilds records from a build's rows: contacts must come back whole."""
+    (path,) = (built / "indexes").glob("builds/*/store.db")
+    records = {record.id: (record, stored) for _, record, stored in store.records(path)}
+    for record, stored in records.values():
+        assert content_hash(record) == stored, record.id
+    private = records["nordby-harbour-songs"][0]
+    assert (private.contact_email, private.contact_consent) == (PRIVATE, False)
+    assert records["testby"][0].contact_consent is True

@@ -349,6 +349,30 @@ def export(
     click.echo(f"Wrote {output} ({len(data):,} bytes).", err=True)
 
 
+@cli.group()
+def writes() -> None:
+    """Look after the write log (state/writes.db)."""
+
+
+@writes.command()
+@corpus_option
+@index_option
+@json_option
+def reseed(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) -> None:
+    """Bring a lost or older write log up to the served build (the service refuses writes until then)."""
+    from practice_finder.build.reseed import reseed as run_reseed
+
+    report = run_reseed(_settings(corpus_dir=corpus_dir, index_dir=index_dir))
+    if as_json:
+        click.echo(json.dumps(asdict(report), indent=2))
+        return
+    click.echo(
+        f"Write log re-seeded from build {report.build} (writes up to {report.build_seq}): "
+        f"{report.put} record(s) logged as written, {report.deleted} as deleted; "
+        f"the log ended at {report.log_seq_before} and now ends at {report.log_seq}."
+    )
+
+
 @cli.command()
 def key() -> None:
     """Make a new API key: give the key to the client, put the digest in PF_ADMIN_KEYS or PF_READ_KEYS."""

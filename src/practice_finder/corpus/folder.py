@@ -366,7 +366,7 @@ def check_links(
             problems.add(
                 practice.path,
                 "country",
-                f"{practice.country} differs from its city's country {city.country}",
+                f"{practice.country} differs from the country of its city {city.id!r}, {city.country}",
             )
     for plan in plans:
         if plan.city not in by_id:

@@ -83,14 +83,27 @@ class Ready(msgspec.Struct, kw_only=True):
     manifest: Manifest
     # builds passed over as unusable (damaged, another model): served is an older one
     refused_builds: list[dict[str, str]]
+    # searches are served, but writes are refused: the write log is damaged or ends before the build
+    write_log_error: str | None = None
+    # the last re-index failed (the build served is older than the corpus and the log): why, and which records
+    reindex_error: str | None = None
 
 
-@get("/ready", tags=["service"], sync_to_thread=False, responses=problem_responses(503))
+@get("/ready", tags=["service"], sync_to_thread=True, responses=problem_responses(503))
 def ready(service: NamedDependency[Service]) -> Ready:
-    """A usable index is loaded; reports its manifest. 503 while none is."""
+    """A usable index is loaded; reports its manifest, and what does not work beside it. 503 while none is
+    (or while the build served turned out damaged and is being replaced)."""
     index = service.require()
     refused = [{"build": b, "reason": r} for b, r in service.refused]
-    return Ready(ready=True, build=index.build_id, manifest=index.manifest, refused_builds=refused)
+    service.check_log()
+    return Ready(
+        ready=True,
+        build=index.build_id,
+        manifest=index.manifest,
+        refused_builds=refused,
+        write_log_error=service.log_problem,
+        reindex_error=service.reindex_error(),
+    )
 
 
 @get("/metrics", tags=["service"], sync_to_thread=False, media_type="text/plain; version=0.0.4")

@@ -7,6 +7,7 @@ dependency injection; the handlers themselves live in `api_reads`, `api_writes` 
 from __future__ import annotations
 
 import html
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
@@ -25,6 +26,7 @@ from litestar.static_files import create_static_files_router
 from practice_finder import __version__
 from practice_finder.build.encoders import Embedder
 from practice_finder.config import Settings
+from practice_finder.errors import PracticeFinderError
 from practice_finder.web.api_reads import (
     city_peers,
     get_city,
@@ -95,6 +97,20 @@ def with_html_pages(handlers: Mapping[Any, Any], service: Service) -> dict[Any, 
     return {kind: wrap(handler) for kind, handler in handlers.items()}
 
 
+def with_damage_check(handlers: Mapping[Any, Any], service: Service) -> dict[Any, Any]:
+    """A SQLite error that reaches a handler came from the build served (the write log has its own errors):
+    the service is told, and when the file is damaged the answer is that error, as a page or a problem."""
+
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Any:
+        assert isinstance(exc, sqlite3.DatabaseError)
+        known = service.read_failed(exc)
+        if known is None:
+            return handlers[Exception](request, exc)
+        return handlers[PracticeFinderError](request, known)
+
+    return {**handlers, sqlite3.DatabaseError: handle}
+
+
 def create_app(
     settings: Settings | None = None,
     make_embedder: Callable[[], Embedder] | None = None,
@@ -131,7 +147,9 @@ def create_app(
         template_config=_templates(),
         lifespan=[lifespan],
         state=State({"service": service, "keys": KeyRing(settings), "metrics": app_metrics}),
-        exception_handlers=with_html_pages(exception_handlers(), service),
+        exception_handlers=with_damage_check(
+            with_html_pages(exception_handlers(), service), service
+        ),
         dependencies=dependencies(service, app_metrics),
         openapi_config=_openapi(),
         middleware=[_rate_limit(settings)] if settings.rate_limit > 0 else [],

@@ -26,6 +26,7 @@ from practice_finder.errors import (
     NotFoundError,
     PermissionDeniedError,
     PracticeFinderError,
+    WriteLogError,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -37,6 +38,7 @@ STATUS = {
     IndexMissingError: (503, "index-missing", "No index is loaded"),
     IndexMismatchError: (503, "index-unusable", "The index cannot be used"),
     IngestLockedError: (409, "ingest-running", "An ingest is running"),
+    WriteLogError: (503, "write-log-unusable", "The write log cannot be used"),
     ConflictError: (409, "conflict", "Conflict"),
     CorpusError: (422, "invalid-record", "The record is not valid"),
     AuthenticationError: (401, "unauthorized", "An API key is needed"),
@@ -44,9 +46,10 @@ STATUS = {
 }
 
 
-class FieldProblem(msgspec.Struct):
+class FieldProblem(msgspec.Struct, omit_defaults=True):
     field: str
     message: str
+    record: str | None = None  # a conflict: the other record the write would leave invalid
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -71,7 +74,7 @@ DESCRIPTIONS = {
     413: "The body is too large",
     422: "The record is not valid",
     429: "Too many requests from this client",
-    503: "No usable index is loaded",
+    503: "No usable index is loaded, or (on writes and exports) the write log cannot be used",
 }
 
 
@@ -121,11 +124,7 @@ def _core_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         (400, "bad-request", "Bad request"),
     )
     parameter = getattr(exc, "parameter", None)
-    errors = (
-        [{"field": p.field, "message": p.message} for p in exc.problems]
-        if isinstance(exc, CorpusError)
-        else None
-    )
+    errors = _field_problems(exc)
     detail = exc.message
     if isinstance(exc, CorpusError):
         detail = f"{len(exc.problems)} problem(s): " + "; ".join(
@@ -144,6 +143,15 @@ def _core_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     return problem(
         request, status, slug, title, detail, headers, parameter=parameter, hint=hint, errors=errors
     )
+
+
+def _field_problems(exc: PracticeFinderError) -> list[dict[str, str]] | None:
+    """`errors`: every field at fault in the record sent, or in the other records a conflicting write names."""
+    if isinstance(exc, CorpusError):
+        return [{"field": p.field, "message": p.message} for p in exc.problems]
+    if isinstance(exc, ConflictError) and exc.problems:
+        return [{"record": p.path, "field": p.field, "message": p.message} for p in exc.problems]
+    return None
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
