@@ -82,6 +82,14 @@ class WriteLogBehindError(WriteLogError):
     )
 
 
+class BusyError(PracticeFinderError):
+    """Too much heavy work is running or waiting; `retry_after` says in how many seconds to try again."""
+
+    def __init__(self, message: str, hint: str = "", retry_after: int = 1) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+
+
 class AuthenticationError(PracticeFinderError):
     """No API key, or a key that matches none configured."""
 

@@ -245,6 +245,7 @@ def serve(host: str | None, port: int | None, workers: int, index_dir: Path | No
         f"Serving on http://{settings.host}:{settings.port}/ (API docs: /schema/swagger)", err=True
     )
     from practice_finder.web.logs import uvicorn_log_config
+    from practice_finder.web.server import uvicorn_options
 
     uvicorn.run(
         "practice_finder.web.app:app_from_env",
@@ -255,6 +256,7 @@ def serve(host: str | None, port: int | None, workers: int, index_dir: Path | No
         log_level="info",
         access_log=False,
         log_config=uvicorn_log_config(),
+        **uvicorn_options(settings),
     )
 
 

@@ -17,7 +17,6 @@ from litestar import Litestar, Request, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -43,11 +42,13 @@ from practice_finder.web.api_reads import (
     taxonomy,
 )
 from practice_finder.web.api_writes import write_routers
-from practice_finder.web.auth import KeyRing, rate_limit_identity, require_reader
+from practice_finder.web.auth import PUBLIC, KeyRing, rate_limit_identity, require_reader
+from practice_finder.web.bodies import BodyRequest
 from practice_finder.web.edge import Edge
 from practice_finder.web.logs import configure_logging
 from practice_finder.web.metrics import Metrics
 from practice_finder.web.problems import exception_handlers
+from practice_finder.web.ratelimit import CostRateLimitConfig
 from practice_finder.web.serving import Service
 
 
@@ -79,18 +80,20 @@ def _swagger_router() -> tuple[SwaggerRenderPlugin, Router]:
         favicon=f"<link rel='icon' type='image/png' href='{base}/favicon-32x32.png'>",
     )
     return plugin, create_static_files_router(
-        path=base, directories=[swagger_ui_bundle.swagger_ui_path], name="swagger-ui"
+        path=base, directories=[swagger_ui_bundle.swagger_ui_path], name="swagger-ui", opt=PUBLIC
     )
 
 
 def with_html_pages(handlers: Mapping[Any, Any], service: Service) -> dict[Any, Any]:
-    """Errors on web pages render a page; errors on the API stay problem details."""
+    """Errors on web pages render a page, with the status and headers of the API's answer to the same
+    error; errors on the API stay problem details."""
     from practice_finder.web.pages import html_errors
 
     def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
         def handle(request: Request[Any, Any, Any], exc: Exception) -> Any:
-            page = html_errors(request, service, exc)
-            return page if page is not None else handler(request, exc)
+            answer = handler(request, exc)
+            page = html_errors(request, service, exc, answer)
+            return page if page is not None else answer
 
         return handle
 
@@ -144,6 +147,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=_routes(settings.require_read_key),
+        guards=[require_reader],  # every route, the pages and /schema too, unless marked public
         template_config=_templates(),
         lifespan=[lifespan],
         state=State({"service": service, "keys": KeyRing(settings), "metrics": app_metrics}),
@@ -163,6 +167,7 @@ def create_app(
         if settings.cors_origins
         else None,
         request_max_body_size=settings.max_body_bytes,
+        request_class=BodyRequest,
     )
     app.asgi_handler = Edge(app.asgi_handler, app_metrics, settings.max_query_string)
     return app
@@ -210,7 +215,6 @@ def _routes(require_read_key: bool) -> list[Any]:
     v1 = Router(
         path="/v1",
         route_handlers=[reads, *write_routers(require_read_key)],
-        guards=[require_reader],
     )
     return [health, ready, metrics, v1, static, web_router()]
 
@@ -249,11 +253,14 @@ def _openapi() -> OpenAPIConfig:
 
 
 def _rate_limit(settings: Settings) -> Any:
-    """Per client (its key when valid, else its address), per process; health, readiness and metrics are exempt."""
-    return RateLimitConfig(
+    """Per client (its key when valid, else its address), per process, a large body counting as several
+    requests (see web.ratelimit); health, readiness and metrics are exempt."""
+    return CostRateLimitConfig(
         rate_limit=("minute", settings.rate_limit),
         exclude=["^/health$", "^/ready$", "^/metrics$", "^/static/"],
         identifier_for_request=rate_limit_identity,
+        body_unit=settings.rate_limit_body_bytes,
+        max_body=settings.max_body_bytes,
     ).middleware
 
 

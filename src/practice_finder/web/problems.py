@@ -17,6 +17,7 @@ from litestar.types import ExceptionHandlersMap
 
 from practice_finder.errors import (
     AuthenticationError,
+    BusyError,
     ConflictError,
     CorpusError,
     IndexMismatchError,
@@ -43,6 +44,7 @@ STATUS = {
     CorpusError: (422, "invalid-record", "The record is not valid"),
     AuthenticationError: (401, "unauthorized", "An API key is needed"),
     PermissionDeniedError: (403, "forbidden", "The key does not allow this"),
+    BusyError: (503, "busy", "Too much heavy work at once"),
 }
 
 
@@ -74,7 +76,10 @@ DESCRIPTIONS = {
     413: "The body is too large",
     422: "The record is not valid",
     429: "Too many requests from this client",
-    503: "No usable index is loaded, or (on writes and exports) the write log cannot be used",
+    503: (
+        "No usable index is loaded, the write log cannot be used (writes and exports), or too much "
+        "heavy work at once (see Retry-After)"
+    ),
 }
 
 
@@ -130,11 +135,7 @@ def _core_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         detail = f"{len(exc.problems)} problem(s): " + "; ".join(
             f"{p.field}: {p.message}" for p in exc.problems[:3]
         )
-    headers = (
-        {"WWW-Authenticate": 'Bearer realm="practice-finder"'}
-        if isinstance(exc, AuthenticationError)
-        else None
-    )
+    headers = _error_headers(exc)
     hint = (
         "fix the fields listed in `errors` and send the record again"
         if isinstance(exc, CorpusError)
@@ -151,6 +152,14 @@ def _field_problems(exc: PracticeFinderError) -> list[dict[str, str]] | None:
         return [{"field": p.field, "message": p.message} for p in exc.problems]
     if isinstance(exc, ConflictError) and exc.problems:
         return [{"record": p.path, "field": p.field, "message": p.message} for p in exc.problems]
+    return None
+
+
+def _error_headers(exc: PracticeFinderError) -> dict[str, str] | None:
+    if isinstance(exc, AuthenticationError):
+        return {"WWW-Authenticate": 'Bearer realm="practice-finder"'}
+    if isinstance(exc, BusyError):
+        return {"Retry-After": str(exc.retry_after)}
     return None
 
 

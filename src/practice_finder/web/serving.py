@@ -174,7 +174,7 @@ class Reindexer:
         ]
         if shutil.which("nice"):  # requests keep priority over the build on a busy machine
             command = ["nice", "-n", "10", *command]
-        env = {**os.environ, **self.settings.to_env()}
+        env = self.settings.child_env(os.environ)
         done = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=6 * 3600, check=False
         )
