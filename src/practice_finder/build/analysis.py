@@ -176,6 +176,8 @@ def stems_text(record: Record, lang: str) -> str:
 
 def row(record: Record, taxonomy: Taxonomy, city_names: dict[str, str]) -> dict[str, Any]:
     """The record's row in its table."""
+    # the contact fields stay in the row, as every field does (a re-seed rebuilds records from rows); no
+    # column of the search reads them, and the pages show them only with consent (reads.public_contact)
     data = msgspec.to_builtins(record)
     tags = data.pop("tags")
     data.update(

@@ -249,6 +249,8 @@ def record_of_row(kind: str, row: sqlite3.Row) -> Record:
     columns added for search are left out)."""
     data = decode(row, ("years", "partners", "languages", "body", *VOCABULARIES))
     data["tags"] = {v: data.pop(v) or [] for v in VOCABULARIES if v in data}
+    if data.get("contact_consent") is not None:  # SQLite keeps a flag as 0 or 1
+        data["contact_consent"] = bool(data["contact_consent"])
     model = next(k.model for k in RECORD_KINDS if k.name == kind)
     record: Record = msgspec.convert(data, type=model)
     return record

@@ -151,6 +151,26 @@ def record_tags(index: Index, record_type: str, record_id: str) -> RecordTags:
     return RecordTags({k: v for k, v in declared.items() if v}, found)
 
 
+class Contact(msgspec.Struct, kw_only=True):
+    """Who to ask about a practice or a town, as its page shows it (only given with consent to publish)."""
+
+    person: str | None = None
+    email: str | None = None
+    website: str | None = None
+
+
+def public_contact(index: Index, table: str, record_id: str) -> Contact | None:
+    """The contact of a practice or a city (`table`: practices or cities) as its page may show it: only
+    with consent to publish. The API's record answers never carry it. None without one (or from a build
+    made before contacts)."""
+    row = index.db.execute(f"select * from {table} where id = ?", (record_id,)).fetchone()
+    data = dict(row) if row is not None else {}
+    if not data.get("contact_consent"):
+        return None
+    found = {k: data.get(f"contact_{k}") or None for k in ("person", "email", "website")}
+    return Contact(**found) if any(found.values()) else None
+
+
 def get_practice(index: Index, practice_id: str) -> PracticeDetail:
     row = _row(index, "practices", practice_id, "practice")
     city = (

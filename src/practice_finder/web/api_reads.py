@@ -225,6 +225,7 @@ async def get_similar(
     responses=problem_responses(400, 401, 429, 503),
 )
 def list_cities(
+    request: Request[Any, Any, Any],
     service: NamedDependency[Service],
     index: NamedDependency[Index],
     country: Multi = None,
@@ -238,7 +239,7 @@ def list_cities(
     if format != "summary":
         from practice_finder.web.api_writes import export_response
 
-        return export_response(service, "city", format)  # type: ignore[return-value]
+        return export_response(request, service, "city", format)  # type: ignore[return-value]
     return reads.list_cities(index, _split(country, upper=True), pearl)
 
 

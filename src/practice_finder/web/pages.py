@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
+from urllib.parse import parse_qsl, urlencode
 
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
@@ -71,6 +72,8 @@ def _base(request: Request[Any, Any, Any], index: Index | None, **context: Any) 
         **page_context(request),
         "taxonomy": index.taxonomy if index else None,
         "path": request.url.path,
+        # the printed address; canonical links are root-relative, so a forged Host header changes none
+        "host": request.url.netloc,
         "max_query": MAX_QUERY_CHARS,
         **context,
     }
@@ -152,6 +155,7 @@ def search_page(
         page=max(page, 1),
         pages=0,
         page_url=_page_url(request),
+        search_link=search_link(request),
     )
     status = 200
     if q.strip():
@@ -183,16 +187,23 @@ def search_page(
     )
 
 
+def _search_pairs(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
+    """The question, the filters and the language of this search, in the order asked: what its stable
+    link carries."""
+    query = request.scope.get("query_string", b"").decode("utf-8", "replace")
+    return [
+        (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in ("page", "partial")
+    ]
+
+
+def search_link(request: Request[Any, Any, Any]) -> str:
+    """This search's stable link (first page): the same question and filters give the same results."""
+    return "/?" + urlencode(_search_pairs(request))
+
+
 def _page_url(request: Request[Any, Any, Any]) -> Any:
     """A function for the template: this search's URL on another page."""
-    from urllib.parse import urlencode
-
-    pairs = [
-        (k, v)
-        for k, values in request.query_params.dict().items()
-        for v in values
-        if k not in ("page", "partial")
-    ]
+    pairs = _search_pairs(request)
 
     def url(page: int) -> str:
         return "/?" + urlencode([*pairs, ("page", str(page))])
@@ -214,7 +225,9 @@ def practice_page(
         view = practice_view(index, practice_id)
     return Template(
         "practice.html",
-        context=_base(request, index, practice=view.practice, similar=view.similar),
+        context=_base(
+            request, index, practice=view.practice, similar=view.similar, contact=view.contact
+        ),
     )
 
 
@@ -277,6 +290,7 @@ def town_page(
         plans=view.plans,
         similar=view.similar,
         mentors=view.mentors,
+        contact=view.contact,
         plan_headings=dict(PLAN_SECTIONS),
     )
     return Template("town.html", context=context)
