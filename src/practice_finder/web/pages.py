@@ -460,6 +460,7 @@ TITLES = {
     429: N_("Too many requests"),
     503: N_("The service is not ready"),
 }
+OTHER_TITLE = N_("That did not work")  # any other status
 
 
 def html_errors(
@@ -477,7 +478,7 @@ def html_errors(
         str(problem.get("hint") or ""),
         (True, True),
     )
-    title = _(TITLES.get(status, N_("That did not work")))
+    title = _(TITLES.get(status, OTHER_TITLE))
     page = error_page(request, service, status, title, message, hint, english)
     page.headers.update({k: v for k, v in answer.headers.items() if k.lower() != "content-type"})
     return page
