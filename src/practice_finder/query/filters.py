@@ -114,5 +114,15 @@ def allowed_passages(db: sqlite3.Connection, where: str, params: list[Any]) -> l
     return [row[0] for row in db.execute(sql, params)]
 
 
+def allowed_practices(db: sqlite3.Connection, filters: Filters) -> frozenset[str] | None:
+    """Ids of the practices that pass the filters; None when nothing is filtered."""
+    where, params = practice_filter_sql(filters)
+    if not where:
+        return None
+    return frozenset(
+        row[0] for row in db.execute(f"select p.id from practices p where {where}", params)
+    )
+
+
 def _marks(values: tuple[Any, ...]) -> str:
     return ",".join("?" * len(values))
