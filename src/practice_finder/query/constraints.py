@@ -32,6 +32,7 @@ BUDGET_LOWEST = {"under-10k": 0, "10k-50k": 10_000, "50k-250k": 50_000, "over-25
 # one practice's lift when it meets every constraint, as a share of the best fused score (one met of
 # two: half of it); small enough that a practice meeting them never passes one clearly more relevant
 BOOST_SHARE = 0.1
+LIFTING = ("size", "budget", "country")  # the kinds that lift; see search.prefer
 
 PEOPLE = (
     r"people|persons|inhabitants|residents|souls|invånare|människor|indbyggere|mennesker|innbyggere|"

@@ -12,7 +12,7 @@ from typing import Any
 
 from practice_finder.errors import InvalidQueryError
 from practice_finder.languages import REGION_LANGUAGES
-from practice_finder.models import Taxonomy
+from practice_finder.models import BUDGET_BANDS, Taxonomy
 from practice_finder.query.checks import check_countries
 
 TAG_FILTERS = {
@@ -37,6 +37,7 @@ class Filters:
     theme: tuple[str, ...] = ()
     target_group: tuple[str, ...] = ()
     language: tuple[str, ...] = ()
+    budget: tuple[str, ...] = ()  # budget bands (models.BUDGET_BANDS)
     population_min: int | None = None
     population_max: int | None = None
     year_from: int | None = None
@@ -54,6 +55,13 @@ class Filters:
                     "language",
                     f"unknown language code {code!r}",
                     f"use one of {', '.join(REGION_LANGUAGES)}",
+                )
+        for band in self.budget:
+            if band not in BUDGET_BANDS:
+                raise InvalidQueryError(
+                    "budget",
+                    f"unknown budget band {band!r}",
+                    f"use one of {', '.join(BUDGET_BANDS)}",
                 )
         for name, vocab in TAG_FILTERS.items():
             for term in getattr(self, name):
@@ -91,6 +99,8 @@ def practice_filter_sql(filters: Filters, alias: str = "p") -> tuple[str, list[A
         add(f"{alias}.country in ({_marks(filters.country)})", *filters.country)
     if filters.language:
         add(f"{alias}.language in ({_marks(filters.language)})", *filters.language)
+    if filters.budget:
+        add(f"{alias}.budget_band in ({_marks(filters.budget)})", *filters.budget)
     for name, vocab in TAG_FILTERS.items():
         terms = getattr(filters, name)
         if terms:
