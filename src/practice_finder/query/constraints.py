@@ -81,6 +81,7 @@ ADJECTIVES = {
     "PL": "polish",
     "SE": "swedish",
 }
+SHORT_NAME = 5  # letters of a name's start below which it must be written with a capital
 NAME_ENDING = 5  # letters a country's name may take on as an inflection ("Latviassa", "Łotwie")
 
 
@@ -164,7 +165,10 @@ def _places(text: str) -> Constraint | None:
     for word in words:
         plain = _plain(word)
         for code, prefix in _country_prefixes():
-            if plain.startswith(prefix) and len(plain) - len(prefix) <= NAME_ENDING:
+            # a short name's start is often a common word ("Puola", Poland, and "puolet", half): it
+            # counts only written as a name is, with a capital
+            proper = len(prefix) >= SHORT_NAME or word[:1].isupper()
+            if proper and plain.startswith(prefix) and len(plain) - len(prefix) <= NAME_ENDING:
                 codes.setdefault(code, word)
     if not codes:
         return None
@@ -176,15 +180,16 @@ def _places(text: str) -> Constraint | None:
 @cache
 def _country_prefixes() -> tuple[tuple[str, str], ...]:
     """Each country's name in English and the region's languages (and its English adjective), without
-    accents and in lower case, less its last letter: what an inflected form starts with."""
+    accents and in lower case, less its last letter (a name of four letters whole): what an inflected
+    form starts with."""
     out: set[tuple[str, str]] = set()
     for code in COUNTRIES:
         names = {i18n.country_name(code, lang) for lang in ("en", *REGION_LANGUAGES)}
         names.add(ADJECTIVES.get(code, ""))
         for name in names:
             plain = _plain(name)
-            if len(plain) >= 5 and " " not in plain:
-                out.add((code, plain[:-1]))
+            if len(plain) >= 4 and " " not in plain:
+                out.add((code, plain[:-1] if len(plain) >= 5 else plain))
     return tuple(sorted(out))
 
 

@@ -212,7 +212,8 @@ def retrieve(
             fused = fusion.reciprocal_rank_fusion(legs, k=rrf_k, weights=weights)
         timings["feedback"] = _ms(started)
     constraints = read_constraints(query.text, understood)
-    fused, met, moved = prefer(index, fused, constraints)
+    # the legs alone (dense, lexical modes) stay as they are, to measure each
+    fused, met, moved = prefer(index, fused, constraints if query.mode == "hybrid" else [])
     return Retrieval(
         legs,
         fused,
