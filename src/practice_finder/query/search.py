@@ -287,6 +287,8 @@ def search(
     found = retrieve(index, query, depth, rrf_k)
     started = time.perf_counter()
     matches = match(index, found.question())
+    if query.mode == "lexical":  # the lexical leg alone reaches the practices matched by words only
+        matches = Matches({"words": matches.by["words"]})
     matched = matches.ids
     found.timings["match"] = _ms(started)
     ranked = [(rid, score) for rid, score in found.fused if rid in matched]
