@@ -50,7 +50,7 @@ THRESHOLDS: dict[str, dict[str, float]] = {
     # an English model: outside English its meaning criterion adds almost nothing (precision and recall
     # below 0.15), and the thresholds found there are noise
     "all-MiniLM-L6-v2": {
-        **{"en": 1.75, "da": 1.75, "de": 1.75, "et": 2.5, "fi": 1.75},
+        **{"en": 1.75, "da": 1.75, "de": 2.0, "et": 4.0, "fi": 1.75},
         **{"lt": 1.75, "lv": 1.5, "nb": 2.25, "pl": 4.0, "sv": 1.5},
     },
 }
