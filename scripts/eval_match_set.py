@@ -43,7 +43,7 @@ def read_questions(index: Any, questions: dict[str, str]) -> dict[str, dict[str,
             "words": fixed.by["words"],
             "terms": fixed.by["terms"],
             "scores": matching.meaning_scores(index, question.vector)
-            if _understood(index, question)
+            if question.vector is not None and _understood(index, question)
             else {},
         }
     return out
@@ -86,6 +86,17 @@ def whole(threshold: float) -> Callable[[dict[str, Any]], set[str]]:
     return chosen
 
 
+def only(criterion: str, threshold: float) -> Callable[[dict[str, Any]], set[str]]:
+    """The practices one criterion alone matches."""
+
+    def chosen(parts: dict[str, Any]) -> set[str]:
+        if criterion == "meaning":
+            return {rid for rid, z in parts["scores"].items() if z >= threshold}
+        return set(parts[criterion])
+
+    return chosen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index", action="append", type=Path, required=True)
@@ -109,16 +120,8 @@ def main() -> None:
             limit = thresholds.get(lang, matching.threshold_for(model, lang))
             total = measure(read, judged, whole(limit))
             alone = [
-                measure(read, judged, lambda parts, name=name: set(parts[name]))
-                for name in ("words", "terms")
+                measure(read, judged, only(name, limit)) for name in ("words", "terms", "meaning")
             ]
-            alone.append(
-                measure(
-                    read,
-                    judged,
-                    lambda parts, limit=limit: whole(limit)(parts | {"words": (), "terms": ()}),
-                )
-            )
             parts = " | ".join(f"{a['precision']:.3f} / {a['recall']:.3f}" for a in alone)
             print(
                 f"| {lang} | {limit:g} | {total['precision']:.3f} | {total['recall']:.3f} | "

@@ -7,7 +7,7 @@ A taxonomy filter matches declared tags and tags found in the record's text.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from practice_finder.errors import InvalidQueryError
@@ -42,6 +42,11 @@ class Filters:
     population_max: int | None = None
     year_from: int | None = None
     year_to: int | None = None
+
+    def without(self, name: str) -> Filters:
+        """These filters less one of those with several values (a facet is counted without its own)."""
+        cleared: dict[str, Any] = {name: ()}
+        return replace(self, **cleared)
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) in ((), None) for f in fields(self))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -454,7 +454,7 @@ def facet_counts(
     passing: dict[Filters, frozenset[str] | None] = {}
     facets: dict[str, dict[str, int]] = {}
     for facet in FACETS:
-        others = replace(filters, **{facet: ()})
+        others = filters.without(facet)
         if others not in passing:
             passing[others] = allowed_practices(index.db, others)
         allowed = passing[others]
