@@ -106,7 +106,8 @@ def threshold_for(model: str, language: str) -> float:
 def lexical_matches(index: Index, question: Question) -> tuple[frozenset[str], bool]:
     """Practices whose text holds a word of the question that few practices hold (in any of its stems),
     and whether any word of the question occurs in any practice at all."""
-    limit = LEXICAL_MAX_SHARE * len(index.practice_id_of_rowid)
+    # in a corpus of a few practices, a word one of them holds singles it out
+    limit = max(1.0, LEXICAL_MAX_SHARE * len(index.practice_id_of_rowid))
     languages = list(dict.fromkeys([question.language, *question.also]))
     words = [(w, languages) for w in searchable(question.words)]
     words += [(w, ["en"]) for w in searchable(question.english)]
