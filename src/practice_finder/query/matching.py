@@ -103,11 +103,13 @@ def threshold_for(model: str, language: str) -> float:
     return THRESHOLDS.get(model, {}).get(language, DEFAULT_THRESHOLD)
 
 
-def lexical_matches(index: Index, question: Question) -> tuple[frozenset[str], bool]:
-    """Practices whose text holds a word of the question that few practices hold (in any of its stems),
-    and whether any word of the question occurs in any practice at all."""
+def lexical_matches(
+    index: Index, question: Question, share: float = LEXICAL_MAX_SHARE
+) -> tuple[frozenset[str], bool]:
+    """Practices whose text holds a word of the question that few practices hold (in at most `share` of
+    them; in any of its stems), and whether any word of the question occurs in any practice at all."""
     # in a corpus of a few practices, a word one of them holds singles it out
-    limit = max(1.0, LEXICAL_MAX_SHARE * len(index.practice_id_of_rowid))
+    limit = max(1.0, share * len(index.practice_id_of_rowid))
     languages = list(dict.fromkeys([question.language, *question.also]))
     words = [(w, languages) for w in searchable(question.words)]
     words += [(w, ["en"]) for w in searchable(question.english)]

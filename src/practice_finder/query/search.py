@@ -35,7 +35,7 @@ from practice_finder.query.legs import (
     question_vector,
     taxonomy_leg,
 )
-from practice_finder.query.matching import Matches, Question, match
+from practice_finder.query.matching import Matches, Question, lexical_matches, match
 from practice_finder.query.reads import PracticeBase
 from practice_finder.text import pipelines
 from practice_finder.text.reading import read_text
@@ -286,9 +286,13 @@ def search(
     clock = time.perf_counter()
     found = retrieve(index, query, depth, rrf_k)
     started = time.perf_counter()
-    matches = match(index, found.question())
-    if query.mode == "lexical":  # the lexical leg alone reaches the practices matched by words only
-        matches = Matches({"words": matches.by["words"]})
+    question = found.question()
+    if (
+        query.mode == "lexical"
+    ):  # the lexical leg alone: the practices that hold any word of the question
+        matches = Matches({"words": lexical_matches(index, question, share=1.0)[0]})
+    else:
+        matches = match(index, question)
     matched = matches.ids
     found.timings["match"] = _ms(started)
     ranked = [(rid, score) for rid, score in found.fused if rid in matched]
@@ -296,7 +300,7 @@ def search(
     page = fused[query.offset : query.offset + query.k]
     started = time.perf_counter()
     hits = _hits(index, found, page, matches)
-    closest = [] if ranked else _hits(index, found, found.fused[:CLOSEST], matches)
+    closest = [] if ranked else _hits(index, found, found.fused[: min(CLOSEST, query.k)], matches)
     found.timings["hits"] = _ms(started)
     started = time.perf_counter()
     facets = facet_counts(index, matched, query.filters)
