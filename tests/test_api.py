@@ -86,7 +86,10 @@ def test_search_in_another_language_with_a_language_filter(client: TestClient) -
     ).json()
     assert body["query_language"] == "de" and "loneliness" in body["understood"]["challenges"]
     assert body["hits"] and {h["language"] for h in body["hits"]} <= {"de", "da"}
-    assert set(body["facets"]["language"]) <= {"de", "da"}
+    # the other facets count the German and Danish practices only; the language facet, without its own
+    # filter, what each other language would add
+    assert sum(body["facets"]["country"].values()) == body["total"]
+    assert "en" in body["facets"]["language"]
     practice = client.get(f"/v1/practices/{body['hits'][0]['id']}").json()
     assert (
         practice["language"] in {"de", "da"}
@@ -101,7 +104,8 @@ def test_filters_apply_before_the_cut(client: TestClient) -> None:
     assert {h["country"] for h in body["hits"]} <= {"EE", "LV"} and all(
         h["population"] <= 20000 for h in body["hits"]
     )
-    assert set(body["facets"]["country"]) <= {"EE", "LV"}
+    assert {"EE", "LV"} < set(body["facets"]["country"])
+    assert sum(body["facets"]["language"].values()) == body["total"]
 
 
 def test_facet_counts_follow_filters(client: TestClient) -> None:
@@ -111,6 +115,47 @@ def test_facet_counts_follow_filters(client: TestClient) -> None:
     ).json()
     assert narrowed["total"] < whole["total"]
     assert narrowed["total"] == narrowed["facets"]["challenge"]["loneliness"]
+
+
+def test_the_match_set_has_a_meaning(client: TestClient) -> None:
+    nonsense = client.get("/v1/search", params={"q": "xyzzy qwerty"}).json()
+    assert nonsense["total"] == 0 and not nonsense["hits"] and not nonsense["facets"]["country"]
+    assert 1 <= len(nonsense["closest"]) <= 5
+    choir = client.get("/v1/search", params={"q": "choir"}).json()
+    storm = client.get("/v1/search", params={"q": "storm flooding in the harbour"}).json()
+    assert 0 < choir["total"] < 100 and choir["closest"] == []
+    assert choir["facets"]["country"] != storm["facets"]["country"]
+    assert all(hit["why"]["matched"] for hit in choir["hits"])
+
+
+def test_facets_are_disjunctive(client: TestClient) -> None:
+    whole = client.get("/v1/search", params={"q": "choir"}).json()["facets"]["country"]
+    latvia = client.get("/v1/search", params={"q": "choir", "country": "LV"}).json()
+    # with country=LV the country facet still lists the other countries, counted as without it
+    assert latvia["facets"]["country"] == whole and len(whole) > 1
+    assert latvia["total"] == whole["LV"]
+    both = client.get("/v1/search", params={"q": "choir", "country": "LV,EE"}).json()
+    assert both["total"] == whole["LV"] + whole["EE"]
+    assert {h["country"] for h in both["hits"]} == {"LV", "EE"}
+
+
+def test_constraints_read_from_the_question(client: TestClient) -> None:
+    q = "cheap ideas for older people in our village in the Baltic states"
+    body = client.get("/v1/search", params={"q": q, "k": 20}).json()
+    read = {c["kind"]: c for c in body["constraints"]}
+    assert read["size"]["values"] == ["village"] and read["size"]["filter"] == {
+        "population_max": ["4999"]
+    }
+    assert read["budget"]["filter"] == {"budget": ["under-10k"]}
+    assert sorted(read["country"]["values"]) == ["EE", "LT", "LV"]
+    assert "older-people" in read["target_group"]["values"]
+    moved = [h for h in body["hits"] if h["why"].get("moved_by_constraints", 0) > 0]
+    assert moved and all(h["why"]["constraints"] for h in moved)
+    # each constraint's filter is the API's own parameters
+    narrowed = client.get(
+        "/v1/search", params={"q": q, **read["budget"]["filter"], **read["country"]["filter"]}
+    ).json()
+    assert narrowed["total"] and all(h["country"] in {"EE", "LV", "LT"} for h in narrowed["hits"])
 
 
 def test_diversify_reorders_but_keeps_the_candidates(client: TestClient) -> None:

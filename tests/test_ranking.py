@@ -97,7 +97,7 @@ def test_language_calibration_matches_per_language_medians(
 def test_group_medians_are_numpys_medians(items: list[tuple[int, float]]) -> None:
     codes, group = np.unique([g for g, _ in items], return_inverse=True)
     values = np.array([v for _, v in items])
-    got = legs._group_medians(values, group, np.bincount(group))
+    got = legs.group_medians(values, group, np.bincount(group))
     assert got.tolist() == [float(np.median(values[group == g])) for g in range(len(codes))]
 
 

@@ -70,7 +70,8 @@ def test_hybrid_agrees_with_its_legs(real_index) -> None:  # type: ignore[no-unt
 def test_country_filter_keeps_k_results(real_index) -> None:  # type: ignore[no-untyped-def]
     result = search(real_index, SearchQuery(YOUTH, k=8, filters=Filters(country=("LV",))))
     assert len(result.hits) == 8 and {h.country for h in result.hits} == {"LV"}
-    assert result.facets["country"] == {"LV": result.total}
+    # the country facet is counted without its own filter: the other countries stay choosable
+    assert result.facets["country"]["LV"] == result.total and len(result.facets["country"]) > 1
 
 
 def test_snippet_marks_query_words_and_escapes_html(real_index) -> None:  # type: ignore[no-untyped-def]
@@ -105,7 +106,8 @@ def test_bad_queries_name_the_parameter(real_index, query: SearchQuery, paramete
 
 def test_query_made_only_of_stop_words_still_answers(real_index) -> None:  # type: ignore[no-untyped-def]
     result = search(real_index, SearchQuery("what can we do about it", k=3))
-    assert len(result.hits) == 3  # the dense leg answers even when no word is left for BM25
+    # no word of it is left to match: it matches nothing, and the dense leg still offers the closest
+    assert result.total == 0 and not result.hits and len(result.closest) == 3
 
 
 def _top(index, text: str, k: int = 10, **filters) -> list:  # type: ignore[no-untyped-def,type-arg]
@@ -151,7 +153,7 @@ def test_an_english_question_finds_practices_written_in_other_languages(real_ind
 def test_language_filter_and_facet(real_index) -> None:  # type: ignore[no-untyped-def]
     everything = search(real_index, SearchQuery("loneliness", k=10))
     assert (
-        everything.facets["language"]["en"] > 50 and everything.facets["language"].get("pl", 0) >= 1
+        everything.facets["language"]["en"] > 20 and everything.facets["language"].get("pl", 0) >= 1
     )
     polish = _top(real_index, "loneliness", language=("pl",))
     assert polish and all(h.language == "pl" for h in polish)

@@ -53,6 +53,35 @@ def test_no_results_state(client: TestClient) -> None:
     assert 'class="hit"' not in page and 'id="total"' not in page
 
 
+def test_a_question_that_matches_nothing_says_so_and_offers_the_closest_ideas(
+    client: TestClient,
+) -> None:
+    page = client.get("/", params={"q": "xyzzy qwerty"}).text
+    assert "<strong>Nothing matched your question.</strong>" in page
+    assert "Closest ideas (they do not match your question)" in page
+    assert 1 <= page.count('class="hit"') <= 5 and 'id="total"' not in page
+
+
+def test_understood_constraints_link_to_their_filters(client: TestClient) -> None:
+    q = "cheap ideas for our village in the Baltic states"
+    page = client.get("/", params={"q": q}).text
+    links = dict(re.findall(r'class="tag tag-constraint" data-kind="(\w+)" href="([^"]+)"', page))
+    assert {"size", "budget", "country"} <= set(links)
+    assert links["size"].endswith("size=village")
+    applied = client.get(links["budget"].replace("&amp;", "&")).text
+    assert 'class="tag tag-constraint tag-applied" data-kind="budget"' in applied
+    assert 'value="under-10k" checked' in applied and "Clear all filters" in applied
+
+
+def test_every_facet_value_is_reachable(client: TestClient) -> None:
+    page = client.get("/", params={"q": "older people feel lonely in winter"}).text
+    challenge = page.split('data-facet="challenge"')[1].split("</fieldset>")[0]
+    assert "<summary>Show " in challenge
+    # the question's understood term comes first
+    first = re.search(r'name="challenge" value="([^"]+)"', challenge)
+    assert first and first.group(1) == "loneliness"
+
+
 def test_pagination_links_keep_the_filters(client: TestClient) -> None:
     page = client.get("/?q=young+people+leave&size=small").text
     link = re.search(r'<a rel="next" href="([^"]+)"', page)

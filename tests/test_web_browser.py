@@ -127,6 +127,44 @@ def test_type_a_query_and_see_results(page, base_url: str) -> None:  # type: ign
     _stays_local(page, base_url)
 
 
+def test_choose_two_countries_together(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "/?q=choir")
+    count = {
+        code: int(page.locator(f"#country-{code} + label .count").get_attribute("data-count"))
+        for code in ("LV", "EE")
+    }
+    page.locator("#country-LV").check()
+    playwright_api.expect(page.locator("#total")).to_have_text(str(count["LV"]), timeout=30_000)
+    # Estonia is still offered after Latvia was chosen (the facet is counted without its own filter)
+    page.locator("#country-EE").check()
+    playwright_api.expect(page.locator("#total")).to_have_text(
+        str(count["LV"] + count["EE"]), timeout=30_000
+    )
+    assert "country=LV" in page.url and "country=EE" in page.url
+    assert page.locator("#country-LV").is_checked() and page.locator("#country-EE").is_checked()
+    places = {
+        t.split(",")[1].split("·")[0].strip() for t in page.locator(".hit .meta").all_inner_texts()
+    }
+    assert places == {"Latvia", "Estonia"}
+    shot(page, "search-two-countries")
+
+
+def test_apply_an_understood_constraint_with_one_click(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(base_url + "/?q=cheap+ideas+for+our+village+in+the+Baltic+states")
+    page.locator(".summary a.tag-constraint[data-kind=country]").click()
+    playwright_api.expect(page.locator(".summary .tag-applied[data-kind=country]")).to_be_visible(
+        timeout=30_000
+    )
+    assert all(page.locator(f"#country-{code}").is_checked() for code in ("EE", "LV", "LT"))
+    places = {
+        t.split(",")[1].split("·")[0].strip() for t in page.locator(".hit .meta").all_inner_texts()
+    }
+    assert places and places <= {"Estonia", "Latvia", "Lithuania"}
+    # the other constraints are still one click away
+    assert page.locator(".summary a.tag-constraint[data-kind=size]").count() == 1
+    shot(page, "search-constraint-applied")
+
+
 def test_filter_changes_facet_counts_without_reload(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(base_url + "/?q=" + YOUTH.replace(" ", "+"))
     total_before = int(page.locator("#total").inner_text())

@@ -10,7 +10,7 @@ The public API, for scripts and notebooks (the CLI and the web service are built
     index = pf.open_index(settings, make_embedder)
     try:
         result = pf.search(index, pf.SearchQuery("young people leave our small town", k=5))
-        for hit in result.hits:
+        for hit in result.hits or result.closest:  # closest: when it matches no practice
             print(hit.score, hit.title, hit.municipality)
         picks = pf.recommend(index, pf.RecommendationRequest(city="kuldiga", k=3))
         print([r.title for r in picks.recommendations])  # pf.find_peers: towns to learn from

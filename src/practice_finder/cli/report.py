@@ -10,7 +10,7 @@ from practice_finder.build import versions
 from practice_finder.build.ingest import IngestReport
 from practice_finder.build.manifest import FileDigest, Manifest
 from practice_finder.config import Settings
-from practice_finder.query.search import SearchResult
+from practice_finder.query.search import Hit, SearchResult
 
 
 def ingest_summary(report: IngestReport, settings: Settings) -> str:
@@ -102,16 +102,29 @@ def _plain(snippet: str) -> str:
 
 
 def search_text(result: SearchResult) -> str:
+    if result.closest:
+        lines = [f"No practice matches {result.query!r}; the closest ideas, which do not match it:"]
+        return "\n".join(lines + _hit_lines(result.closest, 1))
     if not result.hits:
         return f"No practices found for {result.query!r}."
     lines = [
-        f"{result.total} candidates for {result.query!r} ({result.mode}); showing {len(result.hits)}:"
+        f"{result.total} practices match {result.query!r} ({result.mode}); showing {len(result.hits)}:"
     ]
     if result.understood:
         lines.append(
             "Understood: " + "; ".join(f"{v}: {', '.join(t)}" for v, t in result.understood.items())
         )
-    for i, hit in enumerate(result.hits, start=result.offset + 1):
+    if result.constraints:
+        lines.append(
+            "Constraints: "
+            + "; ".join(f"{c.kind}: {', '.join(c.values)}" for c in result.constraints)
+        )
+    return "\n".join(lines + _hit_lines(result.hits, result.offset + 1))
+
+
+def _hit_lines(hits: list[Hit], start: int) -> list[str]:
+    lines: list[str] = []
+    for i, hit in enumerate(hits, start=start):
         ranks = ", ".join(f"{leg} #{r}" if r else f"{leg} -" for leg, r in hit.why["ranks"].items())
         years = "-".join(str(y) for y in sorted({hit.years[0], hit.years[-1]}))
         lines.append(f"\n{i:>2}. {hit.title}")
@@ -123,7 +136,7 @@ def search_text(result: SearchResult) -> str:
                 _plain(hit.snippet), width=96, initial_indent="    ", subsequent_indent="    "
             )
         )
-    return "\n".join(lines)
+    return lines
 
 
 def eval_text(result: dict[str, Any]) -> str:

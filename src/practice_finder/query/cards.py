@@ -29,6 +29,7 @@ FACET_VOCABULARIES = {
     "challenge": "challenges",
     "asset": "assets",
     "theme": "themes",
+    "target_group": "target_groups",
 }
 DEFAULT_CAPACITY = 50_000  # cards; a card of the demo corpus takes about 20 KB
 
@@ -172,10 +173,12 @@ class FacetTable:
     def __init__(self, db: sqlite3.Connection) -> None:
         keys: dict[tuple[str, str], int] = {}
         per_practice: dict[str, list[int]] = {}
-        for row in db.execute("select id, country, language from practices order by id"):
+        rows = db.execute("select id, country, language, budget_band from practices order by id")
+        for row in rows:
             per_practice[row[0]] = [
                 keys.setdefault(("country", str(row[1])), len(keys)),
                 keys.setdefault(("language", str(row[2])), len(keys)),
+                keys.setdefault(("budget", str(row[3])), len(keys)),
             ]
         facet_of = {vocab: facet for facet, vocab in FACET_VOCABULARIES.items()}
         marks = ",".join("?" * len(facet_of))

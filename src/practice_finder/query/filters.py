@@ -7,12 +7,12 @@ A taxonomy filter matches declared tags and tags found in the record's text.
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from practice_finder.errors import InvalidQueryError
 from practice_finder.languages import REGION_LANGUAGES
-from practice_finder.models import Taxonomy
+from practice_finder.models import BUDGET_BANDS, Taxonomy
 from practice_finder.query.checks import check_countries
 
 TAG_FILTERS = {
@@ -37,10 +37,16 @@ class Filters:
     theme: tuple[str, ...] = ()
     target_group: tuple[str, ...] = ()
     language: tuple[str, ...] = ()
+    budget: tuple[str, ...] = ()  # budget bands (models.BUDGET_BANDS)
     population_min: int | None = None
     population_max: int | None = None
     year_from: int | None = None
     year_to: int | None = None
+
+    def without(self, name: str) -> Filters:
+        """These filters less one of those with several values (a facet is counted without its own)."""
+        cleared: dict[str, Any] = {name: ()}
+        return replace(self, **cleared)
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) in ((), None) for f in fields(self))
@@ -54,6 +60,13 @@ class Filters:
                     "language",
                     f"unknown language code {code!r}",
                     f"use one of {', '.join(REGION_LANGUAGES)}",
+                )
+        for band in self.budget:
+            if band not in BUDGET_BANDS:
+                raise InvalidQueryError(
+                    "budget",
+                    f"unknown budget band {band!r}",
+                    f"use one of {', '.join(BUDGET_BANDS)}",
                 )
         for name, vocab in TAG_FILTERS.items():
             for term in getattr(self, name):
@@ -91,6 +104,8 @@ def practice_filter_sql(filters: Filters, alias: str = "p") -> tuple[str, list[A
         add(f"{alias}.country in ({_marks(filters.country)})", *filters.country)
     if filters.language:
         add(f"{alias}.language in ({_marks(filters.language)})", *filters.language)
+    if filters.budget:
+        add(f"{alias}.budget_band in ({_marks(filters.budget)})", *filters.budget)
     for name, vocab in TAG_FILTERS.items():
         terms = getattr(filters, name)
         if terms:
@@ -112,6 +127,16 @@ def allowed_passages(db: sqlite3.Connection, where: str, params: list[Any]) -> l
         return None
     sql = f"select ps.id from passages ps join practices p on p.id = ps.record_id where ps.record_type = 'practice' and {where}"
     return [row[0] for row in db.execute(sql, params)]
+
+
+def allowed_practices(db: sqlite3.Connection, filters: Filters) -> frozenset[str] | None:
+    """Ids of the practices that pass the filters; None when nothing is filtered."""
+    where, params = practice_filter_sql(filters)
+    if not where:
+        return None
+    return frozenset(
+        row[0] for row in db.execute(f"select p.id from practices p where {where}", params)
+    )
 
 
 def _marks(values: tuple[Any, ...]) -> str:

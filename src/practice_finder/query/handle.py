@@ -183,6 +183,12 @@ class Index:
         return out
 
     @cached_property
+    def practice_facts(self) -> dict[str, tuple[int, str, str]]:
+        """Practice id -> its town's population, its budget band and its country (constraints weigh them)."""
+        rows = self.db.execute("select id, population, budget_band, country from practices")
+        return {str(r[0]): (int(r[1] or 0), str(r[2]), str(r[3])) for r in rows}
+
+    @cached_property
     def practice_id_of_rowid(self) -> dict[int, str]:
         """SQLite rowid of a practice (also its row in the full-text index) -> its id."""
         return {int(r[0]): str(r[1]) for r in self.db.execute("select rowid, id from practices")}

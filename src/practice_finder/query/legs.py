@@ -66,12 +66,12 @@ def by_language_calibrated(language: np.ndarray, similarity: np.ndarray) -> np.n
     similarity = similarity.astype(np.float64)
     sizes = np.bincount(group)
     offset = np.where(
-        sizes >= MIN_LANGUAGE_GROUP, _group_medians(similarity, group, sizes), np.median(similarity)
+        sizes >= MIN_LANGUAGE_GROUP, group_medians(similarity, group, sizes), np.median(similarity)
     )
     return np.argsort(offset[group] - similarity, kind="stable")  # ties keep the dense order
 
 
-def _group_medians(values: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+def group_medians(values: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """The median of `values` within each group (what np.median gives; one sort for all groups, none empty)."""
     ordered = values[np.lexsort((values, group))]
     starts = np.cumsum(sizes) - sizes
@@ -84,13 +84,13 @@ def fts_query(words: Sequence[str], stems: Sequence[str] = ()) -> str:
 
     def any_of(terms: Sequence[str]) -> str:
         return " OR ".join(
-            '"' + t.replace('"', '""') + '"' for t in dict.fromkeys(_searchable(terms))
+            '"' + t.replace('"', '""') + '"' for t in dict.fromkeys(searchable(terms))
         )
 
     return f"({any_of(words)}) OR stems : ({any_of(stems)})" if stems else any_of(words)
 
 
-def _searchable(terms: Sequence[str]) -> list[str]:
+def searchable(terms: Sequence[str]) -> list[str]:
     """Terms FTS5 can take: without NUL (it ends a quoted string there), none left empty."""
     return [c for c in (t.replace("\x00", "") for t in terms) if c.strip()]
 
@@ -183,7 +183,7 @@ def lexical_leg(
     """Practices ranked by BM25 over title, summary, text, tag labels (all languages) and stems (the query's
     language `lang`, and the other languages it may be written in, `also`); `english` adds English words
     for a question in another language (see english_words)."""
-    words, english = _searchable(words), _searchable(english)
+    words, english = searchable(words), searchable(english)
     if not words and not english:
         return []
     stems = [stem(w, code) for code in dict.fromkeys([lang, *also]) for w in words]

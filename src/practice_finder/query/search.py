@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,14 @@ from practice_finder.errors import InvalidQueryError
 from practice_finder.query import fusion
 from practice_finder.query.cards import FACET_VOCABULARIES, Card
 from practice_finder.query.checks import check_k, check_language_prior
-from practice_finder.query.filters import Filters, allowed_passages, practice_filter_sql
+from practice_finder.query.constraints import BOOST_SHARE, LIFTING, Constraint, read_constraints
+from practice_finder.query.constraints import met as constraint_met
+from practice_finder.query.filters import (
+    Filters,
+    allowed_passages,
+    allowed_practices,
+    practice_filter_sql,
+)
 from practice_finder.query.handle import Index
 from practice_finder.query.legs import (
     FEEDBACK_PRACTICES,
@@ -28,6 +35,7 @@ from practice_finder.query.legs import (
     question_vector,
     taxonomy_leg,
 )
+from practice_finder.query.matching import Matches, Question, lexical_matches, match
 from practice_finder.query.reads import PracticeBase
 from practice_finder.text import pipelines
 from practice_finder.text.reading import read_text
@@ -70,7 +78,12 @@ class SearchResult(msgspec.Struct, kw_only=True):
     offset: int
     k: int
     hits: list[Hit]
+    # when the question matches no practice: the first of the ranking, offered as the closest ideas
+    closest: list[Hit] = []
     understood: dict[str, list[str]]
+    # constraints read from the question (a town's size, a budget, countries, target groups): soft
+    # preferences of the ranking, each with the filter it becomes
+    constraints: list[Constraint] = []
     query_language: str = "en"  # detected (a region language, "ru", "uk" or "und"); drives stop words, stems and tagging
     # the languages the question was read in, likeliest first: one when its language is clear, a few when
     # not (their stems and taxonomy labels are all searched), none for a question of no language
@@ -109,6 +122,24 @@ class Retrieval:
     timings: dict[str, float]
     language: str = "en"
     languages: tuple[str, ...] = ()
+    gloss: list[str] = field(default_factory=list)  # the question's dictionary translation
+    main: str = "en"  # the language its words are read in
+    constraints: list[Constraint] = field(default_factory=list)
+    met: dict[str, list[str]] = field(default_factory=dict)  # practice -> the constraints it meets
+    moved: dict[str, int] = field(
+        default_factory=dict
+    )  # practice -> places the constraints moved it up
+
+    def question(self) -> Question:
+        """What the match set reads of this question."""
+        return Question(
+            words=self.words,
+            language=self.main,
+            also=[code for code in self.languages if code != self.main],
+            english=pipelines.content_words(" ; ".join(self.gloss), "en") if self.gloss else [],
+            understood=self.understood,
+            vector=self.qvec,
+        )
 
 
 def retrieve(
@@ -189,9 +220,67 @@ def retrieve(
             )
             fused = fusion.reciprocal_rank_fusion(legs, k=rrf_k, weights=weights)
         timings["feedback"] = _ms(started)
+    constraints = read_constraints(query.text, understood)
+    # the legs alone (dense, lexical modes) stay as they are, to measure each
+    fused, met, moved = prefer(index, fused, constraints if query.mode == "hybrid" else [])
     return Retrieval(
-        legs, fused, understood, words, qvec, timings, reading.language, reading.languages
+        legs,
+        fused,
+        understood,
+        words,
+        qvec,
+        timings,
+        reading.language,
+        reading.languages,
+        gloss,
+        text_lang,
+        constraints,
+        met,
+        moved,
     )
+
+
+def prefer(
+    index: Index, fused: list[tuple[str, float]], constraints: Sequence[Constraint]
+) -> tuple[list[tuple[str, float]], dict[str, list[str]], dict[str, int]]:
+    """The fused ranking with each practice lifted by the share of the question's constraints on the town
+    (size, budget, country) it meets (at most constraints.BOOST_SHARE of the best score), which
+    constraints each meets, and how many places they moved each practice that moved. Target groups lift
+    nothing here: the taxonomy leg ranks by them already (lifting them again lowered domain nDCG@10)."""
+    if not constraints or not fused:
+        return fused, {}, {}
+    facts = index.practice_facts
+    groups = {
+        term: frozenset(
+            rid
+            for rid, declared in index.practice_tags.get(("target_groups", term), ())
+            if declared
+        )
+        for c in constraints
+        if c.kind == "target_group"
+        for term in c.values
+    }
+    met: dict[str, list[str]] = {}
+    for rid, _ in fused:
+        declared = frozenset(term for term, ids in groups.items() if rid in ids)
+        kinds = constraint_met(constraints, facts.get(rid, (0, "", "")), declared)
+        if kinds:
+            met[rid] = kinds
+    lifting = [c for c in constraints if c.kind in LIFTING]
+    if not lifting:
+        return fused, met, {}
+    lift = BOOST_SHARE * fused[0][1] / len(lifting)
+    before = fusion.ranks([rid for rid, _ in fused])
+    boosted = sorted(
+        ((rid, score + lift * len(set(met.get(rid, ())) & set(LIFTING))) for rid, score in fused),
+        key=lambda kv: -kv[1],
+    )
+    after = fusion.ranks([rid for rid, _ in boosted])
+    moved = {rid: before[rid] - after[rid] for rid in before if before[rid] != after[rid]}
+    return boosted, met, moved
+
+
+CLOSEST = 5  # practices offered, labelled as such, when a question matches none
 
 
 def search(
@@ -199,23 +288,31 @@ def search(
 ) -> SearchResult:
     """Rank practices for a natural-language query; filters apply before the ranking is cut.
 
+    The ranking keeps the practices the question matches (matching.py); `total` and the facets count
+    them. A question that matches none gets `closest`, the first practices of the ranking, instead.
     `depth` and `rrf_k` override the index's ranking settings (PF_CANDIDATES, PF_RRF_K)."""
     validate(query, index)
     clock = time.perf_counter()
     found = retrieve(index, query, depth, rrf_k)
-    fused = maximal_marginal_relevance(index, found.fused) if query.diversify else found.fused
+    started = time.perf_counter()
+    question = found.question()
+    if (
+        query.mode == "lexical"
+    ):  # the lexical leg alone: the practices that hold any word of the question
+        matches = Matches({"words": lexical_matches(index, question, share=1.0)[0]})
+    else:
+        matches = match(index, question)
+    matched = matches.ids
+    found.timings["match"] = _ms(started)
+    ranked = [(rid, score) for rid, score in found.fused if rid in matched]
+    fused = maximal_marginal_relevance(index, ranked) if query.diversify else ranked
     page = fused[query.offset : query.offset + query.k]
     started = time.perf_counter()
-    cards = index.cards([rid for rid, _ in page])
-    ranks = {leg: fusion.ranks(ranked) for leg, ranked in found.legs.items()}
-    hits = [
-        _hit(cards[rid], score, found.legs, ranks, found.qvec, found.words, found.understood)
-        for rid, score in page
-        if rid in cards
-    ]
+    hits = _hits(index, found, page, matches)
+    closest = [] if ranked else _hits(index, found, found.fused[: min(CLOSEST, query.k)], matches)
     found.timings["hits"] = _ms(started)
     started = time.perf_counter()
-    facets = facet_counts(index, [rid for rid, _ in fused])
+    facets = facet_counts(index, matched, query.filters)
     found.timings["facets"] = _ms(started)
     found.timings["total"] = _ms(clock)
     return SearchResult(
@@ -225,12 +322,33 @@ def search(
         offset=query.offset,
         k=query.k,
         hits=hits,
+        closest=closest,
         understood=found.understood,
+        constraints=found.constraints,
         query_language=found.language,
         query_languages=list(found.languages),
         facets=facets,
         timings_ms=found.timings,
     )
+
+
+def _hits(
+    index: Index, found: Retrieval, page: list[tuple[str, float]], matches: Matches
+) -> list[Hit]:
+    cards = index.cards([rid for rid, _ in page])
+    ranks = {leg: fusion.ranks(ranked) for leg, ranked in found.legs.items()}
+    hits = []
+    for rid, score in page:
+        if rid in cards:
+            hit = _hit(
+                cards[rid], score, found.legs, ranks, found.qvec, found.words, found.understood
+            )
+            hit.why["matched"] = matches.reasons(rid)
+            hit.why["constraints"] = found.met.get(rid, [])
+            if rid in found.moved:
+                hit.why["moved_by_constraints"] = found.moved[rid]
+            hits.append(hit)
+    return hits
 
 
 MMR_LAMBDA = 0.7  # 1: relevance only; 0: novelty only
@@ -333,14 +451,29 @@ def _hit(
     )
 
 
-def facet_counts(index: Index, record_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Counts per country, challenge, asset and theme over every candidate, not just the page."""
-    counted = index.facet_table.count(record_ids)
-    facets: dict[str, dict[str, int]] = {
-        "country": {},
-        "language": {},
-        **{name: {} for name in FACET_VOCABULARIES},
-    }
-    for (facet, value), n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0][1])):
-        facets[facet][value] = n
+FACETS = ("country", "language", "budget", *FACET_VOCABULARIES)
+
+
+def facet_counts(
+    index: Index, matched: Collection[str], filters: Filters | None = None
+) -> dict[str, dict[str, int]]:
+    """Counts per country, language, budget band, challenge, asset, theme and target group over the
+    practices a question matches.
+
+    Each facet is counted without its own filter (with every other filter), as search engines count a
+    disjunctive facet: with country=LV chosen, the country facet still says how many practices each
+    other country would add."""
+    filters = filters or Filters()
+    passing: dict[Filters, frozenset[str] | None] = {}
+    facets: dict[str, dict[str, int]] = {}
+    for facet in FACETS:
+        others = filters.without(facet)
+        if others not in passing:
+            passing[others] = allowed_practices(index.db, others)
+        allowed = passing[others]
+        ids = sorted(matched if allowed is None else set(matched) & allowed)
+        counted = [
+            (value, n) for (name, value), n in index.facet_table.count(ids).items() if name == facet
+        ]
+        facets[facet] = dict(sorted(counted, key=lambda kv: (-kv[1], kv[0])))
     return facets

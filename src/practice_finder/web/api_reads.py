@@ -150,6 +150,13 @@ async def search(
     theme: Multi = None,
     target_group: Multi = None,
     language: Multi = None,
+    budget: Annotated[
+        list[str] | None,
+        QueryParameter(
+            description="Budget bands: under-10k, 10k-50k, 50k-250k, over-250k, unknown. "
+            "Repeat the parameter or separate values with commas."
+        ),
+    ] = None,
     population_min: Annotated[int | None, QueryParameter(ge=0, le=1_000_000_000)] = None,
     population_max: Annotated[int | None, QueryParameter(ge=0, le=1_000_000_000)] = None,
     year_from: Annotated[int | None, QueryParameter(ge=1900, le=2100)] = None,
@@ -166,7 +173,14 @@ async def search(
         ),
     ] = None,
 ) -> SearchResult:
-    """Hybrid search over good practices, with snippets, reasons and facets."""
+    """Hybrid search over good practices, with snippets, reasons and facets.
+
+    `total` and `facets` count the practices the question matches (a rare word of it, a taxonomy term
+    it mentions, or a close meaning); each facet is counted without its own filter, so several values
+    of one facet can be chosen (any of them) and different facets combine (all of them). A question
+    that matches nothing has no hits and `closest`, the nearest practices, instead. `constraints` are
+    what the question says of the town's size, the budget, the countries and the target groups: they
+    lift the practices that meet them a little, and each names the filter it becomes."""
     filters = Filters(
         country=_split(country, upper=True),
         challenge=_split(challenge),
@@ -174,6 +188,7 @@ async def search(
         theme=_split(theme),
         target_group=_split(target_group),
         language=_split(language),
+        budget=_split(budget),
         population_min=population_min,
         population_max=population_max,
         year_from=year_from,

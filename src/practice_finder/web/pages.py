@@ -25,6 +25,8 @@ from practice_finder.errors import InvalidQueryError, NotFoundError
 from practice_finder.i18n import N_
 from practice_finder.models import PLAN_SECTIONS
 from practice_finder.query.checks import country_codes
+from practice_finder.query.constraints import SIZE_BANDS as POPULATION_BANDS
+from practice_finder.query.constraints import Constraint
 from practice_finder.query.filters import Filters
 from practice_finder.query.handle import Index
 from practice_finder.query.profiles import ProfileIn
@@ -48,12 +50,16 @@ TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 PAGE_SIZE = 10
 # the label (its numbers filled in the reader's format: `low` the least, `high` one above the most)
-SIZE_BANDS: dict[str, tuple[str, int | None, int | None]] = {
-    "village": (N_("under %(high)s"), None, 4_999),
-    "small": (N_("%(low)s – %(high)s"), 5_000, 19_999),
-    "medium": (N_("%(low)s – %(high)s"), 20_000, 99_999),
-    "large": (N_("%(low)s and more"), 100_000, None),
+SIZE_LABELS = {
+    "village": N_("under %(high)s"),
+    "small": N_("%(low)s – %(high)s"),
+    "medium": N_("%(low)s – %(high)s"),
+    "large": N_("%(low)s and more"),
 }
+SIZE_BANDS: dict[str, tuple[str, int | None, int | None]] = {
+    key: (SIZE_LABELS[key], *POPULATION_BANDS[key]) for key in POPULATION_BANDS
+}
+FACET_SHOWN = 8  # values of a facet shown before "show more"
 EXAMPLES = [  # shown, and searched, in the reader's language
     N_("young people leave our small town, how can culture keep them"),
     N_("older people in the villages are lonely since the bus line closed"),
@@ -119,6 +125,8 @@ def search_page(
     challenge: Multi = None,
     asset: Multi = None,
     theme: Multi = None,
+    target_group: Multi = None,
+    budget: Multi = None,
     language: Multi = None,
     size: FromQuery[str] = "",
     page: FromQuery[int] = 1,
@@ -130,6 +138,8 @@ def search_page(
         "challenge": _split(challenge),
         "asset": _split(asset),
         "theme": _split(theme),
+        "target_group": _split(target_group),
+        "budget": _split(budget),
         "language": _split(language),
     }
     band = SIZE_BANDS.get(size)
@@ -138,6 +148,8 @@ def search_page(
         challenge=tuple(selected["challenge"]),
         asset=tuple(selected["asset"]),
         theme=tuple(selected["theme"]),
+        target_group=tuple(selected["target_group"]),
+        budget=tuple(selected["budget"]),
         language=tuple(selected["language"]),
         population_min=band[1] if band else None,
         population_max=band[2] if band else None,
@@ -156,6 +168,8 @@ def search_page(
         pages=0,
         page_url=_page_url(request),
         search_link=search_link(request),
+        constraint_url=_constraint_url(request),
+        facet_shown=FACET_SHOWN,
     )
     status = 200
     if q.strip():
@@ -207,6 +221,29 @@ def _page_url(request: Request[Any, Any, Any]) -> Any:
 
     def url(page: int) -> str:
         return "/?" + urlencode([*pairs, ("page", str(page))])
+
+    return url
+
+
+def _constraint_url(request: Request[Any, Any, Any]) -> Any:
+    """A function for the template: this search with a constraint read from the question as a filter
+    (None when the filter is on already)."""
+    from urllib.parse import urlencode
+
+    pairs = [
+        (k, v)
+        for k, values in request.query_params.dict().items()
+        for v in values
+        if k not in ("page", "partial")
+    ]
+
+    def url(constraint: Constraint) -> str | None:
+        name = "size" if constraint.kind == "size" else constraint.kind
+        added = [(name, v) for v in constraint.values if (name, v) not in pairs]
+        if not added:
+            return None
+        kept = [(k, v) for k, v in pairs if not (name == "size" and k == "size")]
+        return "/?" + urlencode([*kept, *added])
 
     return url
 

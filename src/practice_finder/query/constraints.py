@@ -1,0 +1,219 @@
+"""Constraints a question states about the practices it wants: a town's size, a budget, countries, target groups.
+
+"Cheap ideas for our village in the Baltic states" asks for practices of small towns with small budgets
+in Estonia, Latvia and Lithuania. Each constraint read here becomes a soft preference of the ranking (a
+small bounded lift, `boost`) and a filter the user can turn on with one click (`Constraint.filter`, the
+API's parameters). Sizes, budgets and places are read from a few words and number patterns per language
+of the region; target groups are the taxonomy terms the question mentions (text.reading).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from functools import cache
+
+import msgspec
+
+from practice_finder import i18n
+from practice_finder.languages import REGION_LANGUAGES
+from practice_finder.models import COUNTRIES
+
+# population bands of the search page's size filter: key -> (lowest, highest), None = open
+SIZE_BANDS: dict[str, tuple[int | None, int | None]] = {
+    "village": (None, 4_999),
+    "small": (5_000, 19_999),
+    "medium": (20_000, 99_999),
+    "large": (100_000, None),
+}
+BUDGET_LOWEST = {"under-10k": 0, "10k-50k": 10_000, "50k-250k": 50_000, "over-250k": 250_000}
+
+# one practice's lift when it meets every constraint, as a share of the best fused score (one met of
+# two: half of it); small enough that a practice meeting them never passes one clearly more relevant
+BOOST_SHARE = 0.1
+LIFTING = ("size", "budget", "country")  # the kinds that lift; see search.prefer
+
+PEOPLE = (
+    r"people|persons|inhabitants|residents|souls|invånare|människor|indbyggere|mennesker|innbyggere|"
+    r"asukas\w*|ihmis\w*|elanik\w*|inimes\w*|iedzīvotāj\w*|cilvēk\w*|gyventoj\w*|žmon\w*|mieszkań\w*|"
+    r"osób|ludzi|einwohner\w*|menschen"
+)
+NUMBER = r"(\d{1,3}(?:[ ,.\u00a0\u202f]\d{3})+|\d+)\s*(k|thousand|tusen|tusind|tuhat\w*|tūkst\w*|tūkst\.|tys\.?|tausend)?"
+SIZE_NUMBER = re.compile(rf"{NUMBER}\s+(?:{PEOPLE})\b", re.IGNORECASE)
+VILLAGE = re.compile(
+    r"\b(villages?|hamlet|landsbyen?|landsbyer|bygda?|kylä\w*|küla\w*|ciem\w*|kaim\w*|wieś|wsi|wioska\w*|"
+    r"dorf\w*|dörfer\w*)\b",
+    re.IGNORECASE,
+)
+CHEAP = re.compile(
+    r"\b(no money|no budget|little money|without money|low[- ]cost|low budget|small budget|tight budget|"
+    r"cheap\w*|inexpensive|free of charge|billig\w*|inga pengar|lite pengar|ingen penge|få penge|"
+    r"ingen penger|lite penger|halpa\w*|halvalla|edullise\w*|ei rahaa|vähällä rahalla|odava\w*|odav|"
+    r"raha pole|vähese rahaga|lēt\w*|bez naudas|maz naudas|pig\w*|be pinigų|mažai pinigų|tani\w*|tanio|"
+    r"bez pieniędzy|mało pieniędzy|niski\w* budżet\w*|günstig\w*|kein geld|wenig geld|kleine\w* budget)\b",
+    re.IGNORECASE,
+)
+UNDER = r"under|below|less than|up to|at most|max(?:imum)?|mindre än|højst|høyst|alle|kuni|alla|līdz|iki|poniżej|do|unter|bis"
+EURO = r"€|eur\w*|eiro"
+AMOUNT = re.compile(rf"\b(?:{UNDER})\s*(?:{EURO})?\s*{NUMBER}\s*(?:{EURO})?", re.IGNORECASE)
+REGIONS = {
+    ("EE", "LV", "LT"): re.compile(
+        r"\b(baltic (states|countries)|baltics|baltikum\w*|baltimaa\w*|baltian mai\w*|baltian maa\w*|"
+        r"baltijas valst\w*|baltijos šal\w*|baltiske land\w*|baltischen (staaten|länder\w*)|"
+        r"(państw\w*|kraj\w*) bałtycki\w*)\b",
+        re.IGNORECASE,
+    ),
+    ("DK", "FI", "NO", "SE"): re.compile(
+        r"\b(nordic countries|nordics|scandinavia\w*|skandinavi\w*|norden|pohjoismai\w*|pohjoismaa\w*|"
+        r"põhjamaa\w*|ziemeļvalst\w*|šiaurės šal\w*|skandynaw\w*|nordischen länder\w*)\b",
+        re.IGNORECASE,
+    ),
+}
+ADJECTIVES = {
+    "DE": "german",
+    "DK": "danish",
+    "EE": "estonian",
+    "FI": "finnish",
+    "LT": "lithuanian",
+    "LV": "latvian",
+    "NO": "norwegian",
+    "PL": "polish",
+    "SE": "swedish",
+}
+SHORT_NAME = 5  # letters of a name's start below which it must be written with a capital
+NAME_ENDING = 5  # letters a country's name may take on as an inflection ("Latviassa", "Łotwie")
+
+
+class Constraint(msgspec.Struct, kw_only=True):
+    """One constraint read from a question: its kind, the values it names (a size band, budget bands,
+    country codes, target group ids), the words it was read from, and the API filter it becomes."""
+
+    kind: str  # size | budget | country | target_group
+    values: list[str]
+    phrase: str
+    filter: dict[str, list[str]]
+
+
+def read_constraints(text: str, understood: dict[str, list[str]]) -> list[Constraint]:
+    """The constraints `text` states (`understood`: the taxonomy terms it mentions, by vocabulary)."""
+    out = [c for c in (_size(text), _budget(text), _places(text)) if c is not None]
+    groups = understood.get("target_groups", [])
+    if groups:
+        out.append(
+            Constraint(
+                kind="target_group",
+                values=list(groups),
+                phrase="",
+                filter={"target_group": list(groups)},
+            )
+        )
+    return out
+
+
+def band_of(population: int) -> str:
+    """The size band a population falls in."""
+    for key, (low, high) in SIZE_BANDS.items():
+        if (low is None or population >= low) and (high is None or population <= high):
+            return key
+    return "large"
+
+
+def _number(digits: str, scale: str | None) -> int:
+    value = int(re.sub(r"\D", "", digits))
+    return value * 1000 if scale else value
+
+
+def _size(text: str) -> Constraint | None:
+    found = SIZE_NUMBER.search(text)
+    if found:
+        band = band_of(_number(found.group(1), found.group(2)))
+    else:
+        found = VILLAGE.search(text)
+        band = "village" if found else ""
+    if not found:
+        return None
+    low, high = SIZE_BANDS[band]
+    limits = {"population_min": low, "population_max": high}
+    return Constraint(
+        kind="size",
+        values=[band],
+        phrase=found.group(0),
+        filter={name: [str(v)] for name, v in limits.items() if v is not None},
+    )
+
+
+def _budget(text: str) -> Constraint | None:
+    found = AMOUNT.search(text)
+    if found:
+        amount = _number(found.group(1), found.group(2))
+        bands = [band for band, low in BUDGET_LOWEST.items() if low < amount]
+    else:
+        found = CHEAP.search(text)
+        bands = ["under-10k"] if found else []
+    if not found or not bands:
+        return None
+    return Constraint(kind="budget", values=bands, phrase=found.group(0), filter={"budget": bands})
+
+
+def _places(text: str) -> Constraint | None:
+    codes: dict[str, str] = {}
+    for region, pattern in REGIONS.items():
+        if found := pattern.search(text):
+            codes.update(dict.fromkeys(region, found.group(0)))
+    words = re.findall(r"\w+", text)
+    for word in words:
+        plain = _plain(word)
+        for code, prefix in _country_prefixes():
+            # a short name's start is often a common word ("Puola", Poland, and "puolet", half): it
+            # counts only written as a name is, with a capital
+            proper = len(prefix) >= SHORT_NAME or word[:1].isupper()
+            if proper and plain.startswith(prefix) and len(plain) - len(prefix) <= NAME_ENDING:
+                codes.setdefault(code, word)
+    if not codes:
+        return None
+    ordered = [code for code in COUNTRIES if code in codes]
+    phrase = ", ".join(dict.fromkeys(codes[code] for code in ordered))
+    return Constraint(kind="country", values=ordered, phrase=phrase, filter={"country": ordered})
+
+
+@cache
+def _country_prefixes() -> tuple[tuple[str, str], ...]:
+    """Each country's name in English and the region's languages (and its English adjective), without
+    accents and in lower case, less its last letter (a name of four letters whole): what an inflected
+    form starts with."""
+    out: set[tuple[str, str]] = set()
+    for code in COUNTRIES:
+        names = {i18n.country_name(code, lang) for lang in ("en", *REGION_LANGUAGES)}
+        names.add(ADJECTIVES.get(code, ""))
+        for name in names:
+            plain = _plain(name)
+            if len(plain) >= 4 and " " not in plain:
+                out.add((code, plain[:-1] if len(plain) >= 5 else plain))
+    return tuple(sorted(out))
+
+
+def _plain(word: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", word.lower().replace("ł", "l"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def met(
+    constraints: Sequence[Constraint], facts: tuple[int, str, str], groups: frozenset[str]
+) -> list[str]:
+    """The kinds of `constraints` a practice meets, from its (population, budget band, country) and its
+    declared target groups."""
+    population, budget, country = facts
+    out = []
+    for c in constraints:
+        if c.kind == "size":
+            ok = band_of(population) in c.values
+        elif c.kind == "budget":
+            ok = budget in c.values
+        elif c.kind == "country":
+            ok = country in c.values
+        else:
+            ok = bool(groups & set(c.values))
+        if ok:
+            out.append(c.kind)
+    return out

@@ -1,0 +1,97 @@
+"""Constraints read from a question: a town's size, a budget, countries and target groups, in the region's languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from practice_finder.query.constraints import band_of, met, read_constraints
+
+
+def _read(text: str, understood: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    return {c.kind: c.values for c in read_constraints(text, understood or {})}
+
+
+@pytest.mark.parametrize(
+    ("text", "band"),
+    [
+        ("ideas for a town of 3,000 people", "village"),
+        ("we are 12 000 inhabitants", "small"),
+        ("our village has lost its shop", "village"),
+        ("en kommun med 45 000 invånare", "medium"),
+        ("kunta, jossa on 8 000 asukasta", "small"),
+        ("vald 2500 elanikuga", "village"),
+        ("pilsēta ar 150 000 iedzīvotājiem", "large"),
+        ("miasto liczące 30 tys. mieszkańców", "medium"),
+        ("unser Dorf stirbt aus", "village"),
+        ("mūsų kaime nėra bibliotekos", "village"),
+    ],
+)
+def test_a_town_size_in_numbers_or_words(text: str, band: str) -> None:
+    assert _read(text)["size"] == [band]
+
+
+@pytest.mark.parametrize(
+    ("text", "bands"),
+    [
+        ("we have no money for culture", ["under-10k"]),
+        ("cheap formats for young people", ["under-10k"]),
+        ("something under 10,000 euro", ["under-10k"]),
+        ("a project for under €60,000", ["under-10k", "10k-50k", "50k-250k"]),
+        ("wir haben kein Geld", ["under-10k"]),
+        ("tanie pomysły dla seniorów", ["under-10k"]),
+        ("bez naudas", ["under-10k"]),
+    ],
+)
+def test_a_budget(text: str, bands: list[str]) -> None:
+    assert _read(text)["budget"] == bands
+
+
+@pytest.mark.parametrize(
+    ("text", "countries"),
+    [
+        ("empty shops in Latvia", ["LV"]),
+        ("floods in the Baltic states", ["EE", "LV", "LT"]),
+        ("Polish towns keeping their youth", ["PL"]),
+        ("tühjad poed Lätis", ["LV"]),
+        ("pusta ulica na Łotwie i w Niemczech", ["DE", "LV"]),
+        ("kirjastot Pohjoismaissa", ["DK", "FI", "NO", "SE"]),
+    ],
+)
+def test_countries_and_regions(text: str, countries: list[str]) -> None:
+    assert sorted(_read(text)["country"]) == sorted(countries)
+
+
+def test_a_question_without_constraints_has_none() -> None:
+    assert _read("lonely older people after the bus line closed") == {}
+    # the Baltic Sea is the whole region, not the Baltic states
+    assert "country" not in _read("storms on the Baltic Sea coast")
+    # "puolet" (half) is not "Puola" (Poland)
+    assert "country" not in _read("tehdas työllisti puolet kaupungista")
+
+
+def test_target_groups_come_from_the_understood_terms_and_each_constraint_names_its_filter() -> (
+    None
+):
+    read = read_constraints(
+        "cheap ideas for a village of 900 people in Estonia",
+        {"target_groups": ["older-people"], "challenges": ["loneliness"]},
+    )
+    filters = {c.kind: c.filter for c in read}
+    assert filters == {
+        "size": {"population_max": ["4999"]},
+        "budget": {"budget": ["under-10k"]},
+        "country": {"country": ["EE"]},
+        "target_group": {"target_group": ["older-people"]},
+    }
+
+
+def test_what_a_practice_meets() -> None:
+    read = read_constraints("cheap ideas for a village in Estonia", {"target_groups": ["children"]})
+    assert met(read, (3_000, "under-10k", "EE"), frozenset({"children"})) == [
+        "size",
+        "budget",
+        "country",
+        "target_group",
+    ]
+    assert met(read, (30_000, "10k-50k", "LV"), frozenset()) == []
+    assert band_of(4_999) == "village" and band_of(5_000) == "small" and band_of(10**6) == "large"
