@@ -267,3 +267,13 @@ def test_dense_leg_is_the_best_passage_order_calibrated(minilm_index: Index, sco
     )
     assert got == [ranked[i] for i in order]
     assert len(got) == 50
+
+
+# -- how central a taxonomy term is to the question ----------------------------------------------------------
+
+
+def test_a_term_named_once_among_terms_the_question_returns_to_weighs_less() -> None:
+    pairs = [("challenges", "loneliness"), ("assets", "library"), ("assets", "choir")]
+    mentions = {("challenges", "loneliness"): 3, ("assets", "library"): 1}
+    assert legs.centrality(pairs, mentions) == [1.0, 1 / 3, 1 / 3]
+    assert legs.centrality(pairs, {}) == [1.0, 1.0, 1.0]

@@ -4,7 +4,7 @@ question in another language borrows from English text (the taxonomy's labels, f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -252,6 +252,16 @@ TAG_WEIGHTS = {
 TEXT_TAG_FACTOR = 0.5
 
 
+def centrality(
+    pairs: Sequence[tuple[str, str]], mentions: Mapping[tuple[str, str], int]
+) -> list[float]:
+    """How central each term is to the question: its mentions over those of the most mentioned term (1 when
+    the question's mentions are unknown). A term the question keeps coming back to is its subject; one
+    named once in a long question among others it returns to is a passing word, and weighs less."""
+    most = max((mentions.get(pair, 1) for pair in pairs), default=1)
+    return [mentions.get(pair, 1) / most for pair in pairs]
+
+
 def taxonomy_leg(
     index: Index,
     understood: dict[str, list[str]],
@@ -259,13 +269,17 @@ def taxonomy_leg(
     params: list[Any],
     depth: int,
     tiebreak: Sequence[str] = (),
+    mentions: Mapping[tuple[str, str], int] | None = None,
 ) -> list[str]:
-    """Practices ranked by the weight of the query's taxonomy terms they carry (ties: by the dense order)."""
+    """Practices ranked by the weight of the query's taxonomy terms they carry, each weighed by its
+    centrality in the question (`mentions`: how often the question mentions each (vocabulary, term));
+    ties: by the dense order."""
     pairs = list(
         dict.fromkeys((vocab, term) for vocab, terms in understood.items() for term in terms)
     )
     if not pairs:
         return []
+    central = dict(zip(pairs, centrality(pairs, mentions or {}), strict=True))
     allowed = (
         {row[0] for row in index.db.execute(f"select p.id from practices p where {where}", params)}
         if where
@@ -273,7 +287,7 @@ def taxonomy_leg(
     )
     scores: dict[str, float] = {}
     for vocab, term in pairs:
-        weight = TAG_WEIGHTS.get(vocab, 0.0)
+        weight = TAG_WEIGHTS.get(vocab, 0.0) * central[(vocab, term)]
         for rid, declared in index.practice_tags.get((vocab, term), ()):
             if allowed is None or rid in allowed:
                 scores[rid] = scores.get(rid, 0.0) + weight * (1.0 if declared else TEXT_TAG_FACTOR)

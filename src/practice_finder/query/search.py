@@ -165,8 +165,9 @@ def retrieve(
         timings["lexical"] = _ms(started)
     if query.mode == "hybrid" and understood and taxonomy:
         started = time.perf_counter()
+        mentions = {(hit.vocabulary, hit.term): hit.count for hit in reading.hits}
         legs["taxonomy"] = taxonomy_leg(
-            index, understood, where, params, depth, legs.get("dense", [])
+            index, understood, where, params, depth, legs.get("dense", []), mentions
         )
         timings["taxonomy"] = _ms(started)
     weights = LEG_WEIGHTS_OTHER_LANGUAGE if text_lang != "en" else None
