@@ -196,6 +196,50 @@ def test_a_search_in_any_thread_runs_faiss_on_one_thread() -> None:
     assert after == [2]  # the thread's own setting is left as it was, for anything else it runs
 
 
+# -- passage pooling -----------------------------------------------------------------------------------------
+
+
+def reference_pooling(hits: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Each practice's best similarity plus POOL_WEIGHT x the mean of its next ones (missing ones count as the
+    lowest similarity of all hits), best first, ties by practice id."""
+    lowest = min(score for _, score in hits)
+    mine: dict[str, list[float]] = {}
+    for rid, score in hits:
+        mine.setdefault(rid, []).append(score)
+    size = legs.POOLED_VECTORS - 1
+    pooled = {}
+    for rid, scores in mine.items():
+        scores = sorted(scores, reverse=True)
+        rest = (scores[1:] + [lowest] * size)[:size]
+        pooled[rid] = scores[0] + legs.POOL_WEIGHT * sum(rest) / size
+    return sorted(pooled.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 6), st.floats(-1, 1, width=32)), min_size=1, max_size=40),
+    st.integers(1, 8),
+)
+def test_pooling_matches_its_definition(hits: list[tuple[int, float]], depth: int) -> None:
+    hits = sorted(hits, key=lambda h: -h[1])
+    owner = np.array([h[0] for h in hits])
+    similarity = np.array([h[1] for h in hits], dtype=np.float32)
+    positions, pooled = legs.pooled_per_practice(owner, similarity, depth)
+    want = reference_pooling(
+        [(f"{o:02d}", float(s)) for o, s in zip(owner, similarity, strict=True)]
+    )
+    assert np.allclose(pooled, [score for _, score in want[:depth]], atol=1e-6)
+    # each practice comes with its own pooled similarity (equal ones may come in either order)
+    expected = dict(want)
+    assert all(abs(expected[f"{p:02d}"] - v) < 1e-6 for p, v in zip(positions, pooled, strict=True))
+
+
+def test_a_practice_that_answers_in_several_passages_beats_one_lucky_passage() -> None:
+    owner = np.array([0, 1, 1, 1, 2])
+    similarity = np.array([0.90, 0.88, 0.87, 0.86, 0.50], dtype=np.float32)
+    positions, _ = legs.pooled_per_practice(owner, similarity, 3)
+    assert positions.tolist() == [1, 0, 2]
+
+
 @pytest.mark.parametrize("scoring", ["max", "record", "passages"])
 def test_dense_leg_is_the_best_passage_order_calibrated(minilm_index: Index, scoring: str) -> None:
     """The dense leg, recomputed from FAISS hits with dictionaries: practice order by best passage, then the
@@ -213,10 +257,14 @@ def test_dense_leg_is_the_best_passage_order_calibrated(minilm_index: Index, sco
         index.vectors["practice"], qvec, 50 * legs.PASSAGES_PER_RECORD, allowed
     )
     best: dict[str, float] = {}
+    hits: list[tuple[str, float]] = []
     for pid, score in zip(ids.tolist(), scores.tolist(), strict=True):
         rid = index.practice_of_passage.get(pid)
-        if rid is not None and rid not in best:
-            best[rid] = score
+        if rid is not None:
+            hits.append((rid, score))
+            best.setdefault(rid, score)
+    if scoring == "max":  # the best vector and the next ones pooled
+        best = dict(reference_pooling(hits)[:50])
     ranked = list(best)[:50]
     codes = {lang: i for i, lang in enumerate(sorted(set(index.practice_language.values())))}
     order = reference_calibration(
@@ -255,3 +303,13 @@ def test_the_question_is_encoded_while_it_is_read(tiny: Settings) -> None:
         assert np.allclose(found.qvec, HashingEmbedder().encode([text], kind="query")[0])
     finally:
         index.close()
+
+
+# -- how central a taxonomy term is to the question ----------------------------------------------------------
+
+
+def test_a_term_named_once_among_terms_the_question_returns_to_weighs_less() -> None:
+    pairs = [("challenges", "loneliness"), ("assets", "library"), ("assets", "choir")]
+    mentions = {("challenges", "loneliness"): 3, ("assets", "library"): 1}
+    assert legs.centrality(pairs, mentions) == [1.0, 1 / 3, 1 / 3]
+    assert legs.centrality(pairs, {}) == [1.0, 1.0, 1.0]

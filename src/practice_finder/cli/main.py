@@ -185,6 +185,16 @@ def search(
     default=None,
     help="BEIR only: build the benchmark's index here and keep it; a later run with the same data reuses it.",
 )
+@click.option(
+    "--lang",
+    default=None,
+    help="Domain only: evaluate the set's translation into this language (translations/queries.<lang>.jsonl).",
+)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Domain only: for each question, the relevant practices the hybrid ranking missed and where each leg put them.",
+)
 @index_option
 @json_option
 def eval_(
@@ -194,6 +204,8 @@ def eval_(
     sample_docs: int | None,
     rrf_k: int | None,
     keep_index: Path | None,
+    lang: str | None,
+    explain: bool,
     index_dir: Path | None,
     as_json: bool,
 ) -> None:
@@ -203,6 +215,8 @@ def eval_(
 
     if (beir_path is None) == (domain_dir is None):
         raise click.UsageError("give exactly one of --beir PATH or --domain DIR")
+    if beir_path is not None and (lang or explain):
+        raise click.UsageError("--lang and --explain apply to --domain DIR only")
     settings = _settings(index_dir=index_dir, rrf_k=rrf_k, progress=False)
     chosen = modes or ("hybrid", "dense", "lexical")
     if beir_path is not None:
@@ -211,8 +225,10 @@ def eval_(
         )
     else:
         assert domain_dir is not None
-        result = domain_eval(settings, _embedder_factory(settings), domain_dir, chosen)
-    click.echo(json.dumps(result, indent=2) if as_json else eval_text(result))
+        result = domain_eval(
+            settings, _embedder_factory(settings), domain_dir, chosen, lang, explain
+        )
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False) if as_json else eval_text(result))
 
 
 @cli.command()

@@ -144,6 +144,8 @@ def eval_text(result: dict[str, Any]) -> str:
     from practice_finder.evaluation.relevance import LABELS
 
     head = f"{result['dataset']}: {result['queries']} queries"
+    if result.get("language", "en") != "en":
+        head += f" in {result['language']}"
     if "documents" in result:
         head += f", {result['documents']} documents (ingested in {result['ingest']['seconds']} s)"
     lines = [
@@ -165,6 +167,8 @@ def eval_text(result: dict[str, Any]) -> str:
     if result.get("reference_ndcg@10"):
         lines += ["", "published nDCG@10 on this dataset:"]
         lines += [f"  {name:<38}{value:.4f}" for name, value in result["reference_ndcg@10"].items()]
+    if "explain" in result:
+        lines += ["", explain_text(result["explain"])]
     return "\n".join(lines)
 
 
@@ -189,3 +193,33 @@ def import_text(report: Any) -> str:
     elif not report.dry_run:
         lines.append("  nothing changed, nothing logged")
     return "\n".join(lines)
+
+
+def explain_text(questions: list[dict[str, Any]]) -> str:
+    """Each question's nDCG@10, the terms understood and the relevant practices missed, with the rank
+    every leg gave them ("-": the leg did not return it)."""
+    from practice_finder.evaluation.relevance import EXPLAINED_LEGS
+
+    lines = [
+        "What the hybrid ranking missed (relevant practices outside its first 10), weakest first:"
+    ]
+    for q in questions:
+        terms = "; ".join(f"{v}: {', '.join(t)}" for v, t in q["understood"].items()) or "none"
+        lines += [
+            "",
+            f"{q['id']}  nDCG@10 {q['nDCG@10']:.4f}  [{q['language']}]  {_short(q['text'])}",
+            f"    understood: {terms}",
+            f"    missed {len(q['missed'])} of {q['relevant']} relevant:",
+        ]
+        for m in q["missed"]:
+            ranks = "  ".join(f"{leg} {_rank(m[leg])}" for leg in ("hybrid", *EXPLAINED_LEGS))
+            lines.append(f"      grade {m['grade']}  {m['id']:<48} {ranks}")
+    return "\n".join(lines)
+
+
+def _rank(rank: int | None) -> str:
+    return "-" if rank is None else f"#{rank}"
+
+
+def _short(text: str, width: int = 90) -> str:
+    return textwrap.shorten(text, width=width, placeholder="...")

@@ -16,10 +16,12 @@ from typing import Any
 
 from practice_finder.build.encoders import Embedder
 from practice_finder.config import Settings
+from practice_finder.errors import NotFoundError
 from practice_finder.evaluation import beir
 from practice_finder.languages import LANGUAGES
+from practice_finder.query import fusion
 from practice_finder.query.handle import Index, open_index
-from practice_finder.query.search import MAX_QUERY_CHARS, MODES, SearchQuery, retrieve
+from practice_finder.query.search import MAX_QUERY_CHARS, MODES, Retrieval, SearchQuery, retrieve
 
 DEPTH = 100
 MEASURES = ("nDCG@10", "R@100", "RR@10")
@@ -223,23 +225,110 @@ def domain_eval(
     make_embedder: Callable[[], Embedder],
     folder: Path = DOMAIN_DIR,
     modes: Iterable[str] = MODES,
+    lang: str | None = None,
+    explain: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate the current build of the shipped corpus on the domain question set and the recommendation profiles."""
+    """Evaluate the current build of the shipped corpus on a question set (its translations into `lang`
+    when given, judged with the English questions' judgments) and its recommendation profiles; with
+    `explain`, also what the hybrid ranking missed for each question (see explain)."""
     queries, qrels = load_domain(folder)
+    if lang is not None and lang != "en":
+        queries = translated_questions(folder, lang)
     index = open_index(settings, make_embedder)
     try:
         metrics = evaluate(index, queries, qrels, modes)
-        recommendations = recommendation_eval(index, folder)
+        recommendations = recommendation_eval(index, folder) if lang in (None, "en") else {}
+        explained = explain_misses(index, queries, qrels) if explain else None
     finally:
         index.close()
-    return {
-        "dataset": "domain",
+    result = {
+        "dataset": folder.name,
+        "language": lang or "en",
         "queries": len(queries),
         "judgments": sum(len(r) for r in qrels.values()),
         "model": settings.model,
         "build": index.build_id,
         "modes": metrics,
         "recommendations": recommendations,
+    }
+    if explained is not None:
+        result["explain"] = explained
+    return result
+
+
+def translated_questions(folder: Path, lang: str) -> dict[str, str]:
+    """The questions of a set in one of its translations (translations/queries.<lang>.jsonl)."""
+    translations = load_translations(folder)
+    if lang not in translations:
+        have = ", ".join(["en", *translations]) or "en only"
+        raise NotFoundError(
+            f"{folder} has no translation into {lang!r}",
+            f"choose one of: {have} (files {folder}/translations/queries.<lang>.jsonl)",
+        )
+    return translations[lang]
+
+
+EXPLAIN_TOP = (
+    10  # a relevant practice outside the first EXPLAIN_TOP of the hybrid ranking is missed
+)
+EXPLAINED_LEGS = ("dense", "lexical", "taxonomy")
+
+
+def explain_misses(
+    index: Index,
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    top: int = EXPLAIN_TOP,
+) -> list[dict[str, Any]]:
+    """For each question, weakest first: its hybrid nDCG@10, the taxonomy terms understood in it, and the
+    relevant practices (grade 1 or more, highest grade first) missing from the hybrid's first `top`, with the
+    rank each leg and the fusion gave them (None: not returned). What a ranking change should look at."""
+    import ir_measures
+    from ir_measures import nDCG
+
+    runs: dict[str, dict[str, float]] = {}
+    found: dict[str, Retrieval] = {}
+    for qid, text in queries.items():
+        query = SearchQuery(text[:MAX_QUERY_CHARS], k=DEPTH, mode="hybrid")
+        found[qid] = retrieve(index, query, max(index.ranking.candidates, DEPTH))
+        ranked = found[qid].fused[:DEPTH]
+        runs[qid] = {rid: float(len(ranked) - i) for i, (rid, _) in enumerate(ranked)}
+    per_question = {
+        m.query_id: float(m.value) for m in ir_measures.iter_calc([nDCG @ 10], qrels, runs)
+    }
+    out = [
+        _explained(qid, queries[qid], per_question.get(qid, 0.0), found[qid], qrels[qid], top)
+        for qid in queries
+        if qid in qrels
+    ]
+    return sorted(out, key=lambda q: (q["nDCG@10"], q["id"]))
+
+
+def _explained(
+    qid: str, text: str, ndcg: float, found: Retrieval, judged: dict[str, int], top: int
+) -> dict[str, Any]:
+    """One question's entry of explain_misses."""
+    fused = fusion.ranks([rid for rid, _ in found.fused])
+    legs = {leg: fusion.ranks(found.legs.get(leg, [])) for leg in EXPLAINED_LEGS}
+    relevant = sorted((p for p, g in judged.items() if g >= 1), key=lambda p: (-judged[p], p))
+    missed = [
+        {
+            "id": pid,
+            "grade": judged[pid],
+            "hybrid": fused.get(pid),
+            **{leg: legs[leg].get(pid) for leg in EXPLAINED_LEGS},
+        }
+        for pid in relevant
+        if fused.get(pid, top + 1) > top
+    ]
+    return {
+        "id": qid,
+        "text": text,
+        "language": found.language,
+        "nDCG@10": round(ndcg, 4),
+        "understood": found.understood,
+        "relevant": len(relevant),
+        "missed": missed,
     }
 
 

@@ -118,17 +118,22 @@ class Index:
     ) -> tuple[np.ndarray, np.ndarray]:
         """From passage hits (best first): the positions (in `practice_ids`) of the practices in order of their
         best passage, and that passage's similarity."""
-        table, _ = self._owner_table
-        inside = ids < len(table)
-        ids, scores = ids[inside], scores[inside]
-        owner = table[ids]
-        keep = owner >= 0
-        scores, owner = scores[keep], owner[keep]
+        owner, scores = self.passage_owners(ids, scores)
         # first occurrence = best passage of each practice
         _, first = np.unique(owner, return_index=True)
         first.sort()
         first = first[:depth]
         return owner[first], scores[first]
+
+    def passage_owners(self, ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Passage hits (best first) as the position (in `practice_ids`) of the practice each belongs to, and
+        its similarity; hits that are no practice's passage are left out."""
+        table, _ = self._owner_table
+        inside = ids < len(table)
+        ids, scores = ids[inside], scores[inside]
+        owner = table[ids]
+        keep = owner >= 0
+        return owner[keep], scores[keep]
 
     @property
     def practice_ids(self) -> list[str]:

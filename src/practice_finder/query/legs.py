@@ -4,7 +4,7 @@ question in another language borrows from English text (the taxonomy's labels, f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -28,10 +28,11 @@ DENSE_SCORING = ("max", "record", "passages")
 def dense_leg(
     index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | None, scoring: str = "max"
 ) -> list[str]:
-    """Practices ranked by their best-matching vector, relative to the other candidates in their language.
+    """Practices ranked by their best-matching vectors, relative to the other candidates in their language.
 
-    scoring: "max" takes the best of the whole-record vector and the passage vectors; "record" and
-    "passages" use one kind only (kept for tuning; see docs/benchmarks.md#hybrid-settings).
+    scoring: "max" pools the whole-record vector and the passage vectors (the best and the next, see
+    pooled_per_practice); "record" and "passages" take the best vector of one kind only (kept for tuning;
+    see docs/benchmarks.md#hybrid-settings).
     """
     if scoring != "max":
         whole = index.whole_record_passages
@@ -40,10 +41,47 @@ def dense_leg(
     found = vectors.search_arrays(
         index.vectors["practice"], qvec, depth * PASSAGES_PER_RECORD, allowed
     )
-    positions, similarity = index.best_per_practice(*found, depth)
+    if scoring == "max":
+        positions, similarity = pooled_per_practice(*index.passage_owners(*found), depth)
+    else:
+        positions, similarity = index.best_per_practice(*found, depth)
     order = by_language_calibrated(index.practice_language_codes[positions], similarity)
     names = index.practice_ids
     return [names[i] for i in positions[order]]
+
+
+# A practice's evidence: its best vector, plus POOL_WEIGHT times the mean similarity of its next
+# POOLED_VECTORS - 1 vectors. A practice that answers the question in more than one passage beats one
+# with a single passage that happens to come close (docs/benchmarks.md#passage-pooling).
+POOLED_VECTORS = 2
+POOL_WEIGHT = 0.5
+
+
+def pooled_per_practice(
+    owner: np.ndarray, similarity: np.ndarray, depth: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """From passage hits (best first: the practice position each belongs to and its similarity), the
+    `depth` best practices by pooled similarity (see POOL_WEIGHT), best first, with that similarity.
+
+    A vector of the practice that is not among the hits is below all of them: it counts as the lowest
+    similarity found."""
+    if not len(owner):
+        return owner, similarity.astype(np.float64)
+    similarity = similarity.astype(np.float64)
+    order = np.lexsort((-similarity, owner))  # by practice, then best first within it
+    owner, similarity = owner[order], similarity[order]
+    practices, starts, counts = np.unique(owner, return_index=True, return_counts=True)
+    rank = np.arange(len(owner)) - np.repeat(starts, counts)  # 0 = the practice's best vector
+    best = similarity[starts]
+    nearby = (rank > 0) & (rank < POOLED_VECTORS)
+    found = np.bincount(
+        np.searchsorted(practices, owner[nearby]), similarity[nearby], len(practices)
+    )
+    missing = (POOLED_VECTORS - 1) - np.minimum(counts - 1, POOLED_VECTORS - 1)
+    rest = (found + missing * similarity.min()) / (POOLED_VECTORS - 1)
+    pooled = best + POOL_WEIGHT * rest
+    keep = np.argsort(-pooled, kind="stable")[:depth]
+    return practices[keep], pooled[keep]
 
 
 MIN_LANGUAGE_GROUP = 3  # candidates of one language needed to estimate its own offset
@@ -217,6 +255,16 @@ TAG_WEIGHTS = {
 TEXT_TAG_FACTOR = 0.5
 
 
+def centrality(
+    pairs: Sequence[tuple[str, str]], mentions: Mapping[tuple[str, str], int]
+) -> list[float]:
+    """How central each term is to the question: its mentions over those of the most mentioned term (1 when
+    the question's mentions are unknown). A term the question keeps coming back to is its subject; one
+    named once in a long question among others it returns to is a passing word, and weighs less."""
+    most = max((mentions.get(pair, 1) for pair in pairs), default=1)
+    return [mentions.get(pair, 1) / most for pair in pairs]
+
+
 def taxonomy_leg(
     index: Index,
     understood: dict[str, list[str]],
@@ -224,13 +272,17 @@ def taxonomy_leg(
     params: list[Any],
     depth: int,
     tiebreak: Sequence[str] = (),
+    mentions: Mapping[tuple[str, str], int] | None = None,
 ) -> list[str]:
-    """Practices ranked by the weight of the query's taxonomy terms they carry (ties: by the dense order)."""
+    """Practices ranked by the weight of the query's taxonomy terms they carry, each weighed by its
+    centrality in the question (`mentions`: how often the question mentions each (vocabulary, term));
+    ties: by the dense order."""
     pairs = list(
         dict.fromkeys((vocab, term) for vocab, terms in understood.items() for term in terms)
     )
     if not pairs:
         return []
+    central = dict(zip(pairs, centrality(pairs, mentions or {}), strict=True))
     allowed = (
         {row[0] for row in index.db.execute(f"select p.id from practices p where {where}", params)}
         if where
@@ -238,7 +290,7 @@ def taxonomy_leg(
     )
     scores: dict[str, float] = {}
     for vocab, term in pairs:
-        weight = TAG_WEIGHTS.get(vocab, 0.0)
+        weight = TAG_WEIGHTS.get(vocab, 0.0) * central[(vocab, term)]
         for rid, declared in index.practice_tags.get((vocab, term), ()):
             if allowed is None or rid in allowed:
                 scores[rid] = scores.get(rid, 0.0) + weight * (1.0 if declared else TEXT_TAG_FACTOR)

@@ -205,8 +205,9 @@ def retrieve(
         legs["lexical"] = lexical
     if query.mode == "hybrid" and understood and taxonomy:
         started = time.perf_counter()
+        mentions = {(hit.vocabulary, hit.term): hit.count for hit in reading.hits}
         legs["taxonomy"] = taxonomy_leg(
-            index, understood, where, params, depth, legs.get("dense", [])
+            index, understood, where, params, depth, legs.get("dense", []), mentions
         )
         timings["taxonomy"] = _ms(started)
     weights = LEG_WEIGHTS_OTHER_LANGUAGE if text_lang != "en" else None
