@@ -1,0 +1,103 @@
+"""What the question's path costs in one process: the encoder's threads spinning or sleeping, and the
+question encoded while it is read or before.
+
+    .venv/bin/python scripts/bench_question_path.py --index indexes [--rounds 5] [--json out.json]
+
+Opens the current build of `--index` once and runs the 56 domain questions (English, and the Latvian
+translations) through `search` in four variants, in alternating rounds so a machine slowing down hits
+them alike: the service's way (the question handed to the index's encoder threads while the calling
+thread reads it and runs the lexical leg; an ONNX Runtime session that sleeps between runs), the
+question encoded first on the calling thread, the session spinning, and both. Prints each variant's
+median of the per-round medians and its ratio to the service's way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from concurrent.futures import Future
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from practice_finder import Settings, load_embedder, open_index
+from practice_finder.build import onnx_encoder, versions
+from practice_finder.evaluation.relevance import load_domain, load_translations
+from practice_finder.query.handle import Index
+from practice_finder.query.search import SearchQuery, search
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def encode_first(index: Index, text: str) -> Future[Any]:
+    """The question encoded on the calling thread before anything else (what the service did before)."""
+    done: Future[Any] = Future()
+    done.set_result(index.admission.encode([text], kind="query")[0])
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", type=Path, default=ROOT / "indexes")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    build = versions.current_build(args.index)
+    if build is None:
+        raise SystemExit(f"no build in {args.index}: run `practice-finder ingest` first")
+    model = versions.read_manifest(build).model.name
+    index = open_index(Settings(index_dir=args.index, model=model), partial(load_embedder, model))
+    embedder: Any = index.admission.inner
+    if not isinstance(embedder, onnx_encoder.OnnxEmbedder):
+        raise SystemExit("the build's questions are not encoded with ONNX Runtime")
+    sleeping = embedder.session
+    spinning = onnx_encoder._session(Path(sleeping._model_path), 0, spinning=True)
+    english = list(load_domain(ROOT / "eval/domain")[0].values())
+    latvian = list(load_translations(ROOT / "eval/domain")["lv"].values())
+    variants = {
+        "service (encode while reading, sleeping session)": (sleeping, True),
+        "encode first, sleeping session": (sleeping, False),
+        "encode while reading, spinning session": (spinning, True),
+        "encode first, spinning session (before)": (spinning, False),
+    }
+    overlapped = Index.encode_soon
+    seen: dict[str, dict[str, list[float]]] = {v: {"en": [], "lv": []} for v in variants}
+    for questions in (english, latvian):  # warm both sessions and caches
+        for text in questions[:8]:
+            search(index, SearchQuery(text=text))
+    for turn in range(args.rounds):
+        order = list(variants) if turn % 2 == 0 else list(reversed(variants))
+        for name in order:
+            session, overlap = variants[name]
+            embedder.session = session
+            Index.encode_soon = overlapped if overlap else encode_first  # type: ignore[method-assign]
+            for lang, questions in (("en", english), ("lv", latvian)):
+                times = []
+                for text in questions:
+                    started = time.perf_counter()
+                    search(index, SearchQuery(text=text))
+                    times.append((time.perf_counter() - started) * 1000)
+                seen[name][lang].append(statistics.median(times))
+    Index.encode_soon = overlapped  # type: ignore[method-assign]
+    base = next(iter(variants))
+    result: dict[str, Any] = {"model": model, "build": build.name, "rounds": args.rounds}
+    for name in variants:
+        result[name] = {
+            lang: {
+                "median_ms": round(statistics.median(seen[name][lang]), 2),
+                "ratio_to_service": round(
+                    statistics.median(seen[name][lang]) / statistics.median(seen[base][lang]), 2
+                ),
+            }
+            for lang in ("en", "lv")
+        }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
