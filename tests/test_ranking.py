@@ -313,3 +313,16 @@ def test_a_term_named_once_among_terms_the_question_returns_to_weighs_less() -> 
     mentions = {("challenges", "loneliness"): 3, ("assets", "library"): 1}
     assert legs.centrality(pairs, mentions) == [1.0, 1 / 3, 1 / 3]
     assert legs.centrality(pairs, {}) == [1.0, 1.0, 1.0]
+
+
+def test_fused_dense_leg_fuses_the_record_and_passage_rankings(minilm_index: Index) -> None:
+    """scoring="fused": the whole-record ranking and the best-passage ranking, each calibrated, fused by rank
+    (their cosines are on different scales: a 200-word text against a 70-word passage)."""
+    index = minilm_index
+    qvec = index.embedder.encode(["volunteers running a village library"], kind="query")[0]
+    record = legs.dense_leg(index, qvec, 40, None, "record")
+    passages = legs.dense_leg(index, qvec, 40, None, "passages")
+    got = legs.dense_leg(index, qvec, 40, None, "fused")
+    fused = reference_rrf({"record": record, "passages": passages}, fusion.DEFAULT_RRF_K, None)
+    assert got == [rid for rid, _ in fused][:40]
+    assert set(got) <= set(record) | set(passages) and len(got) == 40

@@ -19,6 +19,11 @@ from pathlib import Path
 from practice_finder.errors import PracticeFinderError
 from practice_finder.models import Corpus, Practice, Tags, Taxonomy
 
+# BEIR's datasets are English, questions and documents alike: the documents are stored as English and the
+# questions are searched as a page in English would send them (a claim such as "TMEM27 is a marker for beta
+# cells" is mostly gene names, which the language detector alone may read as Swedish).
+LANGUAGE = "en"
+
 
 @dataclass
 class Dataset:
@@ -93,7 +98,7 @@ def as_corpus(data: Dataset) -> Corpus:
             success_factors="",
             budget_band="unknown",
             resources="",
-            language="en",
+            language=LANGUAGE,
             source=f"beir:{data.name}",
         )
         for doc_id, (title, text) in data.docs.items()

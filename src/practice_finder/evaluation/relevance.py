@@ -48,16 +48,18 @@ def run_queries(
     taxonomy: bool = True,
     feedback: bool = True,
     dictionaries: bool = True,
+    language: str | None = None,
 ) -> tuple[dict[str, dict[str, float]], list[float]]:
     """The ranking of every query in one mode, and the time each query took (ms).
 
-    `rrf_k` and `candidates` override the index's ranking settings (PF_RRF_K, PF_CANDIDATES)."""
+    `rrf_k` and `candidates` override the index's ranking settings (PF_RRF_K, PF_CANDIDATES); `language`
+    is the language the questions are known to be written in, passed as a page passes its own."""
     candidates = index.ranking.candidates if candidates is None else candidates
     runs: dict[str, dict[str, float]] = {}
     times: list[float] = []
     for qid, text in queries.items():
         started = time.perf_counter()
-        query = SearchQuery(text[:MAX_QUERY_CHARS], k=depth, mode=mode)
+        query = SearchQuery(text[:MAX_QUERY_CHARS], k=depth, mode=mode, language_prior=language)
         found = retrieve(
             index,
             query,
@@ -105,6 +107,7 @@ def evaluate(
     rrf_k: int | None = None,
     candidates: int | None = None,
     dense_scoring: str = "max",
+    language: str | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode in modes:
@@ -120,6 +123,7 @@ def evaluate(
             taxonomy=mode != HYBRID_WITHOUT_TAXONOMY,
             feedback=mode != HYBRID_WITHOUT_FEEDBACK,
             dictionaries=mode != HYBRID_WITHOUT_DICTIONARIES,
+            language=language,
         )
         out[mode] = {**score(qrels, runs), "median_ms": round(statistics.median(times), 2)}
     return out
@@ -148,7 +152,7 @@ def beir_eval(
         ingest_s = time.perf_counter() - started
         index = open_index(run_settings, make_embedder)
         try:
-            metrics = evaluate(index, data.queries, data.qrels, modes)
+            metrics = evaluate(index, data.queries, data.qrels, modes, language=beir.LANGUAGE)
         finally:
             index.close()
     result: dict[str, Any] = {

@@ -22,7 +22,7 @@ PASSAGES_PER_RECORD = (
 )
 
 
-DENSE_SCORING = ("max", "record", "passages")
+DENSE_SCORING = ("max", "record", "passages", "fused")
 
 
 def dense_leg(
@@ -31,9 +31,14 @@ def dense_leg(
     """Practices ranked by their best-matching vectors, relative to the other candidates in their language.
 
     scoring: "max" pools the whole-record vector and the passage vectors (the best and the next, see
-    pooled_per_practice); "record" and "passages" take the best vector of one kind only (kept for tuning;
-    see docs/benchmarks.md#hybrid-settings).
+    pooled_per_practice); "record" and "passages" take the best vector of one kind only; "fused" fuses
+    those two rankings by rank (kept for tuning; see docs/benchmarks.md#hybrid-settings).
     """
+    if scoring == "fused":
+        ranked = {
+            kind: dense_leg(index, qvec, depth, allowed, kind) for kind in ("record", "passages")
+        }
+        return [rid for rid, _ in fusion.reciprocal_rank_fusion(ranked)][:depth]
     if scoring != "max":
         whole = index.whole_record_passages
         pool = allowed if allowed is not None else list(index.practice_of_passage)
