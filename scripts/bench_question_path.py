@@ -1,14 +1,11 @@
-"""What the question's path costs in one process: the encoder's threads spinning or sleeping, and the
-question encoded while it is read or before.
+"""What a search costs in one process with the query encoder's ONNX Runtime session sleeping between
+runs (the service's setting) or spinning (ONNX Runtime's default).
 
     .venv/bin/python scripts/bench_question_path.py --index indexes [--rounds 5] [--json out.json]
 
 Opens the current build of `--index` once and runs the 56 domain questions (English, and the Latvian
-translations) through `search` in four variants, in alternating rounds so a machine slowing down hits
-them alike: the service's way (the question handed to the index's encoder threads while the calling
-thread reads it and runs the lexical leg; an ONNX Runtime session that sleeps between runs), the
-question encoded first on the calling thread, the session spinning, and both. Prints each variant's
-median of the per-round medians and its ratio to the service's way.
+translations) through `search` with each session, in alternating rounds so a machine slowing down
+hits both alike. Prints each one's median of the per-round medians and its ratio to the service's.
 """
 
 from __future__ import annotations
@@ -17,7 +14,6 @@ import argparse
 import json
 import statistics
 import time
-from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,17 +21,9 @@ from typing import Any
 from practice_finder import Settings, load_embedder, open_index
 from practice_finder.build import onnx_encoder, versions
 from practice_finder.evaluation.relevance import load_domain, load_translations
-from practice_finder.query.handle import Index
 from practice_finder.query.search import SearchQuery, search
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def encode_first(index: Index, text: str) -> Future[Any]:
-    """The question encoded on the calling thread before anything else (what the service did before)."""
-    done: Future[Any] = Future()
-    done.set_result(index.admission.encode([text], kind="query")[0])
-    return done
 
 
 def main() -> None:
@@ -56,13 +44,7 @@ def main() -> None:
     spinning = onnx_encoder._session(Path(sleeping._model_path), 0, spinning=True)
     english = list(load_domain(ROOT / "eval/domain")[0].values())
     latvian = list(load_translations(ROOT / "eval/domain")["lv"].values())
-    variants = {
-        "service (encode while reading, sleeping session)": (sleeping, True),
-        "encode first, sleeping session": (sleeping, False),
-        "encode while reading, spinning session": (spinning, True),
-        "encode first, spinning session (before)": (spinning, False),
-    }
-    overlapped = Index.encode_soon
+    variants = {"sleeping (the service)": sleeping, "spinning": spinning}
     seen: dict[str, dict[str, list[float]]] = {v: {"en": [], "lv": []} for v in variants}
     for questions in (english, latvian):  # warm both sessions and caches
         for text in questions[:8]:
@@ -70,9 +52,7 @@ def main() -> None:
     for turn in range(args.rounds):
         order = list(variants) if turn % 2 == 0 else list(reversed(variants))
         for name in order:
-            session, overlap = variants[name]
-            embedder.session = session
-            Index.encode_soon = overlapped if overlap else encode_first  # type: ignore[method-assign]
+            embedder.session = variants[name]
             for lang, questions in (("en", english), ("lv", latvian)):
                 times = []
                 for text in questions:
@@ -80,7 +60,6 @@ def main() -> None:
                     search(index, SearchQuery(text=text))
                     times.append((time.perf_counter() - started) * 1000)
                 seen[name][lang].append(statistics.median(times))
-    Index.encode_soon = overlapped  # type: ignore[method-assign]
     base = next(iter(variants))
     result: dict[str, Any] = {"model": model, "build": build.name, "rounds": args.rounds}
     for name in variants:

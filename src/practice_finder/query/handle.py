@@ -6,7 +6,6 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -76,25 +75,10 @@ class Index:
         self.taxonomy = taxonomy
         self._cards = CardCache()
         self.card_capacity = self._cards.capacity
-        self._encoders: ThreadPoolExecutor | None = None
 
     @property
     def build_id(self) -> str:
         return self.manifest.build_id
-
-    # Questions encoded at once; more wait in line (ONNX Runtime runs one session from several threads).
-    ENCODER_THREADS = 4
-
-    def encode_soon(self, text: str) -> Future[np.ndarray]:
-        """A question's vector, encoded on the index's encoder threads while the caller goes on (the
-        encoder releases the GIL, so reading the question and the lexical leg run meanwhile)."""
-        with self._lock:
-            if self._encoders is None:
-                self._encoders = ThreadPoolExecutor(
-                    self.ENCODER_THREADS, thread_name_prefix="pf-encode"
-                )
-            pool = self._encoders
-        return pool.submit(lambda: self.admission.encode([text], kind="query")[0])
 
     @cached_property
     def practice_of_passage(self) -> dict[int, str]:
@@ -261,9 +245,6 @@ class Index:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
-            if self._encoders is not None:
-                self._encoders.shutdown(wait=False)
-                self._encoders = None
 
 
 def check_manifest(manifest: Manifest, settings: Settings, build: Path) -> None:
