@@ -90,3 +90,15 @@ class CorpusError(PracticeFinderError):
         self.problems = problems
         files = len({p.path for p in problems})
         super().__init__(f"{len(problems)} problem(s) in {files} corpus file(s)")
+
+
+class ImportFileError(CorpusError):
+    """A file to import has problems; every one is listed by row and column, and nothing was written."""
+
+    hint = "correct the rows named above and import the file again (check it first with --dry-run)"
+
+    def __init__(self, problems: list[RecordProblem], name: str) -> None:
+        super().__init__(problems)
+        rows = len({p.path for p in problems})
+        self.message = f"{len(problems)} problem(s) in {rows} row(s) of {name}; nothing was written"
+        self.args = (self.message,)

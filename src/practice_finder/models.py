@@ -26,6 +26,10 @@ VOCABULARIES = ("challenges", "assets", "themes", "target_groups", "participatio
 BUDGET_BANDS = ("under-10k", "10k-50k", "50k-250k", "over-250k", "unknown")
 SETTLEMENT_TYPES = ("urban", "town", "rural")
 PLAN_STATUSES = ("draft", "submitted", "adopted")
+# Who to ask about a practice or a town. Kept in the corpus and the write log for the programme's staff;
+# published (on the record's page only) when `contact_consent` is true; never in the search text, the
+# public API or the public exports (see docs/reliability.md#contacts).
+CONTACT_FIELDS = ("contact_person", "contact_email", "contact_website", "contact_consent")
 
 
 class Term(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,6 +115,10 @@ class Practice(msgspec.Struct, frozen=True, kw_only=True):
     city: str | None = None
     partners: tuple[str, ...] = ()
     basis: str | None = None
+    contact_person: str | None = None
+    contact_email: str | None = None
+    contact_website: str | None = None
+    contact_consent: bool = False
     path: str = ""
 
     def sections(self) -> list[tuple[str, str]]:
@@ -139,6 +147,10 @@ class City(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     languages: tuple[str, ...] = ()
     pearl_year: int | None = None
+    contact_person: str | None = None
+    contact_email: str | None = None
+    contact_website: str | None = None
+    contact_consent: bool = False
     path: str = ""
 
     def sections(self) -> list[tuple[str, str]]:
@@ -180,10 +192,30 @@ Record = Practice | City | Plan
 
 
 def record_data(record: Record) -> dict[str, Any]:
-    """The record as plain data, without where its file lies."""
+    """The record as plain data, without where its file lies (and without contact fields left empty,
+    so that a record without a contact has the same digest as before contacts existed)."""
     data: dict[str, Any] = msgspec.to_builtins(record)
     data.pop("path", None)
+    for name in CONTACT_FIELDS:
+        if name in data and not data[name]:
+            del data[name]
     return data
+
+
+def has_contact(record: Record) -> bool:
+    """Whether the record names a contact at all (consented or not)."""
+    return any(getattr(record, name, None) for name in CONTACT_FIELDS[:3])
+
+
+def public_contact(record: Record) -> dict[str, str] | None:
+    """The contact a record's page may show: person, e-mail and website, only with consent to publish."""
+    if not getattr(record, "contact_consent", False) or not has_contact(record):
+        return None
+    return {
+        name.removeprefix("contact_"): value
+        for name in CONTACT_FIELDS[:3]
+        if (value := getattr(record, name, None))
+    }
 
 
 def record_digest(record: Record) -> str:

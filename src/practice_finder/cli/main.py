@@ -258,6 +258,96 @@ def serve(host: str | None, port: int | None, workers: int, index_dir: Path | No
     )
 
 
+state_option = click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="State folder holding the write log [default: state/, env PF_STATE_DIR].",
+)
+kind_option = click.option(
+    "--kind",
+    type=click.Choice(["practices", "cities", "plans"]),
+    default=None,
+    help="The kind of record: a CSV or JSONL file holds one [default: practices]; "
+    "for an XLSX workbook, only this sheet [default: every sheet].",
+)
+
+
+@cli.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@kind_option
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@corpus_option
+@state_option
+@json_option
+def import_(
+    file: Path,
+    kind: str | None,
+    dry_run: bool,
+    corpus_dir: Path | None,
+    state_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Add or replace records from a CSV, XLSX or JSONL file: all rows or none, through the write log
+    (a running service re-indexes by itself)."""
+    from practice_finder.corpus.catalog import KINDS, Catalog
+    from practice_finder.corpus.staff_files import import_file
+
+    settings = _settings(corpus_dir=corpus_dir, state_dir=state_dir)
+    catalog = Catalog(settings.corpus_dir, settings.state_dir)
+    report = import_file(catalog, file, KINDS[kind] if kind else None, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(report), indent=2))
+        return
+    from practice_finder.cli.report import import_text
+
+    click.echo(import_text(report))
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "jsonl"]),
+    default="xlsx",
+    show_default=True,
+)
+@kind_option
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="File to write [default: standard output; needed for xlsx].",
+)
+@corpus_option
+@state_option
+def export(
+    fmt: str,
+    kind: str | None,
+    output: Path | None,
+    corpus_dir: Path | None,
+    state_dir: Path | None,
+) -> None:
+    """Write every record, writes not yet indexed and contacts included, as a file for staff to edit
+    and import again (XLSX: one sheet per kind; CSV and JSONL: one kind)."""
+    from practice_finder.corpus.catalog import KINDS, Catalog
+    from practice_finder.corpus.staff_files import export_file
+    from practice_finder.models import RECORD_TYPES
+
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("an xlsx workbook needs --output FILE.xlsx")
+    settings = _settings(corpus_dir=corpus_dir, state_dir=state_dir)
+    catalog = Catalog(settings.corpus_dir, settings.state_dir)
+    kinds = [KINDS[kind]] if kind else list(RECORD_TYPES) if fmt == "xlsx" else ["practice"]
+    data = export_file(catalog, fmt, kinds)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        return
+    output.write_bytes(data)
+    click.echo(f"Wrote {output} ({len(data):,} bytes).", err=True)
+
+
 @cli.command()
 def key() -> None:
     """Make a new API key: give the key to the client, put the digest in PF_ADMIN_KEYS or PF_READ_KEYS."""

@@ -153,3 +153,26 @@ def eval_text(result: dict[str, Any]) -> str:
         lines += ["", "published nDCG@10 on this dataset:"]
         lines += [f"  {name:<38}{value:.4f}" for name, value in result["reference_ndcg@10"].items()]
     return "\n".join(lines)
+
+
+def import_text(report: Any) -> str:
+    """What an import did, kind by kind."""
+    lines = [
+        f"{report.file}: checked; nothing written (dry run)"
+        if report.dry_run
+        else f"{report.file}: imported"
+    ]
+    for what in ("added", "changed", "unchanged"):
+        counts: dict[str, int] = getattr(report, what)
+        if counts:
+            parts = ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+            lines.append(f"  {what if what != 'unchanged' else 'left unchanged'}: {parts}")
+    if not any((report.added, report.changed, report.unchanged)):
+        lines.append("  no records in the file")
+    if report.last_seq is not None:
+        lines.append(
+            f"  write log entries {report.first_seq}..{report.last_seq}; a running service re-indexes them"
+        )
+    elif not report.dry_run:
+        lines.append("  nothing changed, nothing logged")
+    return "\n".join(lines)

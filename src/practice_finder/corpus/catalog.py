@@ -10,7 +10,7 @@ and is checked by the same code as a corpus file, so it gets the same errors.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from practice_finder.corpus import folder, schema
 from practice_finder.corpus.write_log import LOG, Entry, WriteLog, WriteResult
 from practice_finder.errors import ConflictError, CorpusError, NotFoundError, RecordProblem
 from practice_finder.models import (
+    CONTACT_FIELDS,
     PLAN_SECTIONS,
     RECORD_TYPES,
     TABLES,
@@ -31,6 +32,7 @@ from practice_finder.models import (
     Record,
     Taxonomy,
     record_digest,
+    record_type,
 )
 
 COLLECTIONS = TABLES  # record type -> its API collection (/v1/practices)
@@ -113,8 +115,13 @@ def payload_of(record: Record) -> dict[str, Any]:
         data["sections"] = {key: data.pop(key) for key in schema.PRACTICE_SECTIONS}
     elif isinstance(record, Plan):
         data["sections"] = dict(data.pop("body"))
-    drop = {"languages": (), "partners": (), "pearl_year": None, "basis": None, "city": None}
-    return {k: v for k, v in data.items() if not (k in drop and v in ([], None))}
+    drop = {"languages", "partners", "pearl_year", "basis", "city", *CONTACT_FIELDS}
+    return {k: v for k, v in data.items() if not (k in drop and v in ([], None, False))}
+
+
+def without_contact(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's JSON as the public may read it: every contact field left out, consented or not."""
+    return {k: v for k, v in payload.items() if k not in CONTACT_FIELDS}
 
 
 # -- the corpus with the log laid over it ----------------------------------------------------
@@ -217,6 +224,29 @@ class Catalog:
             seq = self.log.append(conn, kind, record.id, "put", payload_of(record), digest)
         return WriteResult(kind, record.id, "put", seq, created=before is None, changed=True)
 
+    def put_many(
+        self, rows: Iterable[tuple[str, Mapping[str, Any], str]], *, dry_run: bool = False
+    ) -> list[WriteResult]:
+        """Validate and log many records (kind, payload, where it came from) as one transaction: all of
+        them, or none when any is invalid, in which case CorpusError lists every problem by its `where`.
+        A record equal to the stored one is not logged again. `dry_run` checks everything, logs nothing."""
+        base = self.base()
+        records, problems = _checked_rows(rows, base.taxonomy)
+        with self.log.transaction() as conn:
+            entries = self.log.latest(conn)
+            merged = overlay(base, entries, check=False)
+            results, changed = _compare(base, entries, records)
+            problems.extend(_links_after(merged, [r for r, _ in changed]))
+            if problems:
+                raise CorpusError(problems)
+            for record, digest in [] if dry_run else changed:
+                kind = record_type(record)
+                seq = self.log.append(conn, kind, record.id, "put", payload_of(record), digest)
+                results[(kind, record.id)] = msgspec.structs.replace(
+                    results[(kind, record.id)], seq=seq
+                )
+        return list(results.values())
+
     def delete(self, kind: str, record_id: str) -> WriteResult:
         base = self.base()
         with self.log.transaction() as conn:
@@ -236,10 +266,66 @@ class Catalog:
             seq = self.log.append(conn, kind, record_id, "delete", None, None)
         return WriteResult(kind, record_id, "delete", seq, created=False, changed=True)
 
-    def export(self, kind: str) -> Iterator[dict[str, Any]]:
-        """Every record of one kind as the API accepts it, pending writes included, in id order."""
+    def export(self, kind: str, *, contacts: bool = False) -> Iterator[dict[str, Any]]:
+        """Every record of one kind as the API accepts it, pending writes included, in id order; the
+        contact fields only when `contacts` (for the programme's staff, never for the public)."""
         merged, _ = self.current()
-        return (payload_of(r) for r in merged.of_kind(kind))
+        payloads = (payload_of(r) for r in merged.of_kind(kind))
+        return payloads if contacts else (without_contact(p) for p in payloads)
+
+
+def _checked_rows(
+    rows: Iterable[tuple[str, Mapping[str, Any], str]], taxonomy: Taxonomy
+) -> tuple[list[Record], list[RecordProblem]]:
+    """Each row checked like a corpus file, its problems filed under its `where`; ids unique per kind."""
+    records: list[Record] = []
+    problems: list[RecordProblem] = []
+    first: dict[tuple[str, str], str] = {}
+    for kind, payload, where in rows:
+        try:
+            record = record_from_payload(kind, payload, taxonomy, where=where)
+        except CorpusError as exc:
+            problems.extend(exc.problems)
+            continue
+        seen = first.setdefault((kind, record.id), where)
+        if seen != where:
+            problems.append(RecordProblem(where, "id", f"{record.id!r} is already in {seen}"))
+            continue
+        records.append(msgspec.structs.replace(record, path=where))
+    return records, problems
+
+
+def _compare(
+    base: Corpus, entries: Mapping[tuple[str, str], Entry], records: list[Record]
+) -> tuple[dict[tuple[str, str], WriteResult], list[tuple[Record, str]]]:
+    """What each record would do (created, changed or not) and the records to log with their digests."""
+    results: dict[tuple[str, str], WriteResult] = {}
+    changed: list[tuple[Record, str]] = []
+    for record in records:
+        kind = record_type(record)
+        before = _existing(base, entries, kind, record.id)
+        digest = record_digest(record)
+        same = before is not None and record_digest(before) == digest
+        seq = entries[(kind, record.id)].seq if same and (kind, record.id) in entries else 0
+        results[(kind, record.id)] = WriteResult(
+            kind, record.id, "put", seq, created=before is None, changed=not same
+        )
+        if not same:
+            changed.append((record, digest))
+    return results, changed
+
+
+def _links_after(merged: Corpus, records: list[Record]) -> list[RecordProblem]:
+    """The corpus's link rules on the corpus as it would be with `records` put into it."""
+    if not records:
+        return []
+    kinds: dict[str, dict[str, Any]] = {
+        kind: {r.id: r for r in merged.of_kind(kind)} for kind in RECORD_TYPES
+    }
+    for record in records:
+        kinds[record_type(record)][record.id] = record
+    after = Corpus(merged.taxonomy, *(tuple(kinds[k].values()) for k in RECORD_TYPES))
+    return link_problems(after)
 
 
 def _existing(

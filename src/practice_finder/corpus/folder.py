@@ -14,6 +14,7 @@ from practice_finder.corpus import schema
 from practice_finder.errors import CorpusError, RecordProblem
 from practice_finder.languages import TAXONOMY_LANGUAGES
 from practice_finder.models import (
+    CONTACT_FIELDS,
     PLAN_SECTIONS,
     RECORD_KINDS,
     VOCABULARIES,
@@ -260,8 +261,15 @@ def build_practice(
         city=meta.get("city"),
         partners=tuple(meta.get("partners") or ()),
         basis=meta.get("basis"),
+        **_contact(meta),
         path=str(path),
     )
+
+
+def _contact(meta: dict[str, Any]) -> dict[str, Any]:
+    """The contact fields as given (checked by schema.contact_fields); consent only when stated."""
+    found: dict[str, Any] = {name: meta.get(name) for name in CONTACT_FIELDS[:3]}
+    return {**found, "contact_consent": meta.get("contact_consent") is True}
 
 
 def build_city(
@@ -293,6 +301,7 @@ def build_city(
         description=description,
         languages=tuple(meta.get("languages") or ()),
         pearl_year=meta.get("pearl_year"),
+        **_contact(meta),
         path=str(path),
     )
 

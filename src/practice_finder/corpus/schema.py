@@ -159,6 +159,7 @@ def practice_fields(taxonomy: Taxonomy) -> list[Field]:
         Field("country", COUNTRY),
         Field("population", _int_between(100, 3_000_000)),
         Field("years", _years),
+        *contact_fields(),
         *_tag_fields(taxonomy, tags),
         Field("summary", _text),
         Field("budget_band", _one_of(BUDGET_BANDS, "budget band")),
@@ -181,6 +182,7 @@ def city_fields(taxonomy: Taxonomy) -> list[Field]:
         Field("lat", _float_between(49.0, 71.5)),
         Field("lon", _float_between(4.0, 32.0)),
         Field("settlement_type", _one_of(SETTLEMENT_TYPES, "settlement type")),
+        *contact_fields(),
         *_tag_fields(taxonomy, {"challenges": 1, "assets": 1}),
         Field("languages", _languages, required=False),
         Field("pearl_year", _optional_year, required=False),
@@ -233,3 +235,40 @@ def check_fields(meta: Mapping[str, Any], spec: list[Field]) -> list[tuple[str, 
 
 def word_count(text: str) -> int:
     return len(re.findall(r"\w+", text))
+
+
+# -- contacts: their checks never repeat the value, so no address reaches a log through an error ---------
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: Any) -> str | None:
+    if not isinstance(value, str) or not EMAIL.match(value):
+        return "is not an e-mail address (name@example.org)"
+    return None
+
+
+def _website(value: Any) -> str | None:
+    if not isinstance(value, str) or not URL.match(value):
+        return "is not an http(s) URL"
+    return None
+
+
+def _consent(value: Any) -> str | None:
+    if not isinstance(value, bool):
+        return "must be true or false"
+    return None
+
+
+def _person(value: Any) -> str | None:
+    return "must be non-empty text" if _text(value) else None
+
+
+def contact_fields() -> list[Field]:
+    """A practice's or a town's contact (models.CONTACT_FIELDS): all optional; published only with consent."""
+    return [
+        Field("contact_person", _person, required=False),
+        Field("contact_email", _email, required=False),
+        Field("contact_website", _website, required=False),
+        Field("contact_consent", _consent, required=False),
+    ]

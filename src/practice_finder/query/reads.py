@@ -151,6 +151,22 @@ def record_tags(index: Index, record_type: str, record_id: str) -> RecordTags:
     return RecordTags({k: v for k, v in declared.items() if v}, found)
 
 
+class Contact(msgspec.Struct, kw_only=True):
+    """Who to ask about a practice or a town, as its page shows it (only given with consent to publish)."""
+
+    person: str | None = None
+    email: str | None = None
+    website: str | None = None
+
+
+def public_contact(index: Index, table: str, record_id: str) -> Contact | None:
+    """The published contact of a practice or a city (`table`: practices or cities), for its page only:
+    the API's record answers leave it out. None without one, or from a build made before contacts."""
+    row = index.db.execute(f"select * from {table} where id = ?", (record_id,)).fetchone()
+    published = dict(row).get("contact") if row is not None else None
+    return msgspec.json.decode(published, type=Contact) if published else None
+
+
 def get_practice(index: Index, practice_id: str) -> PracticeDetail:
     row = _row(index, "practices", practice_id, "practice")
     city = (

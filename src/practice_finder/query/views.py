@@ -13,12 +13,14 @@ from practice_finder.query.peers import PeerResult, find_peers
 from practice_finder.query.profiles import ResolvedTown, city_town, resolve_town
 from practice_finder.query.reads import (
     CityDetail,
+    Contact,
     PlanDetail,
     PracticeDetail,
     PracticeSummary,
     get_city,
     get_plan,
     get_practice,
+    public_contact,
     similar_practices,
 )
 from practice_finder.query.recommend import (
@@ -36,6 +38,7 @@ class TownView(msgspec.Struct, kw_only=True):
     plans: list[PlanDetail]
     similar: PeerResult
     mentors: PeerResult
+    contact: Contact | None = None  # only when the town consented to publish it
 
 
 class RecommendationView(msgspec.Struct, kw_only=True):
@@ -51,6 +54,7 @@ class PracticeView(msgspec.Struct, kw_only=True):
 
     practice: PracticeDetail
     similar: list[PracticeSummary]
+    contact: Contact | None = None  # only when its authors consented to publish it
 
 
 def town_view(index: Index, city_id: str, similar_k: int = 6, mentors_k: int = 5) -> TownView:
@@ -58,7 +62,8 @@ def town_view(index: Index, city_id: str, similar_k: int = 6, mentors_k: int = 5
     town = city_town(index, city)
     similar, mentors = _peers(index, town, similar_k, mentors_k)
     plans = [get_plan(index, plan["id"]) for plan in city.plans]
-    return TownView(city=city, plans=plans, similar=similar, mentors=mentors)
+    contact = public_contact(index, "cities", city_id)
+    return TownView(city=city, plans=plans, similar=similar, mentors=mentors, contact=contact)
 
 
 def recommendation_view(
@@ -73,7 +78,11 @@ def recommendation_view(
 
 def practice_view(index: Index, practice_id: str, similar_k: int = 5) -> PracticeView:
     practice = get_practice(index, practice_id)
-    return PracticeView(practice=practice, similar=similar_practices(index, practice_id, similar_k))
+    return PracticeView(
+        practice=practice,
+        similar=similar_practices(index, practice_id, similar_k),
+        contact=public_contact(index, "practices", practice_id),
+    )
 
 
 def _peers(

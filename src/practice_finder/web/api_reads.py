@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
-from litestar import get, post
+from litestar import Request, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -193,6 +193,7 @@ async def get_similar(
     responses=problem_responses(400, 401, 429, 503),
 )
 def list_cities(
+    request: Request[Any, Any, Any],
     service: NamedDependency[Service],
     index: NamedDependency[Index],
     country: Multi = None,
@@ -206,7 +207,7 @@ def list_cities(
     if format != "summary":
         from practice_finder.web.api_writes import export_response
 
-        return export_response(service, "city", format)  # type: ignore[return-value]
+        return export_response(request, service, "city", format)  # type: ignore[return-value]
     return reads.list_cities(index, _split(country, upper=True), pearl)
 
 

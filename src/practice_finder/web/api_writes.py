@@ -14,9 +14,10 @@ from litestar.di import NamedDependency
 from litestar.params import Body, QueryParameter
 
 from practice_finder.corpus.catalog import KINDS
+from practice_finder.corpus.sheets import write_jsonl
 from practice_finder.corpus.write_log import WriteResult
 from practice_finder.errors import InvalidQueryError
-from practice_finder.web.auth import require_admin
+from practice_finder.web.auth import is_admin, require_admin
 from practice_finder.web.problems import problem_responses
 from practice_finder.web.serving import AdminStatus, Service
 
@@ -173,13 +174,15 @@ def _export_handler(collection: str, require_read_key: bool) -> Any:
         summary=f"Every record of {collection}, pending writes included",
     )
     def export(
+        request: Request[Any, Any, Any],
         service: NamedDependency[Service],
         format: Annotated[
             Literal["jsonl"], QueryParameter(description="jsonl: one record per line")
         ] = "jsonl",
     ) -> Response[bytes]:
-        """Everything, in the shape POST and PUT accept (one JSON object per line): the portal can take it all back out."""
-        return export_response(service, KINDS[collection], format)
+        """Everything, in the shape POST and PUT accept (one JSON object per line): the portal can take it all
+        back out. The contact fields are sent only to an admin key."""
+        return export_response(request, service, KINDS[collection], format)
 
     return export
 
@@ -187,11 +190,14 @@ def _export_handler(collection: str, require_read_key: bool) -> Any:
 NDJSON = "application/x-ndjson"
 
 
-def export_response(service: Service, kind: str, format: str) -> Response[bytes]:
-    """NDJSON of every record (built whole: Litestar's Stream would take the route's JSON media type)."""
+def export_response(
+    request: Request[Any, Any, Any], service: Service, kind: str, format: str
+) -> Response[bytes]:
+    """NDJSON of every record (built whole: Litestar's Stream would take the route's JSON media type);
+    contacts only for an admin key: the export is public unless PF_REQUIRE_READ_KEY is on."""
     if format != "jsonl":
         raise InvalidQueryError("format", f"{format!r} is not known", "use format=jsonl")
-    body = b"".join(msgspec.json.encode(record) + b"\n" for record in service.catalog.export(kind))
+    body = write_jsonl(service.catalog.export(kind, contacts=is_admin(request)))
     return Response(content=body, media_type=NDJSON)
 
 

@@ -78,6 +78,12 @@ def require_reader(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
         _scope(connection)
 
 
+def is_admin(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Whether the request carries a valid admin key (for what only staff may read, such as contacts)."""
+    key = presented_key(connection)
+    return key is not None and connection.app.state["keys"].scope_of(key) == ADMIN
+
+
 def new_key() -> tuple[str, str]:
     """A fresh random key and the digest to configure (the key itself goes to the client only)."""
     key = secrets.token_urlsafe(32)

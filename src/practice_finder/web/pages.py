@@ -10,6 +10,7 @@ import math
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
+from urllib.parse import urlencode
 
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
@@ -70,6 +71,7 @@ def _base(request: Request[Any, Any, Any], index: Index | None, **context: Any) 
         **page_context(request),
         "taxonomy": index.taxonomy if index else None,
         "path": request.url.path,
+        "origin": str(request.base_url).rstrip("/"),  # for canonical links and the printed address
         "max_query": MAX_QUERY_CHARS,
         **context,
     }
@@ -151,6 +153,7 @@ def search_page(
         page=max(page, 1),
         pages=0,
         page_url=_page_url(request),
+        search_link=search_link(request),
     )
     status = 200
     if q.strip():
@@ -182,16 +185,24 @@ def search_page(
     )
 
 
-def _page_url(request: Request[Any, Any, Any]) -> Any:
-    """A function for the template: this search's URL on another page."""
-    from urllib.parse import urlencode
-
-    pairs = [
+def _search_pairs(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
+    """The question, the filters and the language of this search: what its stable link carries."""
+    return [
         (k, v)
         for k, values in request.query_params.dict().items()
         for v in values
         if k not in ("page", "partial")
     ]
+
+
+def search_link(request: Request[Any, Any, Any]) -> str:
+    """This search's stable link (first page): the same question and filters give the same results."""
+    return "/?" + urlencode(_search_pairs(request))
+
+
+def _page_url(request: Request[Any, Any, Any]) -> Any:
+    """A function for the template: this search's URL on another page."""
+    pairs = _search_pairs(request)
 
     def url(page: int) -> str:
         return "/?" + urlencode([*pairs, ("page", str(page))])
@@ -213,7 +224,9 @@ def practice_page(
         view = practice_view(index, practice_id)
     return Template(
         "practice.html",
-        context=_base(request, index, practice=view.practice, similar=view.similar),
+        context=_base(
+            request, index, practice=view.practice, similar=view.similar, contact=view.contact
+        ),
     )
 
 
@@ -276,6 +289,7 @@ def town_page(
         plans=view.plans,
         similar=view.similar,
         mentors=view.mentors,
+        contact=view.contact,
         plan_headings=dict(PLAN_SECTIONS),
     )
     return Template("town.html", context=context)
