@@ -26,6 +26,7 @@ from practice_finder.errors import (
     NotFoundError,
     PermissionDeniedError,
     PracticeFinderError,
+    TooManyAttemptsError,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -41,6 +42,7 @@ STATUS = {
     CorpusError: (422, "invalid-record", "The record is not valid"),
     AuthenticationError: (401, "unauthorized", "An API key is needed"),
     PermissionDeniedError: (403, "forbidden", "The key does not allow this"),
+    TooManyAttemptsError: (429, "rate-limited", "Too many attempts"),
 }
 
 
@@ -136,6 +138,8 @@ def _core_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         if isinstance(exc, AuthenticationError)
         else None
     )
+    if isinstance(exc, TooManyAttemptsError):
+        headers = {"Retry-After": str(exc.retry_after)}
     hint = (
         "fix the fields listed in `errors` and send the record again"
         if isinstance(exc, CorpusError)
