@@ -25,6 +25,7 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from litestar.stores.file import FileStore
 
+from practice_finder import i18n
 from practice_finder.corpus import submissions
 from practice_finder.corpus.staff_accounts import sign_in
 from practice_finder.corpus.submissions import ReviewStore, Submission
@@ -34,6 +35,8 @@ from practice_finder.errors import (
     InvalidQueryError,
     TooManyAttemptsError,
 )
+from practice_finder.languages import NAMES
+from practice_finder.models import COUNTRIES
 from practice_finder.query.search import SearchQuery, search
 from practice_finder.web.serving import Service
 from practice_finder.web.submit import (
@@ -72,8 +75,8 @@ def _page(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
         "lang": "en",
         "keep_lang": False,
         "switcher": [],
-        "countries": {},
-        "language_names": {},
+        "countries": {code: i18n.country_name(code, "en") for code in COUNTRIES},
+        "language_names": {code: i18n.language_name(code, "en") for code in NAMES},
         "path": request.url.path,
         "staff": request.session.get("staff") if "session" in request.scope else None,
         **context,
