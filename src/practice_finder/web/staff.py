@@ -1,8 +1,8 @@
 """The staff's review pages under /staff: sign-in, the queue, one submission beside the published
 practices it may duplicate, edit, approve, send back, reject, and the audit log.
 
-Sessions are Litestar's server-side sessions (files in `state_dir/sessions`, so every worker sees them)
-with a cookie that is Secure, HttpOnly, SameSite=Strict and sent only to /staff; every form carries
+Sign-ins are kept by Litestar's server-side session middleware (files in `state_dir/staff-logins`, so
+every worker sees them), with a cookie that is Secure, HttpOnly, SameSite=Strict and sent only to /staff; every form carries
 Litestar's CSRF token (the app's CSRFConfig, see `csrf_config`). Without a session every page and
 action answers with a redirect to the sign-in page and does nothing.
 """
@@ -254,7 +254,7 @@ def session_config(state_dir: Path) -> ServerSideSessionConfig:
 
 
 def session_store(state_dir: Path) -> FileStore:
-    return FileStore(state_dir / "sessions", create_directories=True)
+    return FileStore(state_dir / "staff-logins", create_directories=True)
 
 
 def csrf_config(state_dir: Path) -> CSRFConfig:
