@@ -226,3 +226,48 @@ def test_approval_goes_through_the_write_log_and_is_audited(
     assert "sauna-evenings-for-fishermen" in _search_ids(client, "sauna evenings fishermen")
     audit = client.get("/staff/audit").text
     assert "approved" in audit and "anna" in audit and "sauna-evenings-for-fishermen" in audit
+
+
+def test_staff_edit_send_back_and_reject_are_audited(served: tuple[TestClient, Any]) -> None:
+    client, service = served
+    first = client.post("/v1/submissions", json=_submission(client)).json()["status_url"]
+    second = client.post("/v1/submissions", json=_submission(client)).json()["status_url"]
+    _sign_in(client)
+    token = _token(client.get("/staff/submissions/1").text)
+    fields = {"_csrf_token": token, "title": "", "population": "many"}
+    edited = client.post("/staff/submissions/1/edit", data=fields)
+    assert edited.status_code == 422 and 'id="err-title"' in edited.text
+    empty = client.post("/staff/submissions/1/send-back", data={"_csrf_token": token})
+    assert empty.status_code == 400  # sending back needs a comment
+    bad_source = client.post(
+        "/staff/submissions/1/approve", data={"_csrf_token": token, "source": "nowhere"}
+    )
+    assert bad_source.status_code == 422 and "neither an http(s) URL" in bad_source.text
+    back = {"_csrf_token": token, "comment": "Please add the outcomes in numbers."}
+    assert client.post("/staff/submissions/1/send-back", data=back).status_code == 200
+    assert client.get(first).json()["comment"] == back["comment"]
+    assert client.post("/staff/submissions/2/reject", data=back).status_code == 200
+    assert client.get(second).json()["state"] == "rejected"
+    again = client.post("/staff/submissions/2/reject", data=back)
+    assert again.status_code == 400  # a decided submission stays decided
+    assert service.catalog.log.max_seq() == 0  # nothing was published
+    audit = client.get("/staff/audit").text
+    assert "send back" in audit and "rejected" in audit and "Please add the outcomes" in audit
+
+
+def test_staff_add_prompts_for_the_password(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from practice_finder.cli.main import cli
+
+    state = tmp_path / "state"
+    short = CliRunner().invoke(
+        cli, ["staff", "add", "anna", "--state", str(state)], input="short\nshort\n"
+    )
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
+    made = CliRunner().invoke(
+        cli, ["staff", "add", "anna", "--state", str(state)], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
+    assert made.exit_code == 0, made.output
+    listed = CliRunner().invoke(cli, ["staff", "list", "--state", str(state)])
+    assert listed.output.split() == ["anna"]

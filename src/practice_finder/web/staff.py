@@ -197,34 +197,42 @@ def act(
     data: Form,
 ) -> Response[Any]:
     """edit | approve | send-back | reject; a problem shows the review page again with it."""
-    comment = str(data.get("comment") or "")
     try:
-        if action == "edit":
-            form = {k: v for k, v in data.items() if k != "_csrf_token"}
-            taxonomy = service.require().taxonomy
-            submissions.edit(review, taxonomy, number, who(request), form_payload(form))
-        elif action == "approve":
-            submissions.approve(
-                review, service.catalog, number, who(request), str(data.get("source") or "")
-            )
-        elif action == "send-back":
-            submissions.send_back(review, number, who(request), comment)
-        elif action == "reject":
-            submissions.reject(review, number, who(request), comment)
-        else:
-            raise InvalidQueryError(
-                "action", f"{action!r} is not one of edit, approve, send-back, reject"
-            )
+        _decide(service, review, number, who(request), action, data)
     except CorpusError as exc:
         item = submissions.by_number(review, number)
-        form = form_values(form_payload(data)) if action == "edit" else None
-        return _review_page(request, service, item, field_errors(exc), form, status=422)
+        shown = form_values(form_payload(data)) if action == "edit" else None
+        return _review_page(request, service, item, field_errors(exc), shown, status=422)
     except InvalidQueryError as exc:
         item = submissions.by_number(review, number)
         return _review_page(request, service, item, {exc.parameter: [exc.reason]}, status=400)
     return Redirect(
         f"/staff/submissions/{number}" if action == "edit" else "/staff", status_code=303
     )
+
+
+def _decide(
+    service: Service,
+    review: ReviewStore,
+    number: int,
+    staff: str,
+    action: str,
+    data: dict[str, Any],
+) -> None:
+    comment = str(data.get("comment") or "")
+    if action == "edit":
+        form = {k: v for k, v in data.items() if k != "_csrf_token"}
+        submissions.edit(review, service.require().taxonomy, number, staff, form_payload(form))
+    elif action == "approve":
+        submissions.approve(review, service.catalog, number, staff, str(data.get("source") or ""))
+    elif action == "send-back":
+        submissions.send_back(review, number, staff, comment)
+    elif action == "reject":
+        submissions.reject(review, number, staff, comment)
+    else:
+        raise InvalidQueryError(
+            "action", f"{action!r} is not one of edit, approve, send-back, reject"
+        )
 
 
 @get(
