@@ -125,7 +125,7 @@ def _page(request: Request[Any, Any, Any], index: Index | None, **context: Any) 
 @get("/submit", name="submit-page", sync_to_thread=True, include_in_schema=False)
 def submit_form(request: Request[Any, Any, Any], service: NamedDependency[Service]) -> Template:
     """The empty form, in the reader's language (the record's language preset to it)."""
-    context = _page(request, service.index, form={}, errors={}, done=None)
+    context = _page(request, service.require(), form={}, errors={}, done=None)
     context["form"] = {"language": context["lang"]}
     return Template("submit.html", context=context)
 
@@ -140,17 +140,15 @@ def submit_send(
     """Check and store the form; on success the page gives the private status link, else the form again
     with every problem beside its field."""
     form = {k: v for k, v in data.items() if k not in ("_csrf_token", "lang")}
-    context = _page(
-        request, service.index, form=form_values(form_payload(form)), errors={}, done=None
-    )
+    index = service.require()
+    context = _page(request, index, form=form_values(form_payload(form)), errors={}, done=None)
     _ = i18n.translations(context["lang"]).gettext
     if str(form.get(HONEYPOT) or "").strip():
         context["errors"] = {"form": [_("The form could not be accepted.")]}
         return Template("submit.html", context=context, status_code=400)
     try:
-        taxonomy = service.require().taxonomy
         done, token = submissions.submit(
-            review, taxonomy, form_payload(form), client_address(request)
+            review, index.taxonomy, form_payload(form), client_address(request)
         )
     except CorpusError as exc:
         context["errors"] = field_errors(exc)
