@@ -436,6 +436,20 @@ def review_url(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory
         yield url
 
 
+def _accessible(page) -> None:  # type: ignore[no-untyped-def]
+    """Every control labelled, and no axe-core violation (when axe-playwright-python is installed)."""
+    unlabeled = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea')]
+        .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+        .map(e => e.name || e.id)""")
+    assert not unlabeled, unlabeled
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        return
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
 def _found(url: str, question: str, practice_id: str) -> bool:
     query = urllib.parse.urlencode({"q": question, "k": 10})
     with urllib.request.urlopen(f"{url}/v1/search?{query}", timeout=60) as r:
@@ -446,6 +460,7 @@ def test_a_town_submits_staff_approve_and_it_is_found(browser, review_url: str) 
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="lv-LV")
     town = context.new_page()
     town.goto(review_url + "/submit?lang=lv")
+    _accessible(town)
     for name, value in BOATS_LV.items():
         town.locator(f"[name={name}]").fill(value)
     town.locator("select[name=country]").select_option("LV")
@@ -467,6 +482,7 @@ def test_a_town_submits_staff_approve_and_it_is_found(browser, review_url: str) 
     duplicates = staff.locator(".duplicates li a")
     assert duplicates.count() >= 3  # the published practices closest to it, to compare
     assert staff.locator("#source").input_value() == BOATS_LV["contact_website"]
+    _accessible(staff)
     shot(staff, "staff-review")
     staff.locator("#approve").click()
     staff.goto(review_url + "/staff/audit")
