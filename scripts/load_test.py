@@ -2,6 +2,8 @@
 
     .venv/bin/python scripts/load_test.py [--duration 60] [--clients 16] [--requests 20000] [--further 5000]
                                           [--reindex] [--quick] [--json out.json]
+    .venv/bin/python scripts/load_test.py --heavy [--duration 60] [--clients 4] [--heavy-clients 4]
+                                          [--heavy-chars 20000] [--json out.json]
 
 The script copies the index to a temporary directory, starts `practice-finder serve` on a free port in
 8700-8799 with a fresh state directory and a new admin key, waits for GET /ready, and stops the server
@@ -18,7 +20,16 @@ The script copies the index to a temporary directory, starts `practice-finder se
   done. Then GET /v1/search with the new record's title must list it and GET /v1/practices/<id> must be 200.
   Latency is reported separately for the windows while a re-index ran (request sent -> build served) and not.
 
-Exit status 1 on any failed request, or when the re-index under load did not end with the record served.
+- `--heavy` (instead of phases A and B): searches beside towns described in long free text. First
+  `--clients` clients search only, for `--duration` seconds (quiet); then the same searches run for as long
+  again while `--heavy-clients` more clients each POST /v1/recommendations with a profile of `--heavy-chars`
+  characters (slices of the shipped plans' text), one after another. Reported: search p50/p99 quiet and
+  under heavy load and their ratio, and the heavy requests by status (a 503 with Retry-After is the
+  service refusing heavy work beyond its slots and queue, not a failure). Target: the search median under
+  heavy load at most HEAVY_TARGET times the quiet one.
+
+Exit status 1 on any failed request, when the re-index under load did not end with the record served, or
+(--heavy) when the search median under heavy load missed its target.
 The client runs on the same cores as the server: numbers are for this machine under this load, not capacity.
 crash_test.py imports the server harness from here.
 """
@@ -56,6 +67,7 @@ PROTECTED = (
 PORTS = range(8700, 8800)
 MIX = {"search": 0.60, "recommendations": 0.25, "peers": 0.15}
 READY_TIMEOUT = 240.0
+HEAVY_TARGET = 3.0  # the search median under heavy load, at most this many times the quiet median
 CHECKPOINT = 1_000  # requests between two memory readings in phase B
 
 
@@ -554,6 +566,143 @@ def in_windows(sample: Sample, windows: Sequence[tuple[float, float]]) -> bool:
     return any(start <= sample.started <= end for start, end in windows)
 
 
+# -- searches beside heavy requests (--heavy) -----------------------------------------------------------------
+
+
+def plan_text() -> str:
+    """The shipped plans' text, joined: the source of long, varied profile texts in the region's languages."""
+    return "\n\n".join(
+        p.read_text(encoding="utf-8").split("---", 2)[-1]
+        for p in sorted((ROOT / "corpus/plans").glob("*.md"))
+    )
+
+
+def heavy_profile(source: str, chars: int, rng: random.Random) -> dict[str, Any]:
+    """A recommendation request for a town described in `chars` characters of free text."""
+    start = rng.randrange(max(1, len(source) - chars))
+    text = (source[start:] + "\n\n" + source)[:chars]
+    return {"profile": {"text": text, "population": rng.randrange(2_000, 60_000)}, "k": 10}
+
+
+async def searcher(
+    client: httpx.AsyncClient,
+    questions: list[str],
+    rng: random.Random,
+    until: float,
+    out: list[Sample],
+) -> None:
+    while time.perf_counter() < until:
+        sample, _ = await timed(
+            client, "search", "GET", "/v1/search", params={"q": rng.choice(questions), "k": 10}
+        )
+        out.append(sample)
+
+
+async def heavy_poster(
+    client: httpx.AsyncClient,
+    source: str,
+    chars: int,
+    rng: random.Random,
+    until: float,
+    out: list[Sample],
+) -> None:
+    while time.perf_counter() < until:
+        sample, response = await timed(
+            client,
+            "heavy",
+            "POST",
+            "/v1/recommendations",
+            expect=(200, 503),
+            json=heavy_profile(source, chars, rng),
+        )
+        out.append(sample)
+        if response is not None and response.status_code == 503:  # refused: wait as told
+            await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+
+
+async def search_window(
+    client: httpx.AsyncClient, inputs: Inputs, args: argparse.Namespace, heavy: bool, seed: int
+) -> tuple[list[Sample], list[Sample], float]:
+    """`--clients` searchers for `--duration` seconds, with `--heavy-clients` heavy posters when `heavy`."""
+    started = time.perf_counter()
+    until = started + args.duration
+    searches: list[Sample] = []
+    heavies: list[Sample] = []
+    source = plan_text()
+    tasks = [
+        searcher(client, inputs.questions, random.Random(seed * 1000 + i), until, searches)
+        for i in range(args.clients)
+    ]
+    if heavy:
+        tasks += [
+            heavy_poster(
+                client,
+                source,
+                args.heavy_chars,
+                random.Random(seed * 1000 + 500 + i),
+                until,
+                heavies,
+            )
+            for i in range(args.heavy_clients)
+        ]
+    await asyncio.gather(*tasks)
+    return searches, heavies, time.perf_counter() - started
+
+
+async def drive_heavy(server: Server, args: argparse.Namespace) -> dict[str, Any]:
+    """Warm-up, then searches alone, then the same searches beside heavy profiles."""
+    inputs = await fetch_inputs(server.url)
+    connections = args.clients + args.heavy_clients
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as client:
+        warmup = await run_clients(client, inputs, args.clients, budget(args.warmup), seed=0)
+        quiet, _, quiet_s = await search_window(client, inputs, args, heavy=False, seed=1)
+        loaded, heavy, loaded_s = await search_window(client, inputs, args, heavy=True, seed=2)
+    quiet_stats, loaded_stats = stats(quiet, quiet_s), stats(loaded, loaded_s)
+    ratio = (
+        round(loaded_stats["p50_ms"] / quiet_stats["p50_ms"], 2)
+        if quiet_stats["p50_ms"] and loaded_stats["p50_ms"]
+        else None
+    )
+    statuses: dict[str, int] = {}
+    for sample in heavy:
+        statuses[str(sample.status)] = statuses.get(str(sample.status), 0) + 1
+    return {
+        "inputs": {"questions": len(inputs.questions), "cities": len(inputs.cities)},
+        "warmup": {
+            "count": len(warmup),
+            "failures": sum(s.failed for s in warmup),
+            "samples": warmup,
+        },
+        "heavy": {
+            "clients": args.clients,
+            "heavy_clients": args.heavy_clients,
+            "heavy_chars": args.heavy_chars,
+            "search_quiet": quiet_stats,
+            "search_under_heavy": loaded_stats,
+            "median_ratio": ratio,
+            "target": HEAVY_TARGET,
+            "heavy_requests": stats(heavy, loaded_s),
+            "heavy_statuses": statuses,
+            "samples": [*quiet, *loaded, *heavy],
+        },
+    }
+
+
+def heavy_lines(h: dict[str, Any]) -> list[str]:
+    q, loaded, r = h["search_quiet"], h["search_under_heavy"], h["heavy_requests"]
+    return [
+        "",
+        f"Searches beside heavy requests: {h['clients']} search clients; then {h['heavy_clients']} more "
+        f"posting profiles of {h['heavy_chars']:,} characters",
+        f"  search alone         n={q['count']:<6} p50 {q['p50_ms']} ms, p99 {q['p99_ms']} ms",
+        f"  search beside heavy  n={loaded['count']:<6} p50 {loaded['p50_ms']} ms, p99 {loaded['p99_ms']} ms",
+        f"  median ratio {h['median_ratio']} (target at most {h['target']})",
+        f"  heavy requests       n={r['count']:<6} p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms; "
+        f"statuses {h['heavy_statuses']} (503: refused beyond the heavy slots and queue)",
+    ]
+
+
 # -- the phases ------------------------------------------------------------------------------------------------
 
 
@@ -687,6 +836,8 @@ async def drive(server: Server, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def all_samples(result: dict[str, Any]) -> list[Sample]:
+    if "heavy" in result:
+        return [*result["warmup"]["samples"], *result["heavy"]["samples"]]
     reindex = result["phase_a"].get("reindex")
     return [
         *result["warmup"]["samples"],
@@ -702,6 +853,11 @@ def verdict(result: dict[str, Any]) -> list[str]:
     failed = sum(s.failed for s in all_samples(result))
     if failed:
         problems.append(f"{failed} failed request(s)")
+    if "heavy" in result:
+        ratio = result["heavy"]["median_ratio"]
+        if ratio is None or ratio > HEAVY_TARGET:
+            problems.append(f"search median beside heavy requests {ratio} times the quiet one")
+        return problems
     reindex = result["phase_a"].get("reindex")
     if reindex is not None and not reindex.ok:
         problems.append(f"re-index under load: {reindex.error or 'the new record was not served'}")
@@ -766,22 +922,14 @@ def memory_lines(b: dict[str, Any]) -> list[str]:
 
 
 def summary(result: dict[str, Any]) -> str:
-    a, b = result["phase_a"], result["phase_b"]
     lines = [
         f"Server ready in {result['ready_s']} s (port {result['port']}); {result['inputs']['questions']} questions, "
         f"{result['inputs']['cities']} cities; warm-up {result['warmup']['count']} requests, {result['warmup']['failures']} failed",
-        "",
-        f"Phase A: {a['clients']} clients, {a['seconds']} s",
-        *table(a["kinds"]),
     ]
-    if "reindex" in a:
-        lines += reindex_lines(a)
-    lines += [
-        "",
-        f"Phase B: {b['kinds']['all']['count']} more requests in {b['seconds']} s",
-        *table(b["kinds"]),
-        *memory_lines(b),
-    ]
+    if "heavy" in result:
+        lines += heavy_lines(result["heavy"])
+    else:
+        lines += phase_lines(result["phase_a"], result["phase_b"])
     problems = verdict(result)
     examples = failure_examples(all_samples(result), 5)
     lines += [
@@ -798,14 +946,33 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def phase_lines(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    lines = ["", f"Phase A: {a['clients']} clients, {a['seconds']} s", *table(a["kinds"])]
+    if "reindex" in a:
+        lines += reindex_lines(a)
+    return [
+        *lines,
+        "",
+        f"Phase B: {b['kinds']['all']['count']} more requests in {b['seconds']} s",
+        *table(b["kinds"]),
+        *memory_lines(b),
+    ]
+
+
 def fmt_load(load: Sequence[float]) -> str:
     return "/".join(f"{x:.2f}" for x in load)
 
 
 def to_json(result: dict[str, Any]) -> dict[str, Any]:
     """The results without the raw samples (failures kept as examples)."""
-    out = {k: v for k, v in result.items() if k not in ("warmup", "phase_a", "phase_b")}
+    out = {k: v for k, v in result.items() if k not in ("warmup", "phase_a", "phase_b", "heavy")}
     out["warmup"] = {k: v for k, v in result["warmup"].items() if k != "samples"}
+    if "heavy" in result:
+        out["heavy"] = {k: v for k, v in result["heavy"].items() if k != "samples"}
+        out["failure_examples"] = failure_examples(all_samples(result))
+        out["verdict"] = verdict(result)
+        out.pop("t0", None)
+        return out
     out["phase_a"] = {k: v for k, v in result["phase_a"].items() if k not in ("samples", "reindex")}
     out["phase_b"] = {k: v for k, v in result["phase_b"].items() if k != "samples"}
     reindex = result["phase_a"].get("reindex")
@@ -863,6 +1030,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--reindex-timeout", type=float, default=900.0, help="seconds to wait for each build"
     )
     parser.add_argument(
+        "--heavy",
+        action="store_true",
+        help="searches alone, then beside heavy free-text profiles (instead of phases A and B)",
+    )
+    parser.add_argument(
+        "--heavy-clients", type=int, default=4, help="--heavy: clients posting profiles (default 4)"
+    )
+    parser.add_argument(
+        "--heavy-chars",
+        type=int,
+        default=20_000,
+        help="--heavy: characters of each profile's text (default 20,000, the most accepted)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="smoke run: 4 clients, 10 s, 2,000 + 500 requests, 50 warm-up",
@@ -874,6 +1055,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--keep", action="store_true", help="keep the temporary index and state directories"
     )
     args = parser.parse_args(argv)
+    if args.heavy:  # searches beside heavy requests: 4 search clients unless told otherwise
+        for name, value in {"clients": 4, "duration": 30.0}.items():
+            if getattr(args, name) == parser.get_default(name):
+                setattr(args, name, value)
     if args.quick:  # smaller defaults; options given on the command line still win
         quick = {"clients": 4, "duration": 10.0, "requests": 2_000, "further": 500, "warmup": 50}
         for name, value in quick.items():
@@ -888,7 +1073,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     with server_on_copy(args.index, "load_test", args.json, args.keep) as (server, work):
         ready = server.wait_ready()
-        result = asyncio.run(drive(server, args))
+        result = asyncio.run(drive_heavy(server, args) if args.heavy else drive(server, args))
     result.update(
         t0=t0,
         ready_s=round(ready, 1),

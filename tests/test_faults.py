@@ -230,3 +230,49 @@ def test_ready_status_and_metrics_report_the_manifest_as_written(
     assert (status["model"], status["built_at"]) == (written["model"]["name"], written["built_at"])
     assert status["counts"] == written["counts"] and status["writes_served"] == 0
     assert f'model="{written["model"]["name"]}"' in client.get("/metrics").text
+
+
+def _damage_in_place(path: Path) -> None:
+    """Overwrite the second half of a file with zeros, as a disk error would: the open connections stay."""
+    size = path.stat().st_size
+    with path.open("r+b") as fh:
+        fh.seek(size // 2)
+        fh.write(b"\0" * (size - size // 2))
+
+
+def test_a_store_damaged_while_serving_is_replaced_by_the_newest_intact_build(
+    two_builds: Any, app_of: Any
+) -> None:
+    """The first read that SQLite finds damaged takes the build out of service (/ready 503, as are the
+    requests meanwhile); the watcher then opens the newest intact build, as a restart does, and pages answer
+    from it."""
+    settings, _, old, new = two_builds
+    client, service = app_of()
+    practice = client.get("/v1/search", params={"q": "choir", "k": 1}).json()["hits"][0]["id"]
+    _damage_in_place(versions.builds_dir(settings.index_dir) / new / "store.db")
+    failed = client.get(f"/v1/practices/{practice}/similar")
+    assert failed.status_code == 503 and f"build {new} cannot be read" in failed.json()["detail"]
+    ready = client.get("/ready")
+    assert ready.status_code == 503 and new in ready.json()["detail"]
+    assert "pf_index_ready 0.0" in client.get("/metrics").text
+    service.tick()
+    ready = client.get("/ready").json()
+    assert ready["build"] == old and ready["refused_builds"][0]["build"] == new
+    assert "store.db" in ready["refused_builds"][0]["reason"]
+    for path in (f"/practices/{practice}", "/towns/testby", f"/v1/practices/{practice}/similar"):
+        assert client.get(path).status_code == 200, path
+
+
+def test_recovery_from_a_damaged_current_build_reuses_the_newest_intact_one(
+    two_builds: Any,
+) -> None:
+    """Ingest after damage compares with, and takes embeddings and analyses from, the newest build that is
+    intact: only what changed since that one is embedded again."""
+    settings, embedder, old, new = two_builds
+    _truncate(versions.builds_dir(settings.index_dir) / new / "store.db")
+    report = ingest(settings, lambda: embedder)
+    assert report.build_id is not None
+    assert f"the current build {new} cannot be used" in report.reason and old in report.reason
+    assert report.changes["changed"] == 1 and report.changes["unchanged"] == 4
+    assert report.reused > 0 and report.embedded <= 2, (report.embedded, report.reused)
+    print(f"recovery: {report.embedded} texts embedded, {report.reused} reused")

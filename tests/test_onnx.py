@@ -28,6 +28,9 @@ def test_the_service_encodes_queries_with_int8_onnx_by_default(minilm_index) -> 
         minilm_index.path / info["file"]
     ).stat().st_size * 0.8
     assert info["graph"] == onnx_encoder.GRAPH
+    # the service's session sleeps between questions instead of spinning on the cores requests need
+    options = minilm_index.embedder.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     # every layer fused
     assert info["fused"]["Attention"] == 6 and info["fused"]["SkipLayerNormalization"] == 12
 

@@ -17,9 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from practice_finder.build import vectors
+from practice_finder.build.ingest import ingest
+from practice_finder.config import Settings
 from practice_finder.query import fusion, legs
 from practice_finder.query.filters import Filters, practice_filter_sql
-from practice_finder.query.handle import Index
+from practice_finder.query.handle import Index, open_index
+from practice_finder.query.search import SearchQuery, retrieve
+
+from .fakes import HashingEmbedder
 
 # -- reciprocal rank fusion ---------------------------------------------------------------------------------
 
@@ -219,3 +224,34 @@ def test_dense_leg_is_the_best_passage_order_calibrated(minilm_index: Index, sco
     )
     assert got == [ranked[i] for i in order]
     assert len(got) == 50
+
+
+class _ThreadRecordingEmbedder(HashingEmbedder):
+    """Records the thread each question is encoded on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_threads: list[str] = []
+
+    def encode(self, texts: Any, *, kind: str = "passage", progress: bool = False) -> np.ndarray:
+        if kind == "query":
+            self.query_threads.append(threading.current_thread().name)
+        return super().encode(texts, kind=kind, progress=progress)
+
+
+def test_the_question_is_encoded_while_it_is_read(tiny: Settings) -> None:
+    """The question goes to the index's encoder threads first, so reading it (spaCy, the language guess)
+    and the lexical leg run while the model works; the vector is the one a direct encode gives."""
+    ingest(tiny, HashingEmbedder)
+    recording = _ThreadRecordingEmbedder()
+    index = open_index(tiny, lambda: recording)
+    try:
+        text = "older residents living alone in the library"
+        found = retrieve(index, SearchQuery(text=text))
+        assert recording.query_threads and all(
+            name.startswith("pf-encode") for name in recording.query_threads
+        ), recording.query_threads
+        assert found.qvec is not None
+        assert np.allclose(found.qvec, HashingEmbedder().encode([text], kind="query")[0])
+    finally:
+        index.close()

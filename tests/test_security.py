@@ -110,8 +110,57 @@ def test_reads_are_open_by_default_and_closed_when_configured(
             == 200
         )
         assert closed.get("/health").status_code == 200 and closed.get("/ready").status_code == 200
-        spec = closed.get("/schema/openapi.json").json()
+        spec = closed.get("/schema/openapi.json", headers={"X-API-Key": READ_KEY}).json()
         assert spec["paths"]["/v1/search"]["get"]["security"] == [{"bearer": []}]
+
+
+def _public(path: str) -> bool:
+    return path in ("/health", "/ready", "/metrics") or path.startswith("/static/")
+
+
+def test_a_required_read_key_closes_every_route_that_shows_data(
+    built: tuple[Settings, HashingEmbedder],
+) -> None:
+    """Every route of the application (pages, /schema, the API) answers 401 without a key when reads need
+    one, except the few that show no data; a new route is closed unless marked public."""
+    with _client(built, require_read_key=True) as closed:
+        checked = 0
+        for route in closed.app.routes:
+            path = re.sub(r"\{[^}]+\}", "x", route.path)
+            for method in sorted(set(route.methods) - {"OPTIONS", "HEAD"}):
+                status = closed.request(method, path).status_code
+                assert (status == 401) is not _public(route.path), (method, path, status)
+                checked += 1
+        assert checked > 30
+        for page in ("/", "/towns/testby", "/practices/nordby-harbour-songs"):
+            refused = closed.get(page, params={"q": "choir"})
+            assert refused.headers["content-type"].startswith("text/html"), page
+            assert refused.headers["www-authenticate"].startswith("Bearer")
+            assert closed.get(page, headers={"X-API-Key": READ_KEY}).status_code == 200, page
+        form = {"text": "our choir is ageing", "challenges": "loneliness"}
+        assert closed.post("/recommend", data=form).status_code == 401
+        assert (
+            closed.post("/recommend", data=form, headers={"X-API-Key": READ_KEY}).status_code == 200
+        )
+        assert closed.get("/schema/swagger", headers={"X-API-Key": READ_KEY}).status_code == 200
+        # /ready stays a probe anyone may call; its manifest is shown to a reader only
+        assert closed.get("/ready").json() == {"ready": True}
+        shown = closed.get("/ready", headers={"Authorization": f"Bearer {READ_KEY}"}).json()
+        assert shown["manifest"]["model"] and shown["build"]
+    with _client(built) as open_client:
+        assert "manifest" in open_client.get("/ready").json()
+        assert open_client.get("/practices/nordby-harbour-songs").status_code == 200
+
+
+def test_metrics_have_their_own_switch(built: tuple[Settings, HashingEmbedder]) -> None:
+    with _client(built, require_read_key=True) as c:
+        assert c.get("/metrics").status_code == 200
+    with _client(built, require_metrics_key=True) as c:
+        refused = c.get("/metrics")
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert c.get("/metrics", headers={"X-API-Key": READ_KEY}).status_code == 200
+        assert c.get("/v1/taxonomy").status_code == 200  # reads stay open
 
 
 def test_without_admin_keys_writes_are_switched_off(
@@ -133,6 +182,49 @@ def test_keys_are_held_only_as_digests() -> None:
     assert ring.scope_of("plain-secret") == "admin" and ring.scope_of("reader") == "read"
     assert ring.scope_of("plain-secret ") == "admin"  # stray whitespace from a config file
     assert ring.scope_of("plain-secreT") is None and ring.scope_of("") is None
+
+
+def test_a_stored_digest_is_not_a_key(built: tuple[Settings, HashingEmbedder]) -> None:
+    """The digests sit in the configuration and the environment: sent as a key, one grants nothing."""
+    digest = key_digest(ADMIN_KEY)
+    ring = KeyRing(built[0].with_(require_read_key=True))
+    assert ring.scope_of(digest) is None and ring.scope_of(digest.upper()) is None
+    assert ring.scope_of(ADMIN_KEY) == "admin"
+    with _client(built, require_read_key=True) as c:
+        for headers in ({"Authorization": f"Bearer {digest}"}, {"X-API-Key": digest}):
+            assert c.post("/v1/admin/reindex", headers=headers).status_code == 401
+            assert (
+                c.delete("/v1/practices/nordby-harbour-songs", headers=headers).status_code == 401
+            )
+            assert c.get("/v1/taxonomy", headers=headers).status_code == 401
+        assert c.get("/v1/taxonomy", headers={"X-API-Key": READ_KEY}).status_code == 200
+
+
+def test_the_child_ingest_gets_no_key(
+    built: tuple[Settings, HashingEmbedder], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The re-index's child process is started with an environment holding no key, plain or digest."""
+    import subprocess
+
+    from practice_finder.web import serving
+
+    digest = key_digest(READ_KEY)
+    monkeypatch.setenv("PF_ADMIN_KEYS", ADMIN_KEY)
+    monkeypatch.setenv("PF_READ_KEYS", digest)
+    settings = Settings.from_env(state_dir=tmp_path / "state", index_dir=tmp_path / "indexes")
+    started: list[dict[str, str]] = []
+
+    def run(command: list[str], env: dict[str, str], **_: Any) -> subprocess.CompletedProcess[str]:
+        started.append(env)
+        return subprocess.CompletedProcess(command, 0, stdout='{"build_id": "b"}', stderr="")
+
+    monkeypatch.setattr(serving.subprocess, "run", run)
+    assert serving.Reindexer(settings, lambda: built[1]).run("admin", force=True).ok
+    (env,) = started
+    assert env["PF_STATE_DIR"] == str((tmp_path / "state").resolve())  # the settings do reach it
+    assert not [k for k in env if k.endswith("_KEYS")]
+    secrets = (ADMIN_KEY, digest, digest[7:], key_digest(ADMIN_KEY)[7:])
+    assert not [k for k, v in env.items() if any(s in v for s in secrets)]
 
 
 def test_keys_and_searched_text_stay_out_of_the_logs(
@@ -191,6 +283,34 @@ def test_rate_limit_per_client(built: tuple[Settings, HashingEmbedder]) -> None:
         assert c.get("/v1/taxonomy", headers={"X-API-Key": READ_KEY}).status_code == 200
         # an invalid one does not
         assert c.get("/v1/taxonomy", headers={"X-API-Key": "made-up"}).status_code == 429
+
+
+def test_errors_on_pages_are_pages_in_the_readers_language(
+    built: tuple[Settings, HashingEmbedder],
+) -> None:
+    """A 429 (like any problem) on a page is a page with the API's status and headers; on /v1, JSON."""
+    with _client(built, rate_limit=2) as c:
+        german = {"Accept-Language": "de"}
+        codes = [c.get("/", params={"q": "choir"}, headers=german) for _ in range(3)]
+        limited = codes[-1]
+        assert limited.status_code == 429 and limited.headers["content-type"].startswith(
+            "text/html"
+        )
+        assert int(limited.headers["retry-after"]) > 0 and "ratelimit-limit" in limited.headers
+        assert "Zu viele Anfragen" in limited.text and "Sekunden erneut" in limited.text
+        api = c.get("/v1/taxonomy")
+        assert api.status_code == 429 and api.headers["content-type"] == "application/problem+json"
+    with _client(built) as c:
+        wrong = c.post("/towns")  # a method the page does not take
+        assert wrong.status_code == 405 and wrong.headers["content-type"].startswith("text/html")
+
+
+def test_head_answers_like_get_without_a_body(client: TestClient) -> None:
+    for path in ("/", "/?q=choir", "/practices/nordby-harbour-songs", "/v1/taxonomy", "/health"):
+        get, head = client.get(path), client.head(path)
+        assert head.status_code == get.status_code == 200, path
+        assert head.headers["content-type"] == get.headers["content-type"] and head.content == b""
+    assert client.head("/v1/recommendations").status_code == 405  # a POST route: not a GET either
 
 
 def test_body_and_query_string_limits(built: tuple[Settings, HashingEmbedder]) -> None:

@@ -66,9 +66,31 @@ COVERED: dict[str, str | tuple[str, ...]] = {
     "require_read_key": (
         "tests/test_security.py::test_reads_are_open_by_default_and_closed_when_configured"
     ),
+    "require_metrics_key": "tests/test_security.py::test_metrics_have_their_own_switch",
     "rate_limit": "tests/test_security.py::test_rate_limit_per_client",
+    "trusted_proxies": "tests/test_server.py::test_forwarded_headers_count_only_from_trusted_proxies",
+    "header_timeout": (
+        "tests/test_server.py::test_serve_passes_the_connection_limits",
+        "tests/test_server.py::test_unfinished_or_huge_headers_are_cut_off",
+    ),
+    "max_header_bytes": (
+        "tests/test_server.py::test_serve_passes_the_connection_limits",
+        "tests/test_server.py::test_unfinished_or_huge_headers_are_cut_off",
+    ),
+    "timeout_keep_alive": "tests/test_server.py::test_serve_passes_the_connection_limits",
+    "limit_concurrency": "tests/test_server.py::test_serve_passes_the_connection_limits",
+    "rate_limit_body_bytes": "tests/test_heavy.py::test_a_large_body_counts_as_several_requests",
     "max_body_bytes": "tests/test_security.py::test_body_and_query_string_limits",
     "max_query_string": "tests/test_settings_service.py::test_max_query_string",
+    "profile_embed_chars": (
+        "tests/test_heavy.py::test_only_the_start_of_a_long_text_is_embedded_and_the_answer_says_so"
+    ),
+    "heavy_requests": (
+        "tests/test_heavy.py::test_a_busy_service_answers_503_with_retry_after_and_searches_still_run"
+    ),
+    "heavy_queue": (
+        "tests/test_heavy.py::test_a_busy_service_answers_503_with_retry_after_and_searches_still_run"
+    ),
     "cors_origins": "tests/test_security.py::test_cors_only_for_configured_origins",
     "log_format": "tests/test_settings_service.py::test_log_format_json_or_text",
     "extra": "tests/test_settings.py::test_extra_is_never_read_from_nor_passed_to_the_environment",
@@ -121,9 +143,19 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         reindex_runner="thread",
         watch_interval=4,
         require_read_key=True,
+        require_metrics_key=True,
         rate_limit=17,
+        trusted_proxies=("10.0.0.1", "192.168.0.0/16"),
+        header_timeout=3,
+        max_header_bytes=999,
+        timeout_keep_alive=7,
+        limit_concurrency=8,
+        rate_limit_body_bytes=321,
         max_body_bytes=1234,
         max_query_string=99,
+        profile_embed_chars=777,
+        heavy_requests=2,
+        heavy_queue=3,
         cors_origins=("https://a.example", "https://b.example"),
         log_format="text",
     )

@@ -318,6 +318,65 @@ def test_a_failed_reindex_keeps_the_served_build_and_says_why(
     assert client.get("/v1/search", params={"q": "library"}).status_code == 200
 
 
+def test_a_write_that_would_leave_other_records_invalid_is_refused(
+    served: tuple[TestClient, Any],
+) -> None:
+    """The corpus with the write laid over it is checked as the re-index checks it: a city moved to another
+    country while a practice in it keeps its own is refused, naming both, and nothing blocks later writes."""
+    client, service = served
+    practice = {**_new_practice(client), "city": "testby", "country": "DK"}
+    assert client.post("/v1/practices", json=practice, headers=ADMIN).status_code == 202
+    city = next(c for c in _export(client, "cities") if c["id"] == "testby")
+    response = client.put("/v1/cities/testby", json={**city, "country": "SE"}, headers=ADMIN)
+    body = response.json()
+    assert response.status_code == 409, body
+    assert "practices/sauna-evenings" in body["detail"] and "'testby'" in body["detail"]
+    assert body["errors"] == [
+        {
+            "record": "practices/sauna-evenings",
+            "field": "country",
+            "message": "DK differs from the country of its city 'testby', SE",
+        }
+    ]
+    assert client.delete("/v1/cities/testby", headers=ADMIN).status_code == 409
+    # nothing was logged: the exports answer, and the re-index includes the next write
+    assert next(c for c in _export(client, "cities") if c["id"] == "testby")["country"] == "DK"
+    other = {
+        **_new_practice(client, "sauna-mornings", "Sauna mornings"),
+        "city": "testby",
+        "country": "DK",
+    }
+    assert client.post("/v1/practices", json=other, headers=ADMIN).status_code == 202
+    service.tick()
+    status = client.get("/v1/admin/status", headers=ADMIN).json()
+    assert status["last_reindex"]["ok"] is True and status["pending_writes"] == 0
+
+
+def test_a_failed_reindex_names_the_records_until_one_succeeds(
+    served: tuple[TestClient, Any],
+) -> None:
+    """The corpus folder edited under a logged write (a city file moved to another country): the re-index
+    fails naming the record and the file, /ready and the status say so until a re-index succeeds, and the
+    exports still give back what is stored."""
+    client, service = served
+    practice = {**_new_practice(client), "city": "testby", "country": "DK"}
+    assert client.post("/v1/practices", json=practice, headers=ADMIN).status_code == 202
+    city_file = service.settings.corpus_dir / "cities" / "testby.md"
+    city_file.write_text(city_file.read_text().replace("country: DK", "country: SE"))
+    service.tick()
+    error = client.get("/v1/admin/status", headers=ADMIN).json()["last_reindex"]["error"]
+    assert (
+        "practices/sauna-evenings (API): country: DK differs" in error and "'testby', SE" in error
+    )
+    assert client.get("/ready").json()["reindex_error"] == error
+    assert "sauna-evenings" in [r["id"] for r in _export(client)]
+    city_file.write_text(city_file.read_text().replace("country: SE", "country: DK"))
+    client.post("/v1/admin/reindex", headers=ADMIN)
+    service.tick()
+    assert client.get("/ready").json()["reindex_error"] is None
+    assert _hit_ids(client, "sauna evenings fishermen")[0] == "sauna-evenings"
+
+
 def test_writes_wait_for_quiet_before_reindexing(tmp_path: Path) -> None:
     write_tiny_corpus(tmp_path / "corpus", CORPUS / "taxonomy.yaml")
     embedder = HashingEmbedder()

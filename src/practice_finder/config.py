@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from practice_finder.errors import PracticeFinderError
 
 DEFAULT_MODEL = "multilingual-e5-small"  # why: README, "Choosing the embedding model"
 ENGLISH_MODEL = "all-MiniLM-L6-v2"
+DIGEST = re.compile(r"sha256:[0-9a-fA-F]{64}")  # the configured form of a key
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,31 @@ class Settings:
     # hashed on reading); `practice-finder key` makes a new key and its digest.
     admin_keys: tuple[str, ...] = ()
     read_keys: tuple[str, ...] = ()
-    require_read_key: bool = (
-        False  # off: reading is public; on: every /v1 read needs a read or admin key
-    )
+    # off: reading is public; on: every route that shows data (the API, the pages, /ready's manifest, /schema)
+    # needs a read or admin key
+    require_read_key: bool = False
+    # on: /metrics needs a read or admin key (its own switch: a scraper's key, independent of require_read_key)
+    require_metrics_key: bool = False
     rate_limit: int = 600  # requests per minute per client (key, else address); 0 turns it off
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks); none: no one's
+    trusted_proxies: tuple[str, ...] = ()
+    # Connections (docs/reliability.md#connections-and-proxies): seconds a request line and headers may take,
+    # their largest size, seconds an idle keep-alive connection stays open, connections and requests one
+    # worker holds before answering 503 (0: no limit)
+    header_timeout: int = 10
+    max_header_bytes: int = 16_384
+    timeout_keep_alive: int = 5
+    limit_concurrency: int = 512
+    # every started this many bytes of a request body count as one more request (0: every request counts one)
+    rate_limit_body_bytes: int = 2_048
     max_body_bytes: int = 262_144
     max_query_string: int = 4_096  # characters in the query string of one request
+    # Heavy work: a town described in free text (docs/reliability.md#heavy-requests-beside-searches)
+    profile_embed_chars: int = (
+        3_000  # characters of such a text that are embedded (all are read for terms)
+    )
+    heavy_requests: int = 1  # such requests served at once per process
+    heavy_queue: int = 8  # such requests waiting for a turn; beyond, a 503 with Retry-After
     cors_origins: tuple[
         str, ...
     ] = ()  # origins allowed to call the API from a browser; none: no CORS headers
@@ -85,6 +106,12 @@ class Settings:
             )
         return out
 
+    def child_env(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The environment of a child process (the ingest a server runs): `environ` without any `PF_*`
+        variable (so no key, plain or digest, is inherited), then these settings (`to_env`: keys left out)."""
+        inherited = {k: v for k, v in environ.items() if not k.startswith("PF_")}
+        return {**inherited, **self.to_env()}
+
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -94,7 +121,7 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
     """Turn an environment string into the type of the field's default."""
     try:
         if name.endswith("_keys"):
-            return tuple(key_digest(k) for k in raw.split(",") if k.strip())
+            return tuple(configured_digest(k) for k in raw.split(",") if k.strip())
         if isinstance(default, tuple):
             return tuple(v.strip() for v in raw.split(",") if v.strip())
         if isinstance(default, bool):
@@ -112,11 +139,18 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
 
 
 def key_digest(key: str) -> str:
-    """The stored form of an API key: its SHA-256 digest, `sha256:<hex>` (a digest passes through unchanged).
+    """The digest of a key, `sha256:<hex>`: always a hash of what is given, so a presented string that looks
+    like a digest is hashed like any other (holding a digest grants nothing).
 
     Keys are long random strings (`practice-finder key`), so a fast hash is enough: there is nothing to guess.
     """
-    key = key.strip()
-    if key.startswith("sha256:") and len(key) == 71:
-        return key.lower()
-    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(key.strip().encode("utf-8")).hexdigest()
+
+
+def configured_digest(entry: str) -> str:
+    """A key as configured (PF_ADMIN_KEYS and the like): a `sha256:<hex>` digest kept as it is, a plain key
+    hashed. Only settings pass through here, never a key a client presents."""
+    entry = entry.strip()
+    if DIGEST.fullmatch(entry):
+        return entry.lower()
+    return key_digest(entry)

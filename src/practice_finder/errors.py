@@ -54,7 +54,40 @@ class IngestLockedError(PracticeFinderError):
 
 
 class ConflictError(PracticeFinderError):
-    """A write that contradicts what is stored: an id taken by another record, a city still in use."""
+    """A write that contradicts what is stored: an id taken by another record, a city still in use, a
+    change that would leave other records invalid (`problems` names each, its `path` the record)."""
+
+    def __init__(
+        self, message: str, hint: str = "", problems: list[RecordProblem] | None = None
+    ) -> None:
+        super().__init__(message, hint)
+        self.problems = problems or []
+
+
+class WriteLogError(PracticeFinderError):
+    """The write log cannot be read or written (a damaged `writes.db`); writes are refused until it can."""
+
+    hint = (
+        "restore state/writes.db from a backup, or move it aside and run "
+        "`practice-finder writes reseed` to start a new log from the served build"
+    )
+
+
+class WriteLogBehindError(WriteLogError):
+    """The write log ends before the build being served (lost, or restored from an older backup)."""
+
+    hint = (
+        "run `practice-finder writes reseed` to bring the log up to the served build "
+        "(records written after the backup are taken from the build); writes are refused until then"
+    )
+
+
+class BusyError(PracticeFinderError):
+    """Too much heavy work is running or waiting; `retry_after` says in how many seconds to try again."""
+
+    def __init__(self, message: str, hint: str = "", retry_after: int = 1) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
 
 
 class AuthenticationError(PracticeFinderError):

@@ -136,6 +136,13 @@ def number(value: float, language: str | None = None, pattern: str | None = None
     return format_decimal(value, format=pattern, locale=locale(language or current()))
 
 
+def percent(value: float, language: str | None = None) -> str:
+    """A share as the reader writes it, whole: 40% in English, 40 % in German, 40% in Latvian."""
+    from babel.numbers import format_percent
+
+    return format_percent(value, locale=locale(language or current()))
+
+
 def euros(value: float, language: str | None = None) -> str:
     """An amount in euros, whole, as the reader writes it: €10,000 in English, 10 000 € in Latvian."""
     from babel.numbers import format_currency

@@ -202,22 +202,6 @@ def record_data(record: Record) -> dict[str, Any]:
     return data
 
 
-def has_contact(record: Record) -> bool:
-    """Whether the record names a contact at all (consented or not)."""
-    return any(getattr(record, name, None) for name in CONTACT_FIELDS[:3])
-
-
-def public_contact(record: Record) -> dict[str, str] | None:
-    """The contact a record's page may show: person, e-mail and website, only with consent to publish."""
-    if not getattr(record, "contact_consent", False) or not has_contact(record):
-        return None
-    return {
-        name.removeprefix("contact_"): value
-        for name in CONTACT_FIELDS[:3]
-        if (value := getattr(record, name, None))
-    }
-
-
 def record_digest(record: Record) -> str:
     """SHA-256 of the record's content (its file's place left out): equal for the same record sent twice."""
     text = json.dumps(record_data(record), sort_keys=True, ensure_ascii=False)

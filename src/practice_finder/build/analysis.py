@@ -10,17 +10,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from practice_finder import languages
-from practice_finder.models import (
-    CONTACT_FIELDS,
-    City,
-    Plan,
-    Practice,
-    Record,
-    Taxonomy,
-    public_contact,
-    record_data,
-    record_type,
-)
+from practice_finder.models import City, Plan, Practice, Record, Taxonomy, record_data, record_type
 from practice_finder.text import pipelines, tagging
 from practice_finder.text.stemming import WORD, stem
 
@@ -186,13 +176,9 @@ def stems_text(record: Record, lang: str) -> str:
 
 def row(record: Record, taxonomy: Taxonomy, city_names: dict[str, str]) -> dict[str, Any]:
     """The record's row in its table."""
+    # the contact fields stay in the row, as every field does (a re-seed rebuilds records from rows); no
+    # column of the search reads them, and the pages show them only with consent (reads.public_contact)
     data = msgspec.to_builtins(record)
-    for (
-        name
-    ) in CONTACT_FIELDS:  # only what the record's page may show, and no column of the search text
-        data.pop(name, None)
-    contact = public_contact(record)
-    data["contact"] = json.dumps(contact, ensure_ascii=False) if contact else None
     tags = data.pop("tags")
     data.update(
         {

@@ -1,7 +1,9 @@
 """Ingestion: corpus/ -> a new versioned build (SQLite store + FAISS + manifest) -> atomic switch.
 
 Validation happens before anything is written, so a bad corpus leaves the served build untouched.
-Embeddings of unchanged texts are reused from the current build; an unchanged corpus builds nothing.
+Embeddings of unchanged texts are reused from the current build (or, when it is damaged, from the newest
+intact one); an unchanged corpus builds nothing. A write log that ends before the current build (lost, or
+restored from an older backup) is refused: building from it would drop records the build holds.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from practice_finder.build.manifest import (
     create,
 )
 from practice_finder.config import Settings
-from practice_finder.corpus.catalog import load_current
+from practice_finder.corpus.catalog import behind_error, load_current
+from practice_finder.corpus.write_log import LOG
 from practice_finder.errors import PracticeFinderError
 from practice_finder.models import TABLES, Corpus
 from practice_finder.text import tagging
@@ -86,6 +89,7 @@ def ingest(
     """
     timer = _Timer()
     started = time.perf_counter()
+    from_folder = corpus is None
     with versions.ingest_lock(settings.index_dir):
         with timer.phase("validate"):
             corpus, writes_seq = (
@@ -94,7 +98,9 @@ def ingest(
                 else load_current(settings.corpus_dir, settings.state_dir)
             )
         stale = versions.remove_stale_tmp(settings.index_dir)
-        previous = _previous(settings)
+        previous = reusable_build(settings)
+        if from_folder:
+            _refuse_a_log_behind(previous, writes_seq, settings)
         report = _plan(corpus, previous, settings)
         report.stale_removed, report.writes_seq = stale, writes_seq
         if force and report.build_id is None:
@@ -109,37 +115,61 @@ def ingest(
 
 
 @dataclass
-class _Previous:
+class Previous:
+    """A build to compare with and take analyses and embeddings from. `damaged`: why the current build could
+    not be (this one is then an older build)."""
+
     path: Path
     manifest: Manifest
     hashes: dict[tuple[str, str], str]
+    damaged: str = ""
 
 
-def _previous(settings: Settings) -> _Previous | None:
-    """The current build, if one exists and its store can be read."""
-    path = versions.current_build(settings.index_dir)
-    if path is None:
-        return None
-    try:
-        manifest = versions.read_manifest(path)
-        versions.verify_files(path, manifest)  # a damaged build is rebuilt, not reused
-        return _Previous(path, manifest, store.record_hashes(path / "store.db"))
-    except (
-        sqlite3.Error,
-        OSError,
-        PracticeFinderError,
-    ):  # a damaged or unreadable build is simply not reused
-        return None
+def reusable_build(settings: Settings) -> Previous | None:
+    """The current build if it is intact; else the newest older build that is, so that a build after damage
+    re-embeds only what changed since that one (not the whole corpus). None when no build is intact."""
+    current = versions.current_build(settings.index_dir)
+    older = [
+        b
+        for b in reversed(versions.list_builds(settings.index_dir))
+        if current is None or b.name != current.name
+    ]
+    damaged = "" if current is not None else "no current build"
+    for path in ([current] if current is not None else []) + older:
+        try:
+            found = _intact(path)
+        except (sqlite3.Error, OSError, PracticeFinderError) as exc:
+            why = exc.message if isinstance(exc, PracticeFinderError) else str(exc)
+            damaged = damaged or f"the current build {path.name} cannot be used: {why}"
+            continue
+        found.damaged = damaged
+        return found
+    return None
 
 
-def _note_writes(previous: _Previous | None, writes_seq: int) -> None:
+def _intact(path: Path) -> Previous:
+    """A build whose files are as written and whose store can be read; raises when it is not."""
+    manifest = versions.read_manifest(path)
+    versions.verify_files(path, manifest)  # a damaged build is rebuilt, not reused
+    return Previous(path, manifest, store.record_hashes(path / "store.db"))
+
+
+def _refuse_a_log_behind(previous: Previous | None, writes_seq: int, settings: Settings) -> None:
+    """A log that ends before the build's newest write lost writes the build holds: refuse to drop them."""
+    if previous is not None:
+        behind = behind_error(writes_seq, previous.manifest.writes.seq, settings.state_dir / LOG)
+        if behind is not None:
+            raise behind
+
+
+def _note_writes(previous: Previous | None, writes_seq: int) -> None:
     """Writes that left the corpus as it was (a put undone by a delete) are still covered by the current build."""
-    if previous is not None and writes_seq > previous.manifest.writes.seq:
+    if previous is not None and not previous.damaged and writes_seq > previous.manifest.writes.seq:
         previous.manifest.writes.seq = writes_seq
         versions.write_manifest(previous.path, previous.manifest)
 
 
-def _plan(corpus: Corpus, previous: _Previous | None, settings: Settings) -> IngestReport:
+def _plan(corpus: Corpus, previous: Previous | None, settings: Settings) -> IngestReport:
     """Compare the corpus with the current build: added, changed, removed, unchanged."""
     old = previous.hashes if previous else {}
     new = {(analysis.record_type(r), r.id): analysis.content_hash(r) for r in corpus.records()}
@@ -158,10 +188,12 @@ def _plan(corpus: Corpus, previous: _Previous | None, settings: Settings) -> Ing
     )
 
 
-def _rebuild_reason(previous: _Previous | None, corpus_hash: str, settings: Settings) -> str | None:
+def _rebuild_reason(previous: Previous | None, corpus_hash: str, settings: Settings) -> str | None:
     """Why the current build cannot stay, or None when it is up to date."""
     if previous is None:
         return "no current build"
+    if previous.damaged:
+        return f"{previous.damaged}; texts are reused from build {previous.path.name}"
     manifest = previous.manifest
     mismatch = manifest.mismatch(settings.model)
     if mismatch is not None:
@@ -193,7 +225,7 @@ def _counts(corpus: Corpus) -> dict[str, int]:
 
 def _build(
     corpus: Corpus,
-    previous: _Previous | None,
+    previous: Previous | None,
     settings: Settings,
     make_embedder: EmbedderFactory,
     report: IngestReport,
@@ -216,7 +248,7 @@ def _build(
 def _build_into(
     tmp: Path,
     corpus: Corpus,
-    previous: _Previous | None,
+    previous: Previous | None,
     settings: Settings,
     make_embedder: EmbedderFactory,
     report: IngestReport,
@@ -272,7 +304,7 @@ def _build_into(
 
 
 def _export_encoder(
-    embedder: Embedder, tmp: Path, previous: _Previous | None
+    embedder: Embedder, tmp: Path, previous: Previous | None
 ) -> dict[str, Any] | None:
     """The ONNX export of the model (None for embedders that have none, like the tests' stand-ins)."""
     source = getattr(embedder, "export_source", None)
@@ -322,7 +354,7 @@ def analyse_corpus(corpus: Corpus, cache: dict[str, Analysis]) -> tuple[list[Ana
     return out, made
 
 
-def _analysis_cache(previous: _Previous | None) -> dict[str, Analysis]:
+def _analysis_cache(previous: Previous | None) -> dict[str, Analysis]:
     """The analyses kept in the previous build's store, by key (none when it has none or cannot be read)."""
     if previous is None:
         return {}
@@ -333,7 +365,7 @@ def _analysis_cache(previous: _Previous | None) -> dict[str, Analysis]:
 
 
 def _embedding_cache(
-    previous: _Previous | None, settings: Settings, passages_with: str
+    previous: Previous | None, settings: Settings, passages_with: str
 ) -> dict[str, bytes]:
     if previous is None or previous.manifest.model.name != settings.model:
         return {}

@@ -417,13 +417,18 @@ def _padded(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return ids, mask
 
 
-def _session(path: Path, threads: int) -> Any:
+def _session(path: Path, threads: int, spinning: bool = True) -> Any:
+    """An ONNX Runtime session. spinning=False: its threads sleep between runs instead of spinning for the
+    next one, which a service wants (its threads share the cores with request handling and other
+    workers); a batch job wants them spinning."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     if threads > 0:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -459,6 +464,7 @@ class OnnxEmbedder:
         info: dict[str, Any],
         threads: int = 0,
         quantized: bool = False,
+        spinning: bool = True,
     ) -> None:
         self.name = name
         self.dimension = dimension
@@ -470,7 +476,7 @@ class OnnxEmbedder:
         self._text = info.get("text") or {}
         try:
             model_file = info["int8"]["file"] if quantized else info["file"]
-            self.session = _session(folder / model_file, threads)
+            self.session = _session(folder / model_file, threads, spinning)
             self._tokenize = _tokenizer(folder, info)
         except Exception as exc:  # onnxruntime raises its own exception types for damaged files
             raise IndexMismatchError(

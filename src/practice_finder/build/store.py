@@ -13,10 +13,16 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import sqlite_utils
 
-from practice_finder.models import TABLES  # record kind -> its table
+from practice_finder.models import (  # TABLES: record kind -> its table
+    RECORD_KINDS,
+    TABLES,
+    VOCABULARIES,
+    Record,
+)
 
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 FTS_COLUMNS = {
@@ -219,6 +225,35 @@ def record_hashes(path: Path) -> dict[tuple[str, str], str]:
         return out
     finally:
         conn.close()
+
+
+def records(path: Path) -> list[tuple[str, Record, str]]:
+    """Every record of a build as it was built: (record type, record, content hash stored with it)."""
+    conn = connect(path)
+    try:
+        present = {
+            r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")
+        }
+        return [
+            (kind.name, record_of_row(kind.name, row), row["content_hash"])
+            for kind in RECORD_KINDS
+            if kind.table in present
+            for row in conn.execute(f"select * from {kind.table} order by id")
+        ]
+    finally:
+        conn.close()
+
+
+def record_of_row(kind: str, row: sqlite3.Row) -> Record:
+    """A record from its row (the inverse of analysis.row: its JSON columns parsed, its tags gathered; the
+    columns added for search are left out)."""
+    data = decode(row, ("years", "partners", "languages", "body", *VOCABULARIES))
+    data["tags"] = {v: data.pop(v) or [] for v in VOCABULARIES if v in data}
+    if data.get("contact_consent") is not None:  # SQLite keeps a flag as 0 or 1
+        data["contact_consent"] = bool(data["contact_consent"])
+    model = next(k.model for k in RECORD_KINDS if k.name == kind)
+    record: Record = msgspec.convert(data, type=model)
+    return record
 
 
 def decode(

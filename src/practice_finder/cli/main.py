@@ -246,6 +246,7 @@ def serve(host: str | None, port: int | None, workers: int, index_dir: Path | No
         f"Serving on http://{settings.host}:{settings.port}/ (API docs: /schema/swagger)", err=True
     )
     from practice_finder.web.logs import uvicorn_log_config
+    from practice_finder.web.server import uvicorn_options
 
     uvicorn.run(
         "practice_finder.web.app:app_from_env",
@@ -256,6 +257,7 @@ def serve(host: str | None, port: int | None, workers: int, index_dir: Path | No
         log_level="info",
         access_log=False,
         log_config=uvicorn_log_config(),
+        **uvicorn_options(settings),
     )
 
 
@@ -312,6 +314,7 @@ def import_(
     type=click.Choice(["csv", "xlsx", "jsonl"]),
     default="xlsx",
     show_default=True,
+    help="xlsx: one sheet per kind; csv and jsonl: one kind.",
 )
 @kind_option
 @click.option(
@@ -347,6 +350,30 @@ def export(
         return
     output.write_bytes(data)
     click.echo(f"Wrote {output} ({len(data):,} bytes).", err=True)
+
+
+@cli.group()
+def writes() -> None:
+    """Look after the write log (state/writes.db)."""
+
+
+@writes.command()
+@corpus_option
+@index_option
+@json_option
+def reseed(corpus_dir: Path | None, index_dir: Path | None, as_json: bool) -> None:
+    """Bring a lost or older write log up to the served build (the service refuses writes until then)."""
+    from practice_finder.build.reseed import reseed as run_reseed
+
+    report = run_reseed(_settings(corpus_dir=corpus_dir, index_dir=index_dir))
+    if as_json:
+        click.echo(json.dumps(asdict(report), indent=2))
+        return
+    click.echo(
+        f"Write log re-seeded from build {report.build} (writes up to {report.build_seq}): "
+        f"{report.put} record(s) logged as written, {report.deleted} as deleted; "
+        f"the log ended at {report.log_seq_before} and now ends at {report.log_seq}."
+    )
 
 
 @cli.command()

@@ -215,8 +215,10 @@ def _sections(
     body: dict[str, str] = {}
     for key, heading in wanted:
         text = sections.get(heading, "")
-        if not text:
-            problems.add(path, f"## {heading}", "section is missing or empty")
+        wrong = "section is missing or empty" if not text else schema.body_problem(text)
+        if wrong:
+            problems.add(path, f"## {heading}", wrong)
+            text = ""
         body[key] = text
     return body if all(body.values()) else None
 
@@ -283,9 +285,14 @@ def build_city(
     what is wrong is added to `problems`."""
     ok = _checked(path, meta, schema.city_fields(taxonomy), problems)
     description = "\n\n".join(text for text in sections.values() if text).strip()
-    if not description:
-        problems.add(path, "body", "the profile text below the front matter is missing")
-    if not ok or not description:
+    wrong = (
+        "the profile text below the front matter is missing"
+        if not description
+        else schema.body_problem(description)
+    )
+    if wrong:
+        problems.add(path, "body", wrong)
+    if not ok or wrong:
         return None
     return City(
         id=meta["id"],
@@ -366,7 +373,7 @@ def check_links(
             problems.add(
                 practice.path,
                 "country",
-                f"{practice.country} differs from its city's country {city.country}",
+                f"{practice.country} differs from the country of its city {city.id!r}, {city.country}",
             )
     for plan in plans:
         if plan.city not in by_id:

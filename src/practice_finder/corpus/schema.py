@@ -22,6 +22,20 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 URL = re.compile(r"^https?://[^\s/$.?#].[^\s]*$")
 MIN_YEAR, MAX_YEAR = 1990, 2035
+CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+)  # control characters but tab and line ends
+
+# Longest value of each kind (in characters, or items for lists): a few times the longest in the shipped
+# corpus (measured: id 53, title 101, summary 415, resources 358, basis 271, a body section 1,850, a
+# city's description 886, partners 6 of up to 59, tags 7 per vocabulary), so a real record never meets
+# them, while one field can no longer make a re-index take ten times as long (docs/reliability.md).
+MAX_ID = 120
+MAX_NAME = 300  # titles, names, municipalities, regions, one partner
+MAX_SHORT_TEXT = 2_000  # summary, resources, basis, source
+MAX_SECTION = 20_000  # one section of a practice or plan, a city's description
+MAX_ITEMS = 50  # partners, years, languages
+MAX_TAGS = 30  # ids of one vocabulary
 
 Check = Callable[[Any], str | None]  # returns a problem message, or None when valid
 
@@ -35,16 +49,38 @@ class Field:
     required: bool = True
 
 
-def _text(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return "must be non-empty text"
+def text_problem(value: str, limit: int) -> str | None:
+    """What is wrong with a text's length or characters, if anything."""
+    if len(value) > limit:
+        return f"is {len(value)} characters long; at most {limit} are allowed"
+    if CONTROL.search(value):
+        return "contains a control character (such as NUL); only tabs and line breaks are allowed"
     return None
+
+
+def _text_upto(limit: int) -> Check:
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            return "must be non-empty text"
+        return text_problem(value, limit)
+
+    return check
+
+
+_name = _text_upto(MAX_NAME)
+_text = _text_upto(MAX_SHORT_TEXT)
 
 
 def _slug(value: Any) -> str | None:
+    if isinstance(value, str) and len(value) > MAX_ID:
+        return f"is {len(value)} characters long; at most {MAX_ID} are allowed"
     if not isinstance(value, str) or not SLUG.match(value):
         return f"{value!r} is not a slug (lowercase a-z, 0-9 and single hyphens)"
     return None
+
+
+def _items(value: list[Any], limit: int) -> str | None:
+    return f"has {len(value)} items; at most {limit} are allowed" if len(value) > limit else None
 
 
 def _int_between(low: int, high: int) -> Check:
@@ -82,6 +118,8 @@ def _years(value: Any) -> str | None:
     items = value if isinstance(value, list) else [value]
     if not items:
         return "needs at least one year"
+    if len(items) > MAX_ITEMS:
+        return _items(items, MAX_ITEMS)
     bad = [
         y
         for y in items
@@ -95,7 +133,10 @@ def _years(value: Any) -> str | None:
 def _text_list(value: Any) -> str | None:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         return "must be a list of non-empty texts"
-    return None
+    return _items(value, MAX_ITEMS) or next(
+        (f"item {i + 1} {m}" for i, v in enumerate(value) if (m := text_problem(v, MAX_NAME))),
+        None,
+    )
 
 
 def _language(value: Any) -> str | None:
@@ -107,10 +148,12 @@ def _language(value: Any) -> str | None:
 def _languages(value: Any) -> str | None:
     if not isinstance(value, list):
         return "must be a list of ISO 639 language codes"
-    return next((m for m in map(_language, value) if m), None)
+    return _items(value, MAX_ITEMS) or next((m for m in map(_language, value) if m), None)
 
 
 def _source(value: Any) -> str | None:
+    if isinstance(value, str) and len(value) > MAX_SHORT_TEXT:
+        return text_problem(value, MAX_SHORT_TEXT)
     if value == "illustrative" or (isinstance(value, str) and URL.match(value)):
         return None
     return f"{value!r} is neither an http(s) URL nor 'illustrative'"
@@ -131,6 +174,8 @@ def tag_list(taxonomy: Taxonomy, vocabulary: str, minimum: int) -> Check:
             return f"must be a list of {vocabulary} ids (texts)"
         if len(value) < minimum:
             return f"needs at least {minimum} {vocabulary} id(s)"
+        if len(value) > MAX_TAGS:
+            return _items(value, MAX_TAGS)
         unknown = [v for v in value if v not in known]
         if unknown:
             return f"unknown {vocabulary} id {unknown[0]!r} (see corpus/taxonomy.yaml)"
@@ -153,8 +198,8 @@ def practice_fields(taxonomy: Taxonomy) -> list[Field]:
     tags = {"challenges": 1, "assets": 1, "themes": 1, "target_groups": 1, "participation": 0}
     return [
         Field("id", _slug),
-        Field("title", _text),
-        Field("municipality", _text),
+        Field("title", _name),
+        Field("municipality", _name),
         Field("city", _slug, required=False),
         Field("country", COUNTRY),
         Field("population", _int_between(100, 3_000_000)),
@@ -174,9 +219,9 @@ def practice_fields(taxonomy: Taxonomy) -> list[Field]:
 def city_fields(taxonomy: Taxonomy) -> list[Field]:
     return [
         Field("id", _slug),
-        Field("name", _text),
+        Field("name", _name),
         Field("country", COUNTRY),
-        Field("region", _text),
+        Field("region", _name),
         Field("population", _int_between(100, 3_000_000)),
         Field("population_year", _int_between(2000, MAX_YEAR)),
         Field("lat", _float_between(49.0, 71.5)),
@@ -194,7 +239,7 @@ def plan_fields(taxonomy: Taxonomy) -> list[Field]:
     return [
         Field("id", _slug),
         Field("city", _slug),
-        Field("title", _text),
+        Field("title", _name),
         Field("years", _years),
         Field("status", _one_of(PLAN_STATUSES, "plan status")),
         *_tag_fields(taxonomy, tags),
@@ -231,6 +276,11 @@ def check_fields(meta: Mapping[str, Any], spec: list[Field]) -> list[tuple[str, 
                 (str(name), f"is not a known field (known: {', '.join(sorted(known))})")
             )
     return problems
+
+
+def body_problem(text: str) -> str | None:
+    """What is wrong with one section of a record's body (or a city's description), if anything."""
+    return text_problem(text, MAX_SECTION)
 
 
 def word_count(text: str) -> int:

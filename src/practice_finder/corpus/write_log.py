@@ -2,10 +2,15 @@
 
 SQLite in WAL mode with a full fsync on every commit, so a write is on disk before the API answers it;
 each call opens its own connection, so the log is safe to share between threads and processes.
+Any SQLite failure of the file (damaged, not a database) is a WriteLogError that says so. A file that
+SQLite reads as a database without the table (one truncated to nothing) gets the table again: nothing in
+it was left to save, and an empty log cannot take writes unnoticed, since it then ends before the build
+being served (see `high_water` and Catalog's check).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -17,6 +22,8 @@ from typing import Any
 
 import msgspec
 
+from practice_finder.errors import WriteLogError
+
 LOG = "writes.db"
 _SCHEMA = """
 create table if not exists writes (
@@ -25,6 +32,12 @@ create table if not exists writes (
     payload text, content_hash text, received_at text not null
 );
 create index if not exists writes_record on writes (kind, id, seq);
+"""
+# The newest sequence number handed out: the last row's, or higher once `raise_to` moved the mark past it
+# (AUTOINCREMENT keeps the mark in sqlite_sequence, so a new row always gets a higher number).
+_HIGH_WATER = """
+select max(coalesce((select max(seq) from writes), 0),
+           coalesce((select seq from sqlite_sequence where name = 'writes'), 0))
 """
 
 
@@ -54,25 +67,25 @@ class WriteLog:
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / LOG
-        self._created = (
-            False  # WAL mode and the table are properties of the file: set up once per process
-        )
 
     def exists(self) -> bool:
         return self.path.exists()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self._created:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
-            # per connection: the commit reaches the disk before the answer
-            conn.execute("pragma synchronous=full")
-            if not self._created:
+        """A connection with the table in place; a SQLite failure of the file becomes a WriteLogError."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
+                # per connection: the commit reaches the disk before the answer
+                conn.execute("pragma synchronous=full")
+                # per connection, as the file may have been replaced or emptied since: both are no-ops
+                # on a log in order
                 conn.execute("pragma journal_mode=wal")
                 conn.executescript(_SCHEMA)
-                self._created = True
-            yield conn
+                yield conn
+        except sqlite3.DatabaseError as exc:
+            raise WriteLogError(f"the write log {self.path} cannot be used: {exc}") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -82,7 +95,8 @@ class WriteLog:
             try:
                 yield conn
             except BaseException:
-                conn.execute("rollback")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("rollback")
                 raise
             conn.execute("commit")
 
@@ -107,15 +121,29 @@ class WriteLog:
         with self._connect() as conn:
             conn.execute("begin")  # one read transaction: the two reads see the same log
             entries = self.latest(conn)
-            seq = int(conn.execute("select coalesce(max(seq), 0) from writes").fetchone()[0])
+            seq = self.high_water(conn)
             conn.execute("commit")
         return entries, seq
 
     def max_seq(self) -> int:
+        """The newest sequence number of the log (0 when it is empty or missing)."""
         if not self.exists():
             return 0
         with self._connect() as conn:
-            return int(conn.execute("select coalesce(max(seq), 0) from writes").fetchone()[0])
+            return self.high_water(conn)
+
+    @staticmethod
+    def high_water(conn: sqlite3.Connection) -> int:
+        return int(conn.execute(_HIGH_WATER).fetchone()[0])
+
+    @staticmethod
+    def raise_to(conn: sqlite3.Connection, seq: int) -> None:
+        """Move the newest sequence number up to `seq` (never down): the next write gets a higher one."""
+        if WriteLog.high_water(conn) >= seq:
+            return
+        updated = conn.execute("update sqlite_sequence set seq = ? where name = 'writes'", (seq,))
+        if updated.rowcount == 0:
+            conn.execute("insert into sqlite_sequence (name, seq) values ('writes', ?)", (seq,))
 
     def pending(self, since: int) -> int:
         """How many records have writes newer than sequence number `since` (what the served build lacks)."""

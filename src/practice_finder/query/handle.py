@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +21,7 @@ from practice_finder.build.manifest import Manifest
 from practice_finder.config import Settings
 from practice_finder.errors import IndexMismatchError, IndexMissingError, PracticeFinderError
 from practice_finder.models import Taxonomy, Term
+from practice_finder.query.admission import Admission, HeavyLimits
 from practice_finder.query.cards import Card, CardCache, FacetTable
 from practice_finder.query.topics import TopicSpace
 from practice_finder.text import tagging
@@ -59,6 +61,7 @@ class Index:
         embedder: Embedder,
         taxonomy: Taxonomy,
         ranking: Ranking | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.path = path
         self.ranking = ranking or Ranking.of(Settings())
@@ -68,13 +71,30 @@ class Index:
         self._lock = threading.Lock()
         self.vectors = vectors
         self.embedder = embedder
+        # every encode of a request goes through it: questions first, heavy work by slots
+        self.admission = admission if admission is not None else Admission(embedder)
         self.taxonomy = taxonomy
         self._cards = CardCache()
         self.card_capacity = self._cards.capacity
+        self._encoders: ThreadPoolExecutor | None = None
 
     @property
     def build_id(self) -> str:
         return self.manifest.build_id
+
+    # Questions encoded at once; more wait in line (ONNX Runtime runs one session from several threads).
+    ENCODER_THREADS = 4
+
+    def encode_soon(self, text: str) -> Future[np.ndarray]:
+        """A question's vector, encoded on the index's encoder threads while the caller goes on (the
+        encoder releases the GIL, so reading the question and the lexical leg run meanwhile)."""
+        with self._lock:
+            if self._encoders is None:
+                self._encoders = ThreadPoolExecutor(
+                    self.ENCODER_THREADS, thread_name_prefix="pf-encode"
+                )
+            pool = self._encoders
+        return pool.submit(lambda: self.admission.encode([text], kind="query")[0])
 
     @cached_property
     def practice_of_passage(self) -> dict[int, str]:
@@ -230,6 +250,9 @@ class Index:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
+            if self._encoders is not None:
+                self._encoders.shutdown(wait=False)
+                self._encoders = None
 
 
 def check_manifest(manifest: Manifest, settings: Settings, build: Path) -> None:
@@ -269,16 +292,16 @@ def open_index(
     except sqlite3.DatabaseError as exc:
         raise IndexMismatchError(f"the store of build {build.name} cannot be read: {exc}") from exc
     same_encoder = reuse is not None and _same_query_encoder(reuse.manifest, manifest)
-    embedder = (
-        reuse.embedder
-        if reuse is not None and same_encoder
-        else query_embedder(settings, build, manifest, make_embedder)
-    )
+    if reuse is not None and same_encoder:
+        embedder, admission = reuse.embedder, reuse.admission
+    else:
+        embedder = query_embedder(settings, build, manifest, make_embedder)
+        admission = Admission(embedder, HeavyLimits.of(settings))
     if embedder.dimension != dimension or embedder.name != settings.model:
         raise IndexMismatchError(
             f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}"
         )
-    return Index(build, manifest, loaded, embedder, taxonomy, ranking)
+    return Index(build, manifest, loaded, embedder, taxonomy, ranking, admission)
 
 
 def open_serving(
@@ -349,6 +372,7 @@ def query_embedder(
             info,
             settings.threads,
             quantized,
+            spinning=False,  # questions come between other work (docs/benchmarks.md)
         )
     return make_embedder()
 

@@ -5,6 +5,7 @@ question in another language borrows from English text (the taxonomy's labels, f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -133,13 +134,15 @@ def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
 GLOSS_VECTOR_WEIGHT = 0.5  # the glossed question's share of the dense leg's question vector
 
 
-def question_vector(index: Index, text: str, gloss: Sequence[str] = ()) -> np.ndarray:
-    """The question's vector; with dictionary words, moved towards their vector (both encoded in one batch):
+def question_vector(
+    question: Future[np.ndarray], gloss: Future[np.ndarray] | None = None
+) -> np.ndarray:
+    """The question's vector (from `Index.encode_soon`); with dictionary words, moved towards their vector:
     the multilingual model places an English gloss nearer the English practices than the question itself."""
-    if not gloss:
-        return index.embedder.encode([text], kind="query")[0]
-    question, english = index.embedder.encode([text, " ".join(gloss)], kind="query")
-    vector = question + GLOSS_VECTOR_WEIGHT * english
+    vector = question.result()
+    if gloss is None:
+        return vector
+    vector = vector + GLOSS_VECTOR_WEIGHT * gloss.result()
     return vector / np.linalg.norm(vector)
 
 

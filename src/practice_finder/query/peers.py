@@ -24,6 +24,7 @@ from practice_finder.query.profiles import (
     population_similarity,
     proximity,
     resolve_town,
+    size_comparison,
     type_similarity,
 )
 from practice_finder.query.reads import record_vector
@@ -286,13 +287,14 @@ def similar_reason(index: Index, profile: Profile, peer: Peer) -> str:
         _(INTRODUCTIONS.get(peer.settlement_type, INTRODUCTION_UNKNOWN_TYPE))
         % {"name": peer.name, "country": peer.country, "population": i18n.number(peer.population)}
     ]
-    if profile.population:
-        ratio = peer.population / profile.population
-        parts[0] += (
-            _(" (about the same size as yours)")
-            if 0.67 <= ratio <= 1.5
-            else _(" (%(ratio)s times yours)") % {"ratio": i18n.number(ratio, pattern="0.0")}
-        )
+    size = size_comparison(peer.population, profile.population)
+    if size is not None:
+        kind, figure = size
+        parts[0] += {
+            "same": _(" (about the same size as yours)"),
+            "times": _(" (%(ratio)s times yours)") % {"ratio": figure},
+            "share": _(" (%(share)s of yours)") % {"share": figure},
+        }[kind]
     if peer.distance_km is not None:
         parts.append(_("%(km)s km away") % {"km": i18n.number(round(peer.distance_km))})
     if peer.shared_challenges:

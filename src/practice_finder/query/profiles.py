@@ -8,11 +8,14 @@ understood.
 from __future__ import annotations
 
 import math
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import msgspec
 import numpy as np
 
+from practice_finder import i18n
+from practice_finder.corpus import schema
 from practice_finder.errors import InvalidQueryError
 from practice_finder.languages import UNDETERMINED
 from practice_finder.models import SETTLEMENT_TYPES
@@ -40,6 +43,13 @@ class ProfileIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     text: str = ""
 
 
+class TextCut(msgspec.Struct, kw_only=True):
+    """A town's text longer than what is embedded: its vector rests on the first `embedded_chars`."""
+
+    embedded_chars: int
+    reason: str
+
+
 class Profile(msgspec.Struct, kw_only=True):
     """The profile used for matching, and what was understood from the free text."""
 
@@ -58,6 +68,11 @@ class Profile(msgspec.Struct, kw_only=True):
     text_chars: int
     text_language: str = UNDETERMINED  # the language of most of the text (see text.reading)
     text_languages: list[str] = []  # every language the text was read in
+    text_cut: TextCut | None = None  # set when only the start of the text was embedded
+
+    def embedded_text(self, text: str) -> str:
+        """The part of the town's text its vector rests on."""
+        return text if self.text_cut is None else text[: self.text_cut.embedded_chars]
 
     def all_challenges(self) -> list[str]:
         return _union(self.challenges, self.understood.get("challenges", []))
@@ -76,6 +91,13 @@ def estimate_settlement_type(population: int) -> str:
 
 
 def validate_profile(profile: ProfileIn, index: Index) -> None:
+    if profile.name is not None and (wrong := schema.text_problem(profile.name, schema.MAX_NAME)):
+        raise InvalidQueryError("profile.name", wrong)
+    for field in ("challenges", "assets"):
+        if len(getattr(profile, field)) > schema.MAX_TAGS:
+            raise InvalidQueryError(
+                f"profile.{field}", f"at most {schema.MAX_TAGS} ids are allowed"
+            )
     if profile.country is not None:
         check_countries([profile.country], "profile.country")
     if profile.population is not None and not 1 <= profile.population <= 5_000_000:
@@ -133,6 +155,21 @@ def from_input(index: Index, profile: ProfileIn, language_prior: str | None = No
         text_chars=len(profile.text),
         text_language=reading.language,
         text_languages=list(reading.languages),
+        text_cut=text_cut(profile.text, index.admission.limits.embed_chars),
+    )
+
+
+def text_cut(text: str, limit: int) -> TextCut | None:
+    """Where a text longer than `limit` characters is cut for embedding: at the last space before the
+    limit (at the limit when there is none)."""
+    if len(text) <= limit:
+        return None
+    space = text.rfind(" ", 0, limit + 1)
+    end = space if space > limit // 2 else limit
+    return TextCut(
+        embedded_chars=end,
+        reason=f"only the first {end} of {len(text)} characters are embedded (PF_PROFILE_EMBED_CHARS); "
+        "the whole text was read for taxonomy terms",
     )
 
 
@@ -198,9 +235,10 @@ def profile_vector(index: Index, profile: Profile, text: str = "") -> np.ndarray
     labels += [index.taxonomy.label("assets", t) for t in profile.all_assets()]
     lang = profile.text_languages[0] if profile.text_languages else "en"
     pieces = ([f"A town facing {', '.join(labels)}."] if labels else []) + pipelines.passages(
-        text, lang
+        profile.embedded_text(text), lang
     )[:TEXT_PASSAGES_EMBEDDED]
-    matrix = index.embedder.encode(pieces or ["a small town"], kind="query")
+    # one passage at a time, each after the questions being encoded (see query.admission)
+    matrix = index.admission.encode_behind(pieces or ["a small town"], kind="query")
     mean = matrix.mean(axis=0)
     return np.asarray(mean / (np.linalg.norm(mean) or 1.0), dtype=np.float32)
 
@@ -234,8 +272,12 @@ def resolve_town(index: Index, town: Town) -> ResolvedTown:
     if town.city is not None:
         return city_town(index, get_city(index, town.city))
     assert town.profile is not None
-    profile = from_input(index, town.profile, town.language_prior)
-    return ResolvedTown(profile, profile_vector(index, profile, town.profile.text))
+    heavy: AbstractContextManager[None] = (
+        index.admission.heavy() if town.profile.text.strip() else nullcontext()
+    )
+    with heavy:  # free text to read and embed: one of the process's few heavy slots, or BusyError
+        profile = from_input(index, town.profile, town.language_prior)
+        return ResolvedTown(profile, profile_vector(index, profile, town.profile.text))
 
 
 def city_town(index: Index, city: CityDetail) -> ResolvedTown:
@@ -262,6 +304,28 @@ def population_similarity(a: int | None, b: int | None) -> float | None:
     if not a or not b:
         return None
     return max(0.0, 1.0 - abs(math.log10(a) - math.log10(b)) / 2.0)
+
+
+SAME_SIZE = (0.67, 1.5)  # population ratios told as "about your size"
+SIZE_RATIO_TOLD = (
+    100.0  # beyond a hundredfold either way a ratio is not a reason (population similarity is 0)
+)
+
+
+def size_comparison(theirs: int | None, yours: int | None) -> tuple[str, str] | None:
+    """How another town's population compares with yours, for a reason, in the reader's number format:
+    ("same", ""), ("times", "2.5") for a larger town, ("share", "40%") for a smaller one; None when a
+    population is unknown or zero or the ratio passes a hundredfold (a size that far off is no reason)."""
+    if not theirs or not yours or theirs < 0 or yours < 0:
+        return None
+    ratio = theirs / yours
+    if SAME_SIZE[0] <= ratio <= SAME_SIZE[1]:
+        return ("same", "")
+    if ratio > SIZE_RATIO_TOLD or ratio < 1 / SIZE_RATIO_TOLD:
+        return None
+    if ratio > 1:
+        return ("times", i18n.number(ratio, pattern="#,##0.#"))
+    return ("share", i18n.percent(ratio))
 
 
 TYPE_ORDER = {"rural": 0, "town": 1, "urban": 2}

@@ -160,11 +160,15 @@ class Contact(msgspec.Struct, kw_only=True):
 
 
 def public_contact(index: Index, table: str, record_id: str) -> Contact | None:
-    """The published contact of a practice or a city (`table`: practices or cities), for its page only:
-    the API's record answers leave it out. None without one, or from a build made before contacts."""
+    """The contact of a practice or a city (`table`: practices or cities) as its page may show it: only
+    with consent to publish. The API's record answers never carry it. None without one (or from a build
+    made before contacts)."""
     row = index.db.execute(f"select * from {table} where id = ?", (record_id,)).fetchone()
-    published = dict(row).get("contact") if row is not None else None
-    return msgspec.json.decode(published, type=Contact) if published else None
+    data = dict(row) if row is not None else {}
+    if not data.get("contact_consent"):
+        return None
+    found = {k: data.get(f"contact_{k}") or None for k in ("person", "email", "website")}
+    return Contact(**found) if any(found.values()) else None
 
 
 def get_practice(index: Index, practice_id: str) -> PracticeDetail:

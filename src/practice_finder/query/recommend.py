@@ -29,6 +29,7 @@ from practice_finder.query.profiles import (
     population_similarity,
     proximity,
     resolve_town,
+    size_comparison,
     type_similarity,
 )
 from practice_finder.query.reads import PracticeBase
@@ -282,14 +283,14 @@ def reason(
         "place": comp.municipality,
         "population": i18n.number(comp.population),
     }
-    if profile.population:
-        ratio = comp.population / profile.population
-        origin += (
-            _(", about your size")
-            if 0.67 <= ratio <= 1.5
-            else _(", %(ratio)s times your population")
-            % {"ratio": i18n.number(ratio, pattern="0.0")}
-        )
+    size = size_comparison(comp.population, profile.population)
+    if size is not None:
+        kind, figure = size
+        origin += {
+            "same": _(", about your size"),
+            "times": _(", %(ratio)s times your population") % {"ratio": figure},
+            "share": _(", %(share)s of your population") % {"share": figure},
+        }[kind]
     if comp.distance_km is not None:
         origin += _(", %(km)s km from you") % {"km": i18n.number(round(comp.distance_km))}
     parts.append(origin + ".")

@@ -132,6 +132,10 @@ def retrieve(
     rrf_k = index.ranking.rrf_k if rrf_k is None else rrf_k
     timings: dict[str, float] = {}
     where, params = practice_filter_sql(query.filters)
+    dense = query.mode in ("hybrid", "dense")
+    # the question is encoded on the index's encoder threads while this thread reads it and runs the
+    # lexical leg (docs/benchmarks.md#where-a-search-spends-its-time)
+    soon = index.encode_soon(query.text) if dense else None
     started = time.perf_counter()
     reading = read_text(
         index.tagger, query.text, query.language_prior, languages.QUERY_SAMPLE_CHARS
@@ -145,24 +149,29 @@ def retrieve(
         started = time.perf_counter()
         gloss = glossed(index, words, text_lang)
         timings["dictionary"] = _ms(started)
-    legs: dict[str, list[str]] = {}
-    qvec = None
-    if query.mode in ("hybrid", "dense"):
-        started = time.perf_counter()
-        qvec = question_vector(index, query.text, gloss)
-        timings["encode"] = _ms(started)
-        started = time.perf_counter()
-        legs["dense"] = dense_leg(
-            index, qvec, depth, allowed_passages(index.db, where, params), dense_scoring
-        )
-        timings["dense"] = _ms(started)
+    gloss_soon = index.encode_soon(" ".join(gloss)) if dense and gloss else None
+    lexical: list[str] | None = None
+    english: list[str] = []
     if query.mode in ("hybrid", "lexical"):
         started = time.perf_counter()
         english = english_words(index, understood) if text_lang != "en" and taxonomy else []
         if gloss:
             english += pipelines.content_words(" ; ".join(gloss), "en")
-        legs["lexical"] = lexical_leg(index, words, depth, where, params, text_lang, english, also)
+        lexical = lexical_leg(index, words, depth, where, params, text_lang, english, also)
         timings["lexical"] = _ms(started)
+    legs: dict[str, list[str]] = {}  # dense first: fusion breaks ties by the order of the legs
+    qvec = None
+    if soon is not None:
+        started = time.perf_counter()
+        qvec = question_vector(soon, gloss_soon)
+        timings["encode"] = _ms(started)  # the wait for the encoder, not its whole run
+        started = time.perf_counter()
+        legs["dense"] = dense_leg(
+            index, qvec, depth, allowed_passages(index.db, where, params), dense_scoring
+        )
+        timings["dense"] = _ms(started)
+    if lexical is not None:
+        legs["lexical"] = lexical
     if query.mode == "hybrid" and understood and taxonomy:
         started = time.perf_counter()
         legs["taxonomy"] = taxonomy_leg(

@@ -36,6 +36,7 @@ from practice_finder.query.reads import (
 )
 from practice_finder.query.recommend import RecommendationRequest, RecommendationResult, recommend
 from practice_finder.query.search import SearchQuery, SearchResult
+from practice_finder.web.auth import PUBLIC, may_read, require_metrics_reader
 from practice_finder.web.localize import VARY, AcceptLanguage, Lang, api_language
 from practice_finder.web.metrics import Metrics
 from practice_finder.web.problems import problem_responses
@@ -71,29 +72,60 @@ Multi = Annotated[
 ]
 
 
-@get("/health", tags=["service"], sync_to_thread=False)
+@get("/health", tags=["service"], sync_to_thread=False, opt=PUBLIC)
 def health() -> dict[str, str]:
     """The process is up (says nothing about the index)."""
     return {"status": "ok", "version": __version__}
 
 
-class Ready(msgspec.Struct, kw_only=True):
+class Ready(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Readiness; the build, its manifest and the refused builds only to a reader (PF_REQUIRE_READ_KEY)."""
+
     ready: bool
-    build: str
-    manifest: Manifest
+    build: str | None = None
+    manifest: Manifest | None = None
     # builds passed over as unusable (damaged, another model): served is an older one
-    refused_builds: list[dict[str, str]]
+    refused_builds: list[dict[str, str]] | None = None
+    # searches are served, but writes are refused: the write log is damaged or ends before the build
+    write_log_error: str | None = None
+    # the last re-index failed (the build served is older than the corpus and the log): why, and which records
+    reindex_error: str | None = None
 
 
-@get("/ready", tags=["service"], sync_to_thread=False, responses=problem_responses(503))
-def ready(service: NamedDependency[Service]) -> Ready:
-    """A usable index is loaded; reports its manifest. 503 while none is."""
+@get(
+    "/ready",
+    tags=["service"],
+    sync_to_thread=True,  # it reads the write log
+    responses=problem_responses(503),
+    opt=PUBLIC,  # a probe needs no key; the manifest needs one when reads do
+)
+def ready(request: Request[Any, Any, Any], service: NamedDependency[Service]) -> Ready:
+    """A usable index is loaded; reports its manifest, and what does not work beside it, to readers. 503
+    while none is (or while the build served turned out damaged and is being replaced)."""
     index = service.require()
+    if not may_read(request):
+        return Ready(ready=True)
     refused = [{"build": b, "reason": r} for b, r in service.refused]
-    return Ready(ready=True, build=index.build_id, manifest=index.manifest, refused_builds=refused)
+    service.check_log()
+    return Ready(
+        ready=True,
+        build=index.build_id,
+        manifest=index.manifest,
+        refused_builds=refused,
+        write_log_error=service.log_problem,
+        reindex_error=service.reindex_error(),
+    )
 
 
-@get("/metrics", tags=["service"], sync_to_thread=False, media_type="text/plain; version=0.0.4")
+@get(
+    "/metrics",
+    tags=["service"],
+    sync_to_thread=False,
+    media_type="text/plain; version=0.0.4",
+    opt=PUBLIC,
+    guards=[require_metrics_reader],  # its own switch, PF_REQUIRE_METRICS_KEY
+    responses=problem_responses(401),
+)
 def metrics(metrics: NamedDependency[Metrics]) -> bytes:
     """Prometheus metrics of this process: requests and latency per route, the index served, re-indexes."""
     return metrics.render()

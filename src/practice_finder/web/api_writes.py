@@ -113,7 +113,7 @@ def collection_router(collection: str, require_read_key: bool) -> Router:
         "status_code": 202,
         "security": ADMIN_SECURITY,
     }
-    errors = problem_responses(400, 401, 403, 409, 413, 422, 429)
+    errors = problem_responses(400, 401, 403, 409, 413, 422, 429, 503)
 
     @post(
         "/",
@@ -145,7 +145,7 @@ def collection_router(collection: str, require_read_key: bool) -> Router:
         f"/{{{param}:str}}",
         operation_id=f"Delete{name}",
         summary=f"Remove a record of {collection}",
-        responses=problem_responses(400, 401, 403, 404, 409, 429),
+        responses=problem_responses(400, 401, 403, 404, 409, 429, 503),
         **guarded,
     )
     def remove(request: Request[Any, Any, Any], service: NamedDependency[Service]) -> WriteAccepted:
@@ -170,7 +170,7 @@ def _export_handler(collection: str, require_read_key: bool) -> Any:
         sync_to_thread=True,
         security=security,
         media_type=NDJSON,
-        responses=problem_responses(400, 401, 429),
+        responses=problem_responses(400, 401, 429, 503),
         summary=f"Every record of {collection}, pending writes included",
     )
     def export(

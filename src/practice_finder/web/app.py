@@ -7,6 +7,7 @@ dependency injection; the handlers themselves live in `api_reads`, `api_writes` 
 from __future__ import annotations
 
 import html
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
@@ -16,7 +17,6 @@ from litestar import Litestar, Request, Router
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -26,6 +26,7 @@ from practice_finder import __version__
 from practice_finder.build.encoders import Embedder
 from practice_finder.config import Settings
 from practice_finder.corpus.submissions import ReviewStore
+from practice_finder.errors import PracticeFinderError
 from practice_finder.web.api_reads import (
     city_peers,
     get_city,
@@ -42,11 +43,13 @@ from practice_finder.web.api_reads import (
     taxonomy,
 )
 from practice_finder.web.api_writes import write_routers
-from practice_finder.web.auth import KeyRing, rate_limit_identity, require_reader
+from practice_finder.web.auth import PUBLIC, KeyRing, rate_limit_identity, require_reader
+from practice_finder.web.bodies import BodyRequest
 from practice_finder.web.edge import Edge
 from practice_finder.web.logs import configure_logging
 from practice_finder.web.metrics import Metrics
 from practice_finder.web.problems import exception_handlers
+from practice_finder.web.ratelimit import CostRateLimitConfig
 from practice_finder.web.serving import Service
 from practice_finder.web.staff import csrf_config, session_store, staff_router
 from practice_finder.web.submit import submission_routers
@@ -80,22 +83,38 @@ def _swagger_router() -> tuple[SwaggerRenderPlugin, Router]:
         favicon=f"<link rel='icon' type='image/png' href='{base}/favicon-32x32.png'>",
     )
     return plugin, create_static_files_router(
-        path=base, directories=[swagger_ui_bundle.swagger_ui_path], name="swagger-ui"
+        path=base, directories=[swagger_ui_bundle.swagger_ui_path], name="swagger-ui", opt=PUBLIC
     )
 
 
 def with_html_pages(handlers: Mapping[Any, Any], service: Service) -> dict[Any, Any]:
-    """Errors on web pages render a page; errors on the API stay problem details."""
+    """Errors on web pages render a page, with the status and headers of the API's answer to the same
+    error; errors on the API stay problem details."""
     from practice_finder.web.pages import html_errors
 
     def wrap(handler: Callable[..., Any]) -> Callable[..., Any]:
         def handle(request: Request[Any, Any, Any], exc: Exception) -> Any:
-            page = html_errors(request, service, exc)
-            return page if page is not None else handler(request, exc)
+            answer = handler(request, exc)
+            page = html_errors(request, service, exc, answer)
+            return page if page is not None else answer
 
         return handle
 
     return {kind: wrap(handler) for kind, handler in handlers.items()}
+
+
+def with_damage_check(handlers: Mapping[Any, Any], service: Service) -> dict[Any, Any]:
+    """A SQLite error that reaches a handler came from the build served (the write log has its own errors):
+    the service is told, and when the file is damaged the answer is that error, as a page or a problem."""
+
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Any:
+        assert isinstance(exc, sqlite3.DatabaseError)
+        known = service.read_failed(exc)
+        if known is None:
+            return handlers[Exception](request, exc)
+        return handlers[PracticeFinderError](request, known)
+
+    return {**handlers, sqlite3.DatabaseError: handle}
 
 
 def create_app(
@@ -138,10 +157,13 @@ def create_app(
         ],
         stores={"staff_sessions": session_store(settings.state_dir)},
         csrf_config=csrf_config(settings.state_dir),
+        guards=[require_reader],  # every route, the pages and /schema too, unless marked public
         template_config=_templates(),
         lifespan=[lifespan],
         state=State({"service": service, "keys": KeyRing(settings), "metrics": app_metrics}),
-        exception_handlers=with_html_pages(exception_handlers(), service),
+        exception_handlers=with_damage_check(
+            with_html_pages(exception_handlers(), service), service
+        ),
         dependencies=dependencies(service, app_metrics),
         openapi_config=_openapi(),
         middleware=[_rate_limit(settings)] if settings.rate_limit > 0 else [],
@@ -155,6 +177,7 @@ def create_app(
         if settings.cors_origins
         else None,
         request_max_body_size=settings.max_body_bytes,
+        request_class=BodyRequest,
     )
     app.asgi_handler = Edge(app.asgi_handler, app_metrics, settings.max_query_string)
     return app
@@ -202,7 +225,6 @@ def _routes(require_read_key: bool) -> list[Any]:
     v1 = Router(
         path="/v1",
         route_handlers=[reads, *write_routers(require_read_key)],
-        guards=[require_reader],
     )
     return [health, ready, metrics, v1, static, web_router()]
 
@@ -241,11 +263,14 @@ def _openapi() -> OpenAPIConfig:
 
 
 def _rate_limit(settings: Settings) -> Any:
-    """Per client (its key when valid, else its address), per process; health, readiness and metrics are exempt."""
-    return RateLimitConfig(
+    """Per client (its key when valid, else its address), per process, a large body counting as several
+    requests (see web.ratelimit); health, readiness and metrics are exempt."""
+    return CostRateLimitConfig(
         rate_limit=("minute", settings.rate_limit),
         exclude=["^/health$", "^/ready$", "^/metrics$", "^/static/"],
         identifier_for_request=rate_limit_identity,
+        body_unit=settings.rate_limit_body_bytes,
+        max_body=settings.max_body_bytes,
     ).middleware
 
 

@@ -1,4 +1,6 @@
-"""API keys: admin keys for writes and /v1/admin, optional read keys for the rest of /v1.
+"""API keys: admin keys for writes and /v1/admin; read keys for every route that shows data when
+PF_REQUIRE_READ_KEY is on (the API, the pages, /schema, /ready's manifest), and for /metrics when
+PF_REQUIRE_METRICS_KEY is on.
 
 Only SHA-256 digests of keys are held (see config.key_digest). A presented key is hashed and compared with
 every stored digest in constant time; no comparison stops early, and no key is ever logged.
@@ -27,6 +29,7 @@ class KeyRing:
             (d, READ) for d in settings.read_keys
         ]
         self.require_read_key = settings.require_read_key
+        self.require_metrics_key = settings.require_metrics_key
 
     def scope_of(self, key: str) -> str | None:
         """The scope of a presented key, or None when it matches no configured key."""
@@ -71,11 +74,35 @@ def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
         raise PermissionDeniedError("this route needs an admin key; the key sent is a read key")
 
 
-def require_reader(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard of the read routes: open unless PF_REQUIRE_READ_KEY is on; then any valid key will do."""
+# The `opt` of a route that shows no data (health, static files) or guards itself (/ready, /metrics).
+PUBLIC = {"public": True}
+
+
+def require_reader(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard of the whole application, so a new route is closed unless marked `PUBLIC`: open unless
+    PF_REQUIRE_READ_KEY is on; then any valid key will do."""
     ring: KeyRing = connection.app.state["keys"]
-    if ring.require_read_key and connection.scope.get("method") != "OPTIONS":
+    if handler.opt.get("public") or connection.scope.get("method") == "OPTIONS":
+        return
+    if ring.require_read_key:
         _scope(connection)
+
+
+def require_metrics_reader(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard of /metrics: open unless PF_REQUIRE_METRICS_KEY is on; then any valid key will do."""
+    if connection.app.state["keys"].require_metrics_key:
+        _scope(connection)
+
+
+def may_read(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """Whether this request may see data (for a public route that shows more to a reader)."""
+    ring: KeyRing = connection.app.state["keys"]
+    key = presented_key(connection)
+    return not ring.require_read_key or (key is not None and ring.scope_of(key) is not None)
 
 
 def is_admin(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:

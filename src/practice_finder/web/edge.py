@@ -1,5 +1,5 @@
 """The service's edge, around every HTTP request: request id, security headers, query length limit,
-metrics and one structured log line per request.
+HEAD answered as GET without the body, metrics and one structured log line per request.
 
 It wraps Litestar's whole ASGI handler (not a route middleware), so 404s, 405s and CORS preflights are
 counted, logged and given headers too.
@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from practice_finder.web.logs import REQUEST_ID
 from practice_finder.web.metrics import Metrics
@@ -43,12 +43,18 @@ class Edge:
         started = time.perf_counter()
         status = [500]
         headers = _response_headers(scope, request_id)
+        # HEAD is routed as the GET it asks about; the headers go out, the body does not
+        method = str(dict(scope)["method"])
+        if method == "HEAD":
+            scope = cast("Scope", {**scope, "method": "GET"})
         self.metrics.active += 1
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
                 message["headers"] = [*message.get("headers", []), *headers(message)]
+            elif method == "HEAD":
+                message = cast("Message", {**message, "body": b""})
             await send(message)
 
         try:
@@ -58,12 +64,11 @@ class Edge:
                 await self.app(scope, receive, send_with_headers)
         finally:
             self.metrics.active -= 1
-            self._record(scope, status[0], time.perf_counter() - started)
+            self._record(scope, method, status[0], time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
-    def _record(self, scope: Any, status: int, seconds: float) -> None:
+    def _record(self, scope: Any, method: str, status: int, seconds: float) -> None:
         route = scope.get("path_template") or ("unmatched" if status == 404 else "-")
-        method = scope["method"]
         self.metrics.requests.labels(route, method, str(status)).inc()
         self.metrics.latency.labels(route, method).observe(seconds)
         self.log.info(

@@ -69,8 +69,15 @@ class _IndexCollector:
     def collect(self) -> Iterator[Metric]:
         index = self.service.index
         ready = GaugeMetricFamily("pf_index_ready", "1 while a usable index is loaded.")
-        ready.add_metric([], 1.0 if index is not None else 0.0)
+        ready.add_metric([], 1.0 if index is not None and self.service.unhealthy is None else 0.0)
         yield ready
+        usable = GaugeMetricFamily(
+            "pf_write_log_usable",
+            "1 while the write log takes writes (0: damaged, or ending before the build served).",
+        )
+        logged = self.service.check_log()
+        usable.add_metric([], 1.0 if logged is not None else 0.0)
+        yield usable
         if index is None:
             return
         info = InfoMetricFamily("pf_index", "The build being served.")
@@ -90,11 +97,14 @@ class _IndexCollector:
         for kind, count in manifest.counts.items():
             records.add_metric([kind], float(count))
         yield records
-        pending = GaugeMetricFamily(
-            "pf_pending_writes", "Records written since the build being served."
-        )
-        pending.add_metric([], float(self.service.catalog.log.pending(self.service.served_seq())))
-        yield pending
+        if logged is not None:
+            pending = GaugeMetricFamily(
+                "pf_pending_writes", "Records written since the build being served."
+            )
+            pending.add_metric(
+                [], float(self.service.catalog.log.pending(self.service.served_seq()))
+            )
+            yield pending
         refused = GaugeMetricFamily(
             "pf_refused_builds", "Builds that could not be served (damaged or another model)."
         )

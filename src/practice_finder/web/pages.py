@@ -7,21 +7,21 @@ record text is always escaped (snippets arrive escaped, with only <mark> added b
 from __future__ import annotations
 
 import math
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from litestar import Request, Router, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Response, Template
 from litestar.static_files import create_static_files_router
 
 from practice_finder import i18n
-from practice_finder.errors import InvalidQueryError, NotFoundError, PracticeFinderError
+from practice_finder.errors import InvalidQueryError, NotFoundError
 from practice_finder.i18n import N_
 from practice_finder.models import PLAN_SECTIONS
 from practice_finder.query.checks import country_codes
@@ -32,6 +32,7 @@ from practice_finder.query.reads import list_cities
 from practice_finder.query.recommend import RecommendationRequest
 from practice_finder.query.search import MAX_QUERY_CHARS, SearchQuery, search
 from practice_finder.query.views import practice_view, recommendation_view, town_view
+from practice_finder.web.auth import PUBLIC
 from practice_finder.web.localize import (
     VARY,
     configure,
@@ -71,7 +72,8 @@ def _base(request: Request[Any, Any, Any], index: Index | None, **context: Any) 
         **page_context(request),
         "taxonomy": index.taxonomy if index else None,
         "path": request.url.path,
-        "origin": str(request.base_url).rstrip("/"),  # for canonical links and the printed address
+        # the printed address; canonical links are root-relative, so a forged Host header changes none
+        "host": request.url.netloc,
         "max_query": MAX_QUERY_CHARS,
         **context,
     }
@@ -186,12 +188,11 @@ def search_page(
 
 
 def _search_pairs(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
-    """The question, the filters and the language of this search: what its stable link carries."""
+    """The question, the filters and the language of this search, in the order asked: what its stable
+    link carries."""
+    query = request.scope.get("query_string", b"").decode("utf-8", "replace")
     return [
-        (k, v)
-        for k, values in request.query_params.dict().items()
-        for v in values
-        if k not in ("page", "partial")
+        (k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in ("page", "partial")
     ]
 
 
@@ -315,15 +316,11 @@ def recommend_submit(
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Template:
     """The recommendation form: what was understood from the text, recommended practices and peers."""
-    form = {
-        k: (v if isinstance(v, list) else [v]) if k in ("challenges", "assets") else v
-        for k, v in data.items()
-        if k != "lang"
-    }
+    form = _form_values(data)
     context = _base(request, index, form=form, outcome=None, error=None)
     try:
         request_in = RecommendationRequest(
-            profile=_profile_from_form(form), k=8, language_prior=context["lang"]
+            profile=_profile_from_form(form, _repeated(data)), k=8, language_prior=context["lang"]
         )
         with i18n.speaking(context["lang"]):
             context["outcome"] = recommendation_view(index, request_in, similar_k=5, mentors_k=5)
@@ -334,17 +331,25 @@ def recommend_submit(
 
 
 class Said(NamedTuple):
-    """An error as a page shows it: in the reader's words, or in the core's English (then marked)."""
+    """An error as a page shows it: in the reader's words, or in the core's English (then marked);
+    `field` is the form field it is about (shown beside it, which takes the focus), if any."""
 
     message: str
     hint: str = ""
     english: bool = False
+    field: str | None = None
+
+
+SINGLE_FIELDS = ("name", "country", "population", "text")  # the form's fields that take one value
+REPEATED = "was sent more than once; send it once"
 
 
 def said(exc: InvalidQueryError, lang: str) -> Said:
     """The invalid input a page's user can cause, in the reader's words; any other error keeps the
     core's English detail (an English page always does: it names the parameter and the limit)."""
     _ = i18n.translations(lang).gettext
+    named = exc.parameter.removeprefix("profile.")
+    field = named if named in SINGLE_FIELDS else None
     known = {
         "q": _("The question is too long: at most %(max)s characters."),
         "profile": _(
@@ -352,17 +357,42 @@ def said(exc: InvalidQueryError, lang: str) -> Said:
         ),
         "population": _("The population must be a whole number, such as 8000."),
     }
+    if exc.reason == REPEATED:
+        return Said(_("This field was sent more than once; fill it in once."), field=field)
     if lang == i18n.SOURCE_LANGUAGE or exc.parameter not in known:
-        return Said(exc.message, exc.hint, english=True)
-    return Said(known[exc.parameter] % {"max": i18n.number(MAX_QUERY_CHARS, lang)})
+        return Said(exc.message, exc.hint, english=True, field=field)
+    return Said(known[exc.parameter] % {"max": i18n.number(MAX_QUERY_CHARS, lang)}, field=field)
 
 
-def _profile_from_form(form: dict[str, Any]) -> ProfileIn:
+def _form_values(data: dict[str, Any]) -> dict[str, Any]:
+    """The form as sent, for the page to show again: the picks as lists, every other field one value
+    (the first, when a field was sent more than once)."""
+    form: dict[str, Any] = {}
+    for key, value in data.items():
+        values = value if isinstance(value, list) else [value]
+        if key in ("challenges", "assets"):
+            form[key] = [str(v) for v in values]
+        elif key != "lang":
+            form[key] = str(values[0]) if values else ""
+    return form
+
+
+def _repeated(data: dict[str, Any]) -> list[str]:
+    """The single-valued fields sent more than once (a form of this page never does that)."""
+    return [k for k in SINGLE_FIELDS if isinstance(data.get(k), list) and len(data[k]) > 1]
+
+
+def _profile_from_form(form: dict[str, Any], repeated: list[str] | None = None) -> ProfileIn:
+    if repeated:
+        raise InvalidQueryError(repeated[0], REPEATED)
+
     def number(name: str) -> int | None:
         raw = str(form.get(name) or "").replace(" ", "").replace(",", "")
         if not raw:
             return None
-        if not raw.isdigit():
+        if not (
+            raw.isascii() and raw.isdigit()
+        ):  # str.isdigit alone takes "²³", which int() refuses
             raise InvalidQueryError(name, f"{form.get(name)!r} is not a whole number")
         return int(raw)
 
@@ -402,7 +432,9 @@ def configure_templates(engine: Any) -> None:
 
 
 def web_router() -> Router:
-    static = create_static_files_router(path="/static/app", directories=[STATIC], name="app-static")
+    static = create_static_files_router(
+        path="/static/app", directories=[STATIC], name="app-static", opt=PUBLIC
+    )
     return Router(
         path="/",
         response_headers=[VARY],  # a page is in the language the browser asks for
@@ -420,39 +452,55 @@ def web_router() -> Router:
     )
 
 
+API_PATHS = ("/v1", "/schema", "/health", "/ready", "/metrics", "/static")  # errors there stay JSON
+TITLES = {
+    401: N_("A key is needed"),
+    403: N_("A key is needed"),
+    404: N_("Not found"),
+    429: N_("Too many requests"),
+    503: N_("The service is not ready"),
+}
+
+
 def html_errors(
-    request: Request[Any, Any, Any], service: Service, exc: Exception
+    request: Request[Any, Any, Any], service: Service, exc: Exception, answer: Response[Any]
 ) -> Template | None:
-    """Errors on a web page become a page, not JSON; None means 'not a web page, use the API's handler'."""
-    if request.url.path.startswith(("/v1", "/schema", "/health", "/ready", "/static")):
+    """An error on a web page as a page, with the status and headers (Retry-After, WWW-Authenticate) of
+    `answer`, the API's problem details for it; None on the API's routes, which keep `answer`."""
+    if request.url.path.startswith(API_PATHS):
         return None
-    page = partial(error_page, request, service)
+    status = answer.status_code or 500
+    problem = answer.content if isinstance(answer.content, dict) else {}
     _ = i18n.translations(request_language(request)).gettext
+    message, hint, english = _page_words(request, exc, status, answer, _) or (
+        str(problem.get("detail", "")),
+        str(problem.get("hint") or ""),
+        (True, True),
+    )
+    title = _(TITLES.get(status, N_("That did not work")))
+    page = error_page(request, service, status, title, message, hint, english)
+    page.headers.update({k: v for k, v in answer.headers.items() if k.lower() != "content-type"})
+    return page
+
+
+def _page_words(
+    request: Request[Any, Any, Any],
+    exc: Exception,
+    status: int,
+    answer: Response[Any],
+    _: Callable[[str], str],
+) -> tuple[str, str, tuple[bool, bool]] | None:
+    """What a page says in the reader's words: message, hint, and whether each is the core's English;
+    None for the API's English detail and hint."""
     if isinstance(exc, NotFoundError):
-        return page(
-            404,
-            _("Not found"),
-            exc.message,
-            _("Go back to the search, or browse the towns."),
-            (True, False),
-        )
-    if isinstance(exc, InvalidQueryError):
-        return page(400, _("That did not work"), exc.message, exc.hint)
-    if isinstance(exc, PracticeFinderError):
-        return page(503, _("The service is not ready"), exc.message, exc.hint)
+        return exc.message, _("Go back to the search, or browse the towns."), (True, False)
     if isinstance(exc, NotFoundException):
-        return page(
-            404,
-            _("Not found"),
-            _("There is no page at %(path)s.") % {"path": request.url.path},
-            english=(False, False),
-        )
+        return _("There is no page at %(path)s.") % {"path": request.url.path}, "", (False, False)
     if isinstance(exc, ValidationException):
-        return page(
-            400,
-            _("That did not work"),
-            _("A value in the address is not valid."),
-            str(exc.detail),
-            (False, True),
+        return _("A value in the address is not valid."), str(exc.detail), (False, True)
+    if status == 429:
+        message = _(
+            "Too many requests from your address in a minute: try again in %(seconds)s seconds."
         )
+        return message % {"seconds": answer.headers.get("Retry-After", "60")}, "", (False, False)
     return None

@@ -17,6 +17,7 @@ from litestar.types import ExceptionHandlersMap
 
 from practice_finder.errors import (
     AuthenticationError,
+    BusyError,
     ConflictError,
     CorpusError,
     IndexMismatchError,
@@ -27,6 +28,7 @@ from practice_finder.errors import (
     PermissionDeniedError,
     PracticeFinderError,
     TooManyAttemptsError,
+    WriteLogError,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -38,17 +40,20 @@ STATUS = {
     IndexMissingError: (503, "index-missing", "No index is loaded"),
     IndexMismatchError: (503, "index-unusable", "The index cannot be used"),
     IngestLockedError: (409, "ingest-running", "An ingest is running"),
+    WriteLogError: (503, "write-log-unusable", "The write log cannot be used"),
     ConflictError: (409, "conflict", "Conflict"),
     CorpusError: (422, "invalid-record", "The record is not valid"),
     AuthenticationError: (401, "unauthorized", "An API key is needed"),
     PermissionDeniedError: (403, "forbidden", "The key does not allow this"),
+    BusyError: (503, "busy", "Too much heavy work at once"),
     TooManyAttemptsError: (429, "rate-limited", "Too many attempts"),
 }
 
 
-class FieldProblem(msgspec.Struct):
+class FieldProblem(msgspec.Struct, omit_defaults=True):
     field: str
     message: str
+    record: str | None = None  # a conflict: the other record the write would leave invalid
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -73,7 +78,10 @@ DESCRIPTIONS = {
     413: "The body is too large",
     422: "The record is not valid",
     429: "Too many requests from this client",
-    503: "No usable index is loaded",
+    503: (
+        "No usable index is loaded, the write log cannot be used (writes and exports), or too much "
+        "heavy work at once (see Retry-After)"
+    ),
 }
 
 
@@ -123,23 +131,13 @@ def _core_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         (400, "bad-request", "Bad request"),
     )
     parameter = getattr(exc, "parameter", None)
-    errors = (
-        [{"field": p.field, "message": p.message} for p in exc.problems]
-        if isinstance(exc, CorpusError)
-        else None
-    )
+    errors = _field_problems(exc)
     detail = exc.message
     if isinstance(exc, CorpusError):
         detail = f"{len(exc.problems)} problem(s): " + "; ".join(
             f"{p.field}: {p.message}" for p in exc.problems[:3]
         )
-    headers = (
-        {"WWW-Authenticate": 'Bearer realm="practice-finder"'}
-        if isinstance(exc, AuthenticationError)
-        else None
-    )
-    if isinstance(exc, TooManyAttemptsError):
-        headers = {"Retry-After": str(exc.retry_after)}
+    headers = _error_headers(exc)
     hint = (
         "fix the fields listed in `errors` and send the record again"
         if isinstance(exc, CorpusError)
@@ -148,6 +146,23 @@ def _core_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     return problem(
         request, status, slug, title, detail, headers, parameter=parameter, hint=hint, errors=errors
     )
+
+
+def _field_problems(exc: PracticeFinderError) -> list[dict[str, str]] | None:
+    """`errors`: every field at fault in the record sent, or in the other records a conflicting write names."""
+    if isinstance(exc, CorpusError):
+        return [{"field": p.field, "message": p.message} for p in exc.problems]
+    if isinstance(exc, ConflictError) and exc.problems:
+        return [{"record": p.path, "field": p.field, "message": p.message} for p in exc.problems]
+    return None
+
+
+def _error_headers(exc: PracticeFinderError) -> dict[str, str] | None:
+    if isinstance(exc, AuthenticationError):
+        return {"WWW-Authenticate": 'Bearer realm="practice-finder"'}
+    if isinstance(exc, (BusyError, TooManyAttemptsError)):
+        return {"Retry-After": str(exc.retry_after)}
+    return None
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
