@@ -38,7 +38,6 @@ from practice_finder.errors import (
 from practice_finder.languages import NAMES
 from practice_finder.models import COUNTRIES
 from practice_finder.query.search import SearchQuery, search
-from practice_finder.web.auth import PUBLIC
 from practice_finder.web.serving import Service
 from practice_finder.web.submit import (
     client_address,
@@ -303,6 +302,5 @@ def staff_router(store: ReviewStore, state_dir: Path) -> Router:
         dependencies=review_dependency(store),
         middleware=[session_config(state_dir).middleware],
         exception_handlers={SignInNeeded: _to_sign_in},
-        opt=PUBLIC,  # staff sign in here (a browser sends no API key); the sign-in guards the rest
         include_in_schema=False,
     )

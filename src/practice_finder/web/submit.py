@@ -22,7 +22,6 @@ from practice_finder.corpus.submissions import ReviewStore, Submission
 from practice_finder.errors import CorpusError, TooManyAttemptsError
 from practice_finder.models import BUDGET_BANDS, COUNTRIES
 from practice_finder.query.handle import Index
-from practice_finder.web.auth import PUBLIC
 from practice_finder.web.localize import VARY, content_language, page_context
 from practice_finder.web.problems import problem_responses
 from practice_finder.web.serving import Service
@@ -256,12 +255,10 @@ def submission_routers(store: ReviewStore) -> list[Router]:
         dependencies=deps,
         response_headers=[VARY],
         after_request=content_language,
-        opt=PUBLIC,  # towns submit without a key, even when reading needs one
     )
     api = Router(
         path="/v1/submissions",
         route_handlers=[api_submit, api_status],
         dependencies=deps,
-        opt=PUBLIC,
     )
     return [pages, api]
