@@ -12,7 +12,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from practice_finder.corpus.submissions import ReviewStore, _stamp, digest, now
+from practice_finder.corpus.submissions import ReviewStore, digest, now, stamp
 from practice_finder.errors import AuthenticationError, InvalidQueryError, TooManyAttemptsError
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
@@ -34,7 +34,7 @@ def add_staff(store: ReviewStore, name: str, password: str) -> None:
         conn.execute(
             "insert into staff (name, password_hash, created_at) values (?, ?, ?)"
             " on conflict (name) do update set password_hash = excluded.password_hash",
-            (name, _HASHER.hash(password), _stamp(now())),
+            (name, _HASHER.hash(password), stamp(now())),
         )
         store.audit(
             conn, "cli", "password changed" if existed else "account added", f"staff {name}"
@@ -51,7 +51,7 @@ def sign_in(store: ReviewStore, name: str, password: str, address: str) -> str:
     in the window (for this name or from this address) even the right password is refused until it passes."""
     where = digest(address)[:16]
     with store.connect() as conn:
-        since = _stamp(now() - FAILURE_WINDOW)
+        since = stamp(now() - FAILURE_WINDOW)
         failures = conn.execute(
             "select count(*) from sign_in_failures where (name = ? or address = ?) and at > ?",
             (name, where, since),
@@ -70,7 +70,7 @@ def sign_in(store: ReviewStore, name: str, password: str, address: str) -> str:
     with store.connect() as conn:
         conn.execute(
             "insert into sign_in_failures (name, address, at) values (?, ?, ?)",
-            (name[:40], where, _stamp(now())),
+            (name[:40], where, stamp(now())),
         )
     raise AuthenticationError("the name or the password is wrong", "check both and try again")
 

@@ -85,7 +85,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _stamp(moment: datetime) -> str:
+def stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
@@ -124,7 +124,7 @@ class ReviewStore:
     ) -> None:
         conn.execute(
             "insert into audit (at, who, action, target, detail) values (?, ?, ?, ?, ?)",
-            (_stamp(now()), who, action, target, detail),
+            (stamp(now()), who, action, target, detail),
         )
 
     def audit_log(self, limit: int = 200) -> list[AuditEntry]:
@@ -194,9 +194,9 @@ def submit(
     More than SUBMISSIONS_PER_HOUR from one address in an hour are refused."""
     body = check_submission(payload, taxonomy)
     token = secrets.token_urlsafe(24)
-    stamp, who = _stamp(now()), digest(address)[:16]
+    received, who = stamp(now()), digest(address)[:16]
     with store.connect() as conn:
-        since = _stamp(now() - timedelta(hours=1))
+        since = stamp(now() - timedelta(hours=1))
         recent = conn.execute(
             "select count(*) from submissions where address = ? and created_at > ?", (who, since)
         ).fetchone()[0]
@@ -207,7 +207,7 @@ def submit(
         cursor = conn.execute(
             "insert into submissions (token_digest, payload, state, address, created_at, updated_at)"
             " values (?, ?, 'pending', ?, ?, ?)",
-            (digest(token), json.dumps(body, ensure_ascii=False), who, stamp, stamp),
+            (digest(token), json.dumps(body, ensure_ascii=False), who, received, received),
         )
         number = int(cursor.lastrowid or 0)
         store.audit(conn, "submitter", "submit", f"submission {number}", str(body.get("title", "")))
@@ -258,7 +258,7 @@ def _set_state(
     with store.connect() as conn:
         conn.execute(
             "update submissions set state = ?, comment = ?, practice_id = ?, updated_at = ? where number = ?",
-            (state, comment, practice_id, _stamp(now()), number),
+            (state, comment, practice_id, stamp(now()), number),
         )
         note = f"as {practice_id}" if practice_id else comment[:200]
         store.audit(
@@ -281,7 +281,7 @@ def edit(
     with store.connect() as conn:
         conn.execute(
             "update submissions set payload = ?, updated_at = ? where number = ?",
-            (json.dumps(body, ensure_ascii=False), _stamp(now()), number),
+            (json.dumps(body, ensure_ascii=False), stamp(now()), number),
         )
         store.audit(conn, who, "edit", f"submission {number}", "changed: " + ", ".join(changed))
     return by_number(store, number)
