@@ -284,3 +284,43 @@ def test_the_new_pages_keep_the_strict_content_security_policy(
     assert "<script>" not in response.text and "style=" not in response.text
     cookie = response.headers["set-cookie"].lower()  # the CSRF cookie
     assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_staff_import_checks_then_imports_through_the_write_log(
+    served: tuple[TestClient, Any],
+) -> None:
+    client, service = served
+    lines = client.get("/v1/practices", params={"format": "jsonl"}).text.splitlines()
+    record = __import__("json").loads(lines[0])
+    record.update(id="sauna-evenings", title=TITLE)
+    broken = dict(record, id="broken-row", population="many")
+    good = (__import__("json").dumps(record) + "\n").encode()
+    assert client.get("/staff/import", follow_redirects=False).status_code == 303  # signed out
+    _sign_in(client)
+    token = _token(client.get("/staff/import").text)
+    bad_file = good + (__import__("json").dumps(broken) + "\n").encode()
+    checked = client.post(
+        "/staff/import",
+        data={"_csrf_token": token},
+        files={"file": ("practices.jsonl", bad_file, "application/x-ndjson")},
+    )
+    assert (
+        checked.status_code == 200
+        and "population" in checked.text
+        and 'id="confirm"' not in checked.text
+    )
+    checked = client.post(
+        "/staff/import",
+        data={"_csrf_token": token},
+        files={"file": ("practices.jsonl", good, "application/x-ndjson")},
+    )
+    assert "added: 1 practices" in checked.text and service.catalog.log.max_seq() == 0
+    upload = re.search(r'name="upload" value="([^"]+)"', checked.text)
+    assert upload
+    done = client.post(
+        "/staff/import/confirm",
+        data={"_csrf_token": token, "upload": upload.group(1), "filename": "practices.jsonl"},
+    )
+    assert done.status_code == 200 and "Imported" in done.text
+    assert service.catalog.log.max_seq() == 1
+    assert "import" in client.get("/staff/audit").text

@@ -52,6 +52,7 @@ from practice_finder.web.problems import exception_handlers
 from practice_finder.web.ratelimit import CostRateLimitConfig
 from practice_finder.web.serving import Service
 from practice_finder.web.staff import csrf_config, session_store, staff_router
+from practice_finder.web.staff_import import import_router
 from practice_finder.web.submit import submission_routers
 
 
@@ -154,6 +155,7 @@ def create_app(
             *_routes(settings.require_read_key),
             *submission_routers(review),
             staff_router(review, settings.state_dir),
+            import_router(review, settings.state_dir),
         ],
         stores={"staff_sessions": session_store(settings.state_dir)},
         csrf_config=csrf_config(settings.state_dir),

@@ -62,7 +62,7 @@ def require_staff(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
         raise SignInNeeded("sign in first")
 
 
-def _to_sign_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def to_sign_in(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     return Redirect("/staff/sign-in", status_code=303)
 
 
@@ -70,7 +70,7 @@ def who(request: Request[Any, Any, Any]) -> str:
     return str(request.session["staff"])
 
 
-def _page(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
+def staff_page(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
     return {
         "lang": "en",
         "keep_lang": False,
@@ -88,7 +88,7 @@ def _page(request: Request[Any, Any, Any], **context: Any) -> dict[str, Any]:
 
 @get("/sign-in", name="staff-sign-in", include_in_schema=False, sync_to_thread=False)
 def sign_in_form(request: Request[Any, Any, Any]) -> Template:
-    return Template("staff_sign_in.html", context=_page(request, error=None, name=""))
+    return Template("staff_sign_in.html", context=staff_page(request, error=None, name=""))
 
 
 @post(
@@ -107,7 +107,7 @@ def sign_in_send(
         staff = sign_in(review, name, str(data.get("password") or ""), client_address(request))
     except (AuthenticationError, TooManyAttemptsError) as exc:
         status = 429 if isinstance(exc, TooManyAttemptsError) else 401
-        context = _page(request, error=f"{exc.message}: {exc.hint}", name=name)
+        context = staff_page(request, error=f"{exc.message}: {exc.hint}", name=name)
         return Template("staff_sign_in.html", context=context, status_code=status)
     request.clear_session()
     request.set_session({"staff": staff, "nonce": secrets.token_hex(8)})
@@ -132,7 +132,7 @@ def sign_out(request: Request[Any, Any, Any]) -> Redirect:
 @get("/", name="staff-queue", include_in_schema=False, sync_to_thread=True, guards=[require_staff])
 def queue_page(request: Request[Any, Any, Any], review: NamedDependency[ReviewStore]) -> Template:
     items = submissions.queue(review)
-    return Template("staff_queue.html", context=_page(request, items=items))
+    return Template("staff_queue.html", context=staff_page(request, items=items))
 
 
 def possible_duplicates(service: Service, item: Submission, k: int = 5) -> list[Any]:
@@ -152,7 +152,7 @@ def _review_page(
     form: dict[str, Any] | None = None,
     status: int = 200,
 ) -> Template:
-    context = _page(
+    context = staff_page(
         request,
         item=item,
         duplicates=possible_duplicates(service, item),
@@ -243,7 +243,7 @@ def _decide(
     guards=[require_staff],
 )
 def audit_page(request: Request[Any, Any, Any], review: NamedDependency[ReviewStore]) -> Template:
-    return Template("staff_audit.html", context=_page(request, entries=review.audit_log()))
+    return Template("staff_audit.html", context=staff_page(request, entries=review.audit_log()))
 
 
 # -- wiring ------------------------------------------------------------------------------
@@ -301,6 +301,6 @@ def staff_router(store: ReviewStore, state_dir: Path) -> Router:
         ],
         dependencies=review_dependency(store),
         middleware=[session_config(state_dir).middleware],
-        exception_handlers={SignInNeeded: _to_sign_in},
+        exception_handlers={SignInNeeded: to_sign_in},
         include_in_schema=False,
     )
