@@ -6,13 +6,17 @@ Screenshots of every page go to tests/screenshots/ (git-ignored).
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,21 +45,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def base_url(real_settings: Settings) -> Iterator[str]:
+@contextmanager
+def _serve(index_dir: Path, **env: str) -> Iterator[str]:
+    """`practice-finder serve` on a free port over `index_dir` (and any PF_* settings in `env`)."""
     port = _free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "practice_finder",
-        "serve",
-        "--port",
-        str(port),
-        "--index",
-        str(real_settings.index_dir),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "practice_finder", "serve", "--port", str(port)]
+    cmd += ["--index", str(index_dir)]
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
     while time.time() < deadline:
@@ -68,9 +69,17 @@ def base_url(real_settings: Settings) -> Iterator[str]:
     else:
         proc.kill()
         pytest.fail("the server did not become ready within 180 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def base_url(real_settings: Settings) -> Iterator[str]:
+    with _serve(real_settings.index_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -413,3 +422,125 @@ def test_latvian_journey(browser, base_url: str) -> None:  # type: ignore[no-unt
     assert any(r.startswith("Risina jūsu izaicinājumus") for r in reasons), reasons
     assert pg.locator(".mentor-towns .peers > li").count() >= 3
     context.close()
+
+
+# -- a town submits a practice, staff approve it, it is found --------------------------------------
+
+STAFF, STAFF_PASSWORD = "reviewer", "a long password for the test"
+BOATS_LV = {
+    "title": "Jaunieši būvē koka laivas pie Lubāna ezera",
+    "municipality": "Madona",
+    "population": "21000",
+    "years": "2022, 2023, 2024",
+    "summary": "Jaunieši kopā ar veciem laivu meistariem būvēja koka laivas pie ezera un atrada iemeslu palikt novadā.",
+    "what_happened": (
+        "Jaunieši no Madonas novada trīs vasaras pēc kārtas būvēja koka laivas kopā ar vietējiem amatniekiem "
+        "pie Lubāna ezera. Ideja radās, kad skolēni aptaujā teica, ka pilsētā nav ko darīt un pēc skolas viņi "
+        "plāno aizbraukt. Novada muzejs atrada vecos laivu zīmējumus, un divi pensionēti laivu meistari piekrita "
+        "mācīt. Katru nedēļas nogali divpadsmit līdz divdesmit jaunieši zāģēja, ēvelēja un darvoja dēļus "
+        "kultūras nama pagalmā. Pirmajā vasarā tapa divas laivas, otrajā četras. Vecāki un kaimiņi nāca "
+        "skatīties, un ezera svētkos laivas tika nolaistas ūdenī ar koncertu. Jaunieši paši veidoja video par "
+        "darbnīcu un rādīja to skolā. Trešajā gadā darbnīcu vadīja jau paši bijušie dalībnieki, un pašvaldība "
+        "iekļāva to jauniešu vasaras programmā. Daži dalībnieki izvēlējās mācīties par kokapstrādes meistariem "
+        "tuvējā tehnikumā un palika novadā. Muzejs izstādīja laivu zīmējumus un fotogrāfijas no darbnīcas, un "
+        "tūristi sāka jautāt par laivu nomu."
+    ),
+    "outcomes": "Sešas laivas, trīsdesmit pieci dalībnieki; darbnīca ir pašvaldības jauniešu vasaras programmā.",
+    "success_factors": "Pensionēti meistari, muzeja zīmējumi un jauniešu pašu veidotie video.",
+    "resources": "Koksne no pašvaldības meža, meistaru laiks un kultūras nama pagalms.",
+    "contact_person": "Ilze Ozola",
+    "contact_email": "kultura@example.org",
+    "contact_website": "https://example.org/laivas",
+}
+BOAT_TAGS = {
+    "challenges": ["youth-out-migration"],
+    "assets": ["crafts", "lake", "museum"],
+    "themes": ["intergenerational-exchange"],
+    "target_groups": ["young-people"],
+}
+
+
+@pytest.fixture(scope="module")
+def review_url(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server of its own over a copy of the real index (approvals re-index it), with a staff account."""
+    from practice_finder.corpus.staff_accounts import add_staff
+    from practice_finder.corpus.submissions import ReviewStore
+
+    root = tmp_path_factory.mktemp("review")
+    shutil.copytree(real_settings.index_dir, root / "indexes", symlinks=True)
+    add_staff(ReviewStore(root / "state"), STAFF, STAFF_PASSWORD)
+    env = {"PF_STATE_DIR": str(root / "state"), "PF_CORPUS_DIR": str(real_settings.corpus_dir)}
+    with _serve(root / "indexes", **env, PF_REINDEX_DELAY="0") as url:
+        yield url
+
+
+def _accessible(page) -> None:  # type: ignore[no-untyped-def]
+    """Every control labelled, and no axe-core violation (when axe-playwright-python is installed)."""
+    unlabeled = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea')]
+        .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+        .map(e => e.name || e.id)""")
+    assert not unlabeled, unlabeled
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        return
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
+def _found(url: str, question: str, practice_id: str) -> bool:
+    query = urllib.parse.urlencode({"q": question, "k": 10})
+    with urllib.request.urlopen(f"{url}/v1/search?{query}", timeout=60) as r:
+        return practice_id in [h["id"] for h in json.loads(r.read())["hits"]]
+
+
+def test_a_town_submits_staff_approve_and_it_is_found(browser, review_url: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="lv-LV")
+    town = context.new_page()
+    town.goto(review_url + "/submit?lang=lv")
+    _accessible(town)
+    for name, value in BOATS_LV.items():
+        town.locator(f"[name={name}]").fill(value)
+    town.locator("select[name=country]").select_option("LV")
+    town.locator("select[name=budget_band]").select_option("under-10k")
+    for vocabulary, ids in BOAT_TAGS.items():
+        for term_id in ids:
+            town.locator(f"input[name={vocabulary}][value={term_id}]").check()
+    town.get_by_role("button", name="Nosūtīt izvērtēšanai").click()
+    playwright_api.expect(town.locator("[role=status]")).to_contain_text("Paldies")
+    status_link = town.locator("#status-link").get_attribute("href")
+    shot(town, "submit-done-lv")
+
+    staff = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    staff.goto(review_url + "/staff")  # no session: the sign-in page
+    staff.get_by_label("Name").fill(STAFF)
+    staff.get_by_label("Password").fill(STAFF_PASSWORD)
+    staff.get_by_role("button", name="Sign in").click()
+    staff.get_by_role("link", name=BOATS_LV["title"]).click()
+    duplicates = staff.locator(".duplicates li a")
+    assert duplicates.count() >= 3  # the published practices closest to it, to compare
+    assert staff.locator("#source").input_value() == BOATS_LV["contact_website"]
+    _accessible(staff)
+    shot(staff, "staff-review")
+    staff.locator("#approve").click()
+    staff.goto(review_url + "/staff/audit")
+    first = staff.locator(".audit tbody tr").first.inner_text()
+    assert "approved" in first and STAFF in first, first
+    practice_id = first.rsplit("as ", 1)[1].strip()
+    shot(staff, "staff-audit")
+
+    town.goto(review_url + status_link)
+    assert "Publicēta" in town.locator("#state").inner_text()
+    deadline = time.time() + 300  # the background re-index embeds the new record in its own process
+    latvian, english = (
+        "jaunieši būvē koka laivas pie ezera",
+        "young people build wooden boats at a lake",
+    )
+    while not _found(review_url, latvian, practice_id) and time.time() < deadline:
+        time.sleep(2)
+    assert _found(review_url, latvian, practice_id)
+    assert _found(review_url, english, practice_id)
+    town.goto(review_url + "/?" + urllib.parse.urlencode({"q": latvian, "lang": "lv"}))
+    assert town.locator(f"a[href^='/practices/{practice_id}']").count() >= 1
+    context.close()
+    staff.context.close()

@@ -102,6 +102,14 @@ class PermissionDeniedError(PracticeFinderError):
     hint = "writes and /v1/admin need an admin key"
 
 
+class TooManyAttemptsError(PracticeFinderError):
+    """Too many sign-in failures or submissions from one client; `retry_after` says in how many seconds to try again."""
+
+    def __init__(self, message: str, hint: str = "", retry_after: int = 60) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class RecordProblem:
     """One thing wrong with one corpus file."""

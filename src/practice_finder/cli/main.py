@@ -13,6 +13,7 @@ from typing import Any
 import click
 import msgspec
 
+from practice_finder.cli.staff import staff
 from practice_finder.config import Settings
 from practice_finder.errors import CorpusError, PracticeFinderError
 
@@ -398,6 +399,9 @@ def key() -> None:
 
     secret, digest = new_key()
     click.echo(f"key:    {secret}\ndigest: {digest}")
+
+
+cli.add_command(staff)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from litestar.static_files import create_static_files_router
 from practice_finder import __version__
 from practice_finder.build.encoders import Embedder
 from practice_finder.config import Settings
+from practice_finder.corpus.submissions import ReviewStore
 from practice_finder.errors import PracticeFinderError
 from practice_finder.web.api_reads import (
     city_peers,
@@ -50,6 +51,9 @@ from practice_finder.web.metrics import Metrics
 from practice_finder.web.problems import exception_handlers
 from practice_finder.web.ratelimit import CostRateLimitConfig
 from practice_finder.web.serving import Service
+from practice_finder.web.staff import csrf_config, session_store, staff_router
+from practice_finder.web.staff_import import import_router
+from practice_finder.web.submit import submission_routers
 
 
 class _SwaggerPage(SwaggerRenderPlugin):
@@ -145,8 +149,16 @@ def create_app(
         finally:
             service.close()
 
+    review = ReviewStore(settings.state_dir)
     app = Litestar(
-        route_handlers=_routes(settings.require_read_key),
+        route_handlers=[
+            *_routes(settings.require_read_key),
+            *submission_routers(review),
+            staff_router(review, settings.state_dir),
+            import_router(review, settings.state_dir),
+        ],
+        stores={"staff_sessions": session_store(settings.state_dir)},
+        csrf_config=csrf_config(settings.state_dir),
         guards=[require_reader],  # every route, the pages and /schema too, unless marked public
         template_config=_templates(),
         lifespan=[lifespan],

@@ -27,6 +27,7 @@ from practice_finder.errors import (
     NotFoundError,
     PermissionDeniedError,
     PracticeFinderError,
+    TooManyAttemptsError,
     WriteLogError,
 )
 
@@ -45,6 +46,7 @@ STATUS = {
     AuthenticationError: (401, "unauthorized", "An API key is needed"),
     PermissionDeniedError: (403, "forbidden", "The key does not allow this"),
     BusyError: (503, "busy", "Too much heavy work at once"),
+    TooManyAttemptsError: (429, "rate-limited", "Too many attempts"),
 }
 
 
@@ -158,7 +160,7 @@ def _field_problems(exc: PracticeFinderError) -> list[dict[str, str]] | None:
 def _error_headers(exc: PracticeFinderError) -> dict[str, str] | None:
     if isinstance(exc, AuthenticationError):
         return {"WWW-Authenticate": 'Bearer realm="practice-finder"'}
-    if isinstance(exc, BusyError):
+    if isinstance(exc, (BusyError, TooManyAttemptsError)):
         return {"Retry-After": str(exc.retry_after)}
     return None
 
