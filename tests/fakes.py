@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from practice_finder.config import DEFAULT_MODEL
+from practice_finder.config import DEFAULT_MODEL, Settings, key_digest
 
 
 class HashingEmbedder:
@@ -175,3 +175,20 @@ def write_tiny_corpus(folder: Path, taxonomy: Path) -> None:
         (folder / "practices" / f"{pid}.md").write_text(text, encoding="utf-8")
     (folder / "cities" / "testby.md").write_text(CITY, encoding="utf-8")
     (folder / "plans" / "testby-cureap-2025.md").write_text(PLAN, encoding="utf-8")
+
+
+def service_settings(root: Path, admin_key: str | None = None, **changes: object) -> Settings:
+    """Settings of a service over `root` (corpus/, indexes/, state/) as the write tests drive it: re-indexes
+    in a thread as soon as asked, no rate limit, plain-text logs; writes on when `admin_key` is given."""
+    return Settings(
+        corpus_dir=root / "corpus",
+        index_dir=root / "indexes",
+        state_dir=root / "state",
+        progress=False,
+        admin_keys=(key_digest(admin_key),) if admin_key else (),
+        reindex_runner="thread",
+        reindex_delay=0,
+        rate_limit=0,
+        log_format="text",
+        **changes,  # type: ignore[arg-type]
+    )

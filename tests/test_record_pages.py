@@ -26,14 +26,14 @@ from practice_finder.build.analysis import content_hash
 from practice_finder.build.ingest import ingest
 from practice_finder.build.store import FTS_COLUMNS
 from practice_finder.cli.main import cli
-from practice_finder.config import Settings, key_digest
+from practice_finder.config import Settings
 from practice_finder.corpus.catalog import record_from_payload
 from practice_finder.corpus.folder import load_taxonomy
 from practice_finder.errors import CorpusError
 from practice_finder.web.app import create_app
 
 from .conftest import CORPUS
-from .fakes import HashingEmbedder, write_tiny_corpus
+from .fakes import HashingEmbedder, service_settings, write_tiny_corpus
 
 KEY = "admin-key-for-contact-tests"
 ADMIN = {"Authorization": f"Bearer {KEY}"}
@@ -53,18 +53,7 @@ CONTACTS = {
 
 
 def _settings(root: Path) -> Settings:
-    return Settings(
-        corpus_dir=root / "corpus",
-        index_dir=root / "indexes",
-        state_dir=root / "state",
-        dictionaries_dir=root / "no-dictionaries",
-        progress=False,
-        admin_keys=(key_digest(KEY),),
-        reindex_runner="thread",
-        reindex_delay=0,
-        rate_limit=0,
-        log_format="text",
-    )
+    return service_settings(root, KEY, dictionaries_dir=root / "no-dictionaries")
 
 
 @pytest.fixture(scope="module")

@@ -21,24 +21,14 @@ from practice_finder.corpus.submissions import SUBMISSIONS_PER_HOUR, ReviewStore
 from practice_finder.web.app import create_app
 
 from .conftest import CORPUS
-from .fakes import HashingEmbedder, write_tiny_corpus
+from .fakes import HashingEmbedder, service_settings, write_tiny_corpus
 
 PASSWORD = "correct horse battery"
 TITLE = "Sauna evenings for fishermen"
 
 
 def _settings(root: Path) -> Settings:
-    return Settings(
-        corpus_dir=root / "corpus",
-        index_dir=root / "indexes",
-        state_dir=root / "state",
-        progress=False,
-        reindex_runner="thread",
-        reindex_delay=0,
-        rate_limit=0,
-        log_format="text",
-        dictionaries_dir=root / "no-dictionaries",
-    )
+    return service_settings(root, dictionaries_dir=root / "no-dictionaries")
 
 
 @pytest.fixture(scope="module")

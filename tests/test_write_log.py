@@ -17,31 +17,20 @@ from litestar.testing import TestClient
 
 from practice_finder.build.ingest import ingest
 from practice_finder.cli.main import cli
-from practice_finder.config import Settings, key_digest
+from practice_finder.config import Settings
 from practice_finder.corpus.catalog import Catalog
 from practice_finder.errors import PracticeFinderError
 from practice_finder.web.app import create_app
 
 from .conftest import CORPUS
-from .fakes import HashingEmbedder, write_tiny_corpus
+from .fakes import HashingEmbedder, service_settings, write_tiny_corpus
 
 KEY = "log-key"
 ADMIN = {"Authorization": f"Bearer {KEY}"}
 
 
 def _settings(root: Path) -> Settings:
-    return Settings(
-        corpus_dir=root / "corpus",
-        index_dir=root / "indexes",
-        state_dir=root / "state",
-        progress=False,
-        admin_keys=(key_digest(KEY),),
-        reindex_runner="thread",
-        reindex_delay=0,
-        rate_limit=0,
-        log_format="text",
-        dictionaries_dir=root / "no-dictionaries",
-    )
+    return service_settings(root, KEY, dictionaries_dir=root / "no-dictionaries")
 
 
 def _remove_log(state_dir: Path) -> None:

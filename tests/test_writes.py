@@ -24,25 +24,14 @@ from practice_finder.errors import CorpusError
 from practice_finder.web.app import create_app
 
 from .conftest import CORPUS
-from .fakes import HashingEmbedder, write_tiny_corpus
+from .fakes import HashingEmbedder, service_settings, write_tiny_corpus
 
 KEY = "admin-key-for-tests"
 ADMIN = {"Authorization": f"Bearer {KEY}"}
 
 
 def _settings(root: Path, **changes: Any) -> Settings:
-    return Settings(
-        corpus_dir=root / "corpus",
-        index_dir=root / "indexes",
-        state_dir=root / "state",
-        progress=False,
-        admin_keys=(key_digest(KEY),),
-        reindex_runner="thread",
-        reindex_delay=0,
-        rate_limit=0,
-        log_format="text",
-        **changes,
-    )
+    return service_settings(root, KEY, **changes)
 
 
 @pytest.fixture(scope="module")
