@@ -52,6 +52,18 @@ def test_an_entry_without_numbers_gives_its_second_line() -> None:
     assert translations(UNNUMBERED) == ["flood"]
 
 
+LIBRARY = """library //ˈlaɪbɹi// <n>
+bibliotek 2.
+collection of books
+ 3.
+institution which holds books
+"""
+
+
+def test_a_first_sense_left_unnumbered_is_read() -> None:
+    assert translations(LIBRARY) == ["bibliotek"]
+
+
 def test_notes_in_brackets_are_dropped() -> None:
     assert translations(DING) == ["high water", "flood"]
 
@@ -111,6 +123,7 @@ def test_missing_dictionaries_are_named_and_skipped(
     assert found == {"fi": "freedict-fin-eng 2022.11.18"}
     assert [e.word for e in entries] == ["tulva"]
     assert "dict-freedict-pol-eng" in caplog.text and "dict-freedict-fin-eng" not in caplog.text
+    assert "dict-freedict-eng-nor" in caplog.text
 
 
 def _index(glossary: dict[tuple[str, str], tuple[str, ...]]) -> SimpleNamespace:
@@ -134,11 +147,46 @@ def test_a_question_is_glossed_by_word_then_by_stem() -> None:
     ]
 
 
-def test_norwegian_borrows_the_danish_dictionary_and_other_languages_get_nothing() -> None:
-    index = _index({("da", "ensomhed"): ("loneliness",)})
-    assert glossed(index, ["ensomhed"], "nb") == ["loneliness"]  # type: ignore[arg-type]
+def test_norwegian_reads_its_own_dictionary_then_the_danish_one_and_others_get_nothing() -> None:
+    index = _index(
+        {
+            ("nb", "ensomhet"): ("loneliness",),
+            ("da", "ensomhed"): ("loneliness", "solitude"),
+            ("da", "bibliotek"): ("library",),
+            ("nb", "bibliotek"): ("library", "collection"),
+        }
+    )
+    words = ["ensomhet", "bibliotek", "ensomhed"]
+    assert glossed(index, words, "nb") == [  # type: ignore[arg-type]
+        "loneliness",
+        "library",
+        "collection",
+        "solitude",
+    ]
     assert glossed(index, ["ensomhed"], "et") == []  # type: ignore[arg-type]
     assert glossed(_index({}), ["ensomhed"], "da") == []  # type: ignore[arg-type]
+
+
+def test_a_dictionary_from_english_is_turned_round(tmp_path: Path) -> None:
+    _write_dictionary(
+        tmp_path,
+        "freedict-eng-nor",
+        {
+            "library": LIBRARY,
+            "loneliness": "loneliness <n>\nensomhet\nbeing alone\n",
+            "solitude": "solitude <n>\nensomhet, alenehet\nbeing alone\n",
+            "town hall": "town hall <n>\nrådhus\nbuilding\n",
+        },
+    )
+    read = read_freedict(tmp_path, "nb")
+    assert read is not None
+    entries, edition = read
+    assert edition == "freedict-eng-nor 2022.11.18"
+    assert {e.word: e.english for e in entries} == {
+        "bibliotek": ("library",),
+        "ensomhet": ("loneliness", "solitude"),
+        "alenehet": ("solitude",),
+    }
 
 
 def _with_dictionaries(tiny: Settings, tmp_path: Path, **dictionaries: dict[str, str]) -> Settings:

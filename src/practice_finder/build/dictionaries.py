@@ -7,8 +7,9 @@ manifest says which dictionaries it holds). A build whose dictionary files are t
 before hard-links that build's glossary instead of reading them again (reading and writing them takes
 about half a minute).
 
-Install them with `apt-get install dict-freedict-{dan,deu,fin,lit,pol,swe}-eng`; none exist for
-Estonian, Latvian or Norwegian.
+Install them with `apt-get install dict-freedict-{dan,deu,fin,lit,pol,swe}-eng dict-freedict-eng-nor`.
+Norwegian has no FreeDict dictionary into English, so its dictionary from English is read backwards
+(each Norwegian word gets the English headwords that list it); none exist for Estonian or Latvian.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # region language -> the FreeDict name of its dictionary into English
 FREEDICT = {"da": "dan", "de": "deu", "fi": "fin", "lt": "lit", "pl": "pol", "sv": "swe"}
+# region language -> the FreeDict name of its dictionary from English, read backwards (a language without
+# one into English; read forwards where both exist, a backwards one lowered Finnish: docs/benchmarks.md)
+BACKWARDS = {"nb": "nor"}
 SENSES = 3  # the first senses of an entry (dictionaries list the common ones first)
 PER_SENSE = 2  # translations of each sense
 MAX_PHRASE_WORDS = 3  # longer translations are explanations, not equivalents
@@ -61,10 +65,14 @@ def dictd_number(text: str) -> int:
 
 def translations(article: str) -> list[str]:
     """The English equivalents in one dictd article: its first line names the headword; the translations
-    are the numbered senses, or the second line when there are none. Notes in brackets and long
-    explanations are left out."""
+    are the numbered senses, or the second line when there are none. WikDict's layout may leave the first
+    sense unnumbered and end its line with the next one's number ("bibliotek 2."); a number alone on a
+    line opens a sense with no translation. Notes in brackets and long explanations are left out."""
     lines = article.splitlines()[1:]
     senses = [m.group(1) for line in lines if (m := _SENSE.match(line))]
+    if lines and not _SENSE.match(lines[0]) and _TRAILING_NUMBER.search(lines[0]):
+        senses.insert(0, lines[0])
+    senses = [sense for sense in senses if sense.strip()]
     out: list[str] = []
     for sense in senses[:SENSES] if senses else lines[:1]:
         parts = (
@@ -75,20 +83,31 @@ def translations(article: str) -> list[str]:
     return out
 
 
+def file_name(lang: str) -> str:
+    """The FreeDict file name (without suffix) of a region language's dictionary: into English, or from
+    English for a language read backwards."""
+    if lang in BACKWARDS:
+        return f"freedict-eng-{BACKWARDS[lang]}"
+    return f"freedict-{FREEDICT[lang]}-eng"
+
+
+LANGUAGES = (*FREEDICT, *BACKWARDS)  # every region language with a dictionary, in reading order
+
+
 def available(folder: Path) -> set[str]:
-    """The region languages whose FreeDict dictionary into English is in `folder` (without reading it)."""
+    """The region languages whose FreeDict dictionary is in `folder` (without reading it)."""
     return {
         lang
-        for lang, name in FREEDICT.items()
-        if (folder / f"freedict-{name}-eng.index").is_file()
-        and (folder / f"freedict-{name}-eng.dict.dz").is_file()
+        for lang in LANGUAGES
+        if (folder / f"{file_name(lang)}.index").is_file()
+        and (folder / f"{file_name(lang)}.dict.dz").is_file()
     }
 
 
 def read_freedict(folder: Path, lang: str) -> tuple[list[Entry], str] | None:
     """The single-word entries of a language's FreeDict dictionary in `folder` and its edition, or None
-    when the dictionary is not there."""
-    name = f"freedict-{FREEDICT[lang]}-eng"
+    when the dictionary is not there; a dictionary from English (BACKWARDS) is turned round."""
+    name = file_name(lang)
     index, data = folder / f"{name}.index", folder / f"{name}.dict.dz"
     if not (index.is_file() and data.is_file()):
         return None
@@ -103,8 +122,22 @@ def read_freedict(folder: Path, lang: str) -> tuple[list[Entry], str] | None:
         found = words.setdefault(head.strip().lower(), [])
         found += [t for t in dict.fromkeys(translations(article)) if t not in found]
     edition = _EDITION.search(body[:4000].decode("utf-8", "replace"))
+    if lang in BACKWARDS:
+        words = turned_round(words)
     entries = [Entry(lang, w, tuple(e)) for w, e in words.items() if e]
     return entries, f"{name} {edition.group(1) if edition else 'edition unknown'}"
+
+
+def turned_round(words: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A dictionary from English (headword -> translations) as one into English: each single-word
+    translation -> the English headwords listing it, in the dictionary's order."""
+    out: dict[str, list[str]] = {}
+    for english, translated in words.items():
+        for word in translated:
+            word = word.lower()
+            if word.isalpha() and english not in (found := out.setdefault(word, [])):
+                found.append(english)
+    return out
 
 
 def read_all(
@@ -114,21 +147,26 @@ def read_all(
     one is logged, and the build goes on without it. Read once per process while the files stay the same
     (the German one alone takes seconds); `files` is their signature() when the caller has it already."""
     entries, found = _read_all(folder, signature(folder) if files is None else files)
-    missing = sorted(set(FREEDICT) - set(found))
+    missing = sorted(set(LANGUAGES) - set(found))
     if missing:
         log.warning(
-            "no FreeDict dictionary into English for %s in %s: questions in those languages get no "
+            "no FreeDict dictionary for %s in %s: questions in those languages get no "
             "dictionary words (apt-get install %s)",
             ", ".join(missing),
             folder,
-            " ".join(f"dict-freedict-{FREEDICT[m]}-eng" for m in missing),
+            " ".join(f"dict-{file_name(m)}" for m in missing),
         )
     return list(entries), dict(found)
 
 
 def signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     """The dictionary files in `folder`: names, sizes and modification times (what decides a re-read)."""
-    files = sorted(folder.glob("freedict-*-eng.*")) if folder.is_dir() else []
+    names = {file_name(lang) for lang in LANGUAGES}
+    files = (
+        sorted(f for f in folder.glob("freedict-*") if f.name.split(".")[0] in names)
+        if folder.is_dir()
+        else []
+    )
     return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
 
 
@@ -160,7 +198,7 @@ def _read_all(
     """read_all's reading, memoised by the files' names, sizes and times."""
     entries: list[Entry] = []
     found: dict[str, str] = {}
-    for lang in FREEDICT:
+    for lang in LANGUAGES:
         read = read_freedict(folder, lang)
         if read is not None:
             entries += read[0]

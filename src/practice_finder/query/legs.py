@@ -154,22 +154,26 @@ def english_words(index: Index, understood: dict[str, list[str]]) -> list[str]:
     return pipelines.content_words(" ; ".join(phrases), "en") if phrases else []
 
 
-# Written Norwegian (Bokmål) grew out of written Danish and shares most of its words; no FreeDict
-# dictionary exists for Norwegian, Estonian or Latvian.
-DICTIONARY_OF = {"nb": "da", "no": "da"}
-GLOSS_PER_WORD = 4  # translations of one word of the question, the dictionary's first
+# The dictionaries a question's language is glossed with, in order. Written Norwegian (Bokmål) grew out of
+# written Danish and shares most of its words: it reads its own dictionary (FreeDict's English-Norwegian one,
+# turned round) and the Danish one. No FreeDict dictionary exists for Estonian or Latvian.
+DICTIONARIES_OF = {"nb": ("nb", "da"), "no": ("nb", "da")}
+GLOSS_PER_WORD = (
+    4  # translations of one word of the question from one dictionary, the dictionary's first
+)
 
 
 def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
     """English translations of a question's words from the build's bilingual dictionaries (a word found as it
-    is, else by its stem), in the question's order: a question in another language gloss-translated word by
-    word, for the lexical leg and a second look of the dense leg (docs/benchmarks.md#dictionaries)."""
-    lang = DICTIONARY_OF.get(lang, lang)
-    stems = {word: "~" + stem(word, lang) for word in words}
-    found = index.glossary(lang, [*stems, *stems.values()])
+    is, else by its stem), in the question's order, each dictionary of the language in turn: a question in
+    another language gloss-translated word by word, for the lexical leg and a second look of the dense leg
+    (docs/benchmarks.md#dictionaries)."""
     out: list[str] = []
-    for word, key in stems.items():
-        out += (found.get(word) or found.get(key, ()))[:GLOSS_PER_WORD]
+    for dictionary in DICTIONARIES_OF.get(lang, (lang,)):
+        stems = {word: "~" + stem(word, dictionary) for word in words}
+        found = index.glossary(dictionary, [*stems, *stems.values()])
+        for word, key in stems.items():
+            out += (found.get(word) or found.get(key, ()))[:GLOSS_PER_WORD]
     return list(dict.fromkeys(out))
 
 

@@ -1,0 +1,86 @@
+"""nDCG@10 in every language of the region on both question sets, with each language's share of English.
+
+    .venv/bin/python scripts/eval_languages.py --index indexes [--index /tmp/idx-minilm] [--mode dense] [--json out.json]
+
+For each build (`--index`, repeatable) and each question set (eval/domain and eval/officers: English
+questions, their translations in translations/queries.<lang>.jsonl, judged with the English questions'
+judgments) it prints nDCG@10 of each mode (default hybrid) per language, and each language's figure as a
+share of the English one of the same build, set and mode. Each build is evaluated with the model it was
+made with. The figures of the table in docs/benchmarks.md#per-language-as-shipped come from this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from practice_finder import Settings, load_embedder, open_index
+from practice_finder.build import versions
+from practice_finder.evaluation.relevance import evaluate, load_domain, load_translations
+from practice_finder.languages import REGION_LANGUAGES
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = ("domain", "officers")
+
+
+def evaluate_build(index_dir: Path, modes: list[str]) -> dict[str, Any]:
+    """set -> mode -> language -> {"ndcg": ..., "share": ...} for one build."""
+    build = versions.current_build(index_dir)
+    if build is None:
+        raise SystemExit(f"no build in {index_dir}")
+    model = versions.read_manifest(build).model.name
+    index = open_index(
+        Settings.from_env(index_dir=index_dir, model=model), partial(load_embedder, model)
+    )
+    out: dict[str, Any] = {"model": model, "build": build.name, "sets": {}}
+    try:
+        for name in SETS:
+            english, qrels = load_domain(ROOT / "eval" / name)
+            questions = {"en": english, **load_translations(ROOT / "eval" / name)}
+            by_mode: dict[str, dict[str, dict[str, float]]] = {}
+            for mode in modes:
+                figures = {
+                    lang: evaluate(index, questions[lang], qrels, [mode])[mode]["nDCG@10"]
+                    for lang in REGION_LANGUAGES
+                    if lang in questions
+                }
+                by_mode[mode] = {
+                    lang: {"ndcg": value, "share": round(value / figures["en"], 3)}
+                    for lang, value in figures.items()
+                }
+            out["sets"][name] = by_mode
+    finally:
+        index.close()
+    return out
+
+
+def print_table(index_dir: Path, result: dict[str, Any]) -> None:
+    print(f"\n{index_dir} ({result['model']}, build {result['build']})")
+    for name, by_mode in result["sets"].items():
+        for mode, figures in by_mode.items():
+            lowest = min(f["share"] for f in figures.values())
+            print(f"  {name:9} {mode:8} lowest share {lowest:.3f}")
+            for lang, f in figures.items():
+                print(f"    {lang}  {f['ndcg']:.4f}  {f['share']:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", type=Path, action="append", required=True)
+    parser.add_argument("--mode", action="append", choices=["hybrid", "dense", "lexical"])
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    modes = args.mode or ["hybrid"]
+    results = {}
+    for index_dir in args.index:
+        results[str(index_dir)] = result = evaluate_build(index_dir, modes)
+        print_table(index_dir, result)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
