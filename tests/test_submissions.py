@@ -314,3 +314,48 @@ def test_staff_import_checks_then_imports_through_the_write_log(
     assert done.status_code == 200 and "Imported" in done.text
     assert service.catalog.log.max_seq() == 1
     assert "import" in client.get("/staff/audit").text
+
+
+def _refused(client: TestClient, lang: str, **fields: str) -> str:
+    """The /submit page in `lang` answering a form that lacks most fields (so nothing is stored)."""
+    page = client.get("/submit", params={"lang": lang})
+    shown = client.post(f"/submit?lang={lang}", data={**fields, "_csrf_token": _token(page.text)})
+    assert shown.status_code == 422 and _count(client) == 0
+    assert f'<html lang="{lang}">' in shown.text
+    return shown.text
+
+
+def _beside(page: str, field: str) -> str:
+    found = re.search(rf'<p class="field-error" id="err-{field}">(.*?)</p>', page)
+    assert found, f"no message beside {field}"
+    return found.group(1)
+
+
+def test_a_refused_submission_is_explained_beside_its_fields_in_the_pages_language(
+    served: tuple[TestClient, Any],
+) -> None:
+    client, _ = served
+    latvian = _refused(client, "lv", summary="x" * 2001)
+    # in the page's language, so not marked as English; the limit written as Latvian writes numbers
+    assert _beside(latvian, "title") == "ir obligāti jāaizpilda"
+    assert (
+        _beside(latvian, "summary")
+        == "satur 2\u00a0001 rakstzīmes; atļauts ne vairāk kā 2\u00a0000"
+    )
+    assert _beside(latvian, "years") == "ir obligāti jāaizpilda"
+    assert 'lang="en"' not in latvian.split('<form class="submission"')[1]
+    polish = _refused(client, "pl", title="x" * 301)
+    assert _beside(polish, "title") == "liczba znaków: 301; dozwolone najwyżej 300"
+    assert _beside(polish, "municipality") == "to pole jest wymagane i nie może być puste"
+
+
+def test_the_english_submission_page_keeps_the_english_messages(
+    served: tuple[TestClient, Any],
+) -> None:
+    client, _ = served
+    english = _refused(client, "en", summary="x" * 2001)
+    assert _beside(english, "title") == "is required but missing"
+    assert _beside(english, "summary") == "is 2001 characters long; at most 2000 are allowed"
+    answer = client.post("/v1/submissions", json={"summary": "x" * 2001}, params={"lang": "lv"})
+    problems = {e["field"]: e["message"] for e in answer.json()["errors"]}
+    assert problems["title"] == "is required but missing"  # the API's details stay English

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from practice_finder import i18n
 from practice_finder.corpus import folder, schema
 from practice_finder.corpus.write_log import LOG, Entry, WriteLog, WriteResult
 from practice_finder.errors import (
@@ -67,7 +68,7 @@ def record_from_payload(
     if problems or record is None:
         raise CorpusError(
             [_api_field(kind, p) for p in problems]
-            or [RecordProblem(where, "-", "the record is not valid")]
+            or [RecordProblem(where, "-", i18n.gettext("the record is not valid"))]
         )
     return msgspec.structs.replace(record, path=f"{COLLECTIONS[kind]}/{record.id} (API)")
 
@@ -88,12 +89,18 @@ def _sections_by_heading(
         given = {}
     if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
         problems.add(
-            where, "sections", f"must be an object of texts with the keys {', '.join(headings)}"
+            where,
+            "sections",
+            i18n.gettext("must be an object of texts with the keys %(keys)s")
+            % {"keys": ", ".join(headings)},
         )
         return {}
     for key in sorted(set(given) - set(headings)):
         problems.add(
-            where, f"sections.{key}", f"is not a known section (known: {', '.join(headings)})"
+            where,
+            f"sections.{key}",
+            i18n.gettext("is not a known section (known: %(keys)s)")
+            % {"keys": ", ".join(headings)},
         )
     # as the file parser strips
     return {heading: given.get(key, "").strip() for key, heading in headings.items()}

@@ -10,6 +10,7 @@ from typing import Any
 import frontmatter
 import yaml
 
+from practice_finder import i18n
 from practice_finder.corpus import schema
 from practice_finder.errors import CorpusError, RecordProblem
 from practice_finder.languages import TAXONOMY_LANGUAGES
@@ -215,7 +216,9 @@ def _sections(
     body: dict[str, str] = {}
     for key, heading in wanted:
         text = sections.get(heading, "")
-        wrong = "section is missing or empty" if not text else schema.body_problem(text)
+        wrong = (
+            i18n.gettext("section is missing or empty") if not text else schema.body_problem(text)
+        )
         if wrong:
             problems.add(path, f"## {heading}", wrong)
             text = ""
@@ -239,7 +242,11 @@ def build_practice(
         problems.add(
             path,
             "## What happened",
-            f"has {words} words; at least {schema.MIN_WHAT_HAPPENED_WORDS} are needed",
+            i18n.gettext("has %(words)s words; at least %(minimum)s are needed")
+            % {
+                "words": schema.count(words),
+                "minimum": schema.count(schema.MIN_WHAT_HAPPENED_WORDS),
+            },
         )
         return None
     if not ok or body is None:

@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from practice_finder import i18n
+from practice_finder.i18n import N_
 from practice_finder.models import (
     BUDGET_BANDS,
     COUNTRIES,
@@ -39,6 +41,16 @@ MAX_TAGS = 30  # ids of one vocabulary
 
 Check = Callable[[Any], str | None]  # returns a problem message, or None when valid
 
+# The messages are in the language of `i18n.speaking` (a page shows them beside its fields); outside
+# it they are the English that the API, the CLI and the logs have always written.
+_ = i18n.gettext
+
+
+def count(value: int) -> str:
+    """A count or a limit in a message: in the reader's locale (20 000 in Latvian); plain digits in
+    English, so the API's and the CLI's messages read as they always have."""
+    return str(value) if i18n.current() == i18n.SOURCE_LANGUAGE else i18n.number(value)
+
 
 @dataclass(frozen=True)
 class Field:
@@ -52,16 +64,21 @@ class Field:
 def text_problem(value: str, limit: int) -> str | None:
     """What is wrong with a text's length or characters, if anything."""
     if len(value) > limit:
-        return f"is {len(value)} characters long; at most {limit} are allowed"
+        return _("is %(length)s characters long; at most %(limit)s are allowed") % {
+            "length": count(len(value)),
+            "limit": count(limit),
+        }
     if CONTROL.search(value):
-        return "contains a control character (such as NUL); only tabs and line breaks are allowed"
+        return _(
+            "contains a control character (such as NUL); only tabs and line breaks are allowed"
+        )
     return None
 
 
 def _text_upto(limit: int) -> Check:
     def check(value: Any) -> str | None:
         if not isinstance(value, str) or not value.strip():
-            return "must be non-empty text"
+            return _("must be non-empty text")
         return text_problem(value, limit)
 
     return check
@@ -73,22 +90,29 @@ _text = _text_upto(MAX_SHORT_TEXT)
 
 def _slug(value: Any) -> str | None:
     if isinstance(value, str) and len(value) > MAX_ID:
-        return f"is {len(value)} characters long; at most {MAX_ID} are allowed"
+        return text_problem(value, MAX_ID)
     if not isinstance(value, str) or not SLUG.match(value):
-        return f"{value!r} is not a slug (lowercase a-z, 0-9 and single hyphens)"
+        return _("%(value)s is not a slug (lowercase a-z, 0-9 and single hyphens)") % {
+            "value": repr(value)
+        }
     return None
 
 
 def _items(value: list[Any], limit: int) -> str | None:
-    return f"has {len(value)} items; at most {limit} are allowed" if len(value) > limit else None
+    if len(value) <= limit:
+        return None
+    return _("has %(items)s items; at most %(limit)s are allowed") % {
+        "items": count(len(value)),
+        "limit": count(limit),
+    }
 
 
 def _int_between(low: int, high: int) -> Check:
     def check(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int):
-            return f"{value!r} is not a whole number"
+            return _("%(value)s is not a whole number") % {"value": repr(value)}
         if not low <= value <= high:
-            return f"{value} is outside {low}..{high}"
+            return _outside(value, low, high)
         return None
 
     return check
@@ -97,18 +121,34 @@ def _int_between(low: int, high: int) -> Check:
 def _float_between(low: float, high: float) -> Check:
     def check(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"{value!r} is not a number"
+            return _("%(value)s is not a number") % {"value": repr(value)}
         if not low <= value <= high:
-            return f"{value} is outside {low}..{high}"
+            return _outside(value, low, high)
         return None
 
     return check
 
 
+def _outside(value: float, low: float, high: float) -> str:
+    english = i18n.current() == i18n.SOURCE_LANGUAGE
+    value_, low_, high_ = (str(n) if english else i18n.number(n) for n in (value, low, high))
+    return _("%(value)s is outside %(low)s..%(high)s") % {
+        "value": value_,
+        "low": low_,
+        "high": high_,
+    }
+
+
 def _one_of(choices: tuple[str, ...] | list[str], what: str) -> Check:
+    """`what` is marked with N_ and said in the reader's language."""
+
     def check(value: Any) -> str | None:
         if value not in choices:
-            return f"{value!r} is not a known {what} (expected one of: {', '.join(choices)})"
+            return _("%(value)s is not a known %(what)s (expected one of: %(choices)s)") % {
+                "value": repr(value),
+                "what": _(what),
+                "choices": ", ".join(choices),
+            }
         return None
 
     return check
@@ -117,7 +157,7 @@ def _one_of(choices: tuple[str, ...] | list[str], what: str) -> Check:
 def _years(value: Any) -> str | None:
     items = value if isinstance(value, list) else [value]
     if not items:
-        return "needs at least one year"
+        return _("needs at least one year")
     if len(items) > MAX_ITEMS:
         return _items(items, MAX_ITEMS)
     bad = [
@@ -126,28 +166,36 @@ def _years(value: Any) -> str | None:
         if isinstance(y, bool) or not isinstance(y, int) or not MIN_YEAR <= y <= MAX_YEAR
     ]
     if bad:
-        return f"{bad[0]!r} is not a year between {MIN_YEAR} and {MAX_YEAR}"
+        return _("%(value)s is not a year between %(first)s and %(last)s") % {
+            "value": repr(bad[0]),
+            "first": MIN_YEAR,
+            "last": MAX_YEAR,
+        }
     return None
 
 
 def _text_list(value: Any) -> str | None:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        return "must be a list of non-empty texts"
+        return _("must be a list of non-empty texts")
     return _items(value, MAX_ITEMS) or next(
-        (f"item {i + 1} {m}" for i, v in enumerate(value) if (m := text_problem(v, MAX_NAME))),
+        (
+            _("item %(number)s %(problem)s") % {"number": count(i + 1), "problem": m}
+            for i, v in enumerate(value)
+            if (m := text_problem(v, MAX_NAME))
+        ),
         None,
     )
 
 
 def _language(value: Any) -> str | None:
     if not isinstance(value, str) or not LANGUAGE.match(value):
-        return f"{value!r} is not a lowercase ISO 639 language code"
+        return _("%(value)s is not a lowercase ISO 639 language code") % {"value": repr(value)}
     return None
 
 
 def _languages(value: Any) -> str | None:
     if not isinstance(value, list):
-        return "must be a list of ISO 639 language codes"
+        return _("must be a list of ISO 639 language codes")
     return _items(value, MAX_ITEMS) or next((m for m in map(_language, value) if m), None)
 
 
@@ -156,7 +204,7 @@ def _source(value: Any) -> str | None:
         return text_problem(value, MAX_SHORT_TEXT)
     if value == "illustrative" or (isinstance(value, str) and URL.match(value)):
         return None
-    return f"{value!r} is neither an http(s) URL nor 'illustrative'"
+    return _("%(value)s is neither an http(s) URL nor 'illustrative'") % {"value": repr(value)}
 
 
 def _optional_year(value: Any) -> str | None:
@@ -168,17 +216,21 @@ def tag_list(taxonomy: Taxonomy, vocabulary: str, minimum: int) -> Check:
     known = taxonomy.vocabularies.get(vocabulary, {})
 
     def check(value: Any) -> str | None:
+        named = {"vocabulary": vocabulary, "minimum": count(minimum)}
         if not isinstance(value, list):
-            return f"must be a list of {vocabulary} ids"
+            return _("must be a list of %(vocabulary)s ids") % named
         if not all(isinstance(v, str) for v in value):
-            return f"must be a list of {vocabulary} ids (texts)"
+            return _("must be a list of %(vocabulary)s ids (texts)") % named
         if len(value) < minimum:
-            return f"needs at least {minimum} {vocabulary} id(s)"
+            return _("needs at least %(minimum)s %(vocabulary)s id(s)") % named
         if len(value) > MAX_TAGS:
             return _items(value, MAX_TAGS)
         unknown = [v for v in value if v not in known]
         if unknown:
-            return f"unknown {vocabulary} id {unknown[0]!r} (see corpus/taxonomy.yaml)"
+            return _("unknown %(vocabulary)s id %(value)s (see corpus/taxonomy.yaml)") % {
+                **named,
+                "value": repr(unknown[0]),
+            }
         return None
 
     return check
@@ -191,7 +243,7 @@ def _tag_fields(taxonomy: Taxonomy, minimums: Mapping[str, int]) -> list[Field]:
     ]
 
 
-COUNTRY = _one_of(list(COUNTRIES), "country code")
+COUNTRY = _one_of(list(COUNTRIES), N_("country code"))
 
 
 def practice_fields(taxonomy: Taxonomy) -> list[Field]:
@@ -207,7 +259,7 @@ def practice_fields(taxonomy: Taxonomy) -> list[Field]:
         *contact_fields(),
         *_tag_fields(taxonomy, tags),
         Field("summary", _text),
-        Field("budget_band", _one_of(BUDGET_BANDS, "budget band")),
+        Field("budget_band", _one_of(BUDGET_BANDS, N_("budget band"))),
         Field("resources", _text),
         Field("partners", _text_list, required=False),
         Field("language", _language),
@@ -226,7 +278,7 @@ def city_fields(taxonomy: Taxonomy) -> list[Field]:
         Field("population_year", _int_between(2000, MAX_YEAR)),
         Field("lat", _float_between(49.0, 71.5)),
         Field("lon", _float_between(4.0, 32.0)),
-        Field("settlement_type", _one_of(SETTLEMENT_TYPES, "settlement type")),
+        Field("settlement_type", _one_of(SETTLEMENT_TYPES, N_("settlement type"))),
         *contact_fields(),
         *_tag_fields(taxonomy, {"challenges": 1, "assets": 1}),
         Field("languages", _languages, required=False),
@@ -241,7 +293,7 @@ def plan_fields(taxonomy: Taxonomy) -> list[Field]:
         Field("city", _slug),
         Field("title", _name),
         Field("years", _years),
-        Field("status", _one_of(PLAN_STATUSES, "plan status")),
+        Field("status", _one_of(PLAN_STATUSES, N_("plan status"))),
         *_tag_fields(taxonomy, tags),
         Field("language", _language),
         Field("source", _source),
@@ -265,7 +317,7 @@ def check_fields(meta: Mapping[str, Any], spec: list[Field]) -> list[tuple[str, 
         value = meta.get(f.name)
         if value is None or value == "" or value == []:
             if f.required:
-                problems.append((f.name, "is required but missing"))
+                problems.append((f.name, _("is required but missing")))
             continue
         message = f.check(value)
         if message:
@@ -273,7 +325,11 @@ def check_fields(meta: Mapping[str, Any], spec: list[Field]) -> list[tuple[str, 
     for name in meta:
         if name not in known:
             problems.append(
-                (str(name), f"is not a known field (known: {', '.join(sorted(known))})")
+                (
+                    str(name),
+                    _("is not a known field (known: %(fields)s)")
+                    % {"fields": ", ".join(sorted(known))},
+                )
             )
     return problems
 
@@ -294,24 +350,24 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 def _email(value: Any) -> str | None:
     if not isinstance(value, str) or not EMAIL.match(value):
-        return "is not an e-mail address (name@example.org)"
+        return _("is not an e-mail address (name@example.org)")
     return None
 
 
 def _website(value: Any) -> str | None:
     if not isinstance(value, str) or not URL.match(value):
-        return "is not an http(s) URL"
+        return _("is not an http(s) URL")
     return None
 
 
 def _consent(value: Any) -> str | None:
     if not isinstance(value, bool):
-        return "must be true or false"
+        return _("must be true or false")
     return None
 
 
 def _person(value: Any) -> str | None:
-    return "must be non-empty text" if _text(value) else None
+    return _("must be non-empty text") if _text(value) else None
 
 
 def contact_fields() -> list[Field]:

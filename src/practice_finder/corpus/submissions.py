@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from practice_finder import i18n
 from practice_finder.corpus.catalog import Catalog, record_from_payload
 from practice_finder.errors import (
     CorpusError,
@@ -154,7 +155,9 @@ def check_submission(payload: Mapping[str, Any], taxonomy: Taxonomy) -> dict[str
     """The submission as it will be stored; CorpusError lists every problem by field, reserved fields
     included. The fields the programme sets are stood in for while checking, never stored."""
     reserved = [
-        RecordProblem("submission", name, "is set by the programme's staff, not in a submission")
+        RecordProblem(
+            "submission", name, i18n.gettext("is set by the programme's staff, not in a submission")
+        )
         for name in RESERVED
         if name in payload
     ]

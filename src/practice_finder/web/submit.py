@@ -100,8 +100,10 @@ def field_errors(exc: CorpusError) -> dict[str, list[str]]:
 
 
 def form_context(index: Index | None, **context: Any) -> dict[str, Any]:
-    """What the submission form's fields need: the pick lists and the current values and errors."""
+    """What the submission form's fields need: the pick lists and the current values and errors
+    (`errors_lang` is the language the errors were written in: English unless told)."""
     return {
+        "errors_lang": i18n.SOURCE_LANGUAGE,
         "taxonomy": index.taxonomy if index else None,
         "tag_fields": TAG_FIELDS,
         "budget_bands": BUDGET_BANDS,
@@ -142,14 +144,16 @@ def submit_send(
     form = {k: v for k, v in data.items() if k not in ("_csrf_token", "lang")}
     index = service.require()
     context = _page(request, index, form=form_values(form_payload(form)), errors={}, done=None)
+    context["errors_lang"] = context["lang"]  # the checks below write in the page's language
     _ = i18n.translations(context["lang"]).gettext
     if str(form.get(HONEYPOT) or "").strip():
         context["errors"] = {"form": [_("The form could not be accepted.")]}
         return Template("submit.html", context=context, status_code=400)
     try:
-        done, token = submissions.submit(
-            review, index.taxonomy, form_payload(form), client_address(request)
-        )
+        with i18n.speaking(context["lang"]):
+            done, token = submissions.submit(
+                review, index.taxonomy, form_payload(form), client_address(request)
+            )
     except CorpusError as exc:
         context["errors"] = field_errors(exc)
         return Template("submit.html", context=context, status_code=422)
