@@ -8,9 +8,11 @@ import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from http.cookies import Morsel, SimpleCookie
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from litestar.testing import TestClient
 
@@ -163,6 +165,70 @@ def test_no_staff_page_or_action_without_a_session(served: tuple[TestClient, Any
         assert response.status_code == 303, action
     assert client.get(client.post("/v1/submissions", json=_submission(client)).json()["status_url"])
     assert _states(client) == ["pending", "pending"]
+
+
+def _staff_cookie(response: Any) -> Morsel[str]:
+    """The `pf_staff` cookie a response sets, with its attributes."""
+    for header in response.headers.get_list("set-cookie"):
+        jar: SimpleCookie = SimpleCookie()
+        jar.load(header)
+        if "pf_staff" in jar:
+            return jar["pf_staff"]
+    raise AssertionError("the response sets no staff cookie")
+
+
+def _stored(client: TestClient, session_id: str) -> bytes | None:
+    """What the staff session store holds under this identifier."""
+    return anyio.run(client.app.stores.get("staff_sessions").get, session_id)
+
+
+def _staff_page_with(client: TestClient, session_id: str) -> Any:
+    """/staff asked for with only this staff cookie (what an attacker holding it would send)."""
+    return client.get(
+        "/staff", headers={"cookie": f"pf_staff={session_id}"}, follow_redirects=False
+    )
+
+
+@pytest.mark.parametrize("planted", ["issued", "made up"])
+def test_signing_in_gives_a_new_session_id_and_the_old_one_opens_nothing(
+    served: tuple[TestClient, Any], planted: str
+) -> None:
+    client, _ = served
+    before = _staff_cookie(client.get("/staff/sign-in")).value
+    if planted == "made up":  # an id the service never issued, set by another site or a script
+        before = "a" * 64
+        client.cookies.set("pf_staff", before, domain="testserver.local", path="/staff")
+    signed_in = _sign_in(client)
+    after = _staff_cookie(signed_in).value
+    assert signed_in.status_code == 303 and after not in (before, "null")
+    assert _stored(client, before) is None and _stored(client, after) is not None
+    assert _staff_page_with(client, after).status_code == 200
+    stale = _staff_page_with(client, before)
+    assert stale.status_code == 303 and stale.headers["location"] == "/staff/sign-in"
+
+
+def test_signing_out_ends_the_session(served: tuple[TestClient, Any]) -> None:
+    client, _ = served
+    session_id = _staff_cookie(_sign_in(client)).value
+    token = _token(client.get("/staff").text)
+    signed_out = client.post("/staff/sign-out", data={"_csrf_token": token}, follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/staff/sign-in"
+    cookie = _staff_cookie(signed_out)
+    assert cookie.value == "null" and cookie["max-age"] == "0"  # the browser drops it
+    assert _stored(client, session_id) is None
+    assert _staff_page_with(client, session_id).status_code == 303
+
+
+def test_the_staff_cookie_is_secure_httponly_strict_and_kept_to_staff(
+    served: tuple[TestClient, Any],
+) -> None:
+    """Secure always: the service is reached over TLS through its reverse proxy (the README's
+    deployment), so the cookie never travels in clear, whatever the proxy forwards."""
+    client, _ = served
+    cookie = _staff_cookie(_sign_in(client))
+    assert cookie["httponly"] is True and cookie["secure"] is True
+    assert cookie["samesite"].lower() == "strict" and cookie["path"] == "/staff"
+    assert cookie["max-age"] == str(8 * 3600)
 
 
 def _states(client: TestClient) -> list[str]:

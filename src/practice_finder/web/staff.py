@@ -2,9 +2,11 @@
 practices it may duplicate, edit, approve, send back, reject, and the audit log.
 
 Sign-ins are kept by Litestar's server-side session middleware (files in `state_dir/staff-logins`, so
-every worker sees them), with a cookie that is Secure, HttpOnly, SameSite=Strict and sent only to /staff; every form carries
-Litestar's CSRF token (the app's CSRFConfig, see `csrf_config`). Without a session every page and
-action answers with a redirect to the sign-in page and does nothing.
+every worker sees them), with a cookie that is Secure, HttpOnly, SameSite=Strict and sent only to
+/staff; signing in gives the browser a new session identifier and deletes the old one, signing out
+deletes it (`staff_sessions`). Every form carries Litestar's CSRF token (the app's CSRFConfig, see
+`csrf_config`). Without a session every page and action answers with a redirect to the sign-in
+page and does nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from litestar.stores.file import FileStore
@@ -39,6 +40,7 @@ from practice_finder.languages import NAMES
 from practice_finder.models import COUNTRIES
 from practice_finder.query.search import SearchQuery, search
 from practice_finder.web.serving import Service
+from practice_finder.web.staff_sessions import RenewingSessionConfig, renew_session
 from practice_finder.web.submit import (
     client_address,
     field_errors,
@@ -101,7 +103,8 @@ def sign_in_form(request: Request[Any, Any, Any]) -> Template:
 def sign_in_send(
     request: Request[Any, Any, Any], review: NamedDependency[ReviewStore], data: Form
 ) -> Response[Any]:
-    """A right name and password open a session (a new one: any earlier session is dropped first)."""
+    """A right name and password open a session under a new identifier (the one the browser
+    brought, signed in or not, is deleted: no one who knew it holds the sign-in)."""
     name = str(data.get("name") or "").strip()
     try:
         staff = sign_in(review, name, str(data.get("password") or ""), client_address(request))
@@ -109,8 +112,7 @@ def sign_in_send(
         status = 429 if isinstance(exc, TooManyAttemptsError) else 401
         context = staff_page(request, error=f"{exc.message}: {exc.hint}", name=name)
         return Template("staff_sign_in.html", context=context, status_code=status)
-    request.clear_session()
-    request.set_session({"staff": staff, "nonce": secrets.token_hex(8)})
+    renew_session(request, {"staff": staff})
     return Redirect("/staff", status_code=303)
 
 
@@ -122,6 +124,7 @@ def sign_in_send(
     guards=[require_staff],
 )
 def sign_out(request: Request[Any, Any, Any]) -> Redirect:
+    """The session is deleted from the store and the browser's cookie expires."""
     request.clear_session()
     return Redirect("/staff/sign-in", status_code=303)
 
@@ -249,8 +252,9 @@ def audit_page(request: Request[Any, Any, Any], review: NamedDependency[ReviewSt
 # -- wiring ------------------------------------------------------------------------------
 
 
-def session_config(state_dir: Path) -> ServerSideSessionConfig:
-    return ServerSideSessionConfig(
+def session_config(state_dir: Path) -> RenewingSessionConfig:
+    """Secure always: the service is reached over TLS through its reverse proxy."""
+    return RenewingSessionConfig(
         key=SESSION_COOKIE,
         store="staff_sessions",
         path="/staff",
