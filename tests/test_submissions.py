@@ -189,15 +189,29 @@ def _staff_page_with(client: TestClient, session_id: str) -> Any:
     )
 
 
-@pytest.mark.parametrize("planted", ["issued", "made up"])
+def test_a_visitor_who_has_not_signed_in_gets_no_session(served: tuple[TestClient, Any]) -> None:
+    """Nothing is stored and no identifier is issued before a sign-in: no identifier to plant, and no
+    file in the store for each anonymous request (which anyone could send by the thousand)."""
+    client, _ = served
+    store = client.app.state["service"].settings.state_dir / "staff-logins"
+    before = sorted(store.iterdir()) if store.is_dir() else []
+    for path in ("/staff/sign-in", "/staff", "/staff/audit"):
+        response = client.get(path, follow_redirects=False)
+        assert not [h for h in response.headers.get_list("set-cookie") if "pf_staff" in h], path
+    assert (sorted(store.iterdir()) if store.is_dir() else []) == before
+
+
+@pytest.mark.parametrize("planted", ["signed in before", "made up"])
 def test_signing_in_gives_a_new_session_id_and_the_old_one_opens_nothing(
     served: tuple[TestClient, Any], planted: str
 ) -> None:
     client, _ = served
-    before = _staff_cookie(client.get("/staff/sign-in")).value
     if planted == "made up":  # an id the service never issued, set by another site or a script
         before = "a" * 64
-        client.cookies.set("pf_staff", before, domain="testserver.local", path="/staff")
+    else:  # an identifier the service did issue: someone's sign-in, planted in this browser
+        before = _staff_cookie(_sign_in(client)).value
+        client.cookies.clear()
+    client.cookies.set("pf_staff", before, domain="testserver.local", path="/staff")
     signed_in = _sign_in(client)
     after = _staff_cookie(signed_in).value
     assert signed_in.status_code == 303 and after not in (before, "null")

@@ -6,7 +6,9 @@ cookie would be signed in under an identifier someone else knows (session fixati
 adds the one thing missing: after `renew_session(request, data)` the response deletes the old
 identifier's data from the store and sets a new random identifier. Signing out is Litestar's own
 `request.clear_session()`, which deletes the data; here the emptied cookie also expires at once
-(Litestar's own keeps its `Max-Age`, so the browser would hold a dead cookie for hours).
+(Litestar's own keeps its `Max-Age`, so the browser would hold a dead cookie for hours). A session
+with nothing in it (a visitor who has not signed in) is not stored at all: Litestar's backend writes
+one file per such request, which anyone could use to fill the store.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ class RenewingSessionBackend(ServerSideSessionBackend):
             extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys())
         )
         headers = MutableScopeHeaders.from_message(message)
-        if scope_session is Empty:
+        if scope_session is Empty or not scope_session:
+            if connection.cookies.get(self.config.key) in (None, "", "null"):
+                return  # nothing to store and no cookie to expire
             await self.delete(session_id, store=store)
             params.update(max_age=0, expires=0)
             cookie = Cookie(key=self.config.key, value="null", **params)
