@@ -124,6 +124,43 @@ def test_filters_choose_the_towns_of_the_map_and_the_list(
     assert ("No town matches these filters." in page) == (not expected)
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, ["ciems", "testby"]),
+        ({"country": "LV,DK"}, ["ciems", "testby"]),
+        ({"population_max": 5000}, ["ciems"]),
+        ({"population_min": 5000, "population_max": 12000}, ["testby"]),
+        ({"pearl": "true"}, ["ciems"]),
+        ({"challenge": "loneliness"}, ["testby"]),
+        ({"challenge": ["loneliness", "youth-out-migration"]}, ["ciems", "testby"]),
+        ({"challenge": "loneliness", "country": "LV"}, []),
+    ],
+)
+def test_the_api_filters_towns_as_the_page_does(
+    client: TestClient, query: dict[str, object], expected: list[str]
+) -> None:
+    """The portal builds its own towns page from GET /v1/cities: the same filters as /towns."""
+    response = client.get("/v1/cities", params=query)
+    assert response.status_code == 200
+    assert sorted(c["id"] for c in response.json()) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ({"challenge": "no-such-challenge"}, "challenge"),
+        ({"population_min": 9000, "population_max": 100}, "population"),
+    ],
+)
+def test_a_town_filter_that_cannot_apply_is_a_400_naming_it(
+    client: TestClient, query: dict[str, object], parameter: str
+) -> None:
+    response = client.get("/v1/cities", params=query)
+    assert response.status_code == 400
+    assert response.json()["parameter"] == parameter
+
+
 def test_the_map_draws_land_and_holds_named_markers_outside_the_tab_order(
     client: TestClient,
 ) -> None:

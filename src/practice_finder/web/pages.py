@@ -290,7 +290,7 @@ def towns_page(
         tuple(countries),
         pearl=True if pearl else None,
         population=(band[1], band[2]) if band else (None, None),
-        challenge=challenge or None,
+        challenge=(challenge,) if challenge else (),
     )
     filters = {"country": list(countries), "size": size, "pearl": pearl, "challenge": challenge}
     context = _base(
