@@ -201,3 +201,23 @@ def test_the_filters_speak_the_language_of_the_page(client: TestClient) -> None:
     page = client.get("/towns", params={"lang": "lv", "country": "LV"}).text
     assert "Lietot filtrus" in page and 'name="lang" value="lv"' in page
     assert "Redzamas pašvaldības: 1 no 2" in page
+
+
+def test_pages_and_answers_travel_compressed_to_a_client_that_accepts_it(
+    client: TestClient,
+) -> None:
+    """The towns page (its map is the largest page) and a search answer, gzip-compressed when the client
+    says it accepts gzip, the same bytes once decompressed; a client that does not gets them plain."""
+    for path in ("/towns", "/v1/search?q=loneliness"):
+        packed = client.get(path, headers={"accept-encoding": "gzip"})
+        plain = client.get(path, headers={"accept-encoding": "identity"})
+        assert packed.headers["content-encoding"] == "gzip", path
+        assert "Accept-Encoding" in packed.headers["vary"]
+        assert "content-encoding" not in plain.headers
+        assert int(packed.headers["content-length"]) < len(plain.content) / 2
+        if path == "/towns":  # httpx decompresses what it receives
+            assert packed.content == plain.content
+        else:  # an answer carries its own timings
+            assert packed.json()["hits"] == plain.json()["hits"]
+    head = client.head("/towns", headers={"accept-encoding": "gzip"})
+    assert head.status_code == 200 and head.content == b""

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from litestar import Litestar, Request, Router
+from litestar.config.compression import CompressionConfig
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -180,9 +181,16 @@ def create_app(
         else None,
         request_max_body_size=settings.max_body_bytes,
         request_class=BodyRequest,
+        compression_config=COMPRESSION,
     )
     app.asgi_handler = Edge(app.asgi_handler, app_metrics, settings.max_query_string)
     return app
+
+
+# Pages and answers gzip-compressed for a client that accepts it (a results page of 60 kB travels as about
+# a sixth): towns on slow rural lines wait less. Level 6, not Litestar's 9: nearly as small, several times
+# less CPU per answer. Bodies under 1 kB are sent as they are.
+COMPRESSION = CompressionConfig(backend="gzip", gzip_compress_level=6, minimum_size=1024)
 
 
 def dependencies(service: Service, app_metrics: Metrics) -> dict[str, Provide]:
