@@ -124,6 +124,43 @@ def test_filters_choose_the_towns_of_the_map_and_the_list(
     assert ("No town matches these filters." in page) == (not expected)
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({}, ["ciems", "testby"]),
+        ({"country": "LV,DK"}, ["ciems", "testby"]),
+        ({"population_max": 5000}, ["ciems"]),
+        ({"population_min": 5000, "population_max": 12000}, ["testby"]),
+        ({"pearl": "true"}, ["ciems"]),
+        ({"challenge": "loneliness"}, ["testby"]),
+        ({"challenge": ["loneliness", "youth-out-migration"]}, ["ciems", "testby"]),
+        ({"challenge": "loneliness", "country": "LV"}, []),
+    ],
+)
+def test_the_api_filters_towns_as_the_page_does(
+    client: TestClient, query: dict[str, object], expected: list[str]
+) -> None:
+    """The portal builds its own towns page from GET /v1/cities: the same filters as /towns."""
+    response = client.get("/v1/cities", params=query)
+    assert response.status_code == 200
+    assert sorted(c["id"] for c in response.json()) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ({"challenge": "no-such-challenge"}, "challenge"),
+        ({"population_min": 9000, "population_max": 100}, "population"),
+    ],
+)
+def test_a_town_filter_that_cannot_apply_is_a_400_naming_it(
+    client: TestClient, query: dict[str, object], parameter: str
+) -> None:
+    response = client.get("/v1/cities", params=query)
+    assert response.status_code == 400
+    assert response.json()["parameter"] == parameter
+
+
 def test_the_map_draws_land_and_holds_named_markers_outside_the_tab_order(
     client: TestClient,
 ) -> None:
@@ -164,3 +201,26 @@ def test_the_filters_speak_the_language_of_the_page(client: TestClient) -> None:
     page = client.get("/towns", params={"lang": "lv", "country": "LV"}).text
     assert "Lietot filtrus" in page and 'name="lang" value="lv"' in page
     assert "Redzamas pašvaldības: 1 no 2" in page
+
+
+def test_pages_and_answers_travel_compressed_to_a_client_that_accepts_it(
+    client: TestClient,
+) -> None:
+    """The towns page (its map is the largest page) and a search answer, gzip-compressed when the client
+    says it accepts gzip, the same bytes once decompressed; a client that does not gets them plain."""
+    for path in ("/towns", "/v1/search?q=loneliness"):
+        packed = client.get(path, headers={"accept-encoding": "gzip"})
+        plain = client.get(path, headers={"accept-encoding": "identity"})
+        assert packed.headers["content-encoding"] == "gzip", path
+        assert "Accept-Encoding" in packed.headers["vary"]
+        assert "content-encoding" not in plain.headers
+        assert int(packed.headers["content-length"]) < len(plain.content) / 2
+        if path == "/towns":  # httpx decompresses what it receives
+            assert packed.content == plain.content
+        else:  # an answer carries its own timings
+            assert packed.json()["hits"] == plain.json()["hits"]
+    head = client.head("/towns", headers={"accept-encoding": "gzip"})
+    assert head.status_code == 200 and head.content == b""
+    # a page with a CSRF token beside what the visitor typed is never compressed (BREACH)
+    form = client.get("/submit", headers={"accept-encoding": "gzip"})
+    assert form.status_code == 200 and "content-encoding" not in form.headers

@@ -40,3 +40,18 @@ def check_language_prior(code: str | None, parameter: str = "language_prior") ->
             f"unknown language {code!r}",
             f"use one of {', '.join(QUESTION_LANGUAGES)}",
         )
+
+
+def check_range(name: str, low: int | None, high: int | None, floor: int, ceiling: int) -> None:
+    """Raise InvalidQueryError naming the bound (`population_min`, `year_to`...) outside [floor, ceiling],
+    or the range whose lower bound is above its upper one."""
+    for suffix, value in (
+        ("min" if name == "population" else "from", low),
+        ("max" if name == "population" else "to", high),
+    ):
+        if value is not None and not floor <= value <= ceiling:
+            raise InvalidQueryError(
+                f"{name}_{suffix}", f"must be between {floor} and {ceiling}, got {value}"
+            )
+    if low is not None and high is not None and low > high:
+        raise InvalidQueryError(name, f"the lower bound {low} is above the upper bound {high}")

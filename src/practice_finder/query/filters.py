@@ -13,7 +13,7 @@ from typing import Any
 from practice_finder.errors import InvalidQueryError
 from practice_finder.languages import REGION_LANGUAGES
 from practice_finder.models import BUDGET_BANDS, Taxonomy
-from practice_finder.query.checks import check_countries
+from practice_finder.query.checks import check_countries, check_range
 
 TAG_FILTERS = {
     "challenge": "challenges",
@@ -74,21 +74,8 @@ class Filters:
                     raise InvalidQueryError(
                         name, f"unknown {vocab} id {term!r}", "see GET /v1/taxonomy for the ids"
                     )
-        _check_range("population", self.population_min, self.population_max, 0, 1_000_000_000)
-        _check_range("year", self.year_from, self.year_to, 1900, 2100)
-
-
-def _check_range(name: str, low: int | None, high: int | None, floor: int, ceiling: int) -> None:
-    for suffix, value in (
-        ("min" if name == "population" else "from", low),
-        ("max" if name == "population" else "to", high),
-    ):
-        if value is not None and not floor <= value <= ceiling:
-            raise InvalidQueryError(
-                f"{name}_{suffix}", f"must be between {floor} and {ceiling}, got {value}"
-            )
-    if low is not None and high is not None and low > high:
-        raise InvalidQueryError(name, f"the lower bound {low} is above the upper bound {high}")
+        check_range("population", self.population_min, self.population_max, 0, 1_000_000_000)
+        check_range("year", self.year_from, self.year_to, 1900, 2100)
 
 
 def practice_filter_sql(filters: Filters, alias: str = "p") -> tuple[str, list[Any]]:

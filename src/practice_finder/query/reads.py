@@ -9,10 +9,10 @@ import msgspec
 import numpy as np
 
 from practice_finder.build.store import decode
-from practice_finder.errors import NotFoundError
+from practice_finder.errors import InvalidQueryError, NotFoundError
 from practice_finder.models import VOCABULARIES, Term
 from practice_finder.query import fusion
-from practice_finder.query.checks import check_countries, check_k
+from practice_finder.query.checks import check_countries, check_k, check_range
 from practice_finder.query.handle import Index
 from practice_finder.query.legs import TAG_WEIGHTS
 
@@ -275,11 +275,17 @@ def list_cities(
     country: tuple[str, ...] = (),
     pearl: bool | None = None,
     population: tuple[int | None, int | None] = (None, None),
-    challenge: str | None = None,
+    challenge: tuple[str, ...] = (),
 ) -> list[CitySummary]:
-    """The towns, filtered by country, Cultural Pearl or not, population (inclusive bounds) and a
-    challenge the town declares."""
+    """The towns, filtered by country (any of them), Cultural Pearl or not, population (inclusive
+    bounds) and the challenges the town declares (any of them)."""
     check_countries(country)
+    check_range("population", *population, 0, 1_000_000_000)
+    for term in challenge:
+        if not index.taxonomy.has("challenges", term):
+            raise InvalidQueryError(
+                "challenge", f"unknown challenges id {term!r}", "see GET /v1/taxonomy for the ids"
+            )
     clauses, params = ["1 = 1"], list[Any](country)
     if country:
         clauses.append(f"c.country in ({','.join('?' * len(country))})")
@@ -292,9 +298,10 @@ def list_cities(
     if challenge:
         clauses.append(
             "exists (select 1 from tags t where t.record_type = 'city' and t.record_id = c.id "
-            "and t.vocabulary = 'challenges' and t.source = 'declared' and t.term = ?)"
+            "and t.vocabulary = 'challenges' and t.source = 'declared' "
+            f"and t.term in ({','.join('?' * len(challenge))}))"
         )
-        params.append(challenge)
+        params.extend(challenge)
     sql = (
         "select c.id, c.name, c.country, c.region, c.population, c.settlement_type, c.lat, c.lon, c.pearl_year, "
         "(select count(*) from practices p where p.city = c.id) as practices, "

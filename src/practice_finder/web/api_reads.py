@@ -245,17 +245,29 @@ def list_cities(
     index: NamedDependency[Index],
     country: Multi = None,
     pearl: FromQuery[bool | None] = None,
+    population_min: Annotated[int | None, QueryParameter(ge=0, le=1_000_000_000)] = None,
+    population_max: Annotated[int | None, QueryParameter(ge=0, le=1_000_000_000)] = None,
+    challenge: Multi = None,
     format: Annotated[
         Literal["summary", "jsonl"], QueryParameter(description="summary | jsonl (the export)")
     ] = "summary",
 ) -> list[CitySummary]:
-    """All municipalities of the corpus, with coordinates, size and Pearl title. `format=jsonl` is the export
-    instead: every city in the shape POST and PUT accept, pending writes included, as `application/x-ndjson`."""
+    """The municipalities of the corpus, with coordinates, size and Pearl title: all of them, or those of
+    the countries given (any of them), Cultural Pearls or not (`pearl`), of a population between
+    `population_min` and `population_max` (inclusive), declaring any of the challenges given (ids of
+    GET /v1/taxonomy); the filters of the towns page. `format=jsonl` is the export instead: every city
+    in the shape POST and PUT accept, pending writes included, as `application/x-ndjson`."""
     if format != "summary":
         from practice_finder.web.api_writes import export_response
 
         return export_response(request, service, "city", format)  # type: ignore[return-value]
-    return reads.list_cities(index, _split(country, upper=True), pearl)
+    return reads.list_cities(
+        index,
+        _split(country, upper=True),
+        pearl,
+        (population_min, population_max),
+        _split(challenge),
+    )
 
 
 @get("/cities/{city_id:str}", tags=["records"], responses=problem_responses(401, 404, 429, 503))

@@ -76,6 +76,7 @@ def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHa
 
 # The `opt` of a route that shows no data (health, static files) or guards itself (/ready, /metrics).
 PUBLIC = {"public": True}
+NO_CSRF = {"exclude_from_csrf": True}  # a route left out of the CSRF check (web/staff.csrf_config)
 
 
 def require_reader(

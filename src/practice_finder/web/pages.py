@@ -34,7 +34,7 @@ from practice_finder.query.reads import list_cities
 from practice_finder.query.recommend import RecommendationRequest
 from practice_finder.query.search import MAX_QUERY_CHARS, SearchQuery, search
 from practice_finder.query.views import practice_view, recommendation_view, town_view
-from practice_finder.web.auth import PUBLIC
+from practice_finder.web.auth import NO_CSRF, PUBLIC
 from practice_finder.web.localize import (
     VARY,
     configure,
@@ -116,7 +116,7 @@ def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
-@get("/", name="search-page", sync_to_thread=True, include_in_schema=False)
+@get("/", name="search-page", sync_to_thread=True, include_in_schema=False, opt=NO_CSRF)
 def search_page(
     request: Request[Any, Any, Any],
     index: NamedDependency[Index],
@@ -290,7 +290,7 @@ def towns_page(
         tuple(countries),
         pearl=True if pearl else None,
         population=(band[1], band[2]) if band else (None, None),
-        challenge=challenge or None,
+        challenge=(challenge,) if challenge else (),
     )
     filters = {"country": list(countries), "size": size, "pearl": pearl, "challenge": challenge}
     context = _base(
