@@ -12,11 +12,10 @@ from httpx import Response
 from litestar.testing import TestClient
 
 from practice_finder.build.ingest import ingest
-from practice_finder.config import Settings
 from practice_finder.web.app import create_app
 
 from .conftest import CORPUS
-from .fakes import HashingEmbedder, write_tiny_corpus
+from .fakes import HashingEmbedder, service_settings, write_tiny_corpus
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +23,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     root = tmp_path_factory.mktemp("form")
     write_tiny_corpus(root / "corpus", CORPUS / "taxonomy.yaml")
     embedder = HashingEmbedder()
-    settings = Settings(
-        corpus_dir=root / "corpus",
-        index_dir=root / "indexes",
-        state_dir=root / "state",
-        dictionaries_dir=root / "no-dictionaries",
-        progress=False,
-        auto_reindex=False,
-        rate_limit=0,
-    )
+    settings = service_settings(root, auto_reindex=False, dictionaries_dir=root / "no-dictionaries")
     ingest(settings, lambda: embedder)
     with TestClient(create_app(settings, lambda: embedder, watch=False)) as c:
         yield c

@@ -21,7 +21,7 @@ from practice_finder.web.app import create_app
 from practice_finder.web.ratelimit import request_cost
 
 from .conftest import CORPUS
-from .fakes import HashingEmbedder, write_tiny_corpus
+from .fakes import HashingEmbedder, service_settings, write_tiny_corpus
 
 LONG_TEXT = " ".join(
     ["Young people leave our small town and the older residents feel lonely in winter."] * 60
@@ -47,15 +47,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Recording
     root = tmp_path_factory.mktemp("heavy")
     write_tiny_corpus(root / "corpus", CORPUS / "taxonomy.yaml")
     embedder = RecordingEmbedder()
-    settings = Settings(
-        corpus_dir=root / "corpus",
-        index_dir=root / "indexes",
-        state_dir=root / "state",
-        progress=False,
-        auto_reindex=False,
-        reindex_runner="thread",
-        rate_limit=0,
-    )
+    settings = service_settings(root, auto_reindex=False)
     ingest(settings, lambda: embedder)
     return settings, embedder
 

@@ -27,7 +27,7 @@ from practice_finder.query.handle import open_index
 from practice_finder.web.app import create_app
 
 from .conftest import CORPUS, ROOT
-from .fakes import HashingEmbedder, write_tiny_corpus
+from .fakes import HashingEmbedder, service_settings, write_tiny_corpus
 
 COVERED: dict[str, str | tuple[str, ...]] = {
     "corpus_dir": "tests/test_settings.py::test_paths_reach_ingest_and_the_service",
@@ -174,15 +174,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, HashingEm
     root = tmp_path_factory.mktemp("settings")
     write_tiny_corpus(root / "corpus", CORPUS / "taxonomy.yaml")
     embedder = HashingEmbedder()
-    settings = Settings(
-        corpus_dir=root / "corpus",
-        index_dir=root / "indexes",
-        state_dir=root / "state",
-        progress=False,
-        auto_reindex=False,
-        reindex_runner="thread",
-        rate_limit=0,
-    )
+    settings = service_settings(root, auto_reindex=False)
     ingest(settings, lambda: embedder)
     return settings, embedder
 
