@@ -38,10 +38,16 @@ GRAPH = "eager attention, onnxruntime transformer fusions, shared token embeddin
 # channel; the token embeddings stay float. Measured (docs/benchmarks.md#query-encoder-onnx-float-and-int8):
 # about 2.4x faster per query on one core than the float export, nDCG@10 within 0.005 of the float model on SciFact and on the domain set.
 INT8_METHOD = "dynamic int8, per channel, MatMul and fused Attention"
-# The same with the feed-forward output MatMuls left in float: multilingual-e5-small loses most there
-# (docs/benchmarks.md#multilingual-e5-small-through-onnx-runtime).
-INT8_FLOAT_FFN_OUTPUT = INT8_METHOD + ", feed-forward output in float"
-INT8_METHODS = (INT8_METHOD, INT8_FLOAT_FFN_OUTPUT)
+# multilingual-e5-small: the MatMuls in int8 with the few input channels whose values run far above
+# the others multiplied apart in float, the fused attention in float. The model puts values up to 550
+# times the mean into one channel of a layer at its <s> and </s> tokens; one dynamic scale per tensor
+# sized for those loses the rest. int8 attention moved dense nDCG@10 by more than 0.005 in four
+# languages (docs/benchmarks.md#multilingual-e5-small-through-onnx-runtime).
+INT8_OUTLIERS_IN_FLOAT = "dynamic int8, per channel, MatMul with outlier input channels in float, fused Attention in float"
+INT8_METHODS = (INT8_METHOD, INT8_OUTLIERS_IN_FLOAT)
+# An input channel is an outlier when its largest value on the check texts is this many times the
+# median channel's largest value.
+OUTLIER_FACTOR = 8.0
 
 
 @dataclass
@@ -61,7 +67,8 @@ class ExportSource:
     identity: dict[str, Any]
     load: Callable[[], tuple[Any, list[list[int]]]]
     write_tokenizer: Callable[[Path], dict[str, Any]]
-    float_ffn_output: bool = False
+    # compute each MatMul's outlier input channels apart in float (INT8_OUTLIERS_IN_FLOAT)
+    outliers_in_float: bool = False
     int8_min_cosine: float = 0.95
     # the graph questions go through unless PF_QUERY_ENCODER names one: int8 where it was measured
     # to keep the rankings, float where it was not
@@ -130,7 +137,11 @@ def _make(source: ExportSource, folder: Path) -> dict[str, Any]:
         logging.ERROR
     )  # the quantiser advises a pre-processing step the fused graph has had
     try:
-        _quantize(folder / ONNX_FILE, folder / INT8_FILE, source.float_ffn_output)
+        _quantize(
+            folder / ONNX_FILE,
+            folder / INT8_FILE,
+            check_ids if source.outliers_in_float else None,
+        )
     finally:
         root.setLevel(level)
     _share_large_tensors(folder / ONNX_FILE, folder / INT8_FILE, folder / WEIGHTS_FILE)
@@ -188,33 +199,112 @@ def _onnxruntime_version() -> str:
     return str(onnxruntime.__version__)
 
 
-def _quantize(source: Path, target: Path, float_ffn_output: bool) -> None:
+def _quantize(source: Path, target: Path, calibration: list[list[int]] | None = None) -> None:
+    """Dynamic int8 of the float graph's MatMuls and fused attention (INT8_METHOD); with
+    `calibration` (token rows), INT8_OUTLIERS_IN_FLOAT: each MatMul's outlier input channels, found
+    on those rows, multiplied apart in float, and the attention left in float."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    keep_float = _ffn_output_matmuls(onnx.load(str(source))) if float_ffn_output else []
+    model: Any = str(source)
+    keep_float: list[str] = []
+    if calibration:
+        model = onnx.load(str(source))
+        keep_float = _split_outlier_channels(model, _input_peaks(model, calibration))
     quantize_dynamic(
-        str(source),
+        model,
         str(target),
         weight_type=QuantType.QInt8,
         per_channel=True,
-        op_types_to_quantize=["MatMul", "Attention"],
+        op_types_to_quantize=["MatMul"] if calibration else ["MatMul", "Attention"],
         nodes_to_exclude=keep_float,
         # for tensors the fused graph leaves untyped
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
 
 
-def _ffn_output_matmuls(model: Any) -> list[str]:
-    """The MatMul nodes that read a GELU's output: the second layer of each feed-forward block,
-    whose inputs spread widest and lose most to int8."""
-    gelu = {"Gelu", "BiasGelu", "FastGelu"}
-    made_by = {out: node.op_type for node in model.graph.node for out in node.output}
-    return [
-        node.name
-        for node in model.graph.node
-        if node.op_type == "MatMul" and made_by.get(node.input[0]) in gelu
-    ]
+def _weighted_matmuls(model: Any) -> list[Any]:
+    """The MatMul nodes whose second input is a weight of the model."""
+    weights = {t.name for t in model.graph.initializer}
+    return [n for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+
+
+def _input_peaks(model: Any, rows: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+    """For each weighted MatMul's input, the largest absolute value of each channel over `rows`."""
+    import onnx
+    import onnxruntime as ort
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    inputs = list(dict.fromkeys(n.input[0] for n in _weighted_matmuls(model)))
+    for name in inputs:
+        probe.graph.output.append(
+            onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+        )
+    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    peaks: dict[str, np.ndarray] = {}
+    for row in rows:
+        ids = np.asarray([row], dtype=np.int64)
+        feed = {
+            "input_ids": ids,
+            "attention_mask": np.ones_like(ids),
+            "token_type_ids": np.zeros_like(ids),
+        }
+        for name, value in zip(inputs, session.run(inputs, feed), strict=True):
+            seen = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
+            peaks[name] = np.maximum(peaks[name], seen) if name in peaks else seen
+    return peaks
+
+
+def _split_outlier_channels(model: Any, peaks: dict[str, np.ndarray]) -> list[str]:
+    """Rewrite each weighted MatMul `x @ w` that has outlier input channels (OUTLIER_FACTOR) as
+    `(x * keep) @ w + x[..., out] @ w[out]`; return the names of the small MatMuls, which stay
+    float. The large one then sees inputs without outliers, which one int8 scale holds."""
+    from onnx import helper, numpy_helper
+
+    weights = {t.name: t for t in model.graph.initializer}
+    split = {n.name for n in _weighted_matmuls(model)}
+    nodes: list[Any] = []
+    kept_float: list[str] = []
+    for node in model.graph.node:
+        peak = peaks.get(node.input[0]) if node.name in split else None
+        out = np.flatnonzero(peak > OUTLIER_FACTOR * np.median(peak)) if peak is not None else []
+        if not len(out):
+            nodes.append(node)
+            continue
+        x, name = node.input[0], node.name
+        w = numpy_helper.to_array(weights[node.input[1]])
+        keep = np.ones(w.shape[0], dtype=np.float32)
+        keep[out] = 0.0
+        model.graph.initializer.extend(
+            [
+                numpy_helper.from_array(keep, f"{name}_keep"),
+                numpy_helper.from_array(out.astype(np.int64), f"{name}_outliers"),
+                numpy_helper.from_array(w[out], f"{name}_outlier_weights"),
+            ]
+        )
+        nodes += [
+            helper.make_node("Mul", [x, f"{name}_keep"], [f"{name}_kept"], name=f"{name}_keep"),
+            helper.make_node(
+                "MatMul", [f"{name}_kept", node.input[1]], [f"{name}_main"], name=name
+            ),
+            helper.make_node(
+                "Gather", [x, f"{name}_outliers"], [f"{name}_x_out"], name=f"{name}_gather", axis=-1
+            ),
+            helper.make_node(
+                "MatMul",
+                [f"{name}_x_out", f"{name}_outlier_weights"],
+                [f"{name}_out"],
+                name=f"{name}_outliers",
+            ),
+            helper.make_node(
+                "Add", [f"{name}_main", f"{name}_out"], list(node.output), name=f"{name}_sum"
+            ),
+        ]
+        kept_float.append(f"{name}_outliers")
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return kept_float
 
 
 def _check(
