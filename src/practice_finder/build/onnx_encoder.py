@@ -268,8 +268,12 @@ def _split_outlier_channels(model: Any, peaks: dict[str, np.ndarray]) -> list[st
     kept_float: list[str] = []
     for node in model.graph.node:
         peak = peaks.get(node.input[0]) if node.name in split else None
-        out = np.flatnonzero(peak > OUTLIER_FACTOR * np.median(peak)) if peak is not None else []
-        if not len(out):
+        out = (
+            np.flatnonzero(peak > OUTLIER_FACTOR * np.median(peak))
+            if peak is not None
+            else np.zeros(0, dtype=np.int64)
+        )
+        if not out.size:
             nodes.append(node)
             continue
         x, name = node.input[0], node.name
