@@ -104,7 +104,7 @@ def translated_words_ceiling(index_dir: Path) -> dict[str, float]:
     words (a perfect word-for-word translation, which no component here can make): how far better query
     translation alone could take each language; the dense and taxonomy legs keep the translated question."""
     from practice_finder.evaluation.relevance import score
-    from practice_finder.query import fusion, legs, search
+    from practice_finder.query import legs, search
     from practice_finder.text import pipelines
 
     index, model, _ = open_build(index_dir)
@@ -118,14 +118,14 @@ def translated_words_ceiling(index_dir: Path) -> dict[str, float]:
                 found = search.retrieve(index, search.SearchQuery(text, k=100), feedback=False)
                 words = pipelines.content_words(english[qid], "en")
                 english_tax = legs.english_words(index, found.understood)
-                ranked = {
-                    **found.legs,
+                scored = {
+                    **found.scored,
                     "lexical": legs.lexical_leg(
                         index, words, index.ranking.candidates, "", [], "en", english_tax
                     ),
                 }
                 # full weight, as for an English question
-                fused = fusion.reciprocal_rank_fusion(ranked, k=index.ranking.rrf_k)[:100]
+                fused = search.fuse_legs(index, scored, "en", index.ranking.rrf_k)[:100]
                 runs[qid] = {rid: float(len(fused) - i) for i, (rid, _) in enumerate(fused)}
             out[lang] = score(qrels, runs)["nDCG@10"]
             print(model, "ceiling", lang, out[lang], flush=True)

@@ -58,6 +58,70 @@ def test_rrf_matches_its_definition(lists: dict[str, list[str]], k: int, weighte
     )
 
 
+# -- fusion by scores -----------------------------------------------------------------------------------------
+
+
+def test_score_fusion_scales_each_leg_to_its_own_candidates() -> None:
+    """Each leg's best counts 1 and its lowest 0 (or its floor 0), times the leg's weight; a practice a leg
+    did not return gets nothing from it."""
+    fused = fusion.score_fusion(
+        {
+            "dense": [("a", 0.9), ("b", 0.7), ("c", 0.5)],
+            "lexical": [("c", 12.0), ("d", 4.0)],
+            "taxonomy": [("b", 2.0), ("d", 1.0)],
+        },
+        weights={"dense": 2.0},
+        floors={"taxonomy": 0.0},
+    )
+    assert dict(fused) == pytest.approx({"a": 2.0, "b": 1.0 + 1.0, "c": 0.0 + 1.0, "d": 0.5})
+    assert [key for key, _ in fused] == ["a", "b", "c", "d"]  # a and b tie: first seen first
+
+
+def test_a_leg_sure_of_its_first_lifts_it_where_ranks_would_not() -> None:
+    """What scores keep and ranks lose: dense finds "a" far ahead of everything; lexical finds "b" and "a"
+    nearly alike. By rank, "b" (2nd and 1st) and "a" (1st and 2nd) tie; by score "a" leads."""
+    lists = {
+        "dense": [("a", 0.9), ("b", 0.4), ("c", 0.3)],
+        "lexical": [("b", 10.0), ("a", 9.9), ("c", 1.0)],
+    }
+    by_rank = fusion.reciprocal_rank_fusion({n: [k for k, _ in v] for n, v in lists.items()})
+    assert by_rank[0][1] == by_rank[1][1]
+    assert fusion.score_fusion(lists)[0][0] == "a"
+
+
+def test_a_leg_whose_scores_are_all_equal_gives_each_full_weight() -> None:
+    assert fusion.score_fusion({"taxonomy": [("a", 0.7), ("b", 0.7)]}) == [("a", 1.0), ("b", 1.0)]
+    assert fusion.score_fusion({"dense": [], "lexical": [("a", -3.0)]}) == [("a", 1.0)]
+
+
+scored_lists = st.dictionaries(
+    st.sampled_from(["dense", "lexical", "taxonomy"]),
+    st.lists(st.tuples(ids, st.integers(-200, 200).map(lambda i: i / 4)), max_size=15).map(
+        lambda items: sorted(dict(items).items(), key=lambda kv: -kv[1])
+    ),
+    max_size=3,
+)
+
+
+@settings(max_examples=300, deadline=None)
+# scores, scales and shifts that floats hold exactly, so that no two scores merge on the way
+@given(lists=scored_lists, scale=st.sampled_from([0.25, 0.5, 2.0, 8.0]), shift=st.integers(-64, 64))
+def test_score_fusion_does_not_depend_on_a_legs_units(
+    lists: dict[str, list[tuple[str, float]]], scale: float, shift: float
+) -> None:
+    """BM25 and cosines live on different scales: stretching or shifting one leg's scores changes nothing."""
+    weights = {"dense": 2.0, "lexical": 0.5}
+    before = fusion.score_fusion(lists, weights)
+    moved = {
+        name: [(key, score * scale + shift) for key, score in scored]
+        for name, scored in lists.items()
+    }
+    after = fusion.score_fusion(moved, weights)
+    assert dict(after) == pytest.approx(dict(before), abs=1e-6)
+    assert set(dict(after)) == {key for scored in lists.values() for key, _ in scored}
+    assert all(0.0 <= score <= 2.0 + 0.5 + 1.0 + 1e-9 for _, score in after)  # the weights' sum
+
+
 # -- per-language calibration of the dense leg ---------------------------------------------------------------
 
 
@@ -83,7 +147,8 @@ def test_language_calibration_matches_per_language_medians(
     candidates.sort(key=lambda c: -c[1])  # a dense ranking comes best first
     language = [c[0] for c in candidates]
     similarity = np.array([c[1] for c in candidates], dtype=np.float32)
-    got = legs.by_language_calibrated(np.array(language, dtype=np.int64), similarity).tolist()
+    relative = legs.language_calibrated(np.array(language, dtype=np.int64), similarity)
+    got = np.argsort(-relative, kind="stable").tolist()
     assert got == reference_calibration(language, [float(s) for s in similarity])
 
 
@@ -147,9 +212,8 @@ def test_taxonomy_leg_from_memory_matches_the_store(minilm_index: Index) -> None
         where, params = practice_filter_sql(f)
         for understood in queries:
             expected = sql_taxonomy_leg(index, understood, where, params, tiebreak)
-            assert legs.taxonomy_leg(index, understood, where, params, 500, tiebreak) == expected, (
-                understood
-            )
+            got = legs.taxonomy_leg(index, understood, where, params, 500, tiebreak)
+            assert legs.ids(got) == expected, understood
             checked += bool(expected)
     assert checked > 100  # most term sets find practices
 
@@ -241,7 +305,10 @@ def test_dense_leg_is_the_best_passage_order_calibrated(minilm_index: Index, sco
     per-language calibration."""
     index = minilm_index
     qvec = index.embedder.encode(["lonely older men in a fishing village"], kind="query")[0]
-    got = legs.dense_leg(index, qvec, 50, None, scoring)
+    scored = legs.dense_leg(index, qvec, 50, None, scoring)
+    got = legs.ids(scored)
+    relative = [score for _, score in scored]
+    assert relative == sorted(relative, reverse=True)  # each with the similarity it is ranked by
     whole = index.whole_record_passages
     allowed = (
         None
@@ -284,9 +351,9 @@ def test_fused_dense_leg_fuses_the_record_and_passage_rankings(minilm_index: Ind
     (their cosines are on different scales: a 200-word text against a 70-word passage)."""
     index = minilm_index
     qvec = index.embedder.encode(["volunteers running a village library"], kind="query")[0]
-    record = legs.dense_leg(index, qvec, 40, None, "record")
-    passages = legs.dense_leg(index, qvec, 40, None, "passages")
-    got = legs.dense_leg(index, qvec, 40, None, "fused")
+    record = legs.ids(legs.dense_leg(index, qvec, 40, None, "record"))
+    passages = legs.ids(legs.dense_leg(index, qvec, 40, None, "passages"))
+    got = legs.ids(legs.dense_leg(index, qvec, 40, None, "fused"))
     fused = reference_rrf({"record": record, "passages": passages}, fusion.DEFAULT_RRF_K, None)
     assert got == [rid for rid, _ in fused][:40]
     assert set(got) <= set(record) | set(passages) and len(got) == 40

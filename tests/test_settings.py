@@ -241,7 +241,8 @@ def test_rrf_k_on_every_surface(
     hashing_models: list[Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """PF_RRF_K is the fusion constant: score = sum of 1 / (k + rank); k = 0 gives the top hit 1 per leg."""
+    """PF_RRF_K is the fusion constant: score = sum of 1 / (k + rank); k = 0 gives the top hit 1 per leg.
+    Searches fuse by rank with PF_FUSION=ranks; recommendations always do."""
     from practice_finder.query import fusion
 
     used: list[int] = []
@@ -252,10 +253,11 @@ def test_rrf_k_on_every_surface(
         return fuse(lists, k=k, weights=weights)
 
     monkeypatch.setattr(fusion, "reciprocal_rank_fusion", spy)
-    default = _surfaces(built, {})
+    ranks = {"PF_FUSION": "ranks"}
+    default = _surfaces(built, ranks, fusion="ranks")
     assert set(used) == {60}
     used.clear()
-    zero = _surfaces(built, {"PF_RRF_K": "0"}, rrf_k=0)
+    zero = _surfaces(built, {**ranks, "PF_RRF_K": "0"}, rrf_k=0, fusion="ranks")
     assert set(used) == {0}  # the page too, whose scores are not shown
     legs = len(zero["api"]["hits"][0]["why"]["ranks"])
     for surface in ("api", "cli"):
@@ -268,11 +270,36 @@ def test_rrf_k_on_every_surface(
     )
 
 
+def test_fusion_by_scores_on_every_surface(
+    built: tuple[Settings, HashingEmbedder],
+    hashing_models: list[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """By default (PF_FUSION=scores) a search fuses its legs' scaled scores: the API, the page and the CLI
+    all call score_fusion, and a hit's score is at most the sum of the legs' weights."""
+    from practice_finder.query import fusion
+
+    calls: list[int] = []
+    fuse = fusion.score_fusion
+
+    def spy(lists: Any, weights: Any = None, floors: Any = None) -> Any:
+        calls.append(len(lists))
+        return fuse(lists, weights, floors)
+
+    monkeypatch.setattr(fusion, "score_fusion", spy)
+    found = _surfaces(built, {})
+    assert len(calls) >= 3  # API, page, CLI
+    assert found["api"]["hits"] == found["cli"]["hits"]
+    most = 2 + 1 + 1  # dense at most as much as both word legs
+    assert all(0 <= hit["score"] <= most for hit in found["api"]["hits"])
+    assert found["api"]["hits"][0]["score"] > 1  # the first of more than one leg
+
+
 def test_ranking_settings_that_cannot_rank_are_refused(
     built: tuple[Settings, HashingEmbedder],
 ) -> None:
     settings, embedder = built
-    for bad in ({"candidates": 0}, {"rrf_k": -1}):
+    for bad in ({"candidates": 0}, {"rrf_k": -1}, {"fusion": "borda"}):
         with pytest.raises(PracticeFinderError, match=f"PF_{next(iter(bad)).upper()}"):
             open_index(settings.with_(**bad), lambda: embedder)
 

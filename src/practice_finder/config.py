@@ -30,6 +30,7 @@ class Settings:
     threads: int = 0  # torch and ONNX Runtime threads per process (0: the library decides)
     rrf_k: int = 60
     candidates: int = 200  # depth of each retrieval leg before fusion
+    fusion: str = "scores"  # how a search fuses its legs: scores (scaled, weighed) | ranks (RRF)
     progress: bool = True
     # auto (the export's measured choice) | onnx-int8 | onnx (ONNX Runtime, exported at ingest)
     # | torch (the model's own library)

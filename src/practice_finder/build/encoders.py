@@ -198,6 +198,17 @@ MODELS: dict[str, Callable[[int, int], Embedder]] = {
 }
 
 
+# The languages a model was trained to read, where that is not every language of the region: all-MiniLM-L6-v2
+# learnt English only, and its vector of a Latvian question finds little (search then weighs its dense
+# leg as one leg among the others, query/legs.score_weights).
+READS: dict[str, frozenset[str]] = {"all-MiniLM-L6-v2": frozenset({"en"})}
+
+
+def reads(model: str, language: str) -> bool:
+    """Whether `model` was trained on text in `language` (a code such as "lv")."""
+    return model not in READS or language in READS[model]
+
+
 def load_embedder(name: str, batch_size: int = 32, threads: int = 0) -> Embedder:
     """Load a known model from local files; the hub is never contacted."""
     if name not in MODELS:

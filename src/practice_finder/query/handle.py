@@ -22,6 +22,7 @@ from practice_finder.errors import IndexMismatchError, IndexMissingError, Practi
 from practice_finder.models import Taxonomy, Term
 from practice_finder.query.admission import Admission, HeavyLimits
 from practice_finder.query.cards import Card, CardCache, FacetTable
+from practice_finder.query.fusion import FUSIONS
 from practice_finder.query.topics import TopicSpace
 from practice_finder.text import tagging
 
@@ -31,11 +32,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Ranking:
-    """How searches and recommendations on an index rank: the fusion constant (PF_RRF_K) and the depth of each
-    retrieval leg before fusion (PF_CANDIDATES). Fixed when the index is opened, so every surface ranks alike."""
+    """How searches and recommendations on an index rank: the fusion constant (PF_RRF_K), the depth of each
+    retrieval leg before fusion (PF_CANDIDATES) and how a search fuses its legs (PF_FUSION: by their scaled
+    scores or by rank; recommendations and similar practices fuse by rank). Fixed when the index is opened,
+    so every surface ranks alike."""
 
     rrf_k: int
     candidates: int
+    fusion: str = "scores"
 
     @classmethod
     def of(cls, settings: Settings) -> Ranking:
@@ -46,7 +50,12 @@ class Ranking:
             )
         if settings.rrf_k < 0:
             raise PracticeFinderError(f"PF_RRF_K={settings.rrf_k} is negative", "use 0 or more")
-        return cls(settings.rrf_k, settings.candidates)
+        if settings.fusion not in FUSIONS:
+            raise PracticeFinderError(
+                f"PF_FUSION={settings.fusion!r} is not a way to fuse",
+                f"use one of: {', '.join(FUSIONS)}",
+            )
+        return cls(settings.rrf_k, settings.candidates, settings.fusion)
 
 
 class Index:

@@ -12,6 +12,7 @@ import numpy as np
 from practice_finder.build import vectors
 from practice_finder.build.store import BM25_WEIGHTS
 from practice_finder.query import fusion
+from practice_finder.query.fusion import Scored
 from practice_finder.query.handle import Index
 from practice_finder.text import pipelines
 from practice_finder.text.stemming import stem
@@ -26,8 +27,9 @@ DENSE_SCORING = ("max", "record", "passages", "fused")
 
 def dense_leg(
     index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | None, scoring: str = "max"
-) -> list[str]:
-    """Practices ranked by their best-matching vectors, relative to the other candidates in their language.
+) -> Scored:
+    """Practices ranked by their best-matching vectors, relative to the other candidates in their language,
+    with that relative similarity (for "fused", the fused score).
 
     scoring: "max" pools the whole-record vector and the passage vectors (the best and the next, see
     pooled_per_practice); "record" and "passages" take the best vector of one kind only; "fused" fuses
@@ -35,9 +37,10 @@ def dense_leg(
     """
     if scoring == "fused":
         ranked = {
-            kind: dense_leg(index, qvec, depth, allowed, kind) for kind in ("record", "passages")
+            kind: ids(dense_leg(index, qvec, depth, allowed, kind))
+            for kind in ("record", "passages")
         }
-        return [rid for rid, _ in fusion.reciprocal_rank_fusion(ranked)][:depth]
+        return fusion.reciprocal_rank_fusion(ranked)[:depth]
     if scoring != "max":
         whole = index.whole_record_passages
         pool = allowed if allowed is not None else list(index.practice_of_passage)
@@ -49,9 +52,15 @@ def dense_leg(
         positions, similarity = pooled_per_practice(*index.passage_owners(*found), depth)
     else:
         positions, similarity = index.best_per_practice(*found, depth)
-    order = by_language_calibrated(index.practice_language_codes[positions], similarity)
+    relative = language_calibrated(index.practice_language_codes[positions], similarity)
+    order = np.argsort(-relative, kind="stable")  # ties keep the dense order
     names = index.practice_ids
-    return [names[i] for i in positions[order]]
+    return [(names[i], float(relative[j])) for i, j in zip(positions[order], order, strict=True)]
+
+
+def ids(scored: Scored) -> list[str]:
+    """The ids of a scored list, best first."""
+    return [rid for rid, _ in scored]
 
 
 # A practice's evidence: its best vector, plus POOL_WEIGHT times the mean similarity of its next
@@ -91,26 +100,27 @@ def pooled_per_practice(
 MIN_LANGUAGE_GROUP = 3  # candidates of one language needed to estimate its own offset
 
 
-def by_language_calibrated(language: np.ndarray, similarity: np.ndarray) -> np.ndarray:
-    """The order of a dense ranking (`similarity`, best first, and each candidate's `language` code) once each
-    similarity is taken relative to the median similarity of the candidates written in its language.
+def language_calibrated(language: np.ndarray, similarity: np.ndarray) -> np.ndarray:
+    """Each candidate's similarity (`similarity`, best first, and each candidate's `language` code) taken
+    relative to the median similarity of the candidates written in its language.
 
     A multilingual model scores a text in the question's own language higher than an equally relevant
     text in another language (the Finnish practice about wolves scores 0.77 for "wolves and conflict
     between villagers", its English summary 0.92). Comparing each practice with its own language's
     candidates removes that bias: on the translated domain questions the dense leg gains 0.09 nDCG@10
-    and the English questions gain too (docs/benchmarks.md#what-each-part-brings). With one language only, nothing moves.
+    and the English questions gain too (docs/benchmarks.md#what-each-part-brings). With one language
+    only, the similarities stay as they are.
     A language with fewer than MIN_LANGUAGE_GROUP candidates is compared with the median of all.
     """
+    similarity = similarity.astype(np.float64)
     codes, group = np.unique(language, return_inverse=True)
     if len(codes) < 2:
-        return np.arange(len(similarity))
-    similarity = similarity.astype(np.float64)
+        return similarity
     sizes = np.bincount(group)
     offset = np.where(
         sizes >= MIN_LANGUAGE_GROUP, group_medians(similarity, group, sizes), np.median(similarity)
     )
-    return np.argsort(offset[group] - similarity, kind="stable")  # ties keep the dense order
+    return similarity - offset[group]
 
 
 def group_medians(values: np.ndarray, group: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -140,6 +150,30 @@ def searchable(terms: Sequence[str]) -> list[str]:
 # A question that is not in English mostly looks for practices written in English, which its own words
 # rarely match: its lexical leg counts for less (measured on the translated domain set, docs/benchmarks.md#what-each-part-brings).
 LEG_WEIGHTS_OTHER_LANGUAGE = {"dense": 1.0, "lexical": 0.5, "taxonomy": 1.0}
+
+
+def score_weights(
+    scored: Mapping[str, Sequence[tuple[str, float]]], reads_question: bool, lang: str
+) -> dict[str, float]:
+    """The weight of each leg when the legs are fused by their scaled scores (fusion.score_fusion).
+
+    The lexical and taxonomy legs both read the question's words; the dense leg reads its meaning. When
+    the model was trained on the question's language (`reads_question`), the dense leg counts as much as
+    the word legs that found something, together: twice a word leg's weight when both did, as much as the
+    lexical leg alone when the question names no taxonomy term (as on SciFact). An English model's vector
+    of a question in another language counts as one leg. A question not in English weighs its lexical
+    leg less (LEG_WEIGHTS_OTHER_LANGUAGE). Measured: docs/benchmarks.md#fused-by-scores."""
+    other = LEG_WEIGHTS_OTHER_LANGUAGE if lang != "en" else {}
+    weights = {leg: other.get(leg, 1.0) for leg in scored}
+    if "dense" in weights and reads_question:
+        words = sum(1 for leg, found in scored.items() if leg != "dense" and found)
+        weights["dense"] *= max(1, words)
+    return weights
+
+
+# The taxonomy leg's sums of tag weights are scaled from 0, so that a practice carrying half the weight of
+# the question's terms gets half; the dense and lexical legs are scaled from their lowest candidate.
+SCORE_FLOORS = {"taxonomy": 0.0}
 
 
 def english_words(index: Index, understood: dict[str, list[str]]) -> list[str]:
@@ -224,10 +258,10 @@ def lexical_leg(
     lang: str = "en",
     english: Sequence[str] = (),
     also: Sequence[str] = (),
-) -> list[str]:
+) -> Scored:
     """Practices ranked by BM25 over title, summary, text, tag labels (all languages) and stems (the query's
-    language `lang`, and the other languages it may be written in, `also`); `english` adds English words
-    for a question in another language (see english_words)."""
+    language `lang`, and the other languages it may be written in, `also`), with their BM25 score
+    (higher better); `english` adds English words for a question in another language (see english_words)."""
     words, english = searchable(words), searchable(english)
     if not words and not english:
         return []
@@ -235,19 +269,22 @@ def lexical_leg(
     stems += [stem(w, "en") for w in english]
     words = [*words, *english]
     weights = ", ".join(str(w) for w in BM25_WEIGHTS["practices"])
+    # FTS5's bm25() is lower for a better match
     order = f"order by bm25(practices_fts, {weights}) limit ?"
+    score = f"-bm25(practices_fts, {weights})"
     if not where:  # no filter: no join, the ids come from memory (a third of the leg's time)
         id_of = index.practice_id_of_rowid
         rows = index.db.execute(
-            f"select rowid from practices_fts where practices_fts match ? {order}",
+            f"select rowid, {score} from practices_fts where practices_fts match ? {order}",
             [fts_query(words, stems), depth],
         )
-        return [id_of[row[0]] for row in rows]
+        return [(id_of[row[0]], row[1]) for row in rows]
     sql = (
-        f"select p.id from practices_fts join practices p on p.rowid = practices_fts.rowid "
+        f"select p.id, {score} from practices_fts join practices p on p.rowid = practices_fts.rowid "
         f"where practices_fts match ? and {where} {order}"
     )
-    return [row["id"] for row in index.db.execute(sql, [fts_query(words, stems), *params, depth])]
+    rows = index.db.execute(sql, [fts_query(words, stems), *params, depth])
+    return [(row[0], row[1]) for row in rows]
 
 
 # How much a practice's tag counts when the query mentions the term: by vocabulary, and less when the
@@ -280,10 +317,10 @@ def taxonomy_leg(
     depth: int,
     tiebreak: Sequence[str] = (),
     mentions: Mapping[tuple[str, str], int] | None = None,
-) -> list[str]:
+) -> Scored:
     """Practices ranked by the weight of the query's taxonomy terms they carry, each weighed by its
-    centrality in the question (`mentions`: how often the question mentions each (vocabulary, term));
-    ties: by the dense order."""
+    centrality in the question (`mentions`: how often the question mentions each (vocabulary, term)),
+    with that weight; ties: by the dense order."""
     pairs = list(
         dict.fromkeys((vocab, term) for vocab, terms in understood.items() for term in terms)
     )
@@ -305,4 +342,4 @@ def taxonomy_leg(
     # the same weights in another order: still a tie
     scores = {rid: round(score, 9) for rid, score in scores.items()}
     ranked = sorted(scores, key=lambda rid: (-scores[rid], order.get(rid, len(order) + 1), rid))
-    return ranked[:depth]
+    return [(rid, scores[rid]) for rid in ranked[:depth]]

@@ -195,8 +195,8 @@ def _legs(
     params: list[Any],
     depth: int,
 ) -> dict[str, list[str]]:
-    meaning = dense_leg(index, vector, depth, allowed_passages(index.db, where, params))
-    meaning = [rid for rid in meaning if rid in rows]
+    found = dense_leg(index, vector, depth, allowed_passages(index.db, where, params))
+    meaning = [rid for rid, _ in found if rid in rows]
     legs = {
         "meaning": meaning,
         "challenges": _overlap_leg(rows, "challenges", profile.all_challenges(), meaning),

@@ -1,4 +1,5 @@
-"""Hybrid search over good practices: dense (FAISS, record and passage level) + lexical (FTS5 BM25), fused by rank."""
+"""Hybrid search over good practices: dense (FAISS, record and passage level), lexical (FTS5 BM25) and taxonomy
+legs, fused by their scaled scores (or by rank, PF_FUSION=ranks)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import msgspec
 import numpy as np
 
 from practice_finder import languages
+from practice_finder.build import encoders
 from practice_finder.errors import InvalidQueryError
 from practice_finder.query import fusion
 from practice_finder.query.cards import FACET_VOCABULARIES, Card
@@ -23,16 +25,20 @@ from practice_finder.query.filters import (
     allowed_practices,
     practice_filter_sql,
 )
+from practice_finder.query.fusion import Scored
 from practice_finder.query.handle import Index
 from practice_finder.query.legs import (
     FEEDBACK_PRACTICES,
     LEG_WEIGHTS_OTHER_LANGUAGE,
+    SCORE_FLOORS,
     dense_leg,
     english_words,
     feedback_words,
     glossed,
+    ids,
     lexical_leg,
     question_vector,
+    score_weights,
     taxonomy_leg,
 )
 from practice_finder.query.matching import Matches, Question, lexical_matches, match
@@ -129,6 +135,7 @@ class Retrieval:
     moved: dict[str, int] = field(
         default_factory=dict
     )  # practice -> places the constraints moved it up
+    scored: dict[str, Scored] = field(default_factory=dict)  # each leg's practices with its scores
 
     def question(self) -> Question:
         """What the match set reads of this question."""
@@ -176,7 +183,7 @@ def retrieve(
         started = time.perf_counter()
         gloss = glossed(index, words, text_lang)
         timings["dictionary"] = _ms(started)
-    lexical: list[str] | None = None
+    lexical: Scored | None = None
     english: list[str] = []
     if query.mode in ("hybrid", "lexical"):
         started = time.perf_counter()
@@ -185,37 +192,37 @@ def retrieve(
             english += pipelines.content_words(" ; ".join(gloss), "en")
         lexical = lexical_leg(index, words, depth, where, params, text_lang, english, also)
         timings["lexical"] = _ms(started)
-    legs: dict[str, list[str]] = {}  # dense first: fusion breaks ties by the order of the legs
+    scored: dict[str, Scored] = {}  # dense first: fusion breaks ties by the order of the legs
     qvec = None
     if query.mode in ("hybrid", "dense"):
         started = time.perf_counter()
         qvec = question_vector(index, query.text, gloss)
         timings["encode"] = _ms(started)
         started = time.perf_counter()
-        legs["dense"] = dense_leg(
+        scored["dense"] = dense_leg(
             index, qvec, depth, allowed_passages(index.db, where, params), dense_scoring
         )
         timings["dense"] = _ms(started)
     if lexical is not None:
-        legs["lexical"] = lexical
+        scored["lexical"] = lexical
     if query.mode == "hybrid" and understood and taxonomy:
         started = time.perf_counter()
         mentions = {(hit.vocabulary, hit.term): hit.count for hit in reading.hits}
-        legs["taxonomy"] = taxonomy_leg(
-            index, understood, where, params, depth, legs.get("dense", []), mentions
+        scored["taxonomy"] = taxonomy_leg(
+            index, understood, where, params, depth, ids(scored.get("dense", [])), mentions
         )
         timings["taxonomy"] = _ms(started)
-    weights = LEG_WEIGHTS_OTHER_LANGUAGE if text_lang != "en" else None
-    fused = fusion.reciprocal_rank_fusion(legs, k=rrf_k, weights=weights)
+    fused = fuse_legs(index, scored, text_lang, rrf_k)
     if query.mode == "hybrid" and text_lang != "en" and feedback:
         started = time.perf_counter()
         extra = feedback_words(index, [rid for rid, _ in fused[:FEEDBACK_PRACTICES]])
         if extra:
-            legs["lexical"] = lexical_leg(
+            scored["lexical"] = lexical_leg(
                 index, words, depth, where, params, text_lang, [*english, *extra], also
             )
-            fused = fusion.reciprocal_rank_fusion(legs, k=rrf_k, weights=weights)
+            fused = fuse_legs(index, scored, text_lang, rrf_k)
         timings["feedback"] = _ms(started)
+    legs = {leg: ids(ranked) for leg, ranked in scored.items()}
     constraints = read_constraints(query.text, understood)
     # the legs alone (dense, lexical modes) stay as they are, to measure each
     fused, met, moved = prefer(index, fused, constraints if query.mode == "hybrid" else [])
@@ -233,7 +240,23 @@ def retrieve(
         constraints,
         met,
         moved,
+        scored,
     )
+
+
+def fuse_legs(
+    index: Index, scored: dict[str, Scored], text_lang: str, rrf_k: int
+) -> list[tuple[str, float]]:
+    """One ranking from the legs, as the index's ranking settings say (PF_FUSION): by the legs' scaled scores
+    (weights: legs.score_weights), or by their ranks; a question not in English weighs its lexical leg
+    less either way."""
+    if index.ranking.fusion == "ranks":
+        ranked = {leg: ids(found) for leg, found in scored.items()}
+        weights = LEG_WEIGHTS_OTHER_LANGUAGE if text_lang != "en" else None
+        return fusion.reciprocal_rank_fusion(ranked, k=rrf_k, weights=weights)
+    reads_question = encoders.reads(index.manifest.model.name, text_lang)
+    weights = score_weights(scored, reads_question, text_lang)
+    return fusion.score_fusion(scored, weights, SCORE_FLOORS)
 
 
 def prefer(

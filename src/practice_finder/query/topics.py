@@ -84,7 +84,7 @@ MIN_LANGUAGE_GROUP = 3  # candidates of one language needed to estimate its own 
 def relative_to_language(similarity: np.ndarray, language: np.ndarray) -> np.ndarray:
     """Similarities of candidates in several languages made comparable: each moved by the difference
     between the median of all and the median of its own language's candidates (what the search's dense
-    leg does to its order, legs.by_language_calibrated), so values stay on their scale. A language with
+    leg does to its order, legs.language_calibrated), so values stay on their scale. A language with
     fewer than MIN_LANGUAGE_GROUP candidates, or a single language, is left as it is."""
     similarity = np.asarray(similarity, dtype=np.float64)
     out = similarity.copy()
