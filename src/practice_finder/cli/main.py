@@ -178,7 +178,11 @@ def search(
     help="BEIR only: keep the judged documents plus random others up to N.",
 )
 @click.option(
-    "--rrf-k", type=int, default=None, help="Fusion constant [default: 60, env PF_RRF_K]."
+    "--rrf-k",
+    type=int,
+    default=None,
+    help="Constant of reciprocal rank fusion, for searches with PF_FUSION=ranks "
+    "[default: 60, env PF_RRF_K].",
 )
 @click.option(
     "--keep-index",
