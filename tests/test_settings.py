@@ -42,6 +42,11 @@ COVERED: dict[str, str | tuple[str, ...]] = {
     ),
     "rrf_k": "tests/test_settings.py::test_rrf_k_on_every_surface",
     "candidates": "tests/test_settings.py::test_candidates_on_every_surface",
+    "fusion": (
+        "tests/test_settings.py::test_fusion_by_scores_on_every_surface",
+        "tests/test_settings.py::test_rrf_k_on_every_surface",
+        "tests/test_settings.py::test_ranking_settings_that_cannot_rank_are_refused",
+    ),
     "progress": "tests/test_settings.py::test_progress_reaches_the_embedder",
     "query_encoder": (
         "tests/test_settings.py::test_an_unknown_query_encoder_is_refused",
@@ -133,6 +138,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         threads=3,
         rrf_k=11,
         candidates=13,
+        fusion="ranks",
         progress=False,
         query_encoder="torch",
         host="0.0.0.0",
