@@ -39,7 +39,7 @@ class Ranking:
 
     rrf_k: int
     candidates: int
-    fusion: str = "scores"
+    fusion: str
 
     @classmethod
     def of(cls, settings: Settings) -> Ranking:

@@ -152,8 +152,13 @@ def searchable(terms: Sequence[str]) -> list[str]:
 LEG_WEIGHTS_OTHER_LANGUAGE = {"dense": 1.0, "lexical": 0.5, "taxonomy": 1.0}
 
 
+def language_weights(lang: str) -> dict[str, float]:
+    """The legs' weights for a question in `lang` (LEG_WEIGHTS_OTHER_LANGUAGE unless it is English)."""
+    return LEG_WEIGHTS_OTHER_LANGUAGE if lang != "en" else {}
+
+
 def score_weights(
-    scored: Mapping[str, Sequence[tuple[str, float]]], reads_question: bool, lang: str
+    scored: Mapping[str, Scored], reads_question: bool, lang: str
 ) -> dict[str, float]:
     """The weight of each leg when the legs are fused by their scaled scores (fusion.score_fusion).
 
@@ -163,7 +168,7 @@ def score_weights(
     lexical leg alone when the question names no taxonomy term (as on SciFact). An English model's vector
     of a question in another language counts as one leg. A question not in English weighs its lexical
     leg less (LEG_WEIGHTS_OTHER_LANGUAGE). Measured: docs/benchmarks.md#fused-by-scores."""
-    other = LEG_WEIGHTS_OTHER_LANGUAGE if lang != "en" else {}
+    other = language_weights(lang)
     weights = {leg: other.get(leg, 1.0) for leg in scored}
     if "dense" in weights and reads_question:
         words = sum(1 for leg, found in scored.items() if leg != "dense" and found)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import msgspec
@@ -29,13 +30,13 @@ from practice_finder.query.fusion import Scored
 from practice_finder.query.handle import Index
 from practice_finder.query.legs import (
     FEEDBACK_PRACTICES,
-    LEG_WEIGHTS_OTHER_LANGUAGE,
     SCORE_FLOORS,
     dense_leg,
     english_words,
     feedback_words,
     glossed,
     ids,
+    language_weights,
     lexical_leg,
     question_vector,
     score_weights,
@@ -120,7 +121,7 @@ def validate(query: SearchQuery, index: Index) -> None:
 class Retrieval:
     """The legs of one query and their fusion, before any decoration (snippets, facets)."""
 
-    legs: dict[str, list[str]]
+    scored: dict[str, Scored]  # each leg's practices with its scores, best first
     fused: list[tuple[str, float]]
     understood: dict[str, list[str]]
     words: list[str]
@@ -135,7 +136,11 @@ class Retrieval:
     moved: dict[str, int] = field(
         default_factory=dict
     )  # practice -> places the constraints moved it up
-    scored: dict[str, Scored] = field(default_factory=dict)  # each leg's practices with its scores
+
+    @cached_property
+    def legs(self) -> dict[str, list[str]]:
+        """Each leg's practices, best first."""
+        return {leg: ids(found) for leg, found in self.scored.items()}
 
     def question(self) -> Question:
         """What the match set reads of this question."""
@@ -222,12 +227,11 @@ def retrieve(
             )
             fused = fuse_legs(index, scored, text_lang, rrf_k)
         timings["feedback"] = _ms(started)
-    legs = {leg: ids(ranked) for leg, ranked in scored.items()}
     constraints = read_constraints(query.text, understood)
     # the legs alone (dense, lexical modes) stay as they are, to measure each
     fused, met, moved = prefer(index, fused, constraints if query.mode == "hybrid" else [])
     return Retrieval(
-        legs,
+        scored,
         fused,
         understood,
         words,
@@ -240,7 +244,6 @@ def retrieve(
         constraints,
         met,
         moved,
-        scored,
     )
 
 
@@ -252,8 +255,7 @@ def fuse_legs(
     less either way."""
     if index.ranking.fusion == "ranks":
         ranked = {leg: ids(found) for leg, found in scored.items()}
-        weights = LEG_WEIGHTS_OTHER_LANGUAGE if text_lang != "en" else None
-        return fusion.reciprocal_rank_fusion(ranked, k=rrf_k, weights=weights)
+        return fusion.reciprocal_rank_fusion(ranked, k=rrf_k, weights=language_weights(text_lang))
     reads_question = encoders.reads(index.manifest.model.name, text_lang)
     weights = score_weights(scored, reads_question, text_lang)
     return fusion.score_fusion(scored, weights, SCORE_FLOORS)
