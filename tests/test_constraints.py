@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from practice_finder.query.constraints import band_of, met, read_constraints
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from practice_finder.query.constraints import REGIONS, band_of, met, read_constraints
 
 
 def _read(text: str, understood: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
@@ -95,3 +99,57 @@ def test_what_a_practice_meets() -> None:
     ]
     assert met(read, (30_000, "10k-50k", "LV"), frozenset()) == []
     assert band_of(4_999) == "village" and band_of(5_000) == "small" and band_of(10**6) == "large"
+
+
+def _places_by_comparison(text: str) -> list[str]:
+    """Countries named in `text` by comparing each word with every country's start (what
+    constraints._places does with one look-up per start length), regions left out."""
+    from practice_finder.models import COUNTRIES
+    from practice_finder.query import constraints as c
+
+    found: dict[str, str] = {}
+    for word in re.findall(r"\w+", text):
+        plain = c._plain(word)
+        for code, prefix in c._country_prefixes():
+            proper = len(prefix) >= c.SHORT_NAME or word[:1].isupper()
+            if proper and plain.startswith(prefix) and len(plain) - len(prefix) <= c.NAME_ENDING:
+                found.setdefault(code, word)
+    return [code for code in COUNTRIES if code in found]
+
+
+def _country_words() -> list[str]:
+    from practice_finder.query import constraints as c
+
+    starts = [prefix for _, prefix in c._country_prefixes()]
+    return [
+        *starts,
+        *(s.capitalize() for s in starts),
+        "puolet",
+        "Puola",
+        "Łotwie",
+        "town",
+        "Norja",
+    ]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    words=st.lists(
+        st.one_of(
+            st.sampled_from(_country_words()),
+            st.tuples(st.sampled_from(_country_words()), st.text("aeinossa", max_size=7)).map(
+                "".join
+            ),
+            st.text(min_size=1, max_size=8),
+        ),
+        max_size=8,
+    )
+)
+def test_countries_found_by_look_up_are_those_found_by_comparing_every_name(
+    words: list[str],
+) -> None:
+    text = " ".join(words)
+    got = _read(text).get("country", [])
+    if any(pattern.search(text) for pattern in REGIONS.values()):
+        return  # a region names its countries as well
+    assert got == _places_by_comparison(text)

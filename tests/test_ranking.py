@@ -357,3 +357,75 @@ def test_fused_dense_leg_fuses_the_record_and_passage_rankings(minilm_index: Ind
     fused = reference_rrf({"record": record, "passages": passages}, fusion.DEFAULT_RRF_K, None)
     assert got == [rid for rid, _ in fused][:40]
     assert set(got) <= set(record) | set(passages) and len(got) == 40
+
+
+# -- the lexical leg's second pass and the match set's vectors --------------------------------------------------
+
+
+def _title_words(index: Index) -> list[list[str]]:
+    titles = [str(r[0]) for r in index.db.execute("select title from practices order by id")]
+    return [[w.lower() for w in title.split() if w.isalpha()] for title in titles]
+
+
+def _ranked_by_score(scored: legs.Scored) -> list[tuple[str, float]]:
+    return sorted(((rid, round(score, 9)) for rid, score in scored), key=lambda kv: (-kv[1], kv[0]))
+
+
+@pytest.mark.parametrize("depth", [500, 20])  # 20: fewer than match, so the whole query runs again
+def test_bm25_extended_gives_what_the_whole_query_gives(minilm_index: Index, depth: int) -> None:
+    """FTS5's BM25 is a sum over the query's terms: the new terms' scores added to the first ranking's
+    are the scores of the whole query."""
+    index = minilm_index
+    titles = _title_words(index)
+    checked = 0
+    for f in (Filters(), Filters(country=("SE", "FI", "LV"))):
+        where, params = practice_filter_sql(f)
+        for first, second in zip(titles[::7], titles[3::7], strict=False):
+            terms = legs.LexicalTerms.of(first[:3], "sv", ["library"], ["da"])
+            more = legs.LexicalTerms.of(first[:3], "sv", ["library", *second], ["da"])
+            ranked = legs.bm25_ranked(index, terms, depth, where, params)
+            got = legs.bm25_extended(index, ranked, terms, more, depth, where, params)
+            whole = legs.bm25_ranked(index, more, depth, where, params)
+            assert _ranked_by_score(got) == _ranked_by_score(whole)
+            # the second words found practices the first did not, or (depth 20) the first was cut
+            checked += len(whole) > len(ranked) if depth > 20 else len(ranked) == depth
+    assert checked > 5
+
+
+def test_lexical_terms_leave_out_what_is_searched_already() -> None:
+    terms = legs.LexicalTerms.of(["bibliotek", "kör"], "sv", ["choir"])
+    more = legs.LexicalTerms.of(["bibliotek", "kör"], "sv", ["choir", "library", "kör"])
+    new = more.without(terms)
+    assert new.words == ("library",)
+    assert "kör" not in new.stems and "choir" not in new.stems
+    assert legs.LexicalTerms((), ("bibliotek",)).query() == 'stems : ("bibliotek")'
+    assert not legs.LexicalTerms.of([], "sv", [" "])
+
+
+def test_feedback_words_are_the_content_words_of_the_english_headings(minilm_index: Index) -> None:
+    from practice_finder.text import pipelines
+
+    index = minilm_index
+    practices = [str(r[0]) for r in index.db.execute("select id from practices order by id")]
+    for start in range(0, 60, 3):
+        top = practices[start : start + 3]
+        cards = index.cards(top)
+        texts = [
+            f"{cards[rid].row['title']}. {cards[rid].row['summary']}"
+            for rid in top
+            if cards[rid].language == "en"
+        ]
+        joined = pipelines.content_words(" ".join(texts), "en") if texts else []
+        assert legs.feedback_words(index, top) == joined[: legs.FEEDBACK_WORDS]
+
+
+def test_the_match_set_reads_the_dense_legs_vectors_as_if_it_searched_them(
+    minilm_index: Index,
+) -> None:
+    from practice_finder.query import matching
+
+    index = minilm_index
+    for text in ("choir for lonely older people", "flood memories", "kora dziedāšana"):
+        qvec = index.admission.encode([text], kind="query")[0]
+        hits = legs.passage_hits(index, qvec, index.ranking.candidates)
+        assert matching.meaning_scores(index, qvec, hits) == matching.meaning_scores(index, qvec)

@@ -13,12 +13,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from practice_finder.build.store import decode
 from practice_finder.query.filters import TEXT_TAG_MIN_COUNT
+from practice_finder.text import pipelines
 from practice_finder.text.snippets import Spans, stem_spans
 
 if TYPE_CHECKING:
@@ -51,6 +53,12 @@ class Card:
     @property
     def language(self) -> str:
         return str(self.row["language"])
+
+    @cached_property
+    def heading_words(self) -> tuple[str, ...]:
+        """The content words of its title and summary, in order (what a search's feedback borrows)."""
+        text = f"{self.row['title']}. {self.row['summary']}"
+        return tuple(pipelines.content_words(text, self.language))
 
 
 class CardCache:

@@ -161,15 +161,16 @@ def _places(text: str) -> Constraint | None:
     for region, pattern in REGIONS.items():
         if found := pattern.search(text):
             codes.update(dict.fromkeys(region, found.group(0)))
-    words = re.findall(r"\w+", text)
-    for word in words:
+    starts = _country_starts()
+    for word in re.findall(r"\w+", text):
         plain = _plain(word)
-        for code, prefix in _country_prefixes():
+        for length, names in starts.items():
             # a short name's start is often a common word ("Puola", Poland, and "puolet", half): it
             # counts only written as a name is, with a capital
-            proper = len(prefix) >= SHORT_NAME or word[:1].isupper()
-            if proper and plain.startswith(prefix) and len(plain) - len(prefix) <= NAME_ENDING:
-                codes.setdefault(code, word)
+            proper = length >= SHORT_NAME or word[:1].isupper()
+            if proper and length <= len(plain) <= length + NAME_ENDING:
+                for code in names.get(plain[:length], ()):
+                    codes.setdefault(code, word)
     if not codes:
         return None
     ordered = [code for code in COUNTRIES if code in codes]
@@ -191,6 +192,17 @@ def _country_prefixes() -> tuple[tuple[str, str], ...]:
             if len(plain) >= 4 and " " not in plain:
                 out.add((code, plain[:-1] if len(plain) >= 5 else plain))
     return tuple(sorted(out))
+
+
+@cache
+def _country_starts() -> dict[int, dict[str, tuple[str, ...]]]:
+    """The starts of _country_prefixes by their length: length -> start -> the countries it names (one
+    look-up per length and word instead of a comparison with every start)."""
+    out: dict[int, dict[str, tuple[str, ...]]] = {}
+    for code, prefix in _country_prefixes():
+        names = out.setdefault(len(prefix), {})
+        names[prefix] = (*names.get(prefix, ()), code)
+    return out
 
 
 def _plain(word: str) -> str:

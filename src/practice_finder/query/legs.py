@@ -5,6 +5,7 @@ question in another language borrows from English text (the taxonomy's labels, f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,15 +26,34 @@ PASSAGES_PER_RECORD = (
 DENSE_SCORING = ("max", "record", "passages", "fused")
 
 
+PassageHits = tuple[np.ndarray, np.ndarray]  # FAISS ids and similarities, best first
+
+
+def passage_hits(
+    index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | None = None
+) -> PassageHits:
+    """The vectors (whole records and passages) nearest the question: enough of them to reach `depth`
+    practices."""
+    return vectors.search_arrays(
+        index.vectors["practice"], qvec, depth * PASSAGES_PER_RECORD, allowed
+    )
+
+
 def dense_leg(
-    index: Index, qvec: np.ndarray, depth: int, allowed: list[int] | None, scoring: str = "max"
+    index: Index,
+    qvec: np.ndarray,
+    depth: int,
+    allowed: list[int] | None,
+    scoring: str = "max",
+    hits: PassageHits | None = None,
 ) -> Scored:
     """Practices ranked by their best-matching vectors, relative to the other candidates in their language,
     with that relative similarity (for "fused", the fused score).
 
     scoring: "max" pools the whole-record vector and the passage vectors (the best and the next, see
     pooled_per_practice); "record" and "passages" take the best vector of one kind only; "fused" fuses
-    those two rankings by rank (kept for tuning; see docs/benchmarks.md#hybrid-settings).
+    those two rankings by rank (kept for tuning; see docs/benchmarks.md#hybrid-settings). `hits`: the
+    search's passage_hits for these `depth` and `allowed`, when they are known already ("max" only).
     """
     if scoring == "fused":
         ranked = {
@@ -45,8 +65,8 @@ def dense_leg(
         whole = index.whole_record_passages
         pool = allowed if allowed is not None else list(index.practice_of_passage)
         allowed = [p for p in pool if (p in whole) == (scoring == "record")]
-    found = vectors.search_arrays(
-        index.vectors["practice"], qvec, depth * PASSAGES_PER_RECORD, allowed
+    found = (
+        hits if hits is not None and scoring == "max" else passage_hits(index, qvec, depth, allowed)
     )
     if scoring == "max":
         positions, similarity = pooled_per_practice(*index.passage_owners(*found), depth)
@@ -246,12 +266,52 @@ def feedback_words(index: Index, top: Sequence[str]) -> list[str]:
     are left alone.
     """
     cards = index.cards(list(top))
-    texts = [
-        f"{c.row['title']}. {c.row['summary']}"
-        for rid in top
-        if (c := cards.get(rid)) is not None and c.language == "en"
-    ]
-    return pipelines.content_words(" ".join(texts), "en")[:FEEDBACK_WORDS] if texts else []
+    english = [c for rid in top if (c := cards.get(rid)) is not None and c.language == "en"]
+    words = dict.fromkeys(word for card in english for word in card.heading_words)
+    return list(words)[:FEEDBACK_WORDS]
+
+
+@dataclass(frozen=True)
+class LexicalTerms:
+    """What the lexical leg searches: words in any column, and stems in the stems column."""
+
+    words: tuple[str, ...]
+    stems: tuple[str, ...]
+
+    @classmethod
+    def of(
+        cls,
+        words: Sequence[str],
+        lang: str = "en",
+        english: Sequence[str] = (),
+        also: Sequence[str] = (),
+    ) -> LexicalTerms:
+        """The terms of a question's `words` in `lang` (stemmed in it and in the other languages it may be
+        written in, `also`) and of English words (`english`)."""
+        words, english = searchable(words), searchable(english)
+        stems = [stem(w, code) for code in dict.fromkeys([lang, *also]) for w in words]
+        stems += [stem(w, "en") for w in english]
+        return cls(
+            tuple(dict.fromkeys([*words, *english])), tuple(dict.fromkeys(searchable(stems)))
+        )
+
+    def without(self, other: LexicalTerms) -> LexicalTerms:
+        """These terms less those of `other`."""
+        return LexicalTerms(
+            tuple(w for w in self.words if w not in set(other.words)),
+            tuple(s for s in self.stems if s not in set(other.stems)),
+        )
+
+    def query(self) -> str:
+        """The FTS5 query: any of the terms."""
+        if not self.stems:
+            return fts_query(self.words)
+        if not self.words:
+            return f"stems : ({fts_query(self.stems)})"
+        return fts_query(self.words, self.stems)
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.stems)
 
 
 def lexical_leg(
@@ -267,12 +327,15 @@ def lexical_leg(
     """Practices ranked by BM25 over title, summary, text, tag labels (all languages) and stems (the query's
     language `lang`, and the other languages it may be written in, `also`), with their BM25 score
     (higher better); `english` adds English words for a question in another language (see english_words)."""
-    words, english = searchable(words), searchable(english)
-    if not words and not english:
+    return bm25_ranked(index, LexicalTerms.of(words, lang, english, also), depth, where, params)
+
+
+def bm25_ranked(
+    index: Index, terms: LexicalTerms, depth: int, where: str, params: list[Any]
+) -> Scored:
+    """The `depth` practices with the highest BM25 for any of `terms`, best first, with that score."""
+    if not terms:
         return []
-    stems = [stem(w, code) for code in dict.fromkeys([lang, *also]) for w in words]
-    stems += [stem(w, "en") for w in english]
-    words = [*words, *english]
     weights = ", ".join(str(w) for w in BM25_WEIGHTS["practices"])
     # FTS5's bm25() is lower for a better match; computed once, as the score, and ordered by
     score = f"-bm25(practices_fts, {weights}) as score"
@@ -281,15 +344,42 @@ def lexical_leg(
         id_of = index.practice_id_of_rowid
         rows = index.db.execute(
             f"select rowid, {score} from practices_fts where practices_fts match ? {order}",
-            [fts_query(words, stems), depth],
+            [terms.query(), depth],
         )
         return [(id_of[row[0]], row[1]) for row in rows]
     sql = (
         f"select p.id, {score} from practices_fts join practices p on p.rowid = practices_fts.rowid "
         f"where practices_fts match ? and {where} {order}"
     )
-    rows = index.db.execute(sql, [fts_query(words, stems), *params, depth])
+    rows = index.db.execute(sql, [terms.query(), *params, depth])
     return [(row[0], row[1]) for row in rows]
+
+
+def bm25_extended(
+    index: Index,
+    ranked: Scored,
+    terms: LexicalTerms,
+    more: LexicalTerms,
+    depth: int,
+    where: str,
+    params: list[Any],
+) -> Scored:
+    """What bm25_ranked gives for `terms` and `more` together, from `ranked` (what it gave for `terms`).
+
+    FTS5's BM25 is a sum over the query's terms, each scored on its own, so only the new terms are
+    searched and their scores added to those found before. When either ranking was cut at `depth` (more
+    practices matched than it holds), a practice's other part may be missing: the whole query runs."""
+    new = more.without(terms)
+    if not new:
+        return ranked
+    added = bm25_ranked(index, new, depth, where, params)
+    if len(ranked) >= depth or len(added) >= depth:
+        together = LexicalTerms((*terms.words, *new.words), (*terms.stems, *new.stems))
+        return bm25_ranked(index, together, depth, where, params)
+    scores = dict(ranked)
+    for rid, score in added:
+        scores[rid] = scores.get(rid, 0.0) + score
+    return sorted(scores.items(), key=lambda kv: -kv[1])[:depth]
 
 
 # How much a practice's tag counts when the query mentions the term: by vocabulary, and less when the

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from practice_finder.build import vectors
 from practice_finder.query.handle import Index
 from practice_finder.query.legs import (
     MIN_LANGUAGE_GROUP,
-    PASSAGES_PER_RECORD,
+    PassageHits,
     fts_query,
     group_medians,
+    passage_hits,
     searchable,
 )
 from practice_finder.text.stemming import stem
@@ -67,6 +67,9 @@ class Question:
     english: Sequence[str] = ()  # its dictionary translation
     understood: dict[str, list[str]] | None = None
     vector: np.ndarray | None = None
+    # the vectors nearest it with no filter, at the index's depth (legs.passage_hits), when the search
+    # has them already
+    hits: PassageHits | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def match(index: Index, question: Question, threshold: float | None = None) -> M
     terms = term_matches(index, question.understood or {})
     meaning: frozenset[str] = frozenset()
     if question.vector is not None and (known or terms):
-        scores = meaning_scores(index, question.vector)
+        scores = meaning_scores(index, question.vector, question.hits)
         meaning = frozenset(rid for rid, z in scores.items() if z >= limit)
     return Matches({"words": words, "terms": terms, "meaning": meaning})
 
@@ -137,11 +140,14 @@ def term_matches(index: Index, understood: dict[str, list[str]]) -> frozenset[st
     )
 
 
-def meaning_scores(index: Index, qvec: np.ndarray) -> dict[str, float]:
+def meaning_scores(
+    index: Index, qvec: np.ndarray, hits: PassageHits | None = None
+) -> dict[str, float]:
     """Each candidate practice's best similarity to the question, as standard deviations above the median
-    similarity of the candidates written in its language (of all, for a language with too few)."""
+    similarity of the candidates written in its language (of all, for a language with too few). `hits`:
+    the question's unfiltered passage_hits at the index's depth, when known."""
     depth = index.ranking.candidates
-    found = vectors.search_arrays(index.vectors["practice"], qvec, depth * PASSAGES_PER_RECORD)
+    found = hits if hits is not None else passage_hits(index, qvec, depth)
     positions, similarity = index.best_per_practice(*found, depth)
     if len(similarity) < 2:
         return {}

@@ -31,13 +31,17 @@ from practice_finder.query.handle import Index
 from practice_finder.query.legs import (
     FEEDBACK_PRACTICES,
     SCORE_FLOORS,
+    LexicalTerms,
+    PassageHits,
+    bm25_extended,
+    bm25_ranked,
     dense_leg,
     english_words,
     feedback_words,
     glossed,
     ids,
     language_weights,
-    lexical_leg,
+    passage_hits,
     question_vector,
     score_weights,
     taxonomy_leg,
@@ -136,6 +140,9 @@ class Retrieval:
     moved: dict[str, int] = field(
         default_factory=dict
     )  # practice -> places the constraints moved it up
+    hits: PassageHits | None = (
+        None  # the dense leg's nearest vectors, when unfiltered at the index's depth
+    )
 
     @cached_property
     def legs(self) -> dict[str, list[str]]:
@@ -151,6 +158,7 @@ class Retrieval:
             english=pipelines.content_words(" ; ".join(self.gloss), "en") if self.gloss else [],
             understood=self.understood,
             vector=self.qvec,
+            hits=self.hits,
         )
 
 
@@ -195,18 +203,22 @@ def retrieve(
         english = english_words(index, understood) if text_lang != "en" and taxonomy else []
         if gloss:
             english += pipelines.content_words(" ; ".join(gloss), "en")
-        lexical = lexical_leg(index, words, depth, where, params, text_lang, english, also)
+        terms = LexicalTerms.of(words, text_lang, english, also)
+        lexical = bm25_ranked(index, terms, depth, where, params)
         timings["lexical"] = _ms(started)
     scored: dict[str, Scored] = {}  # dense first: fusion breaks ties by the order of the legs
     qvec = None
+    hits: PassageHits | None = None
     if query.mode in ("hybrid", "dense"):
         started = time.perf_counter()
         qvec = question_vector(index, query.text, gloss)
         timings["encode"] = _ms(started)
         started = time.perf_counter()
-        scored["dense"] = dense_leg(
-            index, qvec, depth, allowed_passages(index.db, where, params), dense_scoring
-        )
+        allowed = allowed_passages(index.db, where, params)
+        found = passage_hits(index, qvec, depth, allowed) if dense_scoring == "max" else None
+        scored["dense"] = dense_leg(index, qvec, depth, allowed, dense_scoring, found)
+        if allowed is None and depth == index.ranking.candidates:
+            hits = found  # what the match set reads too
         timings["dense"] = _ms(started)
     if lexical is not None:
         scored["lexical"] = lexical
@@ -221,10 +233,9 @@ def retrieve(
     if query.mode == "hybrid" and text_lang != "en" and feedback:
         started = time.perf_counter()
         extra = feedback_words(index, [rid for rid, _ in fused[:FEEDBACK_PRACTICES]])
-        if extra:
-            scored["lexical"] = lexical_leg(
-                index, words, depth, where, params, text_lang, [*english, *extra], also
-            )
+        if extra and lexical is not None:
+            more = LexicalTerms.of(words, text_lang, [*english, *extra], also)
+            scored["lexical"] = bm25_extended(index, lexical, terms, more, depth, where, params)
             fused = fuse_legs(index, scored, text_lang, rrf_k)
         timings["feedback"] = _ms(started)
     constraints = read_constraints(query.text, understood)
@@ -244,6 +255,7 @@ def retrieve(
         constraints,
         met,
         moved,
+        hits,
     )
 
 
@@ -485,16 +497,15 @@ def facet_counts(
     disjunctive facet: with country=LV chosen, the country facet still says how many practices each
     other country would add."""
     filters = filters or Filters()
-    passing: dict[Filters, frozenset[str] | None] = {}
+    # facets whose own filter is not set share the same practices: counted once
+    counts: dict[Filters, dict[tuple[str, str], int]] = {}
     facets: dict[str, dict[str, int]] = {}
     for facet in FACETS:
         others = filters.without(facet)
-        if others not in passing:
-            passing[others] = allowed_practices(index.db, others)
-        allowed = passing[others]
-        ids = sorted(matched if allowed is None else set(matched) & allowed)
-        counted = [
-            (value, n) for (name, value), n in index.facet_table.count(ids).items() if name == facet
-        ]
+        if others not in counts:
+            allowed = allowed_practices(index.db, others)
+            ids = sorted(matched if allowed is None else set(matched) & allowed)
+            counts[others] = index.facet_table.count(ids)
+        counted = [(value, n) for (name, value), n in counts[others].items() if name == facet]
         facets[facet] = dict(sorted(counted, key=lambda kv: (-kv[1], kv[0])))
     return facets

