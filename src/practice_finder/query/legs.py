@@ -297,9 +297,10 @@ class LexicalTerms:
 
     def without(self, other: LexicalTerms) -> LexicalTerms:
         """These terms less those of `other`."""
+        words, stems = set(other.words), set(other.stems)
         return LexicalTerms(
-            tuple(w for w in self.words if w not in set(other.words)),
-            tuple(s for s in self.stems if s not in set(other.stems)),
+            tuple(w for w in self.words if w not in words),
+            tuple(s for s in self.stems if s not in stems),
         )
 
     def query(self) -> str:

@@ -69,7 +69,7 @@ class Question:
     vector: np.ndarray | None = None
     # the vectors nearest it with no filter, at the index's depth (legs.passage_hits), when the search
     # has them already
-    hits: PassageHits | None = None
+    nearest: PassageHits | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def match(index: Index, question: Question, threshold: float | None = None) -> M
     terms = term_matches(index, question.understood or {})
     meaning: frozenset[str] = frozenset()
     if question.vector is not None and (known or terms):
-        scores = meaning_scores(index, question.vector, question.hits)
+        scores = meaning_scores(index, question.vector, question.nearest)
         meaning = frozenset(rid for rid, z in scores.items() if z >= limit)
     return Matches({"words": words, "terms": terms, "meaning": meaning})
 

@@ -140,9 +140,8 @@ class Retrieval:
     moved: dict[str, int] = field(
         default_factory=dict
     )  # practice -> places the constraints moved it up
-    hits: PassageHits | None = (
-        None  # the dense leg's nearest vectors, when unfiltered at the index's depth
-    )
+    # the dense leg's nearest vectors, when it searched with no filter at the index's depth
+    nearest: PassageHits | None = None
 
     @cached_property
     def legs(self) -> dict[str, list[str]]:
@@ -158,7 +157,7 @@ class Retrieval:
             english=pipelines.content_words(" ; ".join(self.gloss), "en") if self.gloss else [],
             understood=self.understood,
             vector=self.qvec,
-            hits=self.hits,
+            nearest=self.nearest,
         )
 
 
@@ -208,7 +207,7 @@ def retrieve(
         timings["lexical"] = _ms(started)
     scored: dict[str, Scored] = {}  # dense first: fusion breaks ties by the order of the legs
     qvec = None
-    hits: PassageHits | None = None
+    nearest: PassageHits | None = None
     if query.mode in ("hybrid", "dense"):
         started = time.perf_counter()
         qvec = question_vector(index, query.text, gloss)
@@ -218,7 +217,7 @@ def retrieve(
         found = passage_hits(index, qvec, depth, allowed) if dense_scoring == "max" else None
         scored["dense"] = dense_leg(index, qvec, depth, allowed, dense_scoring, found)
         if allowed is None and depth == index.ranking.candidates:
-            hits = found  # what the match set reads too
+            nearest = found  # what the match set reads too
         timings["dense"] = _ms(started)
     if lexical is not None:
         scored["lexical"] = lexical
@@ -255,7 +254,7 @@ def retrieve(
         constraints,
         met,
         moved,
-        hits,
+        nearest,
     )
 
 
