@@ -75,3 +75,24 @@ def test_every_request_is_reported_as_measured_not_as_wrk_corrects_it() -> None:
     assert result["p99_ms"] >= SLOW_SECONDS * 1000, result
     # wrk's histogram adds a made-up sample between each slow request and the mean: its median is one of those.
     assert result["wrk_corrected_median_ms"] > result["median_ms"] + 10, result
+
+
+def test_a_search_snapshot_holds_every_question_without_timings(minilm_index) -> None:  # type: ignore[no-untyped-def]
+    """scripts/search_snapshot.py: one result per question of both sets in every language, and the
+    filtered search; timings left out, so two runs of the same code and build write the same file."""
+    spec = importlib.util.spec_from_file_location(
+        "search_snapshot", ROOT / "scripts" / "search_snapshot.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    taken = module.snapshot(minilm_index)
+    assert len(taken) > 1000 and "filtered" in taken
+    assert not any("timings_ms" in result for result in taken.values())
+    assert taken["filtered"]["hits"] and all(
+        hit["country"] in ("LV", "EE") and hit["population"] <= 30_000
+        for hit in taken["filtered"]["hits"]
+    )
+    assert taken["domain/en/q01"] == module._plain(
+        module.search(minilm_index, module.SearchQuery(text=taken["domain/en/q01"]["query"], k=20))
+    )
