@@ -37,13 +37,17 @@ FILTERED = SearchQuery(
 )
 
 
-def snapshot(index: Any) -> dict[str, Any]:
-    """Each search's result by set/language/question, less timings."""
+def snapshot(
+    index: Any, sets: tuple[str, ...] = SETS, languages: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """Each search's result by set/language/question, less timings (`languages`: only these)."""
     out: dict[str, Any] = {}
-    for name in SETS:
+    for name in sets:
         folder = ROOT / "eval" / name
         questions = {"en": load_domain(folder)[0], **load_translations(folder)}
         for lang, texts in questions.items():
+            if languages is not None and lang not in languages:
+                continue
             for qid, text in texts.items():
                 out[f"{name}/{lang}/{qid}"] = _plain(search(index, SearchQuery(text=text, k=20)))
     out["filtered"] = _plain(search(index, FILTERED))
