@@ -120,8 +120,12 @@ def translated_words_ceiling(index_dir: Path) -> dict[str, float]:
                 english_tax = legs.english_words(index, found.understood)
                 scored = {
                     **found.scored,
-                    "lexical": legs.lexical_leg(
-                        index, words, index.ranking.candidates, "", [], "en", english_tax
+                    "lexical": legs.bm25_ranked(
+                        index,
+                        legs.LexicalTerms.of(words, "en", english_tax),
+                        index.ranking.candidates,
+                        "",
+                        [],
                     ),
                 }
                 # full weight, as for an English question

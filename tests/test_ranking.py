@@ -384,7 +384,7 @@ def test_bm25_extended_gives_what_the_whole_query_gives(minilm_index: Index, dep
             terms = legs.LexicalTerms.of(first[:3], "sv", ["library"], ["da"])
             more = legs.LexicalTerms.of(first[:3], "sv", ["library", *second], ["da"])
             ranked = legs.bm25_ranked(index, terms, depth, where, params)
-            got = legs.bm25_extended(index, ranked, terms, more, depth, where, params)
+            got = legs.bm25_extended(index, ranked, terms, second, depth, where, params)
             whole = legs.bm25_ranked(index, more, depth, where, params)
             assert _ranked_by_score(got) == _ranked_by_score(whole)
             # the second words found practices the first did not, or (depth 20) the first was cut
@@ -395,11 +395,37 @@ def test_bm25_extended_gives_what_the_whole_query_gives(minilm_index: Index, dep
 def test_lexical_terms_leave_out_what_is_searched_already() -> None:
     terms = legs.LexicalTerms.of(["bibliotek", "kör"], "sv", ["choir"])
     more = legs.LexicalTerms.of(["bibliotek", "kör"], "sv", ["choir", "library", "kör"])
+    assert terms.with_english(["library", "kör"]) == more
     new = more.without(terms)
     assert new.words == ("library",)
     assert "kör" not in new.stems and "choir" not in new.stems
     assert legs.LexicalTerms((), ("bibliotek",)).query() == 'stems : ("bibliotek")'
     assert not legs.LexicalTerms.of([], "sv", [" "])
+
+
+_WORDS = st.lists(
+    st.sampled_from(
+        ["bibliotek", "kör", "choir", "library", "Straße", "jauniešu", "flood", " ", "a\x00b"]
+    ),
+    max_size=5,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    _WORDS,
+    _WORDS,
+    _WORDS,
+    st.sampled_from(["sv", "lv", "et", "de", "en"]),
+    st.lists(st.sampled_from(["da", "nb", "fi"]), max_size=2),
+)
+def test_english_words_added_later_give_the_terms_given_at_once(
+    words: list[str], english: list[str], extra: list[str], lang: str, also: list[str]
+) -> None:
+    """The feedback pass adds English words to a question's terms: the same terms, in the same order,
+    as reading the question with all of them."""
+    at_once = legs.LexicalTerms.of(words, lang, [*english, *extra], also)
+    assert legs.LexicalTerms.of(words, lang, english, also).with_english(extra) == at_once
 
 
 def test_feedback_words_are_the_content_words_of_the_english_headings(minilm_index: Index) -> None:

@@ -295,6 +295,16 @@ class LexicalTerms:
             tuple(dict.fromkeys([*words, *english])), tuple(dict.fromkeys(searchable(stems)))
         )
 
+    def with_english(self, english: Sequence[str]) -> LexicalTerms:
+        """These terms and the English words `english`, with their English stems (the same terms as
+        `of` gives with `english` added to its own English words)."""
+        added = searchable(english)
+        stems = searchable([stem(w, "en") for w in added])
+        return LexicalTerms(
+            tuple(dict.fromkeys([*self.words, *added])),
+            tuple(dict.fromkeys([*self.stems, *stems])),
+        )
+
     def without(self, other: LexicalTerms) -> LexicalTerms:
         """These terms less those of `other`."""
         words, stems = set(other.words), set(other.stems)
@@ -313,22 +323,6 @@ class LexicalTerms:
 
     def __bool__(self) -> bool:
         return bool(self.words or self.stems)
-
-
-def lexical_leg(
-    index: Index,
-    words: Sequence[str],
-    depth: int,
-    where: str,
-    params: list[Any],
-    lang: str = "en",
-    english: Sequence[str] = (),
-    also: Sequence[str] = (),
-) -> Scored:
-    """Practices ranked by BM25 over title, summary, text, tag labels (all languages) and stems (the query's
-    language `lang`, and the other languages it may be written in, `also`), with their BM25 score
-    (higher better); `english` adds English words for a question in another language (see english_words)."""
-    return bm25_ranked(index, LexicalTerms.of(words, lang, english, also), depth, where, params)
 
 
 def bm25_ranked(
@@ -360,23 +354,24 @@ def bm25_extended(
     index: Index,
     ranked: Scored,
     terms: LexicalTerms,
-    more: LexicalTerms,
+    english: Sequence[str],
     depth: int,
     where: str,
     params: list[Any],
 ) -> Scored:
-    """What bm25_ranked gives for `terms` and `more` together, from `ranked` (what it gave for `terms`).
+    """What bm25_ranked gives for `terms` with the English words `english` added, from `ranked` (what it
+    gave for `terms`).
 
     FTS5's BM25 is a sum over the query's terms, each scored on its own, so only the new terms are
     searched and their scores added to those found before. When either ranking was cut at `depth` (more
     practices matched than it holds), a practice's other part may be missing: the whole query runs."""
+    more = terms.with_english(english)
     new = more.without(terms)
     if not new:
         return ranked
     added = bm25_ranked(index, new, depth, where, params)
     if len(ranked) >= depth or len(added) >= depth:
-        together = LexicalTerms((*terms.words, *new.words), (*terms.stems, *new.stems))
-        return bm25_ranked(index, together, depth, where, params)
+        return bm25_ranked(index, more, depth, where, params)
     scores = dict(ranked)
     for rid, score in added:
         scores[rid] = scores.get(rid, 0.0) + score

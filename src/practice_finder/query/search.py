@@ -233,8 +233,7 @@ def retrieve(
         started = time.perf_counter()
         extra = feedback_words(index, [rid for rid, _ in fused[:FEEDBACK_PRACTICES]])
         if extra and lexical is not None:
-            more = LexicalTerms.of(words, text_lang, [*english, *extra], also)
-            scored["lexical"] = bm25_extended(index, lexical, terms, more, depth, where, params)
+            scored["lexical"] = bm25_extended(index, lexical, terms, extra, depth, where, params)
             fused = fuse_legs(index, scored, text_lang, rrf_k)
         timings["feedback"] = _ms(started)
     constraints = read_constraints(query.text, understood)
