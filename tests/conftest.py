@@ -77,6 +77,27 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return settings
 
 
+def copy_index(source: Path, target: Path) -> None:
+    """A copy of the index folder `source` whose builds' ONNX export files are hard-linked (no build
+    writes to them, and the float graph's weights alone are 384 MB); the rest is copied."""
+
+    def link_export(src: str, dst: str) -> str:
+        if Path(src).name.startswith(("query-", "encoder-")):
+            os.link(src, dst)
+            return dst
+        return str(shutil.copy2(src, dst))
+
+    shutil.copytree(source, target, symlinks=True, copy_function=link_export)
+
+
+@pytest.fixture
+def tiny_after_real(tiny: Settings, real_settings: Settings) -> Settings:
+    """`tiny` whose index folder holds the real build as its current one, so that an ingest with the
+    shipped model there links that build's ONNX export instead of making it again (about 50 s)."""
+    copy_index(real_settings.index_dir, tiny.index_dir)
+    return tiny
+
+
 @pytest.fixture(scope="session")
 def real_embedder():  # type: ignore[no-untyped-def]
     from practice_finder.build.encoders import load_embedder

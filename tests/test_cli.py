@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from practice_finder.build import versions
 from practice_finder.cli.main import cli
 from practice_finder.config import DEFAULT_MODEL, Settings
 
+from .conftest import copy_index
 from .fakes import HashingEmbedder
 
 # The command-line tests build without the system's bilingual dictionaries (reading them takes half a
@@ -72,7 +72,8 @@ def test_ingest_info_and_search_on_the_tiny_corpus(
 
 
 @pytest.mark.real  # a child process ingests with the shipped model
-def test_invalid_corpus_lists_problems_and_keeps_previous_build(tiny: Settings) -> None:
+def test_invalid_corpus_lists_problems_and_keeps_previous_build(tiny_after_real: Settings) -> None:
+    tiny = tiny_after_real
     ok = _cli(
         "ingest", "--corpus", str(tiny.corpus_dir), "--index", str(tiny.index_dir), "--no-progress"
     )
@@ -98,7 +99,8 @@ def test_invalid_corpus_lists_problems_and_keeps_previous_build(tiny: Settings) 
 
 
 @pytest.mark.real  # a child process ingests with the shipped model
-def test_second_ingest_reembeds_nothing(tiny: Settings) -> None:
+def test_second_ingest_reembeds_nothing(tiny_after_real: Settings) -> None:
+    tiny = tiny_after_real
     args = (
         "ingest",
         "--corpus",
@@ -179,7 +181,7 @@ def test_killed_ingest_leaves_previous_build_serving(
 ) -> None:
     """kill -9 during embedding: CURRENT still names the old build, it still answers, the next ingest succeeds."""
     index_dir = tmp_path / "indexes"
-    shutil.copytree(real_settings.index_dir, index_dir)
+    copy_index(real_settings.index_dir, index_dir)
     before = versions.current_build(index_dir).name  # type: ignore[union-attr]
     for path in sorted((corpus_copy / "practices").glob("*.md"))[
         :CHANGED

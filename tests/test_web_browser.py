@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from practice_finder.config import Settings
+
+from .conftest import copy_index
 
 pytestmark = pytest.mark.real  # a live server on the real index, driven by Chromium
 
@@ -467,7 +468,7 @@ def review_url(real_settings: Settings, tmp_path_factory: pytest.TempPathFactory
     from practice_finder.corpus.submissions import ReviewStore
 
     root = tmp_path_factory.mktemp("review")
-    shutil.copytree(real_settings.index_dir, root / "indexes", symlinks=True)
+    copy_index(real_settings.index_dir, root / "indexes")
     add_staff(ReviewStore(root / "state"), STAFF, STAFF_PASSWORD)
     env = {"PF_STATE_DIR": str(root / "state"), "PF_CORPUS_DIR": str(real_settings.corpus_dir)}
     with _serve(root / "indexes", **env, PF_REINDEX_DELAY="0") as url:
