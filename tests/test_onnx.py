@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -33,6 +34,24 @@ def test_the_service_encodes_queries_with_int8_onnx_by_default(minilm_index) -> 
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     # every layer fused
     assert info["fused"]["Attention"] == 6 and info["fused"]["SkipLayerNormalization"] == 12
+    # the passages went through the float graph
+    assert minilm_index.manifest.model.passages_with == f"onnx {info['sha256'][:16]}"
+
+
+def test_the_passage_encoders_script_finds_the_export_as_the_model(
+    minilm_settings: Settings,
+) -> None:
+    """scripts/bench_passage_encoders.py over the MiniLM build: both encoders timed, the same vectors."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_passage_encoders", ROOT / "scripts" / "bench_passage_encoders.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result = module.compare(minilm_settings.index_dir, 12, 1)
+    assert result["model"] == "all-MiniLM-L6-v2" and result["texts"] == 12
+    assert all(len(speeds) == 1 and speeds[0] > 0 for speeds in result["texts_per_s"].values())
+    assert result["cosine_min"] >= 0.9999, result
 
 
 def test_an_unchanged_export_is_linked_from_the_previous_build(

