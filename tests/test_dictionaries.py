@@ -110,7 +110,7 @@ def test_a_dictionary_is_read_with_its_edition_and_single_words_only(tmp_path: P
     assert [(e.word, e.english) for e in entries] == [
         ("samotność", ("loneliness", "solitude", "retirement"))
     ]
-    keys = {row["key"] for row in dictionaries.rows(entries)}
+    keys = {row.key for row in dictionaries.rows(entries)}
     assert keys == {"samotność", "~" + stem("samotność", "pl")}
 
 

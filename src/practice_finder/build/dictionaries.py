@@ -19,10 +19,11 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from practice_finder.build import store
 from practice_finder.text.stemming import stem
@@ -179,8 +180,8 @@ def write_glossary(folder: Path, build: Path, previous: Path | None) -> dict[str
         if about is not None and about.get("files") == [list(f) for f in files]:
             _link_or_copy(previous / GLOSSARY, build / GLOSSARY)
             return dict(about["found"])
-    entries, found = read_all(folder, files)
-    store.write_glossary(build / GLOSSARY, rows(entries), {"files": files, "found": found})
+    _, found = read_all(folder, files)
+    store.write_glossary(build / GLOSSARY, _rows(folder, files), {"files": files, "found": found})
     return found
 
 
@@ -191,7 +192,9 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-@lru_cache(maxsize=1)
+# A few folders' reading is kept: the tests build with and without the system's dictionaries in turn, and
+# one entry would be read again each time (the folder without any costs nothing to keep).
+@lru_cache(maxsize=4)
 def _read_all(
     folder: Path, files: tuple[tuple[str, int, int], ...]
 ) -> tuple[tuple[Entry, ...], dict[str, str]]:
@@ -206,9 +209,24 @@ def _read_all(
     return tuple(entries), found
 
 
-def rows(entries: list[Entry]) -> Iterator[dict[str, str]]:
+class GlossaryRow(NamedTuple):
+    """A row of the store's `glossary` table."""
+
+    lang: str
+    key: str  # a headword, or "~" + its stem
+    english: str  # its translations, tab-separated
+
+
+def rows(entries: Iterable[Entry]) -> Iterator[GlossaryRow]:
     """The rows of the store's `glossary` table: each headword under its own form and its stem."""
     for entry in entries:
         english = "\t".join(entry.english)
-        yield {"lang": entry.lang, "key": entry.word, "english": english}
-        yield {"lang": entry.lang, "key": "~" + stem(entry.word, entry.lang), "english": english}
+        yield GlossaryRow(entry.lang, entry.word, english)
+        yield GlossaryRow(entry.lang, "~" + stem(entry.word, entry.lang), english)
+
+
+@lru_cache(maxsize=4)
+def _rows(folder: Path, files: tuple[tuple[str, int, int], ...]) -> tuple[GlossaryRow, ...]:
+    """rows() of the dictionaries in `folder`, made once per process while the files stay the same: their
+    370,000 stems are more than stem()'s memo holds, so a second build would stem them all again."""
+    return tuple(rows(_read_all(folder, files)[0]))

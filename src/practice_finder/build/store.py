@@ -96,18 +96,19 @@ def insert(db: sqlite_utils.Database, table: str, rows: Iterable[dict[str, Any]]
     )
 
 
-def write_glossary(path: Path, rows: Iterable[dict[str, str]], about: dict[str, Any]) -> None:
-    """The build's file of bilingual dictionary words (build/dictionaries.py): table `glossary` (a headword,
-    or "~" + its stem, and its English translations) and `about` (what it was read from), kept apart
-    from the store so that a build whose dictionaries did not change hard-links it from the one before.
-    Hundreds of thousands of rows: straight through sqlite3, without sqlite-utils' checks."""
+def write_glossary(path: Path, rows: Iterable[Sequence[str]], about: dict[str, Any]) -> None:
+    """The build's file of bilingual dictionary words (build/dictionaries.py): table `glossary` (rows of a
+    language, a headword or "~" + its stem, and its English translations) and `about` (what it was read
+    from), kept apart from the store so that a build whose dictionaries did not change hard-links it
+    from the one before. Hundreds of thousands of rows: straight through sqlite3, without sqlite-utils'
+    checks, and without a journal (a build that fails is removed whole)."""
     conn = sqlite3.connect(path)
     try:
+        conn.execute("pragma journal_mode = off")
+        conn.execute("pragma synchronous = off")
         conn.execute("create table glossary (lang text, key text, english text)")
         conn.execute("create table about (content text)")
-        conn.executemany(
-            "insert into glossary (lang, key, english) values (:lang, :key, :english)", rows
-        )
+        conn.executemany("insert into glossary (lang, key, english) values (?, ?, ?)", rows)
         conn.execute("create index glossary_lang_key on glossary (lang, key)")
         conn.execute("insert into about (content) values (?)", [json.dumps(about)])
         conn.commit()
