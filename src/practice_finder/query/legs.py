@@ -288,16 +288,13 @@ class LexicalTerms:
     ) -> LexicalTerms:
         """The terms of a question's `words` in `lang` (stemmed in it and in the other languages it may be
         written in, `also`) and of English words (`english`)."""
-        words, english = searchable(words), searchable(english)
+        words = searchable(words)
         stems = [stem(w, code) for code in dict.fromkeys([lang, *also]) for w in words]
-        stems += [stem(w, "en") for w in english]
-        return cls(
-            tuple(dict.fromkeys([*words, *english])), tuple(dict.fromkeys(searchable(stems)))
-        )
+        own = cls(tuple(dict.fromkeys(words)), tuple(dict.fromkeys(searchable(stems))))
+        return own.with_english(english)
 
     def with_english(self, english: Sequence[str]) -> LexicalTerms:
-        """These terms and the English words `english`, with their English stems (the same terms as
-        `of` gives with `english` added to its own English words)."""
+        """These terms and the English words `english`, with their English stems."""
         added = searchable(english)
         stems = searchable([stem(w, "en") for w in added])
         return LexicalTerms(
