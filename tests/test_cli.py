@@ -109,7 +109,12 @@ def test_second_ingest_reembeds_nothing(tiny_after_real: Settings) -> None:
         str(tiny.index_dir),
         "--no-progress",
     )
+    real = versions.current_build(tiny.index_dir)
     assert _cli(*args).returncode == 0
+    # the taxonomy and the question graph are the real build's: its language offsets are taken over
+    made = versions.read_manifest(versions.require_current(tiny.index_dir)).language_offsets
+    assert isinstance(made, dict) and made["reused_from"] == real.name  # type: ignore[union-attr]
+    assert len(made["languages"]) == 11
     second = _cli(*args, "--json")
     report = json.loads(second.stdout)
     assert report["build_id"] is None and report["embedded"] == 0

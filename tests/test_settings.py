@@ -47,6 +47,10 @@ COVERED: dict[str, str | tuple[str, ...]] = {
         "tests/test_settings.py::test_rrf_k_on_every_surface",
         "tests/test_settings.py::test_ranking_settings_that_cannot_rank_are_refused",
     ),
+    "language_offset": (
+        "tests/test_offsets.py::test_the_share_of_the_offset_is_a_checked_setting",
+        "tests/test_offsets.py::test_questions_move_by_their_languages_offset_only",
+    ),
     "progress": "tests/test_settings.py::test_progress_reaches_the_embedder",
     "query_encoder": (
         "tests/test_settings.py::test_an_unknown_query_encoder_is_refused",
@@ -139,6 +143,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         rrf_k=11,
         candidates=13,
         fusion="ranks",
+        language_offset=0.5,
         progress=False,
         query_encoder="torch",
         host="0.0.0.0",

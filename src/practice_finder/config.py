@@ -31,6 +31,8 @@ class Settings:
     rrf_k: int = 60
     candidates: int = 200  # depth of each retrieval leg before fusion
     fusion: str = "scores"  # how a search fuses its legs: scores (scaled, weighed) | ranks (RRF)
+    # share of its language's offset added to a question's vector (build/offsets.py); 0 leaves it as encoded
+    language_offset: float = 0.25
     progress: bool = True
     # auto (the export's measured choice) | onnx-int8 | onnx (ONNX Runtime, exported at ingest)
     # | torch (the model's own library)
@@ -129,6 +131,8 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
             return raw.strip().lower() in {"1", "true", "yes", "on"}
         if isinstance(default, int):
             return int(raw)
+        if isinstance(default, float):
+            return float(raw)
         if isinstance(default, Path):
             return Path(raw)
         return raw

@@ -20,7 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from practice_finder.build import analysis, dictionaries, onnx_encoder, store, vectors, versions
+from practice_finder.build import (
+    analysis,
+    dictionaries,
+    offsets,
+    onnx_encoder,
+    store,
+    vectors,
+    versions,
+)
 from practice_finder.build.analysis import Analysis
 from practice_finder.build.encoders import Embedder
 from practice_finder.build.manifest import (
@@ -205,6 +213,8 @@ def _rebuild_reason(previous: Previous | None, corpus_hash: str, settings: Setti
     encoder = manifest.query_encoder
     if encoder is not None and not onnx_encoder.made_as_now(encoder):
         return "the ONNX export is out of date (graph or int8 variant made differently)"
+    if encoder is not None and not isinstance(manifest.language_offsets, dict):
+        return "the build has no language offsets (made by an older version)"
     built = manifest.dictionaries if isinstance(manifest.dictionaries, dict) else {}
     if set(built) != dictionaries.available(settings.dictionaries_dir):
         return "the bilingual dictionaries installed differ from those in the build"
@@ -265,6 +275,10 @@ def _build_into(
     with timer.phase("export_onnx"):
         query_encoder = export_encoder(embedder, tmp, previous.path if previous else None)
     passages = passage_encoder(embedder, query_encoder, tmp, settings)
+    with timer.phase("language_offsets"):
+        measured, offsets_info = language_offsets(
+            corpus, embedder, query_encoder, tmp, settings, previous
+        )
     cache = _embedding_cache(previous, settings, passages.label)
     with timer.phase("embed"):
         rows, matrix, report.embedded, report.reused = _embed(
@@ -276,6 +290,7 @@ def _build_into(
             settings.dictionaries_dir, tmp, previous.path if previous else None
         )
         _write_store(db, corpus, analyses, rows, matrix)
+        store.write_offsets(db, measured)
         vector_info = _write_vectors(tmp, rows, matrix, embedder.dimension)
     report.counts["passages"] = len(rows)
     made = Made(
@@ -299,6 +314,7 @@ def _build_into(
         query_encoder=query_encoder,
         files=versions.file_digests(tmp),
         dictionaries=found,
+        language_offsets=offsets_info,
     )
     versions.write_manifest(tmp, create(corpus, made))
 
@@ -312,6 +328,44 @@ def export_encoder(
     if source is None:
         return None
     return onnx_encoder.export(source(), folder, reuse_from=previous)
+
+
+def language_offsets(
+    corpus: Corpus,
+    embedder: Embedder,
+    export: dict[str, Any] | None,
+    tmp: Path,
+    settings: Settings,
+    previous: Previous | None = None,
+) -> tuple[list[offsets.Offset], dict[str, Any] | None]:
+    """The languages' offsets (build/offsets.py), measured with the graph that encodes questions, and what the
+    manifest records of them; taken from the `previous` build when it measured them with the same graph
+    and taxonomy. None without an export (the tests' stand-in embedders): their questions are not moved."""
+    if export is None:
+        return [], None
+    graph = export.get("questions", "onnx-int8")
+    quantized = graph == "onnx-int8" and bool(export.get("int8"))
+    digest = export["int8"]["sha256"] if quantized else export["sha256"]
+    about = {
+        "encoder": f"{'onnx-int8' if quantized else 'onnx'} {digest[:16]}",
+        "taxonomy_hash": analysis.taxonomy_hash(corpus.taxonomy),
+    }
+    old = previous.manifest.language_offsets if previous else None
+    if isinstance(old, dict) and {k: old.get(k) for k in about} == about:
+        found = store.offsets(previous.path / "store.db") if previous else []
+        if {o.language: o.terms for o in found} == old.get("languages"):
+            return found, {**old, "reused_from": previous.path.name if previous else None}
+    encoder = onnx_encoder.OnnxEmbedder(
+        embedder.name,
+        embedder.dimension,
+        tmp,
+        export,
+        settings.threads,
+        quantized,
+        batch=offsets.BATCH,
+    )
+    measured = offsets.language_offsets(offsets.encoder_of(encoder.encode), corpus.taxonomy)
+    return measured, {**about, "languages": {o.language: o.terms for o in measured}}
 
 
 @dataclass

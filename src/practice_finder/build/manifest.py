@@ -99,6 +99,9 @@ class Manifest(msgspec.Struct, kw_only=True):
     files: dict[str, FileDigest] | None = None  # builds before checksums have none
     # language -> the dictionary into English read into the store; unset in builds made before them
     dictionaries: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+    # how the languages' offsets were measured (ingest.language_offsets): the question graph, the taxonomy,
+    # and the terms behind each language's; None in builds without an export, unset in builds made before
+    language_offsets: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
 
     def mismatch(self, model: str) -> str | None:
         """Why this program cannot serve or reuse the build with `model` configured, or None when it can:
@@ -146,6 +149,7 @@ class Made(msgspec.Struct, kw_only=True):
     query_encoder: dict[str, Any] | None
     files: dict[str, FileDigest]
     dictionaries: dict[str, str] = {}
+    language_offsets: dict[str, Any] | None = None
 
 
 def create(corpus: Corpus, made: Made) -> Manifest:
@@ -182,4 +186,5 @@ def create(corpus: Corpus, made: Made) -> Manifest:
         query_encoder=made.query_encoder,
         files=made.files,
         dictionaries=made.dictionaries,
+        language_offsets=made.language_offsets,
     )

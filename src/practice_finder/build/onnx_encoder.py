@@ -559,8 +559,12 @@ class OnnxEmbedder:
         threads: int = 0,
         quantized: bool = False,
         spinning: bool = True,
+        batch: int = BATCH,
     ) -> None:
         self.name = name
+        self.batch = (
+            batch  # token rows per run; more only where vectors are averaged (build/offsets.py)
+        )
         self.dimension = dimension
         self.quantized = quantized
         if info.get("pooling", "mean") != "mean":
@@ -580,7 +584,7 @@ class OnnxEmbedder:
     def encode(
         self, texts: Sequence[str], *, kind: str = "query", progress: bool = False
     ) -> np.ndarray:
-        """Unit vectors for `texts`, in their order (rows sorted by length, should BATCH grow)."""
+        """Unit vectors for `texts`, in their order (rows sorted by length, so a batch pads little)."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -590,8 +594,8 @@ class OnnxEmbedder:
         from tqdm import tqdm
 
         with tqdm(total=len(rows), desc="Batches", unit="row", disable=not progress) as bar:
-            for start in range(0, len(order), self.BATCH):
-                chosen = order[start : start + self.BATCH]
+            for start in range(0, len(order), self.batch):
+                chosen = order[start : start + self.batch]
                 pooled[chosen] = _pooled(self.session, [rows[i] for i in chosen])
                 bar.update(len(chosen))
         np.add.at(out, owners, pooled * weights[:, None])

@@ -17,6 +17,7 @@ import msgspec
 import numpy as np
 import sqlite_utils
 
+from practice_finder.build.offsets import Offset
 from practice_finder.models import (  # TABLES: record kind -> its table
     RECORD_KINDS,
     TABLES,
@@ -166,6 +167,35 @@ def analyses(path: Path) -> dict[str, Any]:
             raw["passages"] = [Passage(**p) for p in raw["passages"]]
             out[key] = Analysis(**raw)
         return out
+    finally:
+        conn.close()
+
+
+def write_offsets(db: sqlite_utils.Database, found: Sequence[Offset]) -> None:
+    """The languages' offsets (build/offsets.py): table `language_offsets` (language, terms, vector)."""
+    db.table("language_offsets").create(
+        {"language": str, "terms": int, "vector": bytes}, pk="language", if_not_exists=True
+    )
+    db.table("language_offsets").insert_all(
+        {"language": o.language, "terms": o.terms, "vector": o.vector.astype(np.float32).tobytes()}
+        for o in found
+    )
+
+
+def offsets(path: Path) -> list[Offset]:
+    """A build's language offsets ([] for builds made before them)."""
+    conn = connect(path)
+    try:
+        if not conn.execute(
+            "select 1 from sqlite_master where name = 'language_offsets'"
+        ).fetchone():
+            return []
+        return [
+            Offset(row["language"], row["terms"], np.frombuffer(row["vector"], dtype=np.float32))
+            for row in conn.execute(
+                "select language, terms, vector from language_offsets order by language"
+            )
+        ]
     finally:
         conn.close()
 

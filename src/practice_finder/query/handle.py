@@ -33,13 +33,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Ranking:
     """How searches and recommendations on an index rank: the fusion constant (PF_RRF_K), the depth of each
-    retrieval leg before fusion (PF_CANDIDATES) and how a search fuses its legs (PF_FUSION: by their scaled
-    scores or by rank; recommendations and similar practices fuse by rank). Fixed when the index is opened,
-    so every surface ranks alike."""
+    retrieval leg before fusion (PF_CANDIDATES), how a search fuses its legs (PF_FUSION: by their scaled
+    scores or by rank; recommendations and similar practices fuse by rank) and how far a question's vector
+    moves by its language's offset (PF_LANGUAGE_OFFSET). Fixed when the index is opened, so every surface
+    ranks alike."""
 
     rrf_k: int
     candidates: int
     fusion: str
+    language_offset: float = 0.0  # PF_LANGUAGE_OFFSET: see legs.toward_english
 
     @classmethod
     def of(cls, settings: Settings) -> Ranking:
@@ -55,7 +57,12 @@ class Ranking:
                 f"PF_FUSION={settings.fusion!r} is not a way to fuse",
                 f"use one of: {', '.join(FUSIONS)}",
             )
-        return cls(settings.rrf_k, settings.candidates, settings.fusion)
+        if not 0 <= settings.language_offset <= 1:
+            raise PracticeFinderError(
+                f"PF_LANGUAGE_OFFSET={settings.language_offset} is outside 0..1",
+                "use 0 (questions as encoded) to 1 (the whole offset); 0.25 is measured best",
+            )
+        return cls(settings.rrf_k, settings.candidates, settings.fusion, settings.language_offset)
 
 
 class Index:
@@ -196,6 +203,11 @@ class Index:
         """Ids of the vectors of whole practices (passage number 0), as opposed to their passages."""
         rows = self.db.execute("select id from passages where record_type = 'practice' and seq = 0")
         return frozenset(int(r[0]) for r in rows)
+
+    @cached_property
+    def language_offsets(self) -> dict[str, np.ndarray]:
+        """language -> its offset (build/offsets.py), as the build measured them ({} for builds without)."""
+        return {o.language: o.vector for o in store.offsets(self.path / "store.db")}
 
     @cached_property
     def has_glossary(self) -> bool:

@@ -239,15 +239,32 @@ def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
 GLOSS_VECTOR_WEIGHT = 0.5  # the glossed question's share of the dense leg's question vector
 
 
-def question_vector(index: Index, text: str, gloss: Sequence[str] = ()) -> np.ndarray:
-    """The question's vector; with dictionary words, moved towards their vector: the multilingual model
-    places an English gloss nearer the English practices than the question itself. Each is encoded alone
-    (a row per run, see onnx_encoder.OnnxEmbedder.BATCH), questions first (see query.admission)."""
+def question_vector(
+    index: Index, text: str, gloss: Sequence[str] = (), lang: str = "en"
+) -> np.ndarray:
+    """The question's vector, written in `lang`; with dictionary words, moved towards their vector: the
+    multilingual model places an English gloss nearer the English practices than the question itself.
+    Then moved by its language's offset (toward_english). Each is encoded alone (a row per run, see
+    onnx_encoder.OnnxEmbedder.BATCH), questions first (see query.admission)."""
     if not gloss:
-        return index.admission.encode([text], kind="query")[0]
+        return toward_english(index, index.admission.encode([text], kind="query")[0], lang)
     question, english = index.admission.encode([text, " ".join(gloss)], kind="query")
     vector = question + GLOSS_VECTOR_WEIGHT * english
-    return vector / np.linalg.norm(vector)
+    return toward_english(index, vector / np.linalg.norm(vector), lang)
+
+
+def toward_english(index: Index, vector: np.ndarray, lang: str) -> np.ndarray:
+    """A question vector of text in `lang` plus PF_LANGUAGE_OFFSET (0.25) times that language's offset,
+    as a unit vector: the encoder's shift of the language, measured on the taxonomy's labels
+    (build/offsets.py), partly taken out, so that the question leans less towards what that shift points
+    at and more towards its topic. English, and languages without an offset in the build, stay as they
+    are. Measured (both question sets, nine languages, Tatoeba): docs/benchmarks.md#language-offsets."""
+    offset = index.language_offsets.get(lang)
+    share = index.ranking.language_offset
+    if offset is None or not share:
+        return vector
+    moved = vector + share * offset
+    return np.asarray(moved / np.linalg.norm(moved), dtype=np.float32)
 
 
 FEEDBACK_PRACTICES = 3

@@ -21,6 +21,7 @@ from practice_finder.languages import UNDETERMINED
 from practice_finder.models import SETTLEMENT_TYPES
 from practice_finder.query.checks import check_countries, check_language_prior
 from practice_finder.query.handle import Index
+from practice_finder.query.legs import toward_english
 from practice_finder.query.reads import CityDetail, get_city, record_vector
 from practice_finder.text import pipelines
 from practice_finder.text.reading import read_text
@@ -234,11 +235,13 @@ def profile_vector(index: Index, profile: Profile, text: str = "") -> np.ndarray
     labels = [index.taxonomy.label("challenges", t) for t in profile.all_challenges()]
     labels += [index.taxonomy.label("assets", t) for t in profile.all_assets()]
     lang = profile.text_languages[0] if profile.text_languages else "en"
-    pieces = ([f"A town facing {', '.join(labels)}."] if labels else []) + pipelines.passages(
-        profile.embedded_text(text), lang
-    )[:TEXT_PASSAGES_EMBEDDED]
+    summary = [f"A town facing {', '.join(labels)}."] if labels else []
+    own = pipelines.passages(profile.embedded_text(text), lang)[:TEXT_PASSAGES_EMBEDDED]
     # one passage at a time, each after the questions being encoded (see query.admission)
-    matrix = index.admission.encode_behind(pieces or ["a small town"], kind="query")
+    matrix = index.admission.encode_behind(summary + own or ["a small town"], kind="query")
+    # the town's own words are in its language, moved as a question in it is (the summary is English)
+    for row in range(len(summary), len(matrix)):
+        matrix[row] = toward_english(index, matrix[row], lang)
     mean = matrix.mean(axis=0)
     return np.asarray(mean / (np.linalg.norm(mean) or 1.0), dtype=np.float32)
 

@@ -210,7 +210,7 @@ def retrieve(
     nearest: PassageHits | None = None
     if query.mode in ("hybrid", "dense"):
         started = time.perf_counter()
-        qvec = question_vector(index, query.text, gloss)
+        qvec = question_vector(index, query.text, gloss, text_lang)
         timings["encode"] = _ms(started)
         started = time.perf_counter()
         allowed = allowed_passages(index.db, where, params)

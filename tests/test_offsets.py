@@ -1,0 +1,117 @@
+"""Language offsets: measured on the taxonomy's parallel labels at ingest, applied to questions in a language."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from practice_finder.build import offsets
+from practice_finder.config import Settings
+from practice_finder.errors import PracticeFinderError
+from practice_finder.models import Taxonomy, Term
+from practice_finder.query.handle import Index, Ranking, open_index
+from practice_finder.query.legs import question_vector
+
+DIM = 32
+SHIFT = np.eye(DIM, dtype=np.float32)[0] * 0.8  # the stand-in encoder's "Latvian" direction
+
+
+def _topic(text: str) -> np.ndarray:
+    seed = int(hashlib.md5(text.encode()).hexdigest(), 16) % 2**32
+    return np.random.default_rng(seed).standard_normal(DIM).astype(np.float32)
+
+
+def _encode(texts: list[str]) -> np.ndarray:
+    """A stand-in multilingual encoder: a phrase is its term's topic, plus SHIFT when it is "Latvian"
+    (written `lv:term:n`), plus a little of its own."""
+    rows = []
+    for text in texts:
+        lang, term, n = text.split(":")
+        vector = _topic(term) + 0.1 * _topic(text) + (SHIFT if lang == "lv" else 0)
+        rows.append(vector / np.linalg.norm(vector))
+    return np.array(rows)
+
+
+def _taxonomy(terms: int, synonyms: int = 2, lv_terms: int | None = None) -> Taxonomy:
+    made = {}
+    for i in range(terms):
+        labels = {"lv": tuple(f"lv:t{i}:{n}" for n in range(2))} if i < (lv_terms or terms) else {}
+        made[f"t{i}"] = Term(
+            id=f"t{i}",
+            vocabulary="challenges",
+            label=f"en:t{i}:0",
+            synonyms=tuple(f"en:t{i}:{n}" for n in range(1, synonyms + 1)),
+            labels=labels,
+        )
+    return Taxonomy(vocabularies={"challenges": made})
+
+
+def test_the_offset_points_back_from_the_languages_shift() -> None:
+    found = offsets.language_offsets(_encode, _taxonomy(40))
+    assert [o.language for o in found] == ["lv"]
+    (lv,) = found
+    assert lv.terms == 40
+    cosine = float(lv.vector @ -SHIFT / (np.linalg.norm(lv.vector) * np.linalg.norm(SHIFT)))
+    assert cosine > 0.8, cosine  # unrelated directions in 32 dimensions: about 0.2 at most
+    # a Latvian phrase moved by a share of its offset, as a question is, is nearer its English term
+    phrase, english = _encode(["lv:t3:0"])[0], _encode(["en:t3:0"])[0]
+    moved = phrase + Ranking.of(Settings()).language_offset * lv.vector
+    assert float(moved @ english) / np.linalg.norm(moved) > float(phrase @ english)
+
+
+def test_a_term_with_many_synonyms_counts_once() -> None:
+    few = offsets.language_offsets(_encode, _taxonomy(30, synonyms=1))[0].vector
+    many = offsets.language_offsets(_encode, _taxonomy(30, synonyms=12))[0].vector
+    assert float(few @ many) / (np.linalg.norm(few) * np.linalg.norm(many)) > 0.98
+
+
+def test_a_language_with_labels_for_few_terms_gets_no_offset() -> None:
+    assert offsets.language_offsets(_encode, _taxonomy(40, lv_terms=offsets.MIN_TERMS - 1)) == []
+    assert len(offsets.language_offsets(_encode, _taxonomy(40, lv_terms=offsets.MIN_TERMS))) == 1
+
+
+def test_the_share_of_the_offset_is_a_checked_setting() -> None:
+    assert Ranking.of(Settings()).language_offset == 0.25
+    assert Settings.from_env({"PF_LANGUAGE_OFFSET": "0"}).language_offset == 0.0
+    with pytest.raises(PracticeFinderError, match="PF_LANGUAGE_OFFSET=1.5 is outside 0..1"):
+        Ranking.of(Settings(language_offset=1.5))
+
+
+def test_the_build_measures_each_languages_offset(real_index: Index) -> None:
+    made = real_index.manifest.language_offsets
+    assert isinstance(made, dict) and made["encoder"].startswith("onnx-int8 ")
+    region = {"da", "de", "et", "fi", "lt", "lv", "nb", "pl", "sv"}
+    assert {lang for lang, n in made["languages"].items() if n == 103} == region
+    assert set(real_index.language_offsets) == region | {"ru", "uk"}  # labelled for fewer terms
+    assert "en" not in real_index.language_offsets
+
+
+def test_questions_move_by_their_languages_offset_only(
+    real_index: Index,
+    real_settings: Settings,
+    real_embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    still = open_index(
+        Settings.from_env(
+            {"PF_LANGUAGE_OFFSET": "0"},
+            corpus_dir=real_settings.corpus_dir,
+            index_dir=real_settings.index_dir,
+        ),
+        lambda: real_embedder,
+    )
+    assert still.ranking.language_offset == 0.0
+    english = "young people leave for studies and do not come back"
+    latvian = "jaunieši aizbrauc studēt un neatgriežas"
+    assert np.array_equal(question_vector(real_index, english), question_vector(still, english))
+    moved, plain = (
+        question_vector(real_index, latvian, lang="lv"),
+        question_vector(still, latvian, lang="lv"),
+    )
+    assert abs(float(np.linalg.norm(moved)) - 1) < 1e-5
+    assert 0.9 < float(moved @ plain) < 0.9999
+    # towards English: nearer the English question than the Latvian one was
+    target = question_vector(still, english)
+    assert float(moved @ target) > float(plain @ target)
+    still.close()
