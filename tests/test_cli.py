@@ -126,6 +126,10 @@ def test_info_describes_the_current_build(real_settings: Settings) -> None:
     assert result.exit_code == 0
     assert f"Model:         {DEFAULT_MODEL} (384 dimensions, cosine)" in result.output
     assert "Countries:     DE, DK, EE, FI, LT, LV, NO, PL, SE" in result.output
+    assert (
+        "Languages:     offsets for da de et fi lt lv nb pl sv (103 terms); ru uk (41 terms)"
+        in (result.output)
+    )
 
 
 def test_search_json(real_settings: Settings) -> None:

@@ -64,12 +64,29 @@ def info_text(data: dict[str, Any]) -> str:
             f"Encoders:      {_encoders(m)}",
             f"Records:       {c['practices']} practices, {c['cities']} cities, {c['plans']} plans, {c.get('passages', 0)} passages",
             f"Countries:     {', '.join(m.countries)}",
+            f"Languages:     {_offsets(m)}",
             f"Vectors:       {vectors}",
             f"Corpus hash:   {m.corpus.hash[:16]}... from {m.corpus.path}",
             f"Builds kept in {data['index_dir']}/builds (* = current):",
             kept,
         ]
     )
+
+
+def _offsets(m: Manifest) -> str:
+    """Which languages' questions the build moves towards English, and over how many taxonomy terms each
+    offset was measured (build/offsets.py)."""
+    made = m.language_offsets
+    if not isinstance(made, dict):
+        return "no language offsets (a build without an ONNX export, or an older build)"
+    by_terms: dict[int, list[str]] = {}
+    for lang, terms in made.get("languages", {}).items():
+        by_terms.setdefault(int(terms), []).append(lang)
+    parts = [
+        f"{' '.join(sorted(langs))} ({n} terms)"
+        for n, langs in sorted(by_terms.items(), reverse=True)
+    ]
+    return "offsets for " + "; ".join(parts) if parts else "no language offsets"
 
 
 def _encoders(m: Manifest) -> str:
