@@ -1,11 +1,13 @@
-"""What a search costs in one process with the query encoder's ONNX Runtime session sleeping between
-runs (the service's setting) or spinning (ONNX Runtime's default).
+"""What a search costs in one process with the query encoder's ONNX Runtime threads sleeping between
+their pieces of work (the service's setting), spinning only while a run lasts, or always spinning (ONNX
+Runtime's default).
 
     .venv/bin/python scripts/bench_question_path.py --index indexes [--rounds 5] [--json out.json]
 
 Opens the current build of `--index` once and runs the 56 domain questions (English, and the Latvian
 translations) through `search` with each session, in alternating rounds so a machine slowing down
-hits both alike. Prints each one's median of the per-round medians and its ratio to the service's.
+hits all alike. Prints each one's median of the per-round medians, of the whole search and of its encode
+stage, and their ratios to the service's.
 """
 
 from __future__ import annotations
@@ -40,12 +42,19 @@ def main() -> None:
     embedder: Any = index.admission.inner
     if not isinstance(embedder, onnx_encoder.OnnxEmbedder):
         raise SystemExit("the build's questions are not encoded with ONNX Runtime")
-    sleeping = embedder.session
-    spinning = onnx_encoder._session(Path(sleeping._model_path), 0, spinning=True)
+    service = embedder.session
+    path = Path(service._model_path)
+    within = onnx_encoder._session(path, 0, spinning="within-runs")
+    always = onnx_encoder._session(path, 0, spinning="always")
     english = list(load_domain(ROOT / "eval/domain")[0].values())
     latvian = list(load_translations(ROOT / "eval/domain")["lv"].values())
-    variants = {"sleeping (the service)": sleeping, "spinning": spinning}
+    variants = {
+        "sleeping (the service)": service,
+        "spinning within runs": within,
+        "spinning": always,
+    }
     seen: dict[str, dict[str, list[float]]] = {v: {"en": [], "lv": []} for v in variants}
+    encoding: dict[str, dict[str, list[float]]] = {v: {"en": [], "lv": []} for v in variants}
     for questions in (english, latvian):  # warm both sessions and caches
         for text in questions[:8]:
             search(index, SearchQuery(text=text))
@@ -54,21 +63,27 @@ def main() -> None:
         for name in order:
             embedder.session = variants[name]
             for lang, questions in (("en", english), ("lv", latvian)):
-                times = []
+                times, encodes = [], []
                 for text in questions:
                     started = time.perf_counter()
-                    search(index, SearchQuery(text=text))
+                    found = search(index, SearchQuery(text=text))
                     times.append((time.perf_counter() - started) * 1000)
+                    encodes.append(found.timings_ms["encode"])
                 seen[name][lang].append(statistics.median(times))
+                encoding[name][lang].append(statistics.median(encodes))
     base = next(iter(variants))
     result: dict[str, Any] = {"model": model, "build": build.name, "rounds": args.rounds}
     for name in variants:
         result[name] = {
             lang: {
-                "median_ms": round(statistics.median(seen[name][lang]), 2),
-                "ratio_to_service": round(
-                    statistics.median(seen[name][lang]) / statistics.median(seen[base][lang]), 2
-                ),
+                f"{label}median_ms": round(statistics.median(kept[name][lang]), 2)
+                for label, kept in (("", seen), ("encode_", encoding))
+            }
+            | {
+                f"{label}ratio_to_service": round(
+                    statistics.median(kept[name][lang]) / statistics.median(kept[base][lang]), 2
+                )
+                for label, kept in (("", seen), ("encode_", encoding))
             }
             for lang in ("en", "lv")
         }

@@ -224,3 +224,8 @@ def test_outlier_channels_are_multiplied_apart_in_float(tmp_path: Path) -> None:
     plain = np.abs(run("plain-int8.onnx") - exact)[0, 1:].mean()
     apart = np.abs(run("outliers-int8.onnx") - exact)[0, 1:].mean()
     assert apart * 10 < plain, (apart, plain)
+
+
+def test_a_session_waits_for_work_in_a_known_way(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="spinning must be one of"):
+        onnx_encoder._session(tmp_path / "missing.onnx", 1, spinning="sometimes")

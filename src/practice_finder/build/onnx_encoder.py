@@ -508,18 +508,30 @@ def _padded(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return ids, mask
 
 
-def _session(path: Path, threads: int, spinning: bool = True) -> Any:
-    """An ONNX Runtime session. spinning=False: its threads sleep between runs instead of spinning for the
-    next one, which a service wants (its threads share the cores with request handling and other
-    workers); a batch job wants them spinning."""
+SPINNING = (
+    "always",
+    "within-runs",
+    "never",
+)  # what a session's threads do while they wait for work
+
+
+def _session(path: Path, threads: int, spinning: str = "always") -> Any:
+    """An ONNX Runtime session. Its threads wait for their next piece of work by spinning ("always", ONNX
+    Runtime's default, which a batch job wants), by spinning only while a run lasts and sleeping between
+    runs ("within-runs": a service's questions come between other work, which needs the cores), or by
+    sleeping ("never": each of the graph's operators then waits for the threads to wake)."""
     import onnxruntime as ort
 
+    if spinning not in SPINNING:
+        raise ValueError(f"spinning must be one of {SPINNING}, not {spinning!r}")
     options = ort.SessionOptions()
     if threads > 0:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    if not spinning:
+    if spinning == "never":
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    elif spinning == "within-runs":
+        options.add_session_config_entry("session.force_spinning_stop", "1")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -558,7 +570,7 @@ class OnnxEmbedder:
         info: dict[str, Any],
         threads: int = 0,
         quantized: bool = False,
-        spinning: bool = True,
+        spinning: str = "always",
         batch: int = BATCH,
     ) -> None:
         self.name = name

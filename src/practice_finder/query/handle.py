@@ -385,7 +385,7 @@ def query_embedder(
             info,
             settings.threads,
             quantized,
-            spinning=False,  # questions come between other work (docs/benchmarks.md)
+            spinning="never",  # questions come between other work (docs/benchmarks.md)
         )
     return make_embedder()
 
