@@ -343,18 +343,15 @@ def language_offsets(
     and taxonomy. None without an export (the tests' stand-in embedders): their questions are not moved."""
     if export is None:
         return [], None
-    graph = export.get("questions", "onnx-int8")
-    quantized = graph == "onnx-int8" and bool(export.get("int8"))
+    quantized = onnx_encoder.questions_in_int8(export)
     digest = export["int8"]["sha256"] if quantized else export["sha256"]
     about = {
         "encoder": f"{'onnx-int8' if quantized else 'onnx'} {digest[:16]}",
         "taxonomy_hash": analysis.taxonomy_hash(corpus.taxonomy),
     }
-    old = previous.manifest.language_offsets if previous else None
-    if isinstance(old, dict) and {k: old.get(k) for k in about} == about:
-        found = store.offsets(previous.path / "store.db") if previous else []
-        if {o.language: o.terms for o in found} == old.get("languages"):
-            return found, {**old, "reused_from": previous.path.name if previous else None}
+    reused = _offsets_of(previous, about) if previous is not None else None
+    if reused is not None:
+        return reused
     encoder = onnx_encoder.OnnxEmbedder(
         embedder.name,
         embedder.dimension,
@@ -366,6 +363,20 @@ def language_offsets(
     )
     measured = offsets.language_offsets(offsets.encoder_of(encoder.encode), corpus.taxonomy)
     return measured, {**about, "languages": {o.language: o.terms for o in measured}}
+
+
+def _offsets_of(
+    previous: Previous, about: dict[str, str]
+) -> tuple[list[offsets.Offset], dict[str, Any]] | None:
+    """The `previous` build's offsets and their manifest entry, when it measured them as `about` says (the
+    same question graph and taxonomy) and its store holds them all; else None."""
+    old = previous.manifest.language_offsets
+    if not isinstance(old, dict) or {k: old.get(k) for k in about} != about:
+        return None
+    found = store.offsets(previous.path / "store.db")
+    if {o.language: o.terms for o in found} != old.get("languages"):
+        return None
+    return found, {**old, "reused_from": previous.path.name}
 
 
 @dataclass

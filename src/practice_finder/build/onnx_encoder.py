@@ -508,11 +508,17 @@ def _padded(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return ids, mask
 
 
-SPINNING = (
-    "always",
-    "within-runs",
-    "never",
-)  # what a session's threads do while they wait for work
+# what a session's threads do while they wait for work (see _session)
+SPINNING = ("always", "within-runs", "never")
+
+
+def questions_in_int8(info: dict[str, Any], choice: str = "auto") -> bool:
+    """Whether questions go through the export's int8 graph (else its float one): `choice` is PF_QUERY_ENCODER
+    (onnx-int8 or onnx; auto takes the graph the export names for questions), and builds made before the
+    int8 graph have none."""
+    if choice == "auto":
+        choice = info.get("questions", "onnx-int8")
+    return choice == "onnx-int8" and bool(info.get("int8"))
 
 
 def _session(path: Path, threads: int, spinning: str = "always") -> Any:
@@ -574,9 +580,8 @@ class OnnxEmbedder:
         batch: int = BATCH,
     ) -> None:
         self.name = name
-        self.batch = (
-            batch  # token rows per run; more only where vectors are averaged (build/offsets.py)
-        )
+        # token rows per run; more only where vectors are averaged (build/offsets.py)
+        self.batch = batch
         self.dimension = dimension
         self.quantized = quantized
         if info.get("pooling", "mean") != "mean":

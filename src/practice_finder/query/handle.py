@@ -370,13 +370,8 @@ def query_embedder(
             f"use one of {', '.join(QUERY_ENCODERS)}",
         )
     info = manifest.query_encoder
-    choice = settings.query_encoder
-    if choice == "auto":
-        choice = (info or {}).get("questions", "onnx-int8")
-    if info and choice != "torch":
-        # builds before int8: float
-        quantized = choice == "onnx-int8" and bool(info.get("int8"))
-        from practice_finder.build.onnx_encoder import OnnxEmbedder
+    if info and settings.query_encoder != "torch":
+        from practice_finder.build.onnx_encoder import OnnxEmbedder, questions_in_int8
 
         return OnnxEmbedder(
             settings.model,
@@ -384,7 +379,7 @@ def query_embedder(
             build,
             info,
             settings.threads,
-            quantized,
+            questions_in_int8(info, settings.query_encoder),
             spinning="never",  # questions come between other work (docs/benchmarks.md)
         )
     return make_embedder()
