@@ -8,6 +8,10 @@ build/offsets.py); their English translations are encoded as passages with the b
 the service encodes practices. Prints the share of sentences whose nearest English sentence is their
 own translation, for each `share` (0: the question as the model encodes it). The offsets were measured on
 the taxonomy's labels only, so these sentences are text they have never seen.
+
+With `--vocabulary challenges --vocabulary target_groups` the offsets are measured again from those
+vocabularies' terms alone (the ones labelled in Russian and Ukrainian too) and used instead, and each
+one's cosine to the build's is printed: how much an offset depends on which terms it is measured on.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from practice_finder.build import offsets as language_offsets
 from practice_finder.build import onnx_encoder, store, versions
 from practice_finder.evaluation.relevance import TATOEBA_CODES, load_tatoeba
+from practice_finder.models import Taxonomy
+from practice_finder.query.handle import load_taxonomy
 
 BATCH = 32  # rows per run: the figures compare shares, so the batch's int8 scales do not matter
 
@@ -29,6 +36,7 @@ def main() -> None:
     parser.add_argument("--index", type=Path, default=Path("indexes"))
     parser.add_argument("--tatoeba", type=Path, required=True, help="e.g. ../shared/eval/tatoeba")
     parser.add_argument("--share", type=float, action="append")
+    parser.add_argument("--vocabulary", action="append", help="measure the offsets on these only")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     shares = args.share or [0.0, 0.25, 0.5, 1.0]
@@ -43,6 +51,18 @@ def main() -> None:
     questions = onnx_encoder.OnnxEmbedder(name, dimension, build, info, 0, True, batch=BATCH)
     passages = onnx_encoder.OnnxEmbedder(name, dimension, build, info, 0, False, batch=BATCH)
     offsets = {o.language: o.vector for o in store.offsets(build / "store.db")}
+    if args.vocabulary:
+        built = offsets
+        taxonomy = _only(_taxonomy(build), args.vocabulary)
+        encode = language_offsets.encoder_of(questions.encode)
+        offsets = {
+            o.language: o.vector for o in language_offsets.language_offsets(encode, taxonomy)
+        }
+        for lang, vector in offsets.items():
+            cosine = float(
+                vector @ built[lang] / np.linalg.norm(vector) / np.linalg.norm(built[lang])
+            )
+            print(f"{lang}: cosine to the build's offset {cosine:.3f}")
     out: dict[str, dict[str, float]] = {}
     print(f"{name}, build {build.name}\nlanguage " + "".join(f"{s:>9}" for s in shares))
     for lang in TATOEBA_CODES:
@@ -61,6 +81,20 @@ def main() -> None:
         print(f"{lang:8} " + "".join(f"{v:9.3f}" for v in row.values()), flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1), encoding="utf-8")
+
+
+def _taxonomy(build: Path) -> Taxonomy:
+    db = store.connect(build / "store.db")
+    try:
+        return load_taxonomy(db)
+    finally:
+        db.close()
+
+
+def _only(taxonomy: Taxonomy, vocabularies: list[str]) -> Taxonomy:
+    return Taxonomy(
+        vocabularies={v: t for v, t in taxonomy.vocabularies.items() if v in vocabularies}
+    )
 
 
 if __name__ == "__main__":
