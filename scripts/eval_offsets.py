@@ -7,7 +7,9 @@ question graph and moved by `share` times their language's offset (as measured b
 build/offsets.py); their English translations are encoded as passages with the build's passage graph, as
 the service encodes practices. Prints the share of sentences whose nearest English sentence is their
 own translation, for each `share` (0: the question as the model encodes it). The offsets were measured on
-the taxonomy's labels only, so these sentences are text they have never seen.
+the taxonomy's labels only, so these sentences are text they have never seen. `--centring 0.5` takes that
+share of the build's common question direction off every sentence too, as the service does with
+multilingual-e5-small's questions.
 
 With `--vocabulary challenges --vocabulary target_groups` the offsets are measured again from those
 vocabularies' terms alone (the ones labelled in Russian and Ukrainian too) and used instead, and each
@@ -37,6 +39,12 @@ def main() -> None:
     parser.add_argument("--tatoeba", type=Path, required=True, help="e.g. ../shared/eval/tatoeba")
     parser.add_argument("--share", type=float, action="append")
     parser.add_argument("--vocabulary", action="append", help="measure the offsets on these only")
+    parser.add_argument(
+        "--centring",
+        type=float,
+        default=0.0,
+        help="share of the build's common question direction taken off every sentence as well",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     shares = args.share or [0.0, 0.25, 0.5, 1.0]
@@ -50,13 +58,17 @@ def main() -> None:
     name, dimension = manifest.model.name, manifest.model.dimension
     questions = onnx_encoder.OnnxEmbedder(name, dimension, build, info, 0, True, batch=BATCH)
     passages = onnx_encoder.OnnxEmbedder(name, dimension, build, info, 0, False, batch=BATCH)
-    offsets = {o.language: o.vector for o in store.offsets(build / "store.db")}
+    measured = store.directions(build / "store.db")
+    if measured is None:
+        raise SystemExit("the build has no language offsets: run `practice-finder ingest` again")
+    offsets = {o.language: o.vector for o in measured.offsets}
     if args.vocabulary:
         built = offsets
         taxonomy = _only(_taxonomy(build), args.vocabulary)
         encode = language_offsets.encoder_of(questions.encode)
         offsets = {
-            o.language: o.vector for o in language_offsets.language_offsets(encode, taxonomy)
+            o.language: o.vector
+            for o in language_offsets.language_offsets(encode, taxonomy).offsets
         }
         for lang, vector in offsets.items():
             cosine = float(
@@ -74,6 +86,8 @@ def main() -> None:
         row = {}
         for share in shares:
             moved = asked + share * offsets[lang]
+            if args.centring and measured.common is not None:
+                moved = moved - args.centring * measured.common
             moved /= np.linalg.norm(moved, axis=1, keepdims=True)
             best = np.argmax(moved @ targets.T, axis=1)
             row[str(share)] = round(float(np.mean(best == np.arange(len(sentences)))), 3)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from practice_finder.build import offsets
-from practice_finder.config import Settings
+from practice_finder.config import ENGLISH_MODEL, Settings
 from practice_finder.errors import PracticeFinderError
 from practice_finder.models import Taxonomy, Term
 from practice_finder.query.handle import Index, Ranking, open_index
@@ -49,7 +49,7 @@ def _taxonomy(terms: int, synonyms: int = 2, lv_terms: int | None = None) -> Tax
 
 
 def test_the_offset_points_back_from_the_languages_shift() -> None:
-    found = offsets.language_offsets(_encode, _taxonomy(40))
+    found = offsets.language_offsets(_encode, _taxonomy(40)).offsets
     assert [o.language for o in found] == ["lv"]
     (lv,) = found
     assert lv.terms == 40
@@ -62,21 +62,44 @@ def test_the_offset_points_back_from_the_languages_shift() -> None:
 
 
 def test_a_term_with_many_synonyms_counts_once() -> None:
-    few = offsets.language_offsets(_encode, _taxonomy(30, synonyms=1))[0].vector
-    many = offsets.language_offsets(_encode, _taxonomy(30, synonyms=12))[0].vector
+    few = offsets.language_offsets(_encode, _taxonomy(30, synonyms=1)).offsets[0].vector
+    many = offsets.language_offsets(_encode, _taxonomy(30, synonyms=12)).offsets[0].vector
     assert float(few @ many) / (np.linalg.norm(few) * np.linalg.norm(many)) > 0.98
 
 
 def test_a_language_with_labels_for_few_terms_gets_no_offset() -> None:
-    assert offsets.language_offsets(_encode, _taxonomy(40, lv_terms=offsets.MIN_TERMS - 1)) == []
-    assert len(offsets.language_offsets(_encode, _taxonomy(40, lv_terms=offsets.MIN_TERMS))) == 1
+    assert (
+        offsets.language_offsets(_encode, _taxonomy(40, lv_terms=offsets.MIN_TERMS - 1)).offsets
+        == []
+    )
+    assert (
+        len(offsets.language_offsets(_encode, _taxonomy(40, lv_terms=offsets.MIN_TERMS)).offsets)
+        == 1
+    )
 
 
-def test_the_share_of_the_offset_is_a_checked_setting() -> None:
+def test_the_common_direction_is_the_mean_of_the_english_terms() -> None:
+    found = offsets.language_offsets(_encode, _taxonomy(30))
+    assert found.terms == 30
+    english = np.array(
+        [_encode([f"en:t{i}:0", f"en:t{i}:1", f"en:t{i}:2"]).mean(0) for i in range(30)]
+    )
+    expected = (english / np.linalg.norm(english, axis=1, keepdims=True)).mean(0)
+    assert np.allclose(found.common, expected, atol=1e-6)
+
+
+def test_the_shares_are_checked_settings() -> None:
     assert Ranking.of(Settings()).language_offset == 0.25
     assert Settings.from_env({"PF_LANGUAGE_OFFSET": "0"}).language_offset == 0.0
     with pytest.raises(PracticeFinderError, match="PF_LANGUAGE_OFFSET=1.5 is outside 0..1"):
         Ranking.of(Settings(language_offset=1.5))
+    # auto: the share measured for the model
+    assert Ranking.of(Settings()).question_centring == 0.5
+    assert Ranking.of(Settings(model=ENGLISH_MODEL)).question_centring == 0.0
+    assert Ranking.of(Settings.from_env({"PF_QUESTION_CENTRING": "0.2"})).question_centring == 0.2
+    for wrong in ("half", "2"):
+        with pytest.raises(PracticeFinderError, match="neither auto nor a share from 0 to 1"):
+            Ranking.of(Settings(question_centring=wrong))
 
 
 def test_the_build_measures_each_languages_offset(real_index: Index) -> None:
@@ -86,6 +109,31 @@ def test_the_build_measures_each_languages_offset(real_index: Index) -> None:
     assert {lang for lang, n in made["languages"].items() if n == 103} == region
     assert set(real_index.language_offsets) == region | {"ru", "uk"}  # labelled for fewer terms
     assert "en" not in real_index.language_offsets
+    assert made["common_terms"] == 103 and real_index.directions is not None
+    # multilingual-e5-small's questions have much in common: the mean of the English terms is long
+    assert float(np.linalg.norm(real_index.directions.common)) > 0.9
+
+
+def test_english_questions_lose_part_of_what_all_questions_share(
+    real_index: Index,
+    real_settings: Settings,
+    real_embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    plain = open_index(
+        Settings.from_env(
+            {"PF_QUESTION_CENTRING": "0"},
+            corpus_dir=real_settings.corpus_dir,
+            index_dir=real_settings.index_dir,
+        ),
+        lambda: real_embedder,
+    )
+    assert real_index.ranking.question_centring == 0.5 and plain.ranking.question_centring == 0
+    english = "young people leave for studies and do not come back"
+    centred, encoded = question_vector(real_index, english), question_vector(plain, english)
+    common = real_index.directions.common  # type: ignore[union-attr]
+    assert float(centred @ common) < float(encoded @ common)
+    assert abs(float(np.linalg.norm(centred)) - 1) < 1e-5
+    plain.close()
 
 
 def test_questions_move_by_their_languages_offset_only(
@@ -95,7 +143,7 @@ def test_questions_move_by_their_languages_offset_only(
 ) -> None:
     still = open_index(
         Settings.from_env(
-            {"PF_LANGUAGE_OFFSET": "0"},
+            {"PF_LANGUAGE_OFFSET": "0"},  # the common direction is taken off both alike
             corpus_dir=real_settings.corpus_dir,
             index_dir=real_settings.index_dir,
         ),

@@ -48,8 +48,12 @@ COVERED: dict[str, str | tuple[str, ...]] = {
         "tests/test_settings.py::test_ranking_settings_that_cannot_rank_are_refused",
     ),
     "language_offset": (
-        "tests/test_offsets.py::test_the_share_of_the_offset_is_a_checked_setting",
+        "tests/test_offsets.py::test_the_shares_are_checked_settings",
         "tests/test_offsets.py::test_questions_move_by_their_languages_offset_only",
+    ),
+    "question_centring": (
+        "tests/test_offsets.py::test_the_shares_are_checked_settings",
+        "tests/test_offsets.py::test_english_questions_lose_part_of_what_all_questions_share",
     ),
     "progress": "tests/test_settings.py::test_progress_reaches_the_embedder",
     "query_encoder": (
@@ -144,6 +148,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         candidates=13,
         fusion="ranks",
         language_offset=0.5,
+        question_centring="0.3",
         progress=False,
         query_encoder="torch",
         host="0.0.0.0",

@@ -213,8 +213,9 @@ def _rebuild_reason(previous: Previous | None, corpus_hash: str, settings: Setti
     encoder = manifest.query_encoder
     if encoder is not None and not onnx_encoder.made_as_now(encoder):
         return "the ONNX export is out of date (graph or int8 variant made differently)"
-    if encoder is not None and not isinstance(manifest.language_offsets, dict):
-        return "the build has no language offsets (made by an older version)"
+    measured = manifest.language_offsets
+    if encoder is not None and not (isinstance(measured, dict) and "common_terms" in measured):
+        return "the build has no language offsets or common question direction (made by an older version)"
     built = manifest.dictionaries if isinstance(manifest.dictionaries, dict) else {}
     if set(built) != dictionaries.available(settings.dictionaries_dir):
         return "the bilingual dictionaries installed differ from those in the build"
@@ -290,7 +291,8 @@ def _build_into(
             settings.dictionaries_dir, tmp, previous.path if previous else None
         )
         _write_store(db, corpus, analyses, rows, matrix)
-        store.write_offsets(db, measured)
+        if measured is not None:
+            store.write_directions(db, measured)
         vector_info = _write_vectors(tmp, rows, matrix, embedder.dimension)
     report.counts["passages"] = len(rows)
     made = Made(
@@ -337,12 +339,13 @@ def language_offsets(
     tmp: Path,
     settings: Settings,
     previous: Previous | None = None,
-) -> tuple[list[offsets.Offset], dict[str, Any] | None]:
-    """The languages' offsets (build/offsets.py), measured with the graph that encodes questions, and what the
-    manifest records of them; taken from the `previous` build when it measured them with the same graph
-    and taxonomy. None without an export (the tests' stand-in embedders): their questions are not moved."""
+) -> tuple[offsets.Directions | None, dict[str, Any] | None]:
+    """The languages' offsets and the common question direction (build/offsets.py), measured with the graph
+    that encodes questions, and what the manifest records of them; taken from the `previous` build when it
+    measured them with the same graph and taxonomy. None without an export (the tests' stand-in
+    embedders): their questions are not moved."""
     if export is None:
-        return [], None
+        return None, None
     quantized = onnx_encoder.questions_in_int8(export)
     digest = export["int8"]["sha256"] if quantized else export["sha256"]
     about = {
@@ -362,19 +365,24 @@ def language_offsets(
         batch=offsets.BATCH,
     )
     measured = offsets.language_offsets(offsets.encoder_of(encoder.encode), corpus.taxonomy)
-    return measured, {**about, "languages": {o.language: o.terms for o in measured}}
+    return measured, {**about, **_counts_of(measured)}
+
+
+def _counts_of(found: offsets.Directions) -> dict[str, Any]:
+    """What the manifest says of measured directions: the terms behind each offset and the common one."""
+    return {"languages": {o.language: o.terms for o in found.offsets}, "common_terms": found.terms}
 
 
 def _offsets_of(
     previous: Previous, about: dict[str, str]
-) -> tuple[list[offsets.Offset], dict[str, Any]] | None:
-    """The `previous` build's offsets and their manifest entry, when it measured them as `about` says (the
-    same question graph and taxonomy) and its store holds them all; else None."""
+) -> tuple[offsets.Directions, dict[str, Any]] | None:
+    """The `previous` build's directions and their manifest entry, when it measured them as `about` says
+    (the same question graph and taxonomy) and its store holds them all; else None."""
     old = previous.manifest.language_offsets
     if not isinstance(old, dict) or {k: old.get(k) for k in about} != about:
         return None
-    found = store.offsets(previous.path / "store.db")
-    if {o.language: o.terms for o in found} != old.get("languages"):
+    found = store.directions(previous.path / "store.db")
+    if found is None or {k: old.get(k) for k in ("languages", "common_terms")} != _counts_of(found):
         return None
     return found, {**old, "reused_from": previous.path.name}
 

@@ -1,12 +1,17 @@
-"""Language offsets: where a multilingual encoder puts a language's text relative to the same meaning in
-English, measured on the taxonomy's labels, which say the same thing in every language.
+"""Where a multilingual encoder puts questions, measured on the taxonomy's labels, which say the same thing
+in every language: each language's offset from English, and the direction all questions share.
 
 A multilingual encoder gives all the texts of one language a common shift. A question in Estonian sits
 that shift away from its English translation, so beside its topic it also leans towards whatever the
 shift happens to point at. The taxonomy holds each term's label and synonyms in English and in the
 region's languages: averaged over the same terms in both, the topics cancel and what is left is the
-language. A question's vector is moved by a share of that difference (`query.legs.toward_english`;
-measured in docs/benchmarks.md#language-offsets).
+language. A question's vector is moved by a share of that difference.
+
+Some encoders (multilingual-e5-small above all) also give every question a large component in common:
+the mean of the English phrases' vectors has a length of 0.96, so most of any question's vector says
+"a question about this corpus", and the practices nearest that common part come up whatever is asked.
+A share of the mean is taken off the question. Both happen in `query.legs.toward_english`; measured in
+docs/benchmarks.md#language-offsets.
 """
 
 from __future__ import annotations
@@ -56,10 +61,21 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-def language_offsets(encode: Encode, taxonomy: Taxonomy) -> list[Offset]:
+@dataclass(frozen=True)
+class Directions:
+    """What a build measured: the languages' offsets, and the mean of the English phrases' vectors (not of
+    unit length: its length is how much the questions have in common)."""
+
+    offsets: list[Offset]
+    common: np.ndarray | None  # None when the taxonomy has no terms (a benchmark's corpus)
+    terms: int  # English terms the common direction is the mean of
+
+
+def language_offsets(encode: Encode, taxonomy: Taxonomy) -> Directions:
     """The offset of every language the taxonomy labels for at least MIN_TERMS terms: the mean direction of
     the terms' English phrases less that of the same terms' phrases in the language (each term first
-    averaged over its phrases, so a term with many synonyms counts once)."""
+    averaged over its phrases, so a term with many synonyms counts once); and the mean of all the English
+    terms' directions."""
     phrases = parallel_phrases(taxonomy)
     flat = [
         (lang, key, p) for lang, terms in phrases.items() for key, ps in terms.items() for p in ps
@@ -77,7 +93,9 @@ def language_offsets(encode: Encode, taxonomy: Taxonomy) -> list[Offset]:
         english = _unit(np.mean([means[("en", key)] for key in shared], axis=0))
         own = _unit(np.mean([means[(lang, key)] for key in shared], axis=0))
         out.append(Offset(lang, len(shared), np.asarray(english - own, dtype=np.float32)))
-    return out
+    terms = [means[("en", key)] for key in phrases["en"]]
+    common = np.asarray(np.mean(terms, axis=0), dtype=np.float32) if terms else None
+    return Directions(out, common, len(terms))
 
 
 def encoder_of(embed: Callable[..., np.ndarray]) -> Encode:

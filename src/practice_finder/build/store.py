@@ -17,7 +17,7 @@ import msgspec
 import numpy as np
 import sqlite_utils
 
-from practice_finder.build.offsets import Offset
+from practice_finder.build.offsets import Directions, Offset
 from practice_finder.models import (  # TABLES: record kind -> its table
     RECORD_KINDS,
     TABLES,
@@ -171,31 +171,40 @@ def analyses(path: Path) -> dict[str, Any]:
         conn.close()
 
 
-def write_offsets(db: sqlite_utils.Database, found: Sequence[Offset]) -> None:
-    """The languages' offsets (build/offsets.py): table `language_offsets` (language, terms, vector)."""
+def write_directions(db: sqlite_utils.Database, found: Directions) -> None:
+    """What build/offsets.py measured: table `language_offsets` (language, terms, vector) and table
+    `question_common` (one row: terms, vector)."""
     db.table("language_offsets").create(
         {"language": str, "terms": int, "vector": bytes}, pk="language", if_not_exists=True
     )
     db.table("language_offsets").insert_all(
-        {"language": o.language, "terms": o.terms, "vector": o.vector.astype(np.float32).tobytes()}
-        for o in found
+        {"language": o.language, "terms": o.terms, "vector": _blob(o.vector)} for o in found.offsets
     )
+    db.table("question_common").create({"terms": int, "vector": bytes}, if_not_exists=True)
+    common = b"" if found.common is None else _blob(found.common)
+    db.table("question_common").insert({"terms": found.terms, "vector": common})
 
 
-def offsets(path: Path) -> list[Offset]:
-    """A build's language offsets ([] for builds made before them)."""
+def _blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def directions(path: Path) -> Directions | None:
+    """A build's language offsets and common question direction (None for builds made before them)."""
     conn = connect(path)
     try:
-        if not conn.execute(
-            "select 1 from sqlite_master where name = 'language_offsets'"
-        ).fetchone():
-            return []
-        return [
+        tables = {row[0] for row in conn.execute("select name from sqlite_master")}
+        if not {"language_offsets", "question_common"} <= tables:
+            return None
+        found = [
             Offset(row["language"], row["terms"], np.frombuffer(row["vector"], dtype=np.float32))
             for row in conn.execute(
                 "select language, terms, vector from language_offsets order by language"
             )
         ]
+        row = conn.execute("select terms, vector from question_common").fetchone()
+        common = np.frombuffer(row["vector"], dtype=np.float32) if row["vector"] else None
+        return Directions(found, common, int(row["terms"]))
     finally:
         conn.close()
 

@@ -15,8 +15,9 @@ import numpy as np
 
 from practice_finder.build import store, vectors, versions
 from practice_finder.build.dictionaries import GLOSSARY
-from practice_finder.build.encoders import Embedder
+from practice_finder.build.encoders import Embedder, centring
 from practice_finder.build.manifest import Manifest
+from practice_finder.build.offsets import Directions
 from practice_finder.config import Settings
 from practice_finder.errors import IndexMismatchError, IndexMissingError, PracticeFinderError
 from practice_finder.models import Taxonomy, Term
@@ -34,14 +35,17 @@ if TYPE_CHECKING:
 class Ranking:
     """How searches and recommendations on an index rank: the fusion constant (PF_RRF_K), the depth of each
     retrieval leg before fusion (PF_CANDIDATES), how a search fuses its legs (PF_FUSION: by their scaled
-    scores or by rank; recommendations and similar practices fuse by rank) and how far a question's vector
-    moves by its language's offset (PF_LANGUAGE_OFFSET). Fixed when the index is opened, so every surface
-    ranks alike."""
+    scores or by rank; recommendations and similar practices fuse by rank) and how a question's vector
+    moves: by its language's offset (PF_LANGUAGE_OFFSET) and off the common question direction
+    (PF_QUESTION_CENTRING). Fixed when the index is opened, so every surface ranks alike."""
 
     rrf_k: int
     candidates: int
     fusion: str
     language_offset: float = 0.0  # PF_LANGUAGE_OFFSET: see legs.toward_english
+    question_centring: float = (
+        0.0  # PF_QUESTION_CENTRING, resolved for the model: see legs.toward_english
+    )
 
     @classmethod
     def of(cls, settings: Settings) -> Ranking:
@@ -62,7 +66,30 @@ class Ranking:
                 f"PF_LANGUAGE_OFFSET={settings.language_offset} is outside 0..1",
                 "use 0 (questions as encoded) to 1 (the whole offset); 0.25 is measured best",
             )
-        return cls(settings.rrf_k, settings.candidates, settings.fusion, settings.language_offset)
+        return cls(
+            settings.rrf_k,
+            settings.candidates,
+            settings.fusion,
+            settings.language_offset,
+            _centring(settings),
+        )
+
+
+def _centring(settings: Settings) -> float:
+    """PF_QUESTION_CENTRING as a share: `auto` is the model's measured one (encoders.centring)."""
+    raw = settings.question_centring.strip()
+    if raw == "auto":
+        return centring(settings.model)
+    try:
+        share = float(raw)
+    except ValueError:
+        share = -1.0
+    if not 0 <= share <= 1:
+        raise PracticeFinderError(
+            f"PF_QUESTION_CENTRING={raw!r} is neither auto nor a share from 0 to 1",
+            "use auto (the model's measured share), or 0 (questions as encoded) to 1",
+        )
+    return share
 
 
 class Index:
@@ -205,9 +232,15 @@ class Index:
         return frozenset(int(r[0]) for r in rows)
 
     @cached_property
+    def directions(self) -> Directions | None:
+        """The languages' offsets and the common question direction, as the build measured them
+        (build/offsets.py; None for builds without)."""
+        return store.directions(self.path / "store.db")
+
+    @cached_property
     def language_offsets(self) -> dict[str, np.ndarray]:
-        """language -> its offset (build/offsets.py), as the build measured them ({} for builds without)."""
-        return {o.language: o.vector for o in store.offsets(self.path / "store.db")}
+        """language -> its offset ({} for builds without)."""
+        return {o.language: o.vector for o in self.directions.offsets} if self.directions else {}
 
     @cached_property
     def has_glossary(self) -> bool:

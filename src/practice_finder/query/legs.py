@@ -254,16 +254,26 @@ def question_vector(
 
 
 def toward_english(index: Index, vector: np.ndarray, lang: str) -> np.ndarray:
-    """A question vector of text in `lang` plus PF_LANGUAGE_OFFSET (0.25) times that language's offset,
-    as a unit vector: the encoder's shift of the language, measured on the taxonomy's labels
-    (build/offsets.py), partly taken out, so that the question leans less towards what that shift points
-    at and more towards its topic. English, and languages without an offset in the build, stay as they
-    are. Measured (both question sets, nine languages, Tatoeba): docs/benchmarks.md#language-offsets."""
-    offset = index.language_offsets.get(lang)
-    share = index.ranking.language_offset
-    if offset is None or not share:
+    """A question vector of text in `lang`, moved by what the build measured of where the encoder puts
+    questions (build/offsets.py), as a unit vector: plus PF_LANGUAGE_OFFSET (0.25) times the language's
+    offset, so that it leans less towards what the language's shift points at and more towards its
+    topic (English, and languages without an offset, stay); less PF_QUESTION_CENTRING (0.5 for
+    multilingual-e5-small) times the direction all questions share, so that the practices nearest that
+    common part stop coming up whatever is asked. Measured (both question sets, ten languages, Tatoeba):
+    docs/benchmarks.md#language-offsets."""
+    found = index.directions
+    if found is None:
         return vector
-    moved = vector + share * offset
+    offset = index.language_offsets.get(lang)
+    share = index.ranking.language_offset if offset is not None else 0.0
+    centring = index.ranking.question_centring if found.common is not None else 0.0
+    if not share and not centring:
+        return vector
+    moved = np.asarray(vector, dtype=np.float64)
+    if found.common is not None:
+        moved = moved - centring * found.common
+    if offset is not None:
+        moved = moved + share * offset
     return np.asarray(moved / np.linalg.norm(moved), dtype=np.float32)
 
 
