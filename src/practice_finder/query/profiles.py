@@ -239,7 +239,9 @@ def profile_vector(index: Index, profile: Profile, text: str = "") -> np.ndarray
     own = pipelines.passages(profile.embedded_text(text), lang)[:TEXT_PASSAGES_EMBEDDED]
     # one passage at a time, each after the questions being encoded (see query.admission)
     matrix = index.admission.encode_behind(summary + own or ["a small town"], kind="query")
-    # the town's own words are in its language, moved as a question in it is (the summary is English)
+    # the town's own words are moved as a question in its language is (legs.toward_english); the summary,
+    # a sentence of English labels made here, stays as encoded (moved too, the recommendations' nDCG@10
+    # on the 14 domain profiles was 0.8415 against 0.8575)
     for row in range(len(summary), len(matrix)):
         matrix[row] = toward_english(index, matrix[row], lang)
     mean = matrix.mean(axis=0)
