@@ -159,7 +159,7 @@ def test_constraints_read_from_the_question(client: TestClient) -> None:
 
 
 def test_diversify_reorders_but_keeps_the_candidates(client: TestClient) -> None:
-    query = "wooden houses in the old town"
+    query = "floods and climate anxiety"  # a head of alike practices: diversify reorders six of ten
     plain = client.get("/v1/search", params={"q": query, "k": 10}).json()
     varied = client.get("/v1/search", params={"q": query, "k": 10, "diversify": "true"}).json()
     pool = client.get("/v1/search", params={"q": query, "k": MMR_POOL}).json()
