@@ -114,19 +114,18 @@ def test_the_build_measures_each_languages_offset(real_index: Index) -> None:
     assert float(np.linalg.norm(real_index.directions.common)) > 0.9
 
 
+def _real_index_with(environ: dict[str, str], real: Settings, embedder) -> Index:  # type: ignore[no-untyped-def]
+    """The real build opened again with the settings `environ` gives (the embedder shared)."""
+    settings = Settings.from_env(environ, corpus_dir=real.corpus_dir, index_dir=real.index_dir)
+    return open_index(settings, lambda: embedder)
+
+
 def test_english_questions_lose_part_of_what_all_questions_share(
     real_index: Index,
     real_settings: Settings,
     real_embedder,  # type: ignore[no-untyped-def]
 ) -> None:
-    plain = open_index(
-        Settings.from_env(
-            {"PF_QUESTION_CENTRING": "0"},
-            corpus_dir=real_settings.corpus_dir,
-            index_dir=real_settings.index_dir,
-        ),
-        lambda: real_embedder,
-    )
+    plain = _real_index_with({"PF_QUESTION_CENTRING": "0"}, real_settings, real_embedder)
     assert real_index.ranking.question_centring == 0.5 and plain.ranking.question_centring == 0
     english = "young people leave for studies and do not come back"
     centred, encoded = question_vector(real_index, english), question_vector(plain, english)
@@ -141,14 +140,8 @@ def test_questions_move_by_their_languages_offset_only(
     real_settings: Settings,
     real_embedder,  # type: ignore[no-untyped-def]
 ) -> None:
-    still = open_index(
-        Settings.from_env(
-            {"PF_LANGUAGE_OFFSET": "0"},  # the common direction is taken off both alike
-            corpus_dir=real_settings.corpus_dir,
-            index_dir=real_settings.index_dir,
-        ),
-        lambda: real_embedder,
-    )
+    # the common direction is taken off both alike
+    still = _real_index_with({"PF_LANGUAGE_OFFSET": "0"}, real_settings, real_embedder)
     assert still.ranking.language_offset == 0.0
     english = "young people leave for studies and do not come back"
     latvian = "jaunieši aizbrauc studēt un neatgriežas"
