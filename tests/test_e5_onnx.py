@@ -400,7 +400,7 @@ def test_the_manifest_records_the_e5_export(real_index, e5_info: dict) -> None: 
     assert e5_info["text"]["prefixes"] == {"query": "query: ", "passage": "passage: "}
     assert e5_info["check"]["float_min_cosine"] >= 0.999
     assert e5_info["check"]["int8_min_cosine"] >= 0.99
-    assert e5_info["int8"]["method"] == onnx_encoder.INT8_OUTLIERS_IN_FLOAT
+    assert e5_info["int8"]["method"] == onnx_encoder.INT8_SMOOTHED_ATTENTION
     assert e5_info["fused"]["Attention"] == 12
     passages_with = real_index.manifest.model.passages_with
     assert passages_with.startswith("onnx "), passages_with
