@@ -157,3 +157,22 @@ def test_language_filter_and_facet(real_index) -> None:  # type: ignore[no-untyp
     )
     polish = _top(real_index, "loneliness", language=("pl",))
     assert polish and all(h.language == "pl" for h in polish)
+
+
+def test_diversify_widens_the_first_ten_with_the_default_model(real_index) -> None:  # type: ignore[no-untyped-def]
+    """Over the domain questions, diversify brings more distinct challenges into the first ten. Measured
+    on the demo corpus: 12.07 without, 12.66 with (12.05 when the practices' raw e5 vectors, all alike,
+    measured novelty)."""
+    from practice_finder.evaluation.relevance import load_domain
+
+    questions = list(load_domain()[0].values())
+
+    def challenges(diversify: bool) -> float:
+        counts = []
+        for text in questions:
+            hits = search(real_index, SearchQuery(text, k=10, diversify=diversify)).hits
+            counts.append(len({term for hit in hits for term in hit.challenges}))
+        return sum(counts) / len(counts)
+
+    plain, varied = challenges(False), challenges(True)
+    assert varied >= plain + 0.3, (plain, varied)

@@ -389,13 +389,21 @@ MMR_POOL = 50  # only the head of the ranking is re-ordered
 def maximal_marginal_relevance(
     index: Index, fused: list[tuple[str, float]], lam: float = MMR_LAMBDA, pool_size: int = MMR_POOL
 ) -> list[tuple[str, float]]:
-    """Re-order the head of a ranking so each next practice is relevant and unlike those before it."""
+    """Re-order the head of a ranking so each next practice is relevant and unlike those before it.
+
+    How alike two practices are is the cosine of their record vectors with the corpus's mean vector
+    taken off: with multilingual-e5-small every pair of raw vectors has a cosine of about 0.8, so
+    novelty hardly differed between candidates and the head barely changed
+    (docs/benchmarks.md#diversify)."""
     pool, rest = fused[:pool_size], fused[pool_size:]
     if len(pool) < 3:
         return fused
     cards = index.cards([rid for rid, _ in pool])
+    mean = index.practice_record_mean
     vecs = {
-        rid: card.record_vector for rid, card in cards.items() if card.record_vector is not None
+        rid: _unit(card.record_vector - mean if mean is not None else card.record_vector)
+        for rid, card in cards.items()
+        if card.record_vector is not None
     }
     pool = [(rid, score) for rid, score in pool if rid in vecs]
     top = pool[0][1] or 1.0
@@ -411,6 +419,10 @@ def maximal_marginal_relevance(
         best = max(left, key=gain)
         chosen.append((best, left.pop(best)))
     return chosen + rest
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
 def _ms(since: float) -> float:
