@@ -168,6 +168,11 @@ class Index:
         return self._owner_table[1]
 
     @cached_property
+    def practice_position(self) -> dict[str, int]:
+        """Practice id -> its position in `practice_ids`."""
+        return {rid: i for i, rid in enumerate(self.practice_ids)}
+
+    @cached_property
     def practice_language(self) -> dict[str, str]:
         """Practice id -> the language it is written in."""
         return {str(r[0]): str(r[1]) for r in self.db.execute("select id, language from practices")}
@@ -191,7 +196,7 @@ class Index:
             "select s.record_id, s.seq, s.embedding, p.language from passages s "
             "join practices p on p.id = s.record_id where s.record_type = 'practice' order by s.id"
         ).fetchall()
-        position = {rid: i for i, rid in enumerate(self.practice_ids)}
+        position = self.practice_position
         dimension = self.manifest.model.dimension
         matrix = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows]) if rows else None
         return TopicSpace.of(
@@ -230,18 +235,6 @@ class Index:
         """Ids of the vectors of whole practices (passage number 0), as opposed to their passages."""
         rows = self.db.execute("select id from passages where record_type = 'practice' and seq = 0")
         return frozenset(int(r[0]) for r in rows)
-
-    @cached_property
-    def practice_record_mean(self) -> np.ndarray | None:
-        """The mean of the practices' whole-record vectors: what every practice's vector shares (a large
-        part of each with multilingual-e5-small, whose record vectors have a cosine of about 0.8 to one
-        another), taken off before practices are compared with each other (None without practices)."""
-        rows = self.db.execute(
-            "select embedding from passages where record_type = 'practice' and seq = 0"
-        ).fetchall()
-        if not rows:
-            return None
-        return np.mean([np.frombuffer(r[0], dtype=np.float32) for r in rows], axis=0)
 
     @cached_property
     def directions(self) -> Directions | None:

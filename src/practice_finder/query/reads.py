@@ -246,7 +246,7 @@ def similar_in_meaning(index: Index, practice_id: str) -> list[str]:
     """Every other practice by the best similarity of its passages to this practice's whole record, both
     with their language's mean vector taken out; none for a practice without vectors."""
     names = index.practice_ids
-    position = {rid: i for i, rid in enumerate(names)}.get(practice_id)
+    position = index.practice_position.get(practice_id)
     if position is None:
         return []
     owners, _ = index.topic_space.nearest(position)

@@ -391,19 +391,19 @@ def maximal_marginal_relevance(
 ) -> list[tuple[str, float]]:
     """Re-order the head of a ranking so each next practice is relevant and unlike those before it.
 
-    How alike two practices are is the cosine of their record vectors with the corpus's mean vector
-    taken off: with multilingual-e5-small every pair of raw vectors has a cosine of about 0.8, so
-    novelty hardly differed between candidates and the head barely changed
-    (docs/benchmarks.md#diversify)."""
+    How alike two practices are is the cosine of their whole-record vectors in the topic space, each
+    language's mean taken out (query/topics.py, as for "more like this"). With multilingual-e5-small
+    the raw vectors of any two practices have a cosine of about 0.8, so likeness hardly differed between
+    candidates and the head barely changed (docs/benchmarks.md#diversify)."""
     pool, rest = fused[:pool_size], fused[pool_size:]
     if len(pool) < 3:
         return fused
-    cards = index.cards([rid for rid, _ in pool])
-    mean = index.practice_record_mean
+    space = index.topic_space
+    position = index.practice_position
     vecs = {
-        rid: _unit(card.record_vector - mean if mean is not None else card.record_vector)
-        for rid, card in cards.items()
-        if card.record_vector is not None
+        rid: space.vectors[space.record_row[position[rid]]]
+        for rid, _ in pool
+        if position.get(rid) in space.record_row
     }
     pool = [(rid, score) for rid, score in pool if rid in vecs]
     top = pool[0][1] or 1.0
@@ -419,10 +419,6 @@ def maximal_marginal_relevance(
         best = max(left, key=gain)
         chosen.append((best, left.pop(best)))
     return chosen + rest
-
-
-def _unit(vector: np.ndarray) -> np.ndarray:
-    return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
 def _ms(since: float) -> float:
