@@ -152,8 +152,8 @@ def e5_source() -> onnx_encoder.ExportSource:
         smooth_attention=True,
         int8_min_cosine=0.99,
         # questions take int8: against float questions on the same build, nDCG@10 in ten languages
-        # and both question sets moved by -0.0003 to +0.0008 on average
-        # (docs/benchmarks.md#multilingual-e5-small-through-onnx-runtime)
+        # and both question sets moved by -0.0022 to -0.0003 on average, for 1.3 times less encode
+        # time (docs/benchmarks.md#int8-attention-with-smoothed-inputs)
         questions="onnx-int8",
         identity={
             "pooling": "mean",
