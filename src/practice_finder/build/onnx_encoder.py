@@ -45,8 +45,9 @@ INT8_METHOD = "dynamic int8, per channel, MatMul and fused Attention"
 # languages (docs/benchmarks.md#multilingual-e5-small-through-onnx-runtime).
 INT8_OUTLIERS_IN_FLOAT = "dynamic int8, per channel, MatMul with outlier input channels in float, fused Attention in float"
 # The same, with the fused attention in int8 as well: its input channels are first evened out, each
-# divided by SMOOTHING_SCALE's factor and its row of the projection's weights multiplied by it (exact
-# in float), so one int8 scale of the input loses less (docs/benchmarks.md#int8-attention-with-smoothed-inputs).
+# divided by its factor (_smoothing_scale) and its row of the projection's weights multiplied by it
+# (exact in float), so one int8 scale of the input loses less
+# (docs/benchmarks.md#int8-attention-with-smoothed-inputs).
 INT8_SMOOTHED_ATTENTION = "dynamic int8, per channel, MatMul with outlier input channels in float, fused Attention with smoothed input channels"
 # the variants builds are made with now (a build made otherwise is made again)
 INT8_METHODS = (INT8_METHOD, INT8_SMOOTHED_ATTENTION)
