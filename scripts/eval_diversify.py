@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from practice_finder import Settings, load_embedder, open_index
-from practice_finder.build import versions
+from practice_finder import Settings
 from practice_finder.evaluation.relevance import load_domain, load_translations, score
-from practice_finder.query.handle import Index
+from practice_finder.query.handle import Index, open_as_built
 from practice_finder.query.search import SearchQuery, search
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,16 +50,14 @@ def summary(hits: dict[str, list[Any]], qrels: dict[str, dict[str, int]]) -> dic
 
 
 def evaluate_build(index_dir: Path, languages: list[str]) -> dict[str, Any]:
-    build = versions.current_build(index_dir)
-    if build is None:
-        raise SystemExit(f"no build in {index_dir}")
-    model = versions.read_manifest(build).model.name
-    index = open_index(
-        Settings.from_env(index_dir=index_dir, model=model), partial(load_embedder, model)
-    )
+    index = open_as_built(Settings.from_env(index_dir=index_dir))
     english, qrels = load_domain(DOMAIN)
     translations = load_translations(DOMAIN)
-    out: dict[str, Any] = {"model": model, "build": build.name, "languages": {}}
+    out: dict[str, Any] = {
+        "model": index.manifest.model.name,
+        "build": index.build_id,
+        "languages": {},
+    }
     try:
         for lang in languages:
             questions = english if lang == "en" else translations[lang]

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from practice_finder import Settings, load_embedder, open_index
-from practice_finder.build import versions
+from practice_finder import Settings
 from practice_finder.evaluation.relevance import evaluate, load_domain, load_translations
 from practice_finder.languages import REGION_LANGUAGES
+from practice_finder.query.handle import open_as_built
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("domain", "officers")
@@ -28,14 +27,8 @@ SETS = ("domain", "officers")
 
 def evaluate_build(index_dir: Path, modes: list[str]) -> dict[str, Any]:
     """set -> mode -> language -> {"ndcg": ..., "share": ...} for one build."""
-    build = versions.current_build(index_dir)
-    if build is None:
-        raise SystemExit(f"no build in {index_dir}")
-    model = versions.read_manifest(build).model.name
-    index = open_index(
-        Settings.from_env(index_dir=index_dir, model=model), partial(load_embedder, model)
-    )
-    out: dict[str, Any] = {"model": model, "build": build.name, "sets": {}}
+    index = open_as_built(Settings.from_env(index_dir=index_dir))
+    out: dict[str, Any] = {"model": index.manifest.model.name, "build": index.build_id, "sets": {}}
     try:
         for name in SETS:
             english, qrels = load_domain(ROOT / "eval" / name)

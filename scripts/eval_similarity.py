@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from practice_finder import Settings, load_embedder, open_index
-from practice_finder.build import versions
+from practice_finder import Settings
 from practice_finder.evaluation.similarity import topic_agreement
+from practice_finder.query.handle import open_as_built
 
 GROUPS = {"other": "not English", "en": "English", "all": "all"}
 COLUMNS = (
@@ -34,14 +33,14 @@ COLUMNS = (
 
 
 def measure(index_dir: Path, k: int) -> dict[str, Any]:
-    build = versions.current_build(index_dir)
-    if build is None:
-        raise SystemExit(f"no build in {index_dir}")
-    model = versions.read_manifest(build).model.name
-    settings = Settings.from_env(index_dir=index_dir, model=model)
-    index = open_index(settings, partial(load_embedder, model))
+    index = open_as_built(Settings.from_env(index_dir=index_dir))
     try:
-        return {"model": model, "build": build.name, "k": k, "groups": topic_agreement(index, k)}
+        return {
+            "model": index.manifest.model.name,
+            "build": index.build_id,
+            "k": k,
+            "groups": topic_agreement(index, k),
+        }
     finally:
         index.close()
 

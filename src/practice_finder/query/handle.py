@@ -6,8 +6,8 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, replace
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from practice_finder.build import store, vectors, versions
 from practice_finder.build.dictionaries import GLOSSARY
-from practice_finder.build.encoders import Embedder, centring
+from practice_finder.build.encoders import Embedder, centring, load_embedder
 from practice_finder.build.manifest import Manifest
 from practice_finder.build.offsets import Directions
 from practice_finder.config import Settings
@@ -311,6 +311,14 @@ def check_manifest(manifest: Manifest, settings: Settings, build: Path) -> None:
     mismatch = manifest.mismatch(settings.model)
     if mismatch is not None:
         raise IndexMismatchError(f"build {build.name} was made with {mismatch}")
+
+
+def open_as_built(settings: Settings) -> Index:
+    """The current build of `settings.index_dir`, opened with the model it was made with whatever
+    `settings.model` says (tools that compare builds of several models); IndexMissingError without one."""
+    build = versions.require_current(settings.index_dir)
+    model = versions.read_manifest(build).model.name
+    return open_index(replace(settings, model=model), partial(load_embedder, model), build)
 
 
 def open_index(
