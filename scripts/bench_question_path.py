@@ -16,13 +16,13 @@ import argparse
 import json
 import statistics
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from practice_finder import Settings, load_embedder, open_index
-from practice_finder.build import onnx_encoder, versions
+from practice_finder import Settings
+from practice_finder.build import onnx_encoder
 from practice_finder.evaluation.relevance import load_domain, load_translations
+from practice_finder.query.handle import open_as_built
 from practice_finder.query.search import SearchQuery, search
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,11 +34,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    build = versions.current_build(args.index)
-    if build is None:
-        raise SystemExit(f"no build in {args.index}: run `practice-finder ingest` first")
-    model = versions.read_manifest(build).model.name
-    index = open_index(Settings(index_dir=args.index, model=model), partial(load_embedder, model))
+    index = open_as_built(Settings(index_dir=args.index))
+    model = index.manifest.model.name
     embedder: Any = index.admission.inner
     if not isinstance(embedder, onnx_encoder.OnnxEmbedder):
         raise SystemExit("the build's questions are not encoded with ONNX Runtime")
@@ -72,7 +69,7 @@ def main() -> None:
                 seen[name][lang].append(statistics.median(times))
                 encoding[name][lang].append(statistics.median(encodes))
     base = next(iter(variants))
-    result: dict[str, Any] = {"model": model, "build": build.name, "rounds": args.rounds}
+    result: dict[str, Any] = {"model": model, "build": index.build_id, "rounds": args.rounds}
     for name in variants:
         result[name] = {
             lang: {

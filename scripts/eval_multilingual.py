@@ -32,11 +32,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from practice_finder import Settings, load_embedder, open_index
+from practice_finder import Settings, load_embedder
 from practice_finder.build import versions
 from practice_finder.build.onnx_encoder import OnnxEmbedder
 from practice_finder.evaluation.relevance import (
@@ -50,7 +49,7 @@ from practice_finder.evaluation.relevance import (
     load_translations,
     tatoeba_accuracy,
 )
-from practice_finder.query.handle import Index
+from practice_finder.query.handle import Index, open_as_built
 
 ROOT = Path(__file__).resolve().parents[1]
 MODES = (
@@ -67,17 +66,8 @@ def open_build(index_dir: Path) -> tuple[Index, str, Path]:
     """The current build of an index directory, opened with the model it was made with and the other
     settings from PF_* variables (PF_QUERY_ENCODER=onnx or torch: the questions through the float
     graph or the model's own engine instead of the int8 graph)."""
-    build = versions.current_build(index_dir)
-    if build is None:
-        raise SystemExit(f"no build in {index_dir}")
-    model = versions.read_manifest(build).model.name
-    return (
-        open_index(
-            Settings.from_env(index_dir=index_dir, model=model), partial(load_embedder, model)
-        ),
-        model,
-        build,
-    )
+    index = open_as_built(Settings.from_env(index_dir=index_dir))
+    return index, index.manifest.model.name, index.path
 
 
 def domain_by_language(index_dir: Path) -> dict[str, Any]:
