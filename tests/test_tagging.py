@@ -46,6 +46,14 @@ def test_region_languages_tag_loneliness(tagger: tagging.Tagger, lang: str, text
     assert "loneliness" in _terms(tagger, text, lang)
 
 
+def test_an_english_label_in_another_language_matches_only_as_written(
+    tagger: tagging.Tagger,
+) -> None:
+    # "River" by the Swedish stemmer would be "riv", the stem of "riva" (to demolish)
+    assert "river" not in _terms(tagger, "Kommunen vill riva den gamla fabriken.", "sv")
+    assert "older-people" in _terms(tagger, "Aktiviteter för Older People i byn.", "sv")
+
+
 def test_unrelated_text_gets_no_challenge(tagger: tagging.Tagger) -> None:
     hits = tagger.tag("The invoice was paid on Tuesday.", "en")
     assert not [h for h in hits if h.vocabulary == "challenges"]

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from practice_finder.models import Taxonomy
+from practice_finder.models import Taxonomy, Term
 from practice_finder.text.pipelines import LOCK, has_lemmas, pipeline
 from practice_finder.text.proximity import ProximityMatcher, outside
 from practice_finder.text.stemming import stem
@@ -50,8 +50,6 @@ class Tagger:
             matcher = PhraseMatcher(nlp.vocab, attr=attr)
             for term in self.taxonomy.terms():
                 phrases = _unique(p.strip() for p in term.phrases(lang) if p.strip())
-                if lang != "en":  # an English label is often used verbatim in any text
-                    phrases = _unique([*phrases, term.label])
                 maker = (
                     nlp.pipe
                     if attr in ("LEMMA", "NORM")
@@ -60,7 +58,9 @@ class Tagger:
                 key = f"{term.vocabulary}\t{term.id}"
                 self._terms[nlp.vocab.strings.add(key)] = (term.vocabulary, term.id)
                 phrase_docs = list(maker(phrases))
-                matcher.add(key, phrase_docs)
+                matcher.add(
+                    key, [*phrase_docs, *maker(_verbatim_english(term, phrases, lang, attr))]
+                )
                 if attr == attrs[-1]:  # the last attribute's docs carry every attribute
                     for doc in phrase_docs:
                         near.add(nlp.vocab.strings[key], doc)
@@ -202,6 +202,15 @@ def tagger_for(taxonomy: Taxonomy) -> Tagger:
                 _TAGGERS.pop(next(iter(_TAGGERS)))
             _TAGGERS[key] = Tagger(taxonomy)
         return _TAGGERS[key]
+
+
+def _verbatim_english(term: Term, phrases: list[str], lang: str, attr: str) -> list[str]:
+    """The term's English label as a phrase of a text in another language: officers often write it as it
+    is ("Older people"), so it is matched as written, never by the language's own lemmas or stems (the
+    Swedish stem of "river" is that of "riva", to demolish)."""
+    if lang == "en" or attr != "LOWER" or term.label.lower() in {p.lower() for p in phrases}:
+        return []
+    return [term.label]
 
 
 def _unique(items: Iterable[str]) -> list[str]:
