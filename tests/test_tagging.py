@@ -54,6 +54,21 @@ def test_an_english_label_in_another_language_matches_only_as_written(
     assert "older-people" in _terms(tagger, "Aktiviteter för Older People i byn.", "sv")
 
 
+@pytest.mark.parametrize(
+    ("lang", "text", "term"),
+    [
+        ("de", "Die Bürger der Stadt treffen sich im Rathaus.", "manor-castle"),
+        ("da", "Borgerne mødes på biblioteket.", "manor-castle"),
+        ("de", "Wir gestalten die Haushalte neu.", "older-people"),
+    ],
+)
+def test_a_label_whose_stem_is_a_common_word_is_not_listed(
+    tagger: tagging.Tagger, lang: str, text: str, term: str
+) -> None:
+    # "Burg" and "borg" share their stems with "Bürger" and "borgere"; "Ältere" stems to "alt"
+    assert term not in {h.term for h in tagger.tag_texts([text], lang, compounds=True, apart=True)}
+
+
 def test_unrelated_text_gets_no_challenge(tagger: tagging.Tagger) -> None:
     hits = tagger.tag("The invoice was paid on Tuesday.", "en")
     assert not [h for h in hits if h.vocabulary == "challenges"]
