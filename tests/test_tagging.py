@@ -69,6 +69,15 @@ def test_a_label_whose_stem_is_a_common_word_is_not_listed(
     assert term not in {h.term for h in tagger.tag_texts([text], lang, compounds=True, apart=True)}
 
 
+def test_a_stem_shorter_than_a_compound_part_is_not_matched_inside_words(
+    tagger: tagging.Tagger,
+) -> None:
+    # "Eltern" stems to "elt", which ended "entwickelte" and "handelten"
+    text = "Die Gemeinde entwickelte ein Konzept, und alle handelten schnell."
+    assert "families" not in {h.term for h in tagger.tag_texts([text], "de", compounds=True)}
+    assert "families" in {h.term for h in tagger.tag_texts(["Ein Abend für Eltern."], "de")}
+
+
 def test_unrelated_text_gets_no_challenge(tagger: tagging.Tagger) -> None:
     hits = tagger.tag("The invoice was paid on Tuesday.", "en")
     assert not [h for h in hits if h.vocabulary == "challenges"]

@@ -129,7 +129,8 @@ class Tagger:
         return [TagHit(v, t, phrases[(v, t)], n) for (v, t), n in counts.items()]
 
     def label_words(self, lang: str) -> dict[str, tuple[str, str]]:
-        """The one-word labels of a compounding language and their stems, each with its term."""
+        """The one-word labels of a compounding language and their stems, each with its term (a stem shorter
+        than COMPOUND_PART is left out: "Eltern" stems to "elt", which ends "entwickelte")."""
         if lang not in COMPOUNDING:
             return {}
         with LOCK:
@@ -140,7 +141,9 @@ class Tagger:
                         word = phrase.strip().lower()
                         if word.isalpha() and len(word) >= COMPOUND_PART:
                             words.setdefault(word, (term.vocabulary, term.id))
-                            words.setdefault(stem(word, lang), (term.vocabulary, term.id))
+                            stemmed = stem(word, lang)
+                            if len(stemmed) >= COMPOUND_PART:
+                                words.setdefault(stemmed, (term.vocabulary, term.id))
                 self._label_words[lang] = words
             return self._label_words[lang]
 
