@@ -17,7 +17,7 @@ from practice_finder.text.stemming import WORD, stem
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
-ANALYSIS_VERSION = 3  # bump when passages, tagging or embedded texts change meaning (2: stems, language detection; 3: the whole-record text cut at RECORD_WORDS)
+ANALYSIS_VERSION = 4  # bump when passages, tagging or embedded texts change meaning (2: stems, language detection; 3: the whole-record text cut at RECORD_WORDS; 4: English labels matched as written in other languages, short stems no compound parts)
 
 
 @dataclass
