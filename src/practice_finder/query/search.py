@@ -400,11 +400,8 @@ def maximal_marginal_relevance(
         return fused
     space = index.topic_space
     position = index.practice_position
-    vecs = {
-        rid: space.vectors[space.record_row[position[rid]]]
-        for rid, _ in pool
-        if position.get(rid) in space.record_row
-    }
+    found = {rid: space.record_vector(position.get(rid, -1)) for rid, _ in pool}
+    vecs = {rid: vec for rid, vec in found.items() if vec is not None}
     pool = [(rid, score) for rid, score in pool if rid in vecs]
     top = pool[0][1] or 1.0
     relevance = {rid: score / top for rid, score in pool}

@@ -68,6 +68,11 @@ class TopicSpace:
         rows = {int(owner[i]): int(i) for i in np.flatnonzero(whole)}
         return cls(space, owner, rows)
 
+    def record_vector(self, position: int) -> np.ndarray | None:
+        """The whole-record vector of the practice at `position`; None when it has none."""
+        row = self.record_row.get(position)
+        return None if row is None else self.vectors[row]
+
     def nearest(self, position: int) -> tuple[np.ndarray, np.ndarray]:
         """Other practices by the best similarity of any of their passages to this practice's whole record,
         best first (positions and similarities)."""
