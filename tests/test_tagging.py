@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from practice_finder.corpus.folder import load_taxonomy
-from practice_finder.text import pipelines, tagging
+from practice_finder.text import lemmas, pipelines, tagging
 from practice_finder.text.snippets import mark
 
 from .conftest import CORPUS
@@ -123,10 +123,10 @@ def test_mark_matches_stems_and_escapes() -> None:
     )
 
 
-def test_lemma_tables_where_spacy_has_them() -> None:
-    assert (
-        pipelines.has_lemmas("en") and pipelines.has_lemmas("de") and not pipelines.has_lemmas("fi")
-    )
+def test_lemma_tables_where_spacy_has_them_and_voikko_for_finnish() -> None:
+    assert pipelines.has_lemmas("en") and pipelines.has_lemmas("de")
+    assert not pipelines.has_lemmas("et")  # neither a lookup table nor an analyser
+    assert pipelines.has_lemmas("fi") == lemmas.analysed("fi")
 
 
 def test_content_words_keep_numbers_and_mixed_tokens() -> None:

@@ -44,7 +44,7 @@ from practice_finder.corpus.catalog import behind_error, load_current
 from practice_finder.corpus.write_log import LOG
 from practice_finder.errors import PracticeFinderError
 from practice_finder.models import TABLES, Corpus
-from practice_finder.text import tagging
+from practice_finder.text import lemmas, tagging
 
 EmbedderFactory = Callable[[], Embedder]
 
@@ -216,6 +216,9 @@ def _rebuild_reason(previous: Previous | None, corpus_hash: str, settings: Setti
     measured = manifest.language_offsets
     if encoder is not None and not (isinstance(measured, dict) and "common_terms" in measured):
         return "the build has no language offsets or common question direction (made by an older version)"
+    analysed = manifest.nlp.lemmatisers if isinstance(manifest.nlp.lemmatisers, dict) else {}
+    if analysed != lemmas.describe():
+        return "the base-form analysers installed (Voikko for Finnish) differ from those the build was analysed with"
     built = manifest.dictionaries if isinstance(manifest.dictionaries, dict) else {}
     if set(built) != dictionaries.available(settings.dictionaries_dir):
         return "the bilingual dictionaries installed differ from those in the build"
@@ -411,12 +414,15 @@ def passage_encoder(
 
 def analyse_corpus(corpus: Corpus, cache: dict[str, Analysis]) -> tuple[list[Analysis], int]:
     """Every record's analysis: taken from the previous build when the record, the taxonomy and the city names
-    are the same (so a re-index after one write analyses one record), else made. Returns them and how many
+    are the same, and so are the base-form analysers installed (so a re-index after one write analyses one
+    record), else made. Returns them and how many
     were made."""
     tagger = tagging.tagger_for(corpus.taxonomy)
     city_names = {c.id: c.name for c in corpus.cities}
     context = analysis.sha256(
-        analysis.taxonomy_hash(corpus.taxonomy) + json.dumps(city_names, sort_keys=True)
+        analysis.taxonomy_hash(corpus.taxonomy)
+        + json.dumps(city_names, sort_keys=True)
+        + json.dumps(lemmas.describe(), sort_keys=True)
     )
     out, made = [], 0
     for record in corpus.records():

@@ -18,7 +18,7 @@ import msgspec
 from practice_finder import __version__
 from practice_finder.build import analysis, store
 from practice_finder.models import Corpus
-from practice_finder.text import pipelines
+from practice_finder.text import lemmas, pipelines
 
 # 2: the build carries an ONNX query encoder; 3: stems column, detected languages
 SCHEMA_VERSION = 3
@@ -62,6 +62,9 @@ class NlpInfo(msgspec.Struct, kw_only=True):
     english_pipeline: str = ""
     passage_words: int = 0
     analysis_version: int = 0
+    # language -> the analyser its words' base forms came from (text/lemmas.py); empty where none was installed,
+    # unset in builds made before base forms
+    lemmatisers: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Writes(msgspec.Struct, kw_only=True):
@@ -178,6 +181,7 @@ def create(corpus: Corpus, made: Made) -> Manifest:
             english_pipeline=pipelines.ENGLISH_PIPELINE,
             passage_words=pipelines.PASSAGE_WORDS,
             analysis_version=analysis.ANALYSIS_VERSION,
+            lemmatisers=lemmas.describe(),
         ),
         changes=made.changes,
         previous_build=made.previous_build,

@@ -15,7 +15,7 @@ from practice_finder.build.store import BM25_WEIGHTS
 from practice_finder.query import fusion
 from practice_finder.query.fusion import Scored
 from practice_finder.query.handle import Index
-from practice_finder.text import pipelines
+from practice_finder.text import lemmas, pipelines
 from practice_finder.text.stemming import stem
 
 PASSAGES_PER_RECORD = (
@@ -224,16 +224,30 @@ GLOSS_PER_WORD = (
 
 def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
     """English translations of a question's words from the build's bilingual dictionaries (a word found as it
-    is, else by its stem), in the question's order, each dictionary of the language in turn: a question in
-    another language gloss-translated word by word, for the lexical leg and a second look of the dense leg
-    (docs/benchmarks.md#dictionaries)."""
+    is, else by its base form, else by its stem, else by the parts of a compound), in the question's order,
+    each dictionary of the language in turn: a question in another language gloss-translated word by word,
+    for the lexical leg and a second look of the dense leg (docs/benchmarks.md#dictionaries)."""
     out: list[str] = []
     for dictionary in DICTIONARIES_OF.get(lang, (lang,)):
-        stems = {word: "~" + stem(word, dictionary) for word in words}
-        found = index.glossary(dictionary, [*stems, *stems.values()])
-        for word, key in stems.items():
-            out += (found.get(word) or found.get(key, ()))[:GLOSS_PER_WORD]
+        keys = {word: _gloss_keys(word, dictionary) for word in words}
+        asked = [k for whole, parts in keys.values() for k in (*whole, *parts)]
+        found = index.glossary(dictionary, list(dict.fromkeys(asked)))
+        for whole, parts in keys.values():
+            english = next((found[k] for k in whole if found.get(k)), ())
+            if not english:  # a compound no dictionary lists: "kyläkoulu" as village and school
+                english = tuple(e for p in parts for e in found.get(p, ())[:GLOSS_PER_PART])
+            out += english[:GLOSS_PER_WORD]
     return list(dict.fromkeys(out))
+
+
+GLOSS_PER_PART = 2  # translations of each part of a compound the dictionary does not list whole
+
+
+def _gloss_keys(word: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The glossary keys of a word in the order they are tried (as written, its base forms where the language
+    has an analyser, its stem) and those of its parts (text/lemmas.py)."""
+    found = lemmas.forms(word, lang)
+    return (word, *found.lemmas, "~" + stem(word, lang)), found.parts
 
 
 GLOSS_VECTOR_WEIGHT = 0.5  # the glossed question's share of the dense leg's question vector

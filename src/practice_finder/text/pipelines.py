@@ -2,7 +2,8 @@
 
 English uses the trained sentence recogniser of the small English pipeline; every other language of
 the region uses `spacy.blank(lang)` with a rule-based sentencizer. Lemmas come from the lookup
-tables of spacy-lookups-data where the language has one (en, sv, da, de, lt, nb); every language
+tables of spacy-lookups-data where the language has one (en, sv, da, de, lt, nb), and for Finnish
+from Voikko where it is installed (text/lemmas.py); every language
 but English also gets Snowball stems as token norms (a light stemmer of our own for Latvian), so
 taxonomy labels match inflected forms in Finnish, Estonian, Latvian and Polish too. The English
 tagger and its rule lemmatizer are not used: they are ten times slower for the same tagging result.
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from practice_finder.languages import BY_CODE
+from practice_finder.text import lemmas
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -55,6 +57,21 @@ def _register_components() -> None:
 
             return stem_norms
 
+    if not Language.has_factory("pf_base_forms"):
+
+        @Language.factory("pf_base_forms", default_config={"lang": "xx"})
+        def make_base_forms(nlp: Language, name: str, lang: str) -> Any:
+            """Sets each token's lemma to its base form from the language's analyser (Finnish: Voikko), where
+            spacy-lookups-data has no table: "kaupungit" ~ "kaupunki" (text/lemmas.py)."""
+            from practice_finder.text.lemmas import lemma
+
+            def base_forms(doc: Doc) -> Doc:
+                for token in doc:
+                    token.lemma_ = lemma(token.lower_, lang)
+                return doc
+
+            return base_forms
+
 
 _PIPELINES: dict[str, Language] = {}
 
@@ -90,6 +107,8 @@ def _load_pipeline(lang: str) -> Language:
         lemmatizer: Any = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
         lemmatizer.initialize()
         nlp.add_pipe("pf_lower_lemmas")
+    elif lemmas.analysed(lang):
+        nlp.add_pipe("pf_base_forms", config={"lang": lang})
     if lang != "en":  # English matches on lemmas; the other languages also on Snowball stems
         nlp.add_pipe("pf_stem_norms", config={"lang": lang})
     return nlp
@@ -110,7 +129,8 @@ def _has_lemma_table(lang: str) -> bool:
 
 def has_lemmas(lang: str) -> bool:
     """Whether text in this language gets real lemmas (else lowercase forms stand in)."""
-    return "lemmatizer" in pipeline(lang).pipe_names
+    names = pipeline(lang).pipe_names
+    return "lemmatizer" in names or "pf_base_forms" in names
 
 
 def docs(text: str, lang: str) -> list[Doc]:

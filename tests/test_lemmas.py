@@ -1,0 +1,116 @@
+"""Base forms of Finnish words from Voikko: in the glossary's look-ups, in taxonomy tagging, and in the build's
+manifest. Skipped, with the packages to install, where Debian's libvoikko1 and voikko-fi are missing."""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from practice_finder.build import versions
+from practice_finder.build.ingest import ingest
+from practice_finder.config import Settings
+from practice_finder.query.legs import glossed
+from practice_finder.text import lemmas, pipelines
+from practice_finder.text.stemming import stem
+
+from .fakes import HashingEmbedder
+
+needs_voikko = pytest.mark.skipif(
+    not lemmas.analysed("fi"),
+    reason="Voikko for Finnish is not installed: apt-get install libvoikko1 voikko-fi (.ci/run does)",
+)
+
+
+def _index(glossary: dict[tuple[str, str], tuple[str, ...]]) -> SimpleNamespace:
+    def lookup(lang: str, keys: list[str]) -> dict[str, tuple[str, ...]]:
+        return {k: glossary[(lang, k)] for k in keys if (lang, k) in glossary}
+
+    return SimpleNamespace(glossary=lookup)
+
+
+def test_languages_without_an_analyser_get_no_forms() -> None:
+    assert lemmas.forms("samotności", "pl") == lemmas.Forms()
+    assert lemmas.lemma("samotności", "pl") == "samotności"
+    assert "pl" not in lemmas.describe()
+
+
+@needs_voikko
+def test_a_finnish_word_gets_its_base_form_and_a_compound_its_parts() -> None:
+    assert lemmas.forms("kaupungeissa", "fi").lemmas == ("kaupunki",)
+    school = lemmas.forms("kyläkoulun", "fi")
+    assert school.lemmas == ("kyläkoulu",)
+    assert {"kylä", "koulu"} <= set(school.parts)
+    assert (
+        "lakkauttaa" in lemmas.forms("lakkautetun", "fi").parts
+    )  # the verb a participle comes from
+    assert lemmas.forms("xqzvw", "fi") == lemmas.Forms()
+
+
+@needs_voikko
+def test_an_ambiguous_word_keeps_its_written_form_as_lemma() -> None:
+    assert len(lemmas.forms("vanhemmat", "fi").lemmas) > 1  # parents, or older
+    assert lemmas.lemma("vanhemmat", "fi") == "vanhemmat"
+    assert lemmas.lemma("teineillä", "fi") == "teini"
+
+
+@needs_voikko
+def test_a_finnish_question_is_glossed_by_base_form_then_by_a_compounds_parts() -> None:
+    index = _index(
+        {
+            ("fi", "kaupunki"): ("town", "city"),
+            ("fi", "kylä"): ("village",),
+            ("fi", "koulu"): ("school", "schooling", "education"),
+            ("fi", "~" + stem("tulvat", "fi")): ("flood",),
+        }
+    )
+    words = ["kaupungit", "kyläkoulun", "tulvat"]
+    assert glossed(index, words, "fi") == [  # type: ignore[arg-type]
+        "town",
+        "city",
+        "village",
+        "school",
+        "schooling",
+        "flood",
+    ]
+
+
+@needs_voikko
+def test_finnish_labels_match_other_forms_of_their_words() -> None:
+    nlp = pipelines.pipeline("fi")
+    assert pipelines.has_lemmas("fi")
+    assert [t.lemma_ for t in nlp("yksinäiset leskimiehet kaupungeissa")] == [
+        "yksinäinen",
+        "leskimies",
+        "kaupunki",
+    ]
+
+
+@needs_voikko
+def test_the_manifest_names_the_analyser_and_a_change_of_it_rebuilds(
+    tiny: Settings, fake_embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest(tiny, lambda: fake_embedder)
+    manifest = versions.read_manifest(versions.require_current(tiny.index_dir))
+    assert manifest.nlp.lemmatisers["fi"].startswith("libvoikko ")
+    assert ingest(tiny, lambda: fake_embedder).up_to_date
+    monkeypatch.setattr(lemmas, "describe", lambda: {})
+    assert ingest(tiny, lambda: fake_embedder).reason.startswith(
+        "the base-form analysers installed"
+    )
+
+
+def test_without_voikko_finnish_keeps_its_stems(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "libvoikko", None)  # the binding not installed: import fails
+    lemmas._analyser.cache_clear()
+    lemmas.forms.cache_clear()
+    try:
+        assert not lemmas.analysed("fi")
+        assert lemmas.describe() == {}
+        assert lemmas.forms("kaupungeissa", "fi") == lemmas.Forms()
+        assert lemmas.lemma("kaupungeissa", "fi") == "kaupungeissa"
+    finally:
+        monkeypatch.undo()
+        lemmas._analyser.cache_clear()
+        lemmas.forms.cache_clear()
