@@ -1,5 +1,6 @@
-"""Base forms of Finnish words from Voikko: in the glossary's look-ups, in taxonomy tagging, and in the build's
-manifest. Skipped, with the packages to install, where Debian's libvoikko1 and voikko-fi are missing."""
+"""Base forms: Voikko for Finnish (those tests skip, naming the packages to install, where Debian's libvoikko1
+and voikko-fi are missing), simplemma's tables for the other languages; in the glossary's look-ups, in
+taxonomy tagging, and in the build's manifest."""
 
 from __future__ import annotations
 
@@ -30,10 +31,19 @@ def _index(glossary: dict[tuple[str, str], tuple[str, ...]]) -> SimpleNamespace:
     return SimpleNamespace(glossary=lookup)
 
 
-def test_languages_without_an_analyser_get_no_forms() -> None:
-    assert lemmas.forms("samotności", "pl") == lemmas.Forms()
-    assert lemmas.lemma("samotności", "pl") == "samotności"
-    assert "pl" not in lemmas.describe()
+def test_english_is_left_to_spacy() -> None:
+    assert lemmas.forms("libraries", "en") == lemmas.Forms()
+    assert lemmas.lemma("libraries", "en") == "libraries"
+    assert "en" not in lemmas.describe() and not lemmas.analysed("en")
+
+
+def test_a_known_form_gets_its_base_form_from_the_tables_and_an_unknown_one_stays() -> None:
+    assert lemmas.source("nb") == "simplemma"
+    assert lemmas.forms("byer", "nb").lemmas == ("by",)  # the stem of "byer" is "byer"
+    assert lemmas.lemma("samotnych", "pl") == "samotny"
+    assert lemmas.lemma("bibliotheken", "de") == "bibliothek"
+    assert lemmas.forms("lielupe", "lv") == lemmas.Forms()  # a river, not a form of "liels" (big)
+    assert lemmas.describe()["lv"].startswith("simplemma ")
 
 
 @needs_voikko
@@ -101,16 +111,31 @@ def test_the_manifest_names_the_analyser_and_a_change_of_it_rebuilds(
     )
 
 
-def test_without_voikko_finnish_keeps_its_stems(monkeypatch: pytest.MonkeyPatch) -> None:
+def _forget() -> None:
+    for memo in (lemmas._voikko, lemmas._tables, lemmas.forms):
+        memo.cache_clear()
+
+
+def test_without_voikko_finnish_reads_the_tables_and_without_both_keeps_its_stems(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(sys.modules, "libvoikko", None)  # the binding not installed: import fails
-    lemmas._analyser.cache_clear()
-    lemmas.forms.cache_clear()
+    _forget()
     try:
-        assert not lemmas.analysed("fi")
-        assert lemmas.describe() == {}
+        assert lemmas.source("fi") == "simplemma"
+        assert lemmas.describe()["fi"].startswith("simplemma ")
+        assert lemmas.forms("kaupungit", "fi").parts == ()  # no compounds' parts from a table
+        monkeypatch.setitem(sys.modules, "simplemma", None)
+        monkeypatch.setitem(sys.modules, "simplemma.strategies", None)
+        _forget()
+        assert not lemmas.analysed("fi") and lemmas.describe() == {}
         assert lemmas.forms("kaupungeissa", "fi") == lemmas.Forms()
         assert lemmas.lemma("kaupungeissa", "fi") == "kaupungeissa"
     finally:
         monkeypatch.undo()
-        lemmas._analyser.cache_clear()
-        lemmas.forms.cache_clear()
+        _forget()
+
+
+def test_labels_in_languages_without_spacy_tables_match_other_forms_of_their_words() -> None:
+    assert [t.lemma_ for t in pipelines.pipeline("et")("vanad puumajad")] == ["vana", "puumaja"]
+    assert [t.lemma_ for t in pipelines.pipeline("pl")("samotnych seniorów")][0] == "samotny"

@@ -123,10 +123,11 @@ def test_mark_matches_stems_and_escapes() -> None:
     )
 
 
-def test_lemma_tables_where_spacy_has_them_and_voikko_for_finnish() -> None:
+def test_lemma_tables_where_spacy_has_them_and_base_forms_elsewhere() -> None:
     assert pipelines.has_lemmas("en") and pipelines.has_lemmas("de")
-    assert not pipelines.has_lemmas("et")  # neither a lookup table nor an analyser
-    assert pipelines.has_lemmas("fi") == lemmas.analysed("fi")
+    assert "pf_base_forms" not in pipelines.pipeline("de").pipe_names  # spaCy's own table
+    for lang in ("fi", "et", "lv", "pl"):
+        assert pipelines.has_lemmas(lang) == lemmas.analysed(lang)
 
 
 def test_content_words_keep_numbers_and_mixed_tokens() -> None:

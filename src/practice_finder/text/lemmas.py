@@ -1,13 +1,22 @@
-"""Base forms of Finnish words, and of the parts of a compound, from Voikko when the machine has it.
+"""Base forms of words in the region's languages: Voikko's analysis for Finnish where the machine has it,
+simplemma's tables of word forms for the other languages (and for Finnish without Voikko).
 
-Finnish inflects and compounds more than a stemmer can follow. "kaupungit" (towns) stems to "kaupung",
-while the dictionary's headword and the taxonomy's label say "kaupunki"; "lakkautetun" (of the closed
-down) shares no stem with "lakkauttaa" (to close down); "kyläkoulun" is a village school, but no
-dictionary lists the compound. Voikko's description of Finnish morphology (Debian's `libvoikko1` and
-`voikko-fi`, read through PyPI's `libvoikko` binding) gives each word's base forms, the base forms of a
-compound's parts and the verb or adjective a derived word comes from. A machine without it keeps
-Snowball stems for Finnish and says so in the build's manifest (`nlp.lemmatisers`).
-Measured: docs/benchmarks.md#finnish-base-forms.
+A stemmer follows only part of the inflection of these languages. "kaupungit" (towns) stems to "kaupung",
+while the dictionary's headword and the taxonomy's label say "kaupunki"; Norwegian "byer" (towns) stays
+"byer", where the dictionary lists "by"; "lakkautetun" (of the closed down) shares no stem with "lakkauttaa"
+(to close down); and "kyläkoulun" is a village school, but no dictionary lists the compound.
+
+- **Finnish: Voikko**, the morphological analyser Debian packages (`libvoikko1`, `voikko-fi`, read through
+  PyPI's `libvoikko` binding), gives every reading of a word: its base forms, the base forms of a
+  compound's parts and the word a derived one comes from.
+- **The other languages: simplemma** (PyPI, its tables of word forms inside the package) gives a known form
+  its base form by looking it up; an unknown word is left as it is rather than guessed at (its rules turn
+  the Latvian river "Lielupe" into "liels", big). Its tables are read as compressed streams, about 20 MB a
+  language in memory.
+
+The build's manifest names what was used (`nlp.lemmatisers`); installing or removing Voikko makes the next
+ingest rebuild. English keeps spaCy's lemmas and is not read here. Measured:
+docs/benchmarks.md#base-forms.
 """
 
 from __future__ import annotations
@@ -16,10 +25,18 @@ import re
 import threading
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from importlib import metadata
 from typing import Any
 
-ANALYSED = ("fi",)  # languages Voikko describes (it has no other region language)
-_LOCK = threading.Lock()  # one Voikko handle is not safe to call from two threads at once
+from practice_finder.languages import LABEL_LANGUAGES
+
+VOIKKO = ("fi",)  # languages Voikko describes (it has no other region language)
+TABLES = (
+    LABEL_LANGUAGES  # languages read from simplemma's tables: every region language but English
+)
+_LOCK = (
+    threading.Lock()
+)  # neither a Voikko handle nor a first read of a table is safe from two threads
 _BASE = re.compile(r"\(([^+)][^)]*)\)")  # "+kylä(kylä)+koulu(koulu)": the parts' base forms
 
 
@@ -33,10 +50,10 @@ class Forms:
 
 
 @cache
-def _analyser(lang: str) -> Any:
+def _voikko(lang: str) -> Any:
     """A Voikko handle for the language, or None when the library, its binding or the language's
     description is not installed."""
-    if lang not in ANALYSED:
+    if lang not in VOIKKO:
         return None
     try:
         import libvoikko
@@ -48,34 +65,75 @@ def _analyser(lang: str) -> Any:
         return None
 
 
-def describe() -> dict[str, str]:
-    """language -> the analyser that gives its base forms here (library version and dictionary), for the
-    build's manifest: a build analysed with it differs from one analysed without."""
-    found: dict[str, str] = {}
-    for lang in ANALYSED:
-        if _analyser(lang) is None:
-            continue
-        import libvoikko
+@cache
+def _tables() -> Any:
+    """simplemma's look-up of known word forms, its tables read as compressed streams (or None without it)."""
+    try:
+        from simplemma.strategies import DictionaryLookupStrategy
+        from simplemma.strategies.dictionaries import StreamDictionaryFactory
+    except ImportError:
+        return None
+    return DictionaryLookupStrategy(dictionary_factory=StreamDictionaryFactory())
 
-        names = sorted(d.description for d in libvoikko.Voikko.listDicts() if d.language == lang)
-        found[lang] = f"libvoikko {libvoikko.Voikko.getVersion()}: {', '.join(names)}"
-    return found
+
+def source(lang: str) -> str | None:
+    """What gives this language's base forms here ("voikko", "simplemma"), or None."""
+    if _voikko(lang) is not None:
+        return "voikko"
+    if lang in TABLES and _tables() is not None:
+        return "simplemma"
+    return None
 
 
 def analysed(lang: str) -> bool:
     """Whether words of this language get base forms here."""
-    return _analyser(lang) is not None
+    return source(lang) is not None
+
+
+def describe() -> dict[str, str]:
+    """language -> what gave its base forms (library and version, and Voikko's dictionary), for the build's
+    manifest: a build analysed with one differs from one analysed with another or none."""
+    found: dict[str, str] = {}
+    for lang in TABLES:
+        kind = source(lang)
+        if kind == "voikko":
+            import libvoikko
+
+            names = sorted(
+                d.description for d in libvoikko.Voikko.listDicts() if d.language == lang
+            )
+            found[lang] = f"libvoikko {libvoikko.Voikko.getVersion()}: {', '.join(names)}"
+        elif kind == "simplemma":
+            found[lang] = f"simplemma {metadata.version('simplemma')}: known forms"
+    return found
+
+
+def warm() -> None:
+    """Read every language's table now (all nine: about 6.6 s once), so that no question waits for one."""
+    for lang in TABLES:
+        if source(lang) == "simplemma":
+            with _LOCK:
+                _tables().get_lemma(lang, lang)
 
 
 @lru_cache(maxsize=100_000)
 def forms(word: str, lang: str) -> Forms:
-    """The base forms and parts of one word; empty where the language has no analyser or the word is
-    unknown to it."""
-    voikko = _analyser(lang)
-    if voikko is None or not word:
-        return Forms()
+    """The base forms and parts of one word (lowercased); empty where the language has no source of base
+    forms or the word is unknown to it."""
+    kind = source(lang) if word else None
+    if kind == "voikko":
+        return _voikko_forms(word, lang)
+    if kind == "simplemma":
+        with _LOCK:
+            base = _tables().get_lemma(word, lang)
+        base = base.lower() if base else ""
+        return Forms((base,)) if base and base != word else Forms()
+    return Forms()
+
+
+def _voikko_forms(word: str, lang: str) -> Forms:
     with _LOCK:
-        readings = voikko.analyze(word)
+        readings = _voikko(lang).analyze(word)
     lemmas: dict[str, None] = {}
     parts: dict[str, None] = {}
     for reading in readings:

@@ -45,6 +45,7 @@ from practice_finder.errors import (
 )
 from practice_finder.query.handle import Index, open_serving
 from practice_finder.query.search import SearchQuery, search
+from practice_finder.text import lemmas
 
 log = logging.getLogger("practice_finder.web.serving")
 WARM_UP_QUESTION = "young people leave our small town, how can culture keep them?"
@@ -454,12 +455,13 @@ class Service:
 
 
 def warm_up(index: Index) -> None:
-    """Load what the first requests would otherwise load: spaCy, the tagger's matchers, the language
-    detector, every practice card; then run one search, which starts what only a search starts (the
+    """Load what the first requests would otherwise load: spaCy, the tagger's matchers, the tables of base
+    forms, the language detector, every practice card; then run one search, which starts what only a search starts (the
     query encoder's buffers, FAISS's threads, the detector's first pass). Serving does this once per
     loaded build; a one-shot command or a test does not pay for it."""
     for lang in languages.QUESTION_LANGUAGES:
         index.tagger.matchers(lang)
+    lemmas.warm()
     languages.detector()
     _ = index.practice_language_codes
     _ = index.practice_id_of_rowid
