@@ -147,7 +147,9 @@ def test_a_question_is_glossed_by_word_then_by_stem() -> None:
     ]
 
 
-def test_norwegian_reads_its_own_dictionary_then_the_danish_one_and_others_get_nothing() -> None:
+def test_norwegian_and_danish_read_their_own_dictionary_then_each_others_and_others_get_nothing() -> (
+    None
+):
     index = _index(
         {
             ("nb", "ensomhet"): ("loneliness",),
@@ -161,6 +163,10 @@ def test_norwegian_reads_its_own_dictionary_then_the_danish_one_and_others_get_n
         "loneliness",
         "library",
         "collection",
+        "solitude",
+    ]
+    assert glossed(index, ["ensomhed", "ensomhet"], "da") == [  # type: ignore[arg-type]
+        "loneliness",
         "solitude",
     ]
     assert glossed(index, ["ensomhed"], "et") == []  # type: ignore[arg-type]
