@@ -173,6 +173,25 @@ def test_norwegian_and_danish_read_their_own_dictionary_then_each_others_and_oth
     assert glossed(_index({}), ["ensomhed"], "da") == []  # type: ignore[arg-type]
 
 
+def test_a_compound_no_dictionary_lists_is_glossed_by_its_longest_head_and_its_first_part() -> None:
+    index = _index(
+        {
+            ("nb", "skole"): ("school",),
+            ("nb", "kole"): ("coal",),
+            ("nb", "grend"): ("hamlet",),
+            ("de", "zentrum"): ("centre", "center", "core"),
+            ("de", "jugend"): ("youth",),
+            ("de", "markt"): ("market",),
+            ("de", "arbeit"): ("work",),
+        }
+    )
+    assert glossed(index, ["grendeskole"], "nb") == ["hamlet", "school"]  # type: ignore[arg-type]
+    assert glossed(index, ["jugendzentrum"], "de") == ["youth", "centre", "center"]  # type: ignore[arg-type]
+    assert glossed(index, ["arbeitsmarkt"], "de") == ["work", "market"]  # type: ignore[arg-type]  # a linking s dropped
+    assert glossed(index, ["dorfmarkt"], "de") == ["market"]  # type: ignore[arg-type]  # a head alone
+    assert glossed(index, ["zentrumjugendlos"], "pl") == []  # type: ignore[arg-type]  # Polish is not split
+
+
 def test_a_dictionary_from_english_is_turned_round(tmp_path: Path) -> None:
     _write_dictionary(
         tmp_path,

@@ -15,7 +15,7 @@ from practice_finder.build.store import BM25_WEIGHTS
 from practice_finder.query import fusion
 from practice_finder.query.fusion import Scored
 from practice_finder.query.handle import Index
-from practice_finder.text import lemmas, pipelines
+from practice_finder.text import lemmas, pipelines, tagging
 from practice_finder.text.stemming import stem
 
 PASSAGES_PER_RECORD = (
@@ -232,12 +232,16 @@ def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
     out: list[str] = []
     for dictionary in DICTIONARIES_OF.get(lang, (lang,)):
         keys = {word: _gloss_keys(word, dictionary) for word in words}
+        splits = {word: _splits(word, dictionary) for word in words}
         asked = [k for whole, parts in keys.values() for k in (*whole, *parts)]
+        asked += [k for heads, firsts in splits.values() for k in (*heads, *firsts)]
         found = index.glossary(dictionary, list(dict.fromkeys(asked)))
-        for whole, parts in keys.values():
+        for word, (whole, parts) in keys.items():
             english = next((found[k] for k in whole if found.get(k)), ())
             if not english:  # a compound no dictionary lists: "kyläkoulu" as village and school
                 english = tuple(e for p in parts for e in found.get(p, ())[:GLOSS_PER_PART])
+            if not english:
+                english = _compound_gloss(found, *splits[word])
             out += english[:GLOSS_PER_WORD]
     return list(dict.fromkeys(out))
 
@@ -250,6 +254,37 @@ def _gloss_keys(word: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...]]
     has an analyser, its stem) and those of its parts (text/lemmas.py)."""
     found = lemmas.forms(word, lang)
     return (word, *found.lemmas, "~" + stem(word, lang)), found.parts
+
+
+def _splits(word: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Where a compound word of a language without an analyser of its parts (Swedish, Danish, Norwegian,
+    German) may be split: the keys of its possible heads, longest first, each as written and by its stem,
+    and of its possible first parts, longest first, also without a linking s or e ("arbeits|markt"). Both
+    parts have at least tagging.COMPOUND_PART letters; other words have none."""
+    if (
+        lang not in tagging.COMPOUNDING
+        or lemmas.source(lang) == "voikko"  # Voikko's own parts, measured better than letter splits
+        or len(word) < 2 * tagging.COMPOUND_PART
+        or not word.isalpha()
+    ):
+        return (), ()
+    cuts = range(tagging.COMPOUND_PART, len(word) - tagging.COMPOUND_PART + 1)
+    heads = tuple(k for i in cuts for k in (word[i:], "~" + stem(word[i:], lang)))
+    firsts = [word[:i] for i in reversed(cuts)]
+    linked = [f[:-1] for f in firsts if f[-1] in "se" and len(f) > tagging.COMPOUND_PART]
+    return heads, (*firsts, *linked)
+
+
+def _compound_gloss(
+    found: Mapping[str, tuple[str, ...]], heads: Sequence[str], firsts: Sequence[str]
+) -> tuple[str, ...]:
+    """A compound glossed by its longest head the dictionary lists ("grende|skole": school) and, when the rest
+    is listed too, by that first ("jugend|zentrum": youth, centre); nothing without a head."""
+    head = next((found[k] for k in heads if found.get(k)), ())
+    if not head:
+        return ()
+    first = next((found[k] for k in firsts if found.get(k)), ())
+    return (*first[:GLOSS_PER_PART], *head[:GLOSS_PER_PART])
 
 
 GLOSS_VECTOR_WEIGHT = 0.5  # the glossed question's share of the dense leg's question vector
