@@ -413,10 +413,9 @@ def passage_encoder(
 
 
 def analyse_corpus(corpus: Corpus, cache: dict[str, Analysis]) -> tuple[list[Analysis], int]:
-    """Every record's analysis: taken from the previous build when the record, the taxonomy and the city names
-    are the same, and so are the base-form analysers installed (so a re-index after one write analyses one
-    record), else made. Returns them and how many
-    were made."""
+    """Every record's analysis: taken from the previous build when the record, the taxonomy, the city names
+    and the base-form analysers installed are the same (so a re-index after one write analyses one record),
+    else made. Returns them and how many were made."""
     tagger = tagging.tagger_for(corpus.taxonomy)
     city_names = {c.id: c.name for c in corpus.cities}
     context = analysis.sha256(

@@ -2,8 +2,8 @@
 
 English uses the trained sentence recogniser of the small English pipeline; every other language of
 the region uses `spacy.blank(lang)` with a rule-based sentencizer. Lemmas come from the lookup
-tables of spacy-lookups-data where the language has one (en, sv, da, de, lt, nb), and for Finnish
-from Voikko where it is installed (text/lemmas.py); every language
+tables of spacy-lookups-data where the language has one (en, sv, da, de, lt, nb), and for fi, et, lv
+and pl from text/lemmas.py (Voikko for Finnish where it is installed, simplemma's tables); every language
 but English also gets Snowball stems as token norms (a light stemmer of our own for Latvian), so
 taxonomy labels match inflected forms in Finnish, Estonian, Latvian and Polish too. The English
 tagger and its rule lemmatizer are not used: they are ten times slower for the same tagging result.
@@ -61,8 +61,8 @@ def _register_components() -> None:
 
         @Language.factory("pf_base_forms", default_config={"lang": "xx"})
         def make_base_forms(nlp: Language, name: str, lang: str) -> Any:
-            """Sets each token's lemma to its base form from the language's analyser (Finnish: Voikko), where
-            spacy-lookups-data has no table: "kaupungit" ~ "kaupunki" (text/lemmas.py)."""
+            """Sets each token's lemma to its base form (text/lemmas.py) where spacy-lookups-data has no
+            table: "kaupungit" ~ "kaupunki", "puumajad" ~ "puumaja"."""
             from practice_finder.text.lemmas import lemma
 
             def base_forms(doc: Doc) -> Doc:
