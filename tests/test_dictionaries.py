@@ -22,6 +22,7 @@ from practice_finder.build.ingest import ingest
 from practice_finder.config import Settings
 from practice_finder.query.handle import open_index
 from practice_finder.query.legs import glossed
+from practice_finder.text import lemmas
 from practice_finder.text.stemming import stem
 
 from .fakes import HashingEmbedder
@@ -290,3 +291,8 @@ def test_the_default_build_glosses_with_the_installed_dictionaries(real_index) -
     assert real_index.manifest.dictionaries["pl"].startswith("freedict-pol-eng ")
     assert "loneliness" in glossed(real_index, ["samotności"], "pl")
     assert "flood" in glossed(real_index, ["tulvat"], "fi")
+    if (SYSTEM_DICTIONARIES / "freedict-eng-nor.index").is_file():
+        assert "town" in glossed(real_index, ["byer"], "nb")  # by its base form, "by"
+        assert "school" in glossed(real_index, ["grendeskole"], "nb")  # by its head, "skole"
+    if lemmas.source("fi") == "voikko":
+        assert {"village", "school"} <= set(glossed(real_index, ["kyläkoulun"], "fi"))
