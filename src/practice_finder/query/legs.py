@@ -279,7 +279,7 @@ def _compound_gloss(
     found: Mapping[str, tuple[str, ...]], heads: Sequence[str], firsts: Sequence[str]
 ) -> tuple[str, ...]:
     """A compound glossed by its longest head the dictionary lists ("grende|skole": school) and, when the rest
-    is listed too, by that first ("jugend|zentrum": youth, centre); nothing without a head."""
+    is listed too, by that first ("dorf|schule": village, school); nothing without a head."""
     head = next((found[k] for k in heads if found.get(k)), ())
     if not head:
         return ()
