@@ -7,6 +7,7 @@ import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -192,3 +193,12 @@ def service_settings(root: Path, admin_key: str | None = None, **changes: object
         log_format="text",
         **changes,  # type: ignore[arg-type]
     )
+
+
+def glossary_index(glossary: dict[tuple[str, str], tuple[str, ...]]) -> SimpleNamespace:
+    """An index with only a glossary: (language, key) -> English translations, looked up as the build's is."""
+
+    def lookup(lang: str, keys: list[str]) -> dict[str, tuple[str, ...]]:
+        return {k: glossary[(lang, k)] for k in keys if (lang, k) in glossary}
+
+    return SimpleNamespace(glossary=lookup)

@@ -6,7 +6,6 @@ import gzip
 import logging
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -25,7 +24,7 @@ from practice_finder.query.legs import glossed
 from practice_finder.text import lemmas
 from practice_finder.text.stemming import stem
 
-from .fakes import HashingEmbedder
+from .fakes import HashingEmbedder, glossary_index
 
 SYSTEM_DICTIONARIES = Settings().dictionaries_dir
 
@@ -127,15 +126,8 @@ def test_missing_dictionaries_are_named_and_skipped(
     assert "dict-freedict-eng-nor" in caplog.text
 
 
-def _index(glossary: dict[tuple[str, str], tuple[str, ...]]) -> SimpleNamespace:
-    def lookup(lang: str, keys: list[str]) -> dict[str, tuple[str, ...]]:
-        return {k: glossary[(lang, k)] for k in keys if (lang, k) in glossary}
-
-    return SimpleNamespace(glossary=lookup)
-
-
 def test_a_question_is_glossed_by_word_then_by_stem() -> None:
-    index = _index(
+    index = glossary_index(
         {
             ("pl", "samotność"): ("loneliness", "solitude"),
             ("pl", "~" + stem("seniorów", "pl")): ("senior",),
@@ -151,7 +143,7 @@ def test_a_question_is_glossed_by_word_then_by_stem() -> None:
 def test_norwegian_and_danish_read_their_own_dictionary_then_each_others_and_others_get_nothing() -> (
     None
 ):
-    index = _index(
+    index = glossary_index(
         {
             ("nb", "ensomhet"): ("loneliness",),
             ("da", "ensomhed"): ("loneliness", "solitude"),
@@ -171,11 +163,11 @@ def test_norwegian_and_danish_read_their_own_dictionary_then_each_others_and_oth
         "solitude",
     ]
     assert glossed(index, ["ensomhed"], "et") == []  # type: ignore[arg-type]
-    assert glossed(_index({}), ["ensomhed"], "da") == []  # type: ignore[arg-type]
+    assert glossed(glossary_index({}), ["ensomhed"], "da") == []  # type: ignore[arg-type]
 
 
 def test_a_compound_no_dictionary_lists_is_glossed_by_its_longest_head_and_its_first_part() -> None:
-    index = _index(
+    index = glossary_index(
         {
             ("nb", "skole"): ("school",),
             ("nb", "kole"): ("coal",),

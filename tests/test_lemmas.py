@@ -5,7 +5,6 @@ taxonomy tagging, and in the build's manifest."""
 from __future__ import annotations
 
 import sys
-from types import SimpleNamespace
 
 import pytest
 
@@ -16,19 +15,12 @@ from practice_finder.query.legs import glossed
 from practice_finder.text import lemmas, pipelines
 from practice_finder.text.stemming import stem
 
-from .fakes import HashingEmbedder
+from .fakes import HashingEmbedder, glossary_index
 
 needs_voikko = pytest.mark.skipif(
     not lemmas.analysed("fi"),
     reason="Voikko for Finnish is not installed: apt-get install libvoikko1 voikko-fi (.ci/run does)",
 )
-
-
-def _index(glossary: dict[tuple[str, str], tuple[str, ...]]) -> SimpleNamespace:
-    def lookup(lang: str, keys: list[str]) -> dict[str, tuple[str, ...]]:
-        return {k: glossary[(lang, k)] for k in keys if (lang, k) in glossary}
-
-    return SimpleNamespace(glossary=lookup)
 
 
 def test_english_is_left_to_spacy() -> None:
@@ -67,7 +59,7 @@ def test_an_ambiguous_word_keeps_its_written_form_as_lemma() -> None:
 
 @needs_voikko
 def test_a_finnish_question_is_glossed_by_base_form_then_by_a_compounds_parts() -> None:
-    index = _index(
+    index = glossary_index(
         {
             ("fi", "kaupunki"): ("town", "city"),
             ("fi", "kylä"): ("village",),
@@ -112,7 +104,7 @@ def test_the_manifest_names_the_analyser_and_a_change_of_it_rebuilds(
 
 
 def _forget() -> None:
-    for memo in (lemmas._voikko, lemmas._tables, lemmas.forms):
+    for memo in (lemmas._voikko, lemmas._tables, lemmas.forms, lemmas.describe):
         memo.cache_clear()
 
 

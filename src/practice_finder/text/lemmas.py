@@ -88,9 +88,11 @@ def analysed(lang: str) -> bool:
     return source(lang) is not None
 
 
+@cache
 def describe() -> dict[str, str]:
     """language -> what gave its base forms (library and version, and Voikko's dictionary), for the build's
-    manifest: a build analysed with one differs from one analysed with another or none."""
+    manifest: a build analysed with one differs from one analysed with another or none. Read once per
+    process (ingest asks three times), like the handles it describes."""
     found: dict[str, str] = {}
     for lang in TABLES:
         kind = source(lang)
