@@ -20,7 +20,7 @@ from practice_finder.build.dictionaries import (
 from practice_finder.build.ingest import ingest
 from practice_finder.config import Settings
 from practice_finder.query.handle import open_index
-from practice_finder.query.legs import glossed
+from practice_finder.query.legs import glossed, respelled
 from practice_finder.text import lemmas
 from practice_finder.text.stemming import stem
 
@@ -166,6 +166,32 @@ def test_norwegian_and_danish_read_their_own_dictionary_then_each_others_and_oth
     assert glossed(glossary_index({}), ["ensomhed"], "da") == []  # type: ignore[arg-type]
 
 
+def test_a_norwegian_word_is_looked_up_in_the_danish_dictionary_as_danish_spells_it() -> None:
+    index = glossary_index(
+        {
+            ("da", "grænse"): ("border", "boundary"),
+            ("da", "købe"): ("buy",),
+            ("da", "gade"): ("street",),
+            ("nb", "bok"): ("book",),
+        }
+    )
+    assert glossed(index, ["grense", "kjøpe"], "nb") == ["border", "boundary", "buy"]  # type: ignore[arg-type]
+    assert glossed(index, ["bog"], "da") == ["book"]  # type: ignore[arg-type]  # and back
+    assert glossed(index, ["gate"], "sv") == []  # type: ignore[arg-type]  # Swedish reads only its own
+
+
+def test_respellings_apply_each_rule_alone_then_all_together_and_only_between_danish_and_norwegian() -> (
+    None
+):
+    assert respelled("kjøpe", "nb", "da") == ("kjøbe", "køpe", "købe")
+    assert respelled("takk", "nb", "da") == ("tak",)
+    assert respelled("grænse", "da", "nb") == ("grense",)
+    assert respelled("vej", "da", "nb") == ("vei",)
+    assert respelled("by", "nb", "da") == ()
+    assert respelled("grense", "nb", "nb") == ()
+    assert respelled("gräns", "sv", "da") == ()
+
+
 def test_a_compound_no_dictionary_lists_is_glossed_by_its_longest_head_and_its_first_part() -> None:
     index = glossary_index(
         {
@@ -286,5 +312,6 @@ def test_the_default_build_glosses_with_the_installed_dictionaries(real_index) -
     if (SYSTEM_DICTIONARIES / "freedict-eng-nor.index").is_file():
         assert "town" in glossed(real_index, ["byer"], "nb")  # by its base form, "by"
         assert "school" in glossed(real_index, ["grendeskole"], "nb")  # by its head, "skole"
+        assert "boundary" in glossed(real_index, ["grense"], "nb")  # as the Danish "grænse"
     if lemmas.source("fi") == "voikko":
         assert {"village", "school"} <= set(glossed(real_index, ["kyläkoulun"], "fi"))

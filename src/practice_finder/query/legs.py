@@ -4,6 +4,7 @@ question in another language borrows from English text (the taxonomy's labels, f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -226,12 +227,13 @@ GLOSS_PER_WORD = (
 
 def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
     """English translations of a question's words from the build's bilingual dictionaries (a word found as it
-    is, else by its base form, else by its stem, else by the parts of a compound), in the question's order,
+    is, else by its base form, else by its stem, else as the dictionary's language spells it, else by the
+    parts of a compound), in the question's order,
     each dictionary of the language in turn: a question in another language gloss-translated word by word,
     for the lexical leg and a second look of the dense leg (docs/benchmarks.md#dictionaries)."""
     out: list[str] = []
     for dictionary in DICTIONARIES_OF.get(lang, (lang,)):
-        keys = {word: _gloss_keys(word, dictionary) for word in words}
+        keys = {word: _gloss_keys(word, dictionary, lang) for word in words}
         splits = {word: _splits(word, dictionary) for word in words}
         asked = [k for whole, parts in keys.values() for k in (*whole, *parts)]
         asked += [k for heads, firsts in splits.values() for k in (*heads, *firsts)]
@@ -249,11 +251,64 @@ def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
 GLOSS_PER_PART = 2  # translations of each part of a compound the dictionary does not list whole
 
 
-def _gloss_keys(word: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _gloss_keys(
+    word: str, dictionary: str, lang: str = ""
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The glossary keys of a word in the order they are tried (as written, its base forms where the language
-    has an analyser, its stem) and those of its parts (text/lemmas.py)."""
-    found = lemmas.forms(word, lang)
-    return (word, *found.lemmas, "~" + stem(word, lang)), found.parts
+    has an analyser, its stem, then its spellings in the dictionary's language when the word is in another,
+    `lang`) and those of its parts (text/lemmas.py)."""
+    found = lemmas.forms(word, dictionary)
+    whole = (word, *found.lemmas, "~" + stem(word, dictionary))
+    return (*whole, *respelled(word, lang or dictionary, dictionary)), found.parts
+
+
+_VOWEL = "[aeiouyæøå]"
+# How a Norwegian (Bokmål) word is spelt in Danish and back, where the two differ by rule rather than by
+# word: Bokmål's spelling reforms turned Danish b, d, g after a vowel into p, t, k (gade: gate, bog: bok,
+# købe: kjøpe), æ into e (grænse: grense, læse: lese), ej into ei (vej: vei), øj into øy (høj: høy), and
+# doubled a final consonant (tak: takk). Each rule gives a spelling to look up in the other's dictionary.
+_TO_DANISH: tuple[tuple[str, str], ...] = (
+    (rf"(?<={_VOWEL})p(?={_VOWEL}|$)", "b"),
+    (rf"(?<={_VOWEL})t(?={_VOWEL}|$)", "d"),
+    (rf"(?<={_VOWEL})k(?={_VOWEL}|$)", "g"),
+    (r"e(?!$)", "æ"),
+    (r"ei", "ej"),
+    (r"ei", "e"),  # stein: sten
+    (r"øy", "øj"),
+    (r"øy", "ø"),  # øy: ø (island)
+    (r"(?<=[sgk])j", ""),  # kjøkken: køkken, gjøre: gøre
+    (r"([kptmns])\1$", r"\1"),
+    (r"ll$", "ld"),  # full: fuld
+)
+_TO_NORWEGIAN: tuple[tuple[str, str], ...] = (
+    (rf"(?<={_VOWEL})b(?={_VOWEL}|$)", "p"),
+    (rf"(?<={_VOWEL})d(?={_VOWEL}|$)", "t"),
+    (rf"(?<={_VOWEL})g(?={_VOWEL}|$)", "k"),
+    (r"æ", "e"),
+    (r"ej", "ei"),
+    (r"øj", "øy"),
+    (r"ld$", "ll"),
+)
+SPELLINGS = {
+    ("nb", "da"): _TO_DANISH,
+    ("no", "da"): _TO_DANISH,
+    ("da", "nb"): _TO_NORWEGIAN,
+}
+
+
+def respelled(word: str, lang: str, dictionary: str) -> tuple[str, ...]:
+    """A word of `lang` as the language of `dictionary` may spell it: each rule of SPELLINGS applied at each
+    place it fits, one at a time, then all of them at once ("kjøpe": "kjøbe", "køpe", "købe"); nothing for
+    languages without rules. Only spellings the dictionary lists give anything."""
+    rules = SPELLINGS.get((lang, dictionary), ())
+    out: list[str] = []
+    whole = word
+    for pattern, replacement in rules:
+        for found in re.finditer(pattern, word):
+            out.append(word[: found.start()] + found.expand(replacement) + word[found.end() :])
+        whole = re.sub(pattern, replacement, whole)
+    out.append(whole)
+    return tuple(spelling for spelling in dict.fromkeys(out) if spelling != word)
 
 
 def _splits(word: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
