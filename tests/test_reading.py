@@ -121,6 +121,43 @@ def test_a_latvian_word_is_not_read_as_lithuanian_only() -> None:
     assert on_a_latvian_page.language == "lv" and on_a_latvian_page.candidates[0] == "lv"
 
 
+def test_an_unsure_reading_is_weighed_by_the_words_each_language_knows() -> None:
+    """The letter statistics read German with a Latvian town's name as Latvian; the words German knows
+    turn it round. A language the shares do not cover keeps its confidence; a sure reading is not asked."""
+    text = "Jugendliche in Daugavpils und Fake News"
+    assert languages.guess(text).candidates[0] == "lv"
+    german = languages.guess(text, known=lambda _: {"de": 0.8, "lv": 0.2, "da": 0.5, "en": 0.5})
+    assert german.candidates[0] == "de"
+    unknown = languages.guess(text, known=lambda _: {})
+    assert unknown == languages.guess(text)
+    asked: list[str] = []
+    sure = languages.guess("samotni owdowiali mężczyźni", known=lambda t: asked.append(t) or {})
+    assert sure.language == "pl" and asked == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Jugendliche in Daugavpils und Fake News", "de"),  # read as Latvian by its letters alone
+        ("Ida-Virumaa etter oljeskiferen", "nb"),  # as Estonian
+        ("Ida-Virumaa po degiųjų skalūnų eros", "lt"),  # as Finnish
+    ],
+)
+def test_a_short_question_is_read_in_the_language_that_knows_its_words(
+    tagger: tagging.Tagger, text: str, expected: str
+) -> None:
+    assert read_text(tagger, text).main == expected
+
+
+def test_the_share_of_known_words_counts_every_word_of_two_letters_or_more() -> None:
+    from practice_finder.text import lemmas
+
+    shares = lemmas.known_shares("Jugendliche in Daugavpils und Fake News")
+    assert set(shares) == set(lemmas.KNOWN)
+    assert shares["de"] == max(shares.values()) and shares["lv"] < 0.5
+    assert lemmas.known_shares("12 / 7") == {}
+
+
 def test_the_prior_joins_the_candidates_of_an_unsure_text_only() -> None:
     assert "sv" in languages.guess("Kuldiga", prior="sv").candidates
     sure = languages.guess("samotni owdowiali mężczyźni", prior="de")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -115,6 +116,11 @@ MAX_CANDIDATES = 3
 # The page a question is typed on says which language its writer most likely uses: its language's
 # confidence counts this many times before the values are normalised again.
 PRIOR_WEIGHT = 3.0
+# The letter statistics confuse close languages on a few words: "Daugavpilsin teini-ikäiset ja valeuutiset"
+# reads as Estonian, German with a Latvian town's name as Latvian, Norwegian as Estonian. When unsure, each
+# language's confidence is weighed by the share of the words its tables know, plus this floor, so that
+# names and words no table lists do not rule a language out (docs/benchmarks.md#reading-questions-and-plans-in-any-language).
+KNOWN_FLOOR = 0.1
 
 
 @dataclass(frozen=True)
@@ -126,16 +132,30 @@ class Guess:
     candidates: tuple[str, ...]  # one when sure, several when not; none for a text of no language
 
 
-def guess(text: str, sample: int = SAMPLE_CHARS, prior: str | None = None) -> Guess:
+def guess(
+    text: str,
+    sample: int = SAMPLE_CHARS,
+    prior: str | None = None,
+    known: Callable[[str], Mapping[str, float]] | None = None,
+) -> Guess:
     """The language of a text and its likely languages: the detector's confidences, the `prior`'s counted
-    PRIOR_WEIGHT times; below SURE, every language above CANDIDATE_FLOOR (at most MAX_CANDIDATES)
-    and the prior itself are candidates. A text with no word of any language is undetermined."""
+    PRIOR_WEIGHT times; below SURE, each weighed by KNOWN_FLOOR plus the share of the text's words its
+    dictionary of word forms knows (`known`: language -> share, such as text.lemmas.known_shares; languages
+    it does not cover keep their confidence). Then below SURE, every language above CANDIDATE_FLOOR (at
+    most MAX_CANDIDATES) and the prior itself are candidates. A text with no word of any language is
+    undetermined."""
     if not readable(text[:sample]):
         return Guess(UNDETERMINED, 0.0, ())
     values = detector().compute_language_confidence_values(text[:sample])
     scores = {v.language.iso_code_639_1.name.lower(): v.value for v in values}
     if prior in scores:
         scores[prior] *= PRIOR_WEIGHT
+    if known is not None and max(scores.values(), default=0.0) < SURE * sum(scores.values()):
+        shares = known(text[:sample])
+        scores = {
+            code: v * (KNOWN_FLOOR + shares.get(code, 1.0 - KNOWN_FLOOR))
+            for code, v in scores.items()
+        }
     total = sum(scores.values()) or 1.0
     ranked = sorted(scores, key=lambda code: -scores[code])
     top = round(scores[ranked[0]] / total, 3)

@@ -17,6 +17,9 @@ while the dictionary's headword and the taxonomy's label say "kaupunki"; Norwegi
 The build's manifest names what was used (`nlp.lemmatisers`); installing or removing Voikko makes the next
 ingest rebuild. English keeps spaCy's lemmas and is not read here. Measured:
 docs/benchmarks.md#base-forms.
+
+The same tables tell which languages know a text's words (`known_shares`): a question's language is not
+left to the detector's letter statistics alone when they are unsure (languages.guess).
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ from practice_finder.languages import LABEL_LANGUAGES
 VOIKKO = ("fi",)  # languages Voikko describes (it has no other region language)
 # languages read from simplemma's tables: every region language but English
 TABLES = LABEL_LANGUAGES
+# languages whose known words known_shares counts: these and English (its table is small, about 2 MB)
+KNOWN = (*TABLES, "en")
+_WORD = re.compile(
+    r"[^\W\d_]{2,}"
+)  # a word of two letters or more ("teini-ikäiset": teini, ikäiset)
 # neither a Voikko handle nor a first read of a table is safe from two threads
 _LOCK = threading.Lock()
 _BASE = re.compile(r"\(([^+)][^)]*)\)")  # "+kylä(kylä)+koulu(koulu)": the parts' base forms
@@ -109,11 +117,31 @@ def describe() -> dict[str, str]:
 
 
 def warm() -> None:
-    """Read every language's table now (all nine: a few seconds, once), so that no question waits for one."""
-    for lang in TABLES:
-        if source(lang) == "simplemma":
-            with _LOCK:
-                _tables().get_lemma(lang, lang)
+    """Read every language's table now (all ten: a few seconds, once), so that no question waits for one."""
+    if _tables() is None:
+        return
+    for lang in KNOWN:
+        with _LOCK:
+            _tables().get_lemma(lang, lang)
+
+
+def known_shares(text: str) -> dict[str, float]:
+    """For each language with a source of word forms here (KNOWN; Finnish by Voikko where installed), the
+    share of the text's words it knows as a form of one of its words ("Jugendliche in Daugavpils und Fake
+    News": German 0.83, Danish 0.50, Latvian 0.17). Empty for a text without words or without tables."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    if not words or _tables() is None:
+        return {}
+    return {lang: sum(map(known, words, [lang] * len(words))) / len(words) for lang in KNOWN}
+
+
+@lru_cache(maxsize=100_000)
+def known(word: str, lang: str) -> bool:
+    """Whether a (lowercased) word is a form the language's table or Voikko knows."""
+    with _LOCK:
+        if _voikko(lang) is not None:
+            return bool(_voikko(lang).analyze(word))
+        return _tables() is not None and _tables().get_lemma(word, lang) is not None
 
 
 @lru_cache(maxsize=100_000)

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from practice_finder import languages
-from practice_finder.text import pipelines
+from practice_finder.text import lemmas, pipelines
 from practice_finder.text.tagging import Tagger, TagHit
 
 # Paragraphs are joined into pieces of at least this many characters before detection: what a question
@@ -59,7 +59,7 @@ def read_text(
     decided: Counter[str] = Counter()
     likely: dict[str, float] = {}
     for piece in pieces(text):
-        guess = languages.guess(piece, sample, prior)
+        guess = languages.guess(piece, sample, prior, lemmas.known_shares)
         if guess.language != languages.UNDETERMINED:
             decided[guess.language] += len(piece)
         for rank, code in enumerate(guess.candidates):
