@@ -153,7 +153,7 @@ def guess(
     if known is not None and max(scores.values(), default=0.0) < SURE * sum(scores.values()):
         shares = known(text[:sample])
         scores = {
-            code: v * (KNOWN_FLOOR + shares.get(code, 1.0 - KNOWN_FLOOR))
+            code: v * (KNOWN_FLOOR + shares[code]) if code in shares else v
             for code, v in scores.items()
         }
     total = sum(scores.values()) or 1.0

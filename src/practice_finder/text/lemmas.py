@@ -38,9 +38,8 @@ VOIKKO = ("fi",)  # languages Voikko describes (it has no other region language)
 TABLES = LABEL_LANGUAGES
 # languages whose known words known_shares counts: these and English (its table is small, about 2 MB)
 KNOWN = (*TABLES, "en")
-_WORD = re.compile(
-    r"[^\W\d_]{2,}"
-)  # a word of two letters or more ("teini-ikäiset": teini, ikäiset)
+# a word of two letters or more ("teini-ikäiset": teini, ikäiset)
+_WORD = re.compile(r"[^\W\d_]{2,}")
 # neither a Voikko handle nor a first read of a table is safe from two threads
 _LOCK = threading.Lock()
 _BASE = re.compile(r"\(([^+)][^)]*)\)")  # "+kylä(kylä)+koulu(koulu)": the parts' base forms
@@ -117,12 +116,15 @@ def describe() -> dict[str, str]:
 
 
 def warm() -> None:
-    """Read every language's table now (all ten: a few seconds, once), so that no question waits for one."""
+    """Read the tables of every language that uses one now (a few seconds, once), so that no question waits
+    for one: the languages simplemma gives base forms for, and English, whose known words count in
+    known_shares (Finnish with Voikko needs none)."""
     if _tables() is None:
         return
     for lang in KNOWN:
-        with _LOCK:
-            _tables().get_lemma(lang, lang)
+        if lang == "en" or source(lang) == "simplemma":
+            with _LOCK:
+                _tables().get_lemma(lang, lang)
 
 
 def known_shares(text: str) -> dict[str, float]:
