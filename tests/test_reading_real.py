@@ -38,7 +38,8 @@ YOUTH = {
     [
         ("tulva", None, UNDETERMINED, {"fi", "et"}),  # Finnish: flood
         ("tulva", "fi", "fi", {"fi"}),
-        ("plūdi", "lv", "lv", {"lv", "lt"}),  # Latvian: floods
+        ("plūdi", None, "lv", {"lv", "lt"}),  # Latvian: floods; its letters look Lithuanian
+        ("plūdi", "lv", "lv", {"lv"}),  # on a Latvian page, and only Latvian knows the word
     ],
 )
 def test_a_one_word_question_on_floods_finds_floods(  # type: ignore[no-untyped-def]
