@@ -38,6 +38,16 @@ def test_a_known_form_gets_its_base_form_from_the_tables_and_an_unknown_one_stay
     assert lemmas.describe()["lv"].startswith("simplemma ")
 
 
+def test_every_table_stays_read_while_a_text_is_weighed_in_every_language() -> None:
+    """Each table is read once: a table read anew for each word would cost about a second a look-up."""
+    lemmas.warm()
+    tables = lemmas._tables()._dictionary_factory._get_dictionary
+    before = tables.cache_info().misses
+    for word in ("kaupunki", "jaunieši", "młodzież", "Bibliothek", "noored", "library"):
+        lemmas.known_shares(f"{word} zzyzx{word}")  # a word no cache has seen, in every language
+    assert tables.cache_info().misses == before
+
+
 @needs_voikko
 def test_a_finnish_word_gets_its_base_form_and_a_compound_its_parts() -> None:
     assert lemmas.forms("kaupungeissa", "fi").lemmas == ("kaupunki",)

@@ -78,7 +78,11 @@ def _tables() -> Any:
         from simplemma.strategies.dictionaries import StreamDictionaryFactory
     except ImportError:
         return None
-    return DictionaryLookupStrategy(dictionary_factory=StreamDictionaryFactory())
+    # room for every table at once: with fewer (simplemma's default keeps 8) a text's words looked up
+    # language by language evict each table before its next use, and every look-up reads a table anew
+    return DictionaryLookupStrategy(
+        dictionary_factory=StreamDictionaryFactory(cache_max_size=len(KNOWN))
+    )
 
 
 def source(lang: str) -> str | None:
