@@ -177,6 +177,8 @@ def test_a_norwegian_word_is_looked_up_in_the_danish_dictionary_as_danish_spells
     )
     assert glossed(index, ["grense", "kjøpe"], "nb") == ["border", "boundary", "buy"]  # type: ignore[arg-type]
     assert glossed(index, ["bog"], "da") == ["book"]  # type: ignore[arg-type]  # and back
+    # "no" (Norwegian, its written standard not named) is glossed as Bokmål, respellings and all
+    assert glossed(index, ["grense", "bok"], "no") == ["book", "border", "boundary"]  # type: ignore[arg-type]
     assert glossed(index, ["gate"], "sv") == []  # type: ignore[arg-type]  # Swedish reads only its own
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -219,7 +220,9 @@ def english_words(index: Index, understood: dict[str, list[str]]) -> list[str]:
 # is FreeDict's English-Norwegian one, turned round; both are small). Swedish, further apart, reads only its
 # own (adding it to the other two lowered all three: docs/benchmarks.md#dictionaries). No FreeDict
 # dictionary exists for Estonian or Latvian.
-DICTIONARIES_OF = {"nb": ("nb", "da"), "no": ("nb", "da"), "da": ("da", "nb")}
+DICTIONARIES_OF = {"nb": ("nb", "da"), "da": ("da", "nb")}
+# a record or a detector may say "no" (Norwegian, its written standard not named): glossed as Bokmål
+_GLOSSED_AS = {"no": "nb"}
 GLOSS_PER_WORD = (
     4  # translations of one word of the question from one dictionary, the dictionary's first
 )
@@ -232,6 +235,7 @@ def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
     each dictionary of the language in turn: a question in another language gloss-translated word by word,
     for the lexical leg and a second look of the dense leg (docs/benchmarks.md#dictionaries)."""
     out: list[str] = []
+    lang = _GLOSSED_AS.get(lang, lang)
     for dictionary in DICTIONARIES_OF.get(lang, (lang,)):
         keys = {word: _gloss_keys(word, dictionary, lang) for word in words}
         splits = {word: _splits(word, dictionary) for word in words}
@@ -291,11 +295,11 @@ _TO_NORWEGIAN: tuple[tuple[str, str], ...] = (
 )
 SPELLINGS = {
     ("nb", "da"): _TO_DANISH,
-    ("no", "da"): _TO_DANISH,
     ("da", "nb"): _TO_NORWEGIAN,
 }
 
 
+@lru_cache(maxsize=100_000)
 def respelled(word: str, lang: str, dictionary: str) -> tuple[str, ...]:
     """A word of `lang` as the language of `dictionary` may spell it: each rule of SPELLINGS applied at each
     place it fits, one at a time, then all of them at once ("kjøpe": "kjøbe", "køpe", "købe"); nothing for
