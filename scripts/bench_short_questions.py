@@ -39,26 +39,22 @@ QUESTIONS = (
 )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--index", type=Path, default=ROOT / "indexes")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    index = open_as_built(Settings(index_dir=args.index))
-    warm_up(index)
+def measure(index: Any, rounds: int = 3) -> dict[str, Any]:
+    """Search each question `rounds` times (at least twice) on an index already warmed up; per question, the
+    language it was read in, the first search's time and the median of the later ones."""
+    rounds = max(rounds, 2)
     times: dict[str, list[float]] = {q: [] for q in QUESTIONS}
     read_as: dict[str, str] = {}
-    for _ in range(max(args.rounds, 2)):
+    for _ in range(rounds):
         for text in QUESTIONS:
             started = time.perf_counter()
             found = search(index, SearchQuery(text=text))
             times[text].append((time.perf_counter() - started) * 1000)
             read_as[text] = found.query_language
-    result: dict[str, Any] = {
+    return {
         "model": index.manifest.model.name,
         "build": index.build_id,
-        "rounds": max(args.rounds, 2),
+        "rounds": rounds,
         "questions": {
             text: {
                 "read_as": read_as[text],
@@ -67,11 +63,22 @@ def main() -> None:
             }
             for text, kept in times.items()
         },
+        "median_first_ms": round(statistics.median(t[0] for t in times.values()), 1),
+        "median_later_ms": round(
+            statistics.median(statistics.median(t[1:]) for t in times.values()), 1
+        ),
     }
-    result["median_first_ms"] = round(statistics.median(t[0] for t in times.values()), 1)
-    result["median_later_ms"] = round(
-        statistics.median(statistics.median(t[1:]) for t in times.values()), 1
-    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", type=Path, default=ROOT / "indexes")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    index = open_as_built(Settings(index_dir=args.index))
+    warm_up(index)
+    result = measure(index, args.rounds)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     print(text)
     if args.json:

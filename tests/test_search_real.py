@@ -176,3 +176,30 @@ def test_diversify_widens_the_first_ten_with_the_default_model(real_index) -> No
 
     plain, varied = challenges(False), challenges(True)
     assert varied >= plain + 0.3, (plain, varied)
+
+
+def test_short_unsure_questions_are_read_without_reading_a_table_again(real_index) -> None:  # type: ignore[no-untyped-def]
+    """scripts/bench_short_questions.py on the shipped model: every question is read in a language, and
+    weighing the unsure ones by the words each language knows reads no word-form table a second time
+    (simplemma's default room, 8 tables, made each such question read the tables anew: seconds)."""
+    import importlib.util
+
+    from practice_finder.text import lemmas
+    from practice_finder.web.serving import warm_up
+
+    from .conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_short_questions", ROOT / "scripts" / "bench_short_questions.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    warm_up(real_index)
+    tables = lemmas._tables()._dictionary_factory._get_dictionary
+    before = tables.cache_info().misses
+    result = module.measure(real_index, rounds=2)
+    assert tables.cache_info().misses == before
+    read_as = {text: found["read_as"] for text, found in result["questions"].items()}
+    assert set(read_as) == set(module.QUESTIONS)
+    assert read_as["plūdi"] == "lv" and read_as["Jugend"] == "de" and read_as["jaunieši"] == "lv"
