@@ -103,6 +103,38 @@ scored_lists = st.dictionaries(
 )
 
 
+def test_a_question_no_dictionary_glosses_weighs_its_taxonomy_leg_more() -> None:
+    legs_found = {"dense": [("a", 0.9)], "lexical": [("a", 3.0)], "taxonomy": [("a", 1.0)]}
+    glossed = legs.score_weights(legs_found, True, "pl")
+    unglossed = legs.score_weights(legs_found, True, "lv", glossed=False)
+    assert unglossed["taxonomy"] == legs.TAXONOMY_WEIGHT_UNGLOSSED * glossed["taxonomy"]
+    assert {k: v for k, v in unglossed.items() if k != "taxonomy"} == {
+        k: v for k, v in glossed.items() if k != "taxonomy"
+    }
+    # English needs no dictionary: its weights are the same either way
+    assert legs.score_weights(legs_found, True, "en", glossed=False) == legs.score_weights(
+        legs_found, True, "en"
+    )
+    assert legs.language_weights("et", glossed=False)["taxonomy"] == legs.TAXONOMY_WEIGHT_UNGLOSSED
+
+
+def test_a_language_is_glossable_when_the_build_holds_its_dictionary_or_the_one_it_reads_beside() -> (
+    None
+):
+    from types import SimpleNamespace
+
+    def index(held: dict[str, str] | None, has: bool = True) -> Any:
+        return SimpleNamespace(manifest=SimpleNamespace(dictionaries=held), has_glossary=has)
+
+    danish_only = index({"da": "freedict-dan-eng 0.3.1"})
+    assert legs.glossable(danish_only, "da") and legs.glossable(danish_only, "nb")
+    assert legs.glossable(danish_only, "no")  # "no" is read as Bokmål
+    assert not legs.glossable(danish_only, "lv") and not legs.glossable(danish_only, "sv")
+    assert legs.glossable(danish_only, "en")  # English needs none
+    assert not legs.glossable(index({"da": "x"}, has=False), "da")  # a manifest without its file
+    assert not legs.glossable(index(None, has=False), "pl")
+
+
 @settings(max_examples=300, deadline=None)
 # scores, scales and shifts that floats hold exactly, so that no two scores merge on the way
 @given(lists=scored_lists, scale=st.sampled_from([0.25, 0.5, 2.0, 8.0]), shift=st.integers(-64, 64))

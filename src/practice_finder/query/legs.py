@@ -172,15 +172,26 @@ def searchable(terms: Sequence[str]) -> list[str]:
 # A question that is not in English mostly looks for practices written in English, which its own words
 # rarely match: its lexical leg counts for less (measured on the translated domain set, docs/benchmarks.md#what-each-part-brings).
 LEG_WEIGHTS_OTHER_LANGUAGE = {"dense": 1.0, "lexical": 0.5, "taxonomy": 1.0}
+# A question in a language no dictionary of the build glosses (Estonian and Latvian: FreeDict has none)
+# reaches the English practices' words only through its taxonomy terms and the feedback words, and these
+# are the languages the multilingual model reads least well; the taxonomy leg, whose labels are written
+# in every language, counts for more (docs/benchmarks.md#the-taxonomy-leg-of-a-question-no-dictionary-glosses).
+TAXONOMY_WEIGHT_UNGLOSSED = 1.5
 
 
-def language_weights(lang: str) -> dict[str, float]:
-    """The legs' weights for a question in `lang` (LEG_WEIGHTS_OTHER_LANGUAGE unless it is English)."""
-    return LEG_WEIGHTS_OTHER_LANGUAGE if lang != "en" else {}
+def language_weights(lang: str, glossed: bool = True) -> dict[str, float]:
+    """The legs' weights for a question in `lang` (LEG_WEIGHTS_OTHER_LANGUAGE unless it is English), its
+    taxonomy leg weighed TAXONOMY_WEIGHT_UNGLOSSED when no dictionary of the build glosses its language
+    (`glossed` False)."""
+    if lang == "en":
+        return {}
+    if glossed:
+        return LEG_WEIGHTS_OTHER_LANGUAGE
+    return {**LEG_WEIGHTS_OTHER_LANGUAGE, "taxonomy": TAXONOMY_WEIGHT_UNGLOSSED}
 
 
 def score_weights(
-    scored: Mapping[str, Scored], reads_question: bool, lang: str
+    scored: Mapping[str, Scored], reads_question: bool, lang: str, glossed: bool = True
 ) -> dict[str, float]:
     """The weight of each leg when the legs are fused by their scaled scores (fusion.score_fusion).
 
@@ -189,8 +200,9 @@ def score_weights(
     the word legs that found something, together: twice a word leg's weight when both did, as much as the
     lexical leg alone when the question names no taxonomy term (as on SciFact). An English model's vector
     of a question in another language counts as one leg. A question not in English weighs its lexical
-    leg less (LEG_WEIGHTS_OTHER_LANGUAGE). Measured: docs/benchmarks.md#fused-by-scores."""
-    other = language_weights(lang)
+    leg less (LEG_WEIGHTS_OTHER_LANGUAGE), and its taxonomy leg more when no dictionary glosses its
+    language (`glossed`; language_weights). Measured: docs/benchmarks.md#fused-by-scores."""
+    other = language_weights(lang, glossed)
     weights = {leg: other.get(leg, 1.0) for leg in scored}
     if "dense" in weights and reads_question:
         words = sum(1 for leg, found in scored.items() if leg != "dense" and found)
@@ -226,6 +238,16 @@ _GLOSSED_AS = {"no": "nb"}
 GLOSS_PER_WORD = (
     4  # translations of one word of the question from one dictionary, the dictionary's first
 )
+
+
+def glossable(index: Index, lang: str) -> bool:
+    """Whether a dictionary of the build glosses questions in `lang` (its own, or the one it reads beside
+    it: DICTIONARIES_OF); English needs none."""
+    held = index.manifest.dictionaries if index.has_glossary else None
+    lang = _GLOSSED_AS.get(lang, lang)
+    return lang == "en" or (
+        isinstance(held, dict) and any(d in held for d in DICTIONARIES_OF.get(lang, (lang,)))
+    )
 
 
 def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:

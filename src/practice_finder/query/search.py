@@ -38,6 +38,7 @@ from practice_finder.query.legs import (
     dense_leg,
     english_words,
     feedback_words,
+    glossable,
     glossed,
     ids,
     language_weights,
@@ -191,6 +192,8 @@ def retrieve(
     words = pipelines.content_words(query.text, text_lang)
     timings["reading"] = _ms(started)
     gloss: list[str] = []
+    # whether a dictionary of the build reads the question's language (fusion weighs the legs by it)
+    reads_gloss = dictionaries and glossable(index, text_lang)
     if text_lang != "en" and dictionaries:
         started = time.perf_counter()
         gloss = glossed(index, words, text_lang)
@@ -228,13 +231,13 @@ def retrieve(
             index, understood, where, params, depth, ids(scored.get("dense", [])), mentions
         )
         timings["taxonomy"] = _ms(started)
-    fused = fuse_legs(index, scored, text_lang, rrf_k)
+    fused = fuse_legs(index, scored, text_lang, rrf_k, reads_gloss)
     if query.mode == "hybrid" and text_lang != "en" and feedback:
         started = time.perf_counter()
         extra = feedback_words(index, [rid for rid, _ in fused[:FEEDBACK_PRACTICES]])
         if extra and lexical is not None:
             scored["lexical"] = bm25_extended(index, lexical, terms, extra, depth, where, params)
-            fused = fuse_legs(index, scored, text_lang, rrf_k)
+            fused = fuse_legs(index, scored, text_lang, rrf_k, reads_gloss)
         timings["feedback"] = _ms(started)
     constraints = read_constraints(query.text, understood)
     # the legs alone (dense, lexical modes) stay as they are, to measure each
@@ -258,16 +261,17 @@ def retrieve(
 
 
 def fuse_legs(
-    index: Index, scored: dict[str, Scored], text_lang: str, rrf_k: int
+    index: Index, scored: dict[str, Scored], text_lang: str, rrf_k: int, glossed: bool = True
 ) -> list[tuple[str, float]]:
     """One ranking from the legs, as the index's ranking settings say (PF_FUSION): by the legs' scaled scores
     (weights: legs.score_weights), or by their ranks; a question not in English weighs its lexical leg
-    less either way."""
+    less either way, and its taxonomy leg more when no dictionary glossed its language (`glossed`)."""
     if index.ranking.fusion == "ranks":
         ranked = {leg: ids(found) for leg, found in scored.items()}
-        return fusion.reciprocal_rank_fusion(ranked, k=rrf_k, weights=language_weights(text_lang))
+        weights = language_weights(text_lang, glossed)
+        return fusion.reciprocal_rank_fusion(ranked, k=rrf_k, weights=weights)
     reads_question = encoders.reads(index.manifest.model.name, text_lang)
-    weights = score_weights(scored, reads_question, text_lang)
+    weights = score_weights(scored, reads_question, text_lang, glossed)
     return fusion.score_fusion(scored, weights, SCORE_FLOORS)
 
 
