@@ -277,15 +277,13 @@ def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
 GLOSS_PER_PART = 2  # translations of each part of a compound the dictionary does not list whole
 
 
-def _gloss_keys(
-    word: str, dictionary: str, lang: str = ""
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _gloss_keys(word: str, dictionary: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The glossary keys of a word in the order they are tried (as written, its base forms where the language
     has an analyser, its stem, then its spellings in the dictionary's language when the word is in another,
     `lang`) and those of its parts (text/lemmas.py)."""
     found = lemmas.forms(word, dictionary)
     whole = (word, *found.lemmas, "~" + stem(word, dictionary))
-    return (*whole, *respelled(word, lang or dictionary, dictionary)), found.parts
+    return (*whole, *respelled(word, lang, dictionary)), found.parts
 
 
 _VOWEL = "[aeiouyæøå]"

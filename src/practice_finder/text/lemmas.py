@@ -138,7 +138,7 @@ def known_shares(text: str) -> dict[str, float]:
     words = [w.lower() for w in _WORD.findall(text)]
     if not words or _tables() is None:
         return {}
-    return {lang: sum(map(known, words, [lang] * len(words))) / len(words) for lang in KNOWN}
+    return {lang: sum(known(word, lang) for word in words) / len(words) for lang in KNOWN}
 
 
 @lru_cache(maxsize=100_000)
