@@ -208,3 +208,32 @@ def test_a_label_inside_a_compound_word_is_found(
 def test_a_word_that_is_a_label_is_no_compound(tagger: tagging.Tagger) -> None:
     hits = tagger.tag_texts(["teatern"], "sv", compounds=True)
     assert [(h.term, h.count) for h in hits if h.term == "theatre"] == [("theatre", 1)]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "term"),
+    [
+        ("et", "suletud külakooli uus kasutus", "vacant-premises"),  # "suletud kool"
+        ("et", "Pärast paberivabriku sulgemist", "industrial-transition"),  # "vabriku sulgemine"
+        ("fi", "lakkautetun kyläkoulun uusi käyttö", "vacant-premises"),
+        ("da", "ny brug af en nedlagt landsbyskole", "vacant-premises"),
+        ("de", "die geschlossene Dorfschule", "vacant-premises"),
+    ],
+)
+def test_a_label_of_several_words_ending_in_a_compounds_head_is_found(
+    tagger: tagging.Tagger, lang: str, text: str, term: str
+) -> None:
+    # the English original ("a closed village school") names "closed school" in two words
+    assert term in {h.term for h in tagger.tag_texts([text], lang, compounds=True)}
+    assert term not in {h.term for h in tagger.tag_texts([text], lang)}
+
+
+def test_a_compounds_head_adds_only_labels_of_several_words_not_found_already(
+    tagger: tagging.Tagger,
+) -> None:
+    # "kooli" alone is the school's label: tag_compounds finds it, the headed text must not count it again
+    hits = tagger.tag_texts(["suletud külakooli"], "et", compounds=True)
+    assert [h.count for h in hits if h.term == "schools-and-teachers"] == [1]
+    assert tagger.tag_phrase_heads(["suletud külakooli"], "et", hits) == []
+    # a language that does not write compounds as one word is left as it is
+    assert tagger.tag_phrase_heads(["slēgtās lauku skolas"], "lv", []) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -103,13 +104,39 @@ class Tagger:
         """Taxonomy terms mentioned in any of `texts`, all written in `lang`; with `compounds`, also those
         that are a part of a compound word (see tag_compounds); with `apart`, also the labels whose words
         are apart (see tag_docs)."""
+        texts = list(texts)
+        with LOCK:  # re-entrant: the steps below take it too
+            docs = self._docs(texts, lang)
+            hits = self.tag_docs(docs, lang, apart)
+            if not compounds:
+                return hits
+            hits = _joined(hits, self.tag_compounds(docs, lang))
+            return _joined(hits, self.tag_phrase_heads(texts, lang, hits, apart))
+
+    def _docs(self, texts: list[str], lang: str) -> list[Doc]:
         nlp = pipeline(lang)
         # sentence boundaries do not matter for matching; the sentence recogniser is skipped
         skip = [p for p in nlp.pipe_names if p in ("senter", "sentencizer")]
         with LOCK:
-            docs = list(nlp.pipe(texts, disable=skip))
-            hits = self.tag_docs(docs, lang, apart)
-            return _joined(hits, self.tag_compounds(docs, lang)) if compounds else hits
+            return list(nlp.pipe(texts, disable=skip))
+
+    def tag_phrase_heads(
+        self, texts: list[str], lang: str, found: list[TagHit], apart: bool = False
+    ) -> list[TagHit]:
+        """Terms of a label of several words whose last word is the head of a compound in the text, in
+        the languages that write compounds as one word: "suletud külakooli" (a closed village school)
+        holds "suletud kool", "paberivabriku sulgemine" holds "vabriku sulgemine". The texts are matched
+        again with each compound written as its head; only labels of more than one word count there,
+        and only terms not `found` already."""
+        words = self.label_words(lang)
+        if not words:
+            return []
+        headed = [t for t in (_as_heads(text, lang, words) for text in texts) if t is not None]
+        if not headed:
+            return []
+        more = self.tag_docs(self._docs(headed, lang), lang, apart)
+        known = {(hit.vocabulary, hit.term) for hit in found}
+        return [h for h in more if " " in h.phrase and (h.vocabulary, h.term) not in known]
 
     def tag_compounds(self, docs: Iterable[Doc], lang: str) -> list[TagHit]:
         """Terms whose one-word label is the first or the last part of a compound word, in the languages
@@ -158,20 +185,53 @@ def _compound_part(
 ) -> tuple[str, str] | None:
     """The term of the longest label that ends the word (its head, maybe inflected: "teatern") or else
     begins it ("havn" in "havnekvarteret"), when the word is a compound: no label itself."""
-    too_short = len(word) < 2 * COMPOUND_PART or not word.isalpha()
-    if too_short or word in labels or stem(word, lang) in labels:
+    if not _maybe_compound(word, lang, labels):
         return None
-    splits = range(COMPOUND_PART, len(word) - COMPOUND_PART + 1)
-    for i in splits:
-        head = word[i:]
-        found = labels.get(head) or labels.get(stem(head, lang))
-        if found:
-            return found
-    for i in reversed(splits):
+    at = _head_at(word, lang, labels)
+    if at is not None:
+        return labels.get(word[at:]) or labels[stem(word[at:], lang)]
+    for i in reversed(range(COMPOUND_PART, len(word) - COMPOUND_PART + 1)):
         found = labels.get(word[:i])
         if found:
             return found
     return None
+
+
+def _maybe_compound(word: str, lang: str, labels: dict[str, tuple[str, str]]) -> bool:
+    """Whether a word is long enough for two parts and is no label itself."""
+    too_short = len(word) < 2 * COMPOUND_PART or not word.isalpha()
+    return not (too_short or word in labels or stem(word, lang) in labels)
+
+
+def _head_at(word: str, lang: str, labels: dict[str, tuple[str, str]]) -> int | None:
+    """Where the longest label ending the word (lower case, maybe a compound) begins, if one does."""
+    for i in range(COMPOUND_PART, len(word) - COMPOUND_PART + 1):
+        head = word[i:]
+        if head in labels or stem(head, lang) in labels:
+            return i
+    return None
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _as_heads(text: str, lang: str, labels: dict[str, tuple[str, str]]) -> str | None:
+    """The text with each compound whose head is a label written as that head, as it is inflected there
+    ("külakooli": "kooli"); None when it has no such compound."""
+    changed = False
+
+    def head(match: re.Match[str]) -> str:
+        nonlocal changed
+        word = match.group(0)
+        lower = word.lower()
+        at = _head_at(lower, lang, labels) if _maybe_compound(lower, lang, labels) else None
+        if at is None:
+            return word
+        changed = True
+        return lower[at:]
+
+    out = _WORD.sub(head, text)
+    return out if changed else None
 
 
 def _joined(hits: list[TagHit], more: list[TagHit]) -> list[TagHit]:
