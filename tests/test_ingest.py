@@ -218,3 +218,22 @@ def test_the_whole_record_text_is_the_records_opening(tiny: Settings) -> None:
     text = record_text(long)
     assert len(text.split()) == RECORD_WORDS and text.startswith(practice.title) and "word0" in text
     assert f"word{2 * RECORD_WORDS}" not in text
+
+
+def test_the_build_keeps_the_taxonomy_with_its_everyday_wordings(
+    tiny: Settings, fake_embedder: HashingEmbedder
+) -> None:
+    import sqlite3
+
+    from practice_finder.corpus.folder import load_taxonomy
+    from practice_finder.query.handle import load_taxonomy as built_taxonomy
+
+    _run(tiny, fake_embedder)
+    db = sqlite3.connect(versions.current_build(tiny.index_dir) / "store.db")  # type: ignore[operator]
+    db.row_factory = sqlite3.Row
+    source = load_taxonomy(tiny.corpus_dir / "taxonomy.yaml")
+    assert built_taxonomy(db) == source
+    assert any(term.everyday for term in source.terms())
+    # a build made before the column existed is read with none
+    db.execute("alter table terms drop column everyday")
+    assert all(not term.everyday for term in built_taxonomy(db).terms())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from practice_finder.corpus.folder import load_taxonomy
+from practice_finder.models import Taxonomy, Term
 from practice_finder.text import lemmas, pipelines, tagging
+from practice_finder.text.reading import read_text
 from practice_finder.text.snippets import mark
 
 from .conftest import CORPUS
@@ -161,3 +163,31 @@ def test_tagging_from_many_threads_at_once(monkeypatch: pytest.MonkeyPatch) -> N
         results = list(pool.map(tag, texts))
     assert all("loneliness" in r for r in results[::4])
     assert all("youth-out-migration" in r for r in results[1::4])
+
+
+def _lonely_taxonomy() -> Taxonomy:
+    term = Term(
+        id="loneliness",
+        vocabulary="challenges",
+        label="Loneliness",
+        synonyms=("lonely",),
+        everyday=("nobody to talk to",),
+        labels={"de": ("Einsamkeit",)},
+    )
+    return Taxonomy({"challenges": {"loneliness": term}})
+
+
+def test_everyday_wordings_are_read_in_questions_but_tag_no_record_or_plan() -> None:
+    tagger = tagging.Tagger(_lonely_taxonomy())
+    text = "Since the shop closed, many pensioners have nobody to talk to."
+    # a record (a practice's text) is tagged with the label and synonyms only, and so is a plan
+    assert _terms(tagger, text) == set()
+    assert _terms(tagger, "A lonely winter.") == {"loneliness"}
+    assert read_text(tagger, text).understood == {}
+    # a question is read with the everyday wordings too, also when it is in another language
+    assert _terms(tagger, text, everyday=True) == {"loneliness"}
+    assert read_text(tagger, text, question=True).understood == {"challenges": ["loneliness"]}
+    mixed = "Viele Rentner im Dorf haben nobody to talk to, sagt die Gemeinde."
+    assert "loneliness" in read_text(tagger, mixed, question=True).understood.get("challenges", [])
+    # only English has them
+    assert tagging.Tagger(_lonely_taxonomy()).tag_texts([text], "de", everyday=True) == []

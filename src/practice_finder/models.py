@@ -40,6 +40,10 @@ class Term(msgspec.Struct, frozen=True, kw_only=True):
     label: str
     definition: str = ""
     synonyms: tuple[str, ...] = ()
+    # English wordings people type for the term ("nobody to talk to"): read in questions and plans, where
+    # they name what the writer asks about, but not used to tag the practices' records
+    # (docs/benchmarks.md#everyday-english-wordings)
+    everyday: tuple[str, ...] = ()
     labels: dict[str, tuple[str, ...]] = {}
 
     def phrases(self, language: str = "en") -> list[str]:

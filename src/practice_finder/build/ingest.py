@@ -515,6 +515,7 @@ def _term_row(term: Any) -> dict[str, Any]:
         "label": term.label,
         "definition": term.definition,
         "synonyms": json.dumps(list(term.synonyms), ensure_ascii=False),
+        "everyday": json.dumps(list(term.everyday), ensure_ascii=False),
         "labels": json.dumps({k: list(v) for k, v in term.labels.items()}, ensure_ascii=False),
     }
 

@@ -83,6 +83,7 @@ def create(path: Path) -> sqlite_utils.Database:
             "label": str,
             "definition": str,
             "synonyms": str,
+            "everyday": str,
             "labels": str,
         },
         pk=("vocabulary", "id"),

@@ -132,6 +132,7 @@ def _term(raw: Any, vocabulary: str, path: Path, where: str, problems: Problems)
         label=raw["label"],
         definition=raw.get("definition") or "",
         synonyms=tuple(str(s) for s in raw.get("synonyms") or ()),
+        everyday=tuple(str(s) for s in raw.get("everyday") or ()),
         labels={lang: tuple(str(p) for p in phrases) for lang, phrases in labels.items()},
     )
 

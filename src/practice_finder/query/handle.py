@@ -434,13 +434,17 @@ def query_embedder(
 def load_taxonomy(db: sqlite3.Connection) -> Taxonomy:
     """The taxonomy as it was when the build was made."""
     vocabularies: dict[str, dict[str, Term]] = {}
-    for row in db.execute("select * from terms order by rowid"):
+    rows = db.execute("select * from terms order by rowid")
+    has_everyday = "everyday" in {column[0] for column in rows.description}
+    for row in rows:
         term = Term(
             id=row["id"],
             vocabulary=row["vocabulary"],
             label=row["label"],
             definition=row["definition"] or "",
             synonyms=tuple(json.loads(row["synonyms"] or "[]")),
+            # a build made before the column existed has none
+            everyday=tuple(json.loads(row["everyday"] or "[]")) if has_everyday else (),
             labels={k: tuple(v) for k, v in json.loads(row["labels"] or "{}").items()},
         )
         vocabularies.setdefault(term.vocabulary, {})[term.id] = term

@@ -122,6 +122,7 @@ class TermOut(msgspec.Struct, kw_only=True):
     synonyms: list[str]
     labels: dict[str, list[str]]
     label_language: str = "en"  # the language `label` is in
+    everyday: list[str] = []  # English wordings read in questions and plans only
 
 
 def _row(index: Index, table: str, record_id: str, what: str) -> dict[str, Any]:
@@ -368,4 +369,5 @@ def _term_out(index: Index, vocab: str, t: Term, language: str) -> TermOut:
         definition=t.definition,
         synonyms=list(t.synonyms),
         labels={k: list(v) for k, v in t.labels.items()},
+        everyday=list(t.everyday),
     )

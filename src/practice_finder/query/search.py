@@ -185,7 +185,11 @@ def retrieve(
     where, params = practice_filter_sql(query.filters)
     started = time.perf_counter()
     reading = read_text(
-        index.tagger, query.text, query.language_prior, languages.QUERY_SAMPLE_CHARS
+        index.tagger,
+        query.text,
+        query.language_prior,
+        languages.QUERY_SAMPLE_CHARS,
+        question=True,
     )
     text_lang, understood = reading.main, reading.understood
     also = [code for code in reading.languages if code != text_lang]

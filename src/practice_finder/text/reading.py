@@ -48,11 +48,17 @@ class Reading:
 
 
 def read_text(
-    tagger: Tagger, text: str, prior: str | None = None, sample: int = languages.SAMPLE_CHARS
+    tagger: Tagger,
+    text: str,
+    prior: str | None = None,
+    sample: int = languages.SAMPLE_CHARS,
+    question: bool = False,
 ) -> Reading:
     """Read `text`: the language of each piece guessed (`prior`: the language the writer most likely uses,
     such as the page's; `sample`: how many characters of a piece the detector judges), and the taxonomy
-    terms of every piece found in its likely languages and in English."""
+    terms of every piece found in its likely languages and in English. A `question` is read with the
+    terms' everyday English wordings too: in a question they name what is asked; in a long text (a plan,
+    like a practice's record) more often a passing detail (docs/benchmarks.md#everyday-english-wordings)."""
     if not text.strip():
         return Reading(languages.UNDETERMINED, (), ())
     by_language: dict[str, list[str]] = {}
@@ -69,7 +75,7 @@ def read_text(
     return Reading(
         _majority(decided, len(text)),
         tuple(sorted(likely, key=lambda code: -likely[code])),
-        tuple(_merge(tagger, by_language)),
+        tuple(_merge(tagger, by_language, question)),
     )
 
 
@@ -97,12 +103,12 @@ def _majority(chars: Counter[str], total: int) -> str:
     return languages.UNDETERMINED
 
 
-def _merge(tagger: Tagger, by_language: dict[str, list[str]]) -> list[TagHit]:
+def _merge(tagger: Tagger, by_language: dict[str, list[str]], everyday: bool) -> list[TagHit]:
     """The hits of every language's pieces as one list: counts added, the most frequent phrase kept."""
     counts: Counter[tuple[str, str]] = Counter()
     phrases: dict[tuple[str, str], Counter[str]] = {}
     for code, texts in by_language.items():
-        for hit in tagger.tag_texts(texts, code, compounds=True, apart=True):
+        for hit in tagger.tag_texts(texts, code, compounds=True, apart=True, everyday=everyday):
             key = (hit.vocabulary, hit.term)
             counts[key] += hit.count
             phrases.setdefault(key, Counter())[hit.phrase] += hit.count

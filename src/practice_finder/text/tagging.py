@@ -36,6 +36,9 @@ class Tagger:
         self._matchers: dict[str, list[PhraseMatcher]] = {}
         self._near: dict[str, ProximityMatcher] = {}
         self._terms: dict[int, tuple[str, str]] = {}  # match key -> (vocabulary, term id)
+        self._everyday: set[int] = (
+            set()
+        )  # the match keys of English everyday wordings (Term.everyday)
         self._label_words: dict[str, dict[str, tuple[str, str]]] = {}
 
     def _build(self, lang: str) -> list[PhraseMatcher]:
@@ -49,22 +52,29 @@ class Tagger:
         near = self._near[lang] = ProximityMatcher(attrs)
         for attr in attrs:
             matcher = PhraseMatcher(nlp.vocab, attr=attr)
+            maker = (
+                nlp.pipe if attr in ("LEMMA", "NORM") else lambda texts: map(nlp.make_doc, texts)
+            )
             for term in self.taxonomy.terms():
                 phrases = _unique(p.strip() for p in term.phrases(lang) if p.strip())
-                maker = (
-                    nlp.pipe
-                    if attr in ("LEMMA", "NORM")
-                    else lambda texts: map(nlp.make_doc, texts)
-                )
                 key = f"{term.vocabulary}\t{term.id}"
                 self._terms[nlp.vocab.strings.add(key)] = (term.vocabulary, term.id)
                 phrase_docs = list(maker(phrases))
                 matcher.add(
                     key, [*phrase_docs, *maker(_verbatim_english(term, phrases, lang, attr))]
                 )
+                everyday = _unique(p.strip() for p in term.everyday if p.strip())
+                everyday_docs = list(maker(everyday)) if lang == "en" and everyday else []
+                if everyday_docs:
+                    other = f"{key}\teveryday"
+                    self._everyday.add(nlp.vocab.strings.add(other))
+                    self._terms[nlp.vocab.strings[other]] = (term.vocabulary, term.id)
+                    matcher.add(other, everyday_docs)
                 if attr == attrs[-1]:  # the last attribute's docs carry every attribute
                     for doc in phrase_docs:
                         near.add(nlp.vocab.strings[key], doc)
+                    for doc in everyday_docs:
+                        near.add(nlp.vocab.strings[f"{key}\teveryday"], doc)
             matchers.append(matcher)
         return matchers
 
@@ -74,9 +84,12 @@ class Tagger:
                 self._matchers[lang] = self._build(lang)
             return self._matchers[lang]
 
-    def tag_docs(self, docs: Iterable[Doc], lang: str, apart: bool = False) -> list[TagHit]:
+    def tag_docs(
+        self, docs: Iterable[Doc], lang: str, apart: bool = False, everyday: bool = False
+    ) -> list[TagHit]:
         """Hits in already processed documents, one per term (its most frequent phrase kept); with `apart`,
-        also the labels of 2-3 words whose words are near each other in a sentence (see proximity)."""
+        also the labels of 2-3 words whose words are near each other in a sentence (see proximity); with
+        `everyday`, also the terms' English everyday wordings (what people write to the service)."""
         counts: Counter[tuple[str, str]] = Counter()
         phrases: dict[tuple[str, str], Counter[str]] = {}
         matchers = self.matchers(lang)
@@ -85,6 +98,8 @@ class Tagger:
                 spans = {(key, start, end) for m in matchers for key, start, end in m(doc)}
                 if apart:
                     spans.update(outside(self._near[lang](doc), spans))
+                if not everyday:
+                    spans = {span for span in spans if span[0] not in self._everyday}
                 for key, start, end in spans:
                     vocab, term = self._terms[key]
                     counts[(vocab, term)] += 1
@@ -99,15 +114,20 @@ class Tagger:
         return self.tag_texts([text], lang)
 
     def tag_texts(
-        self, texts: Iterable[str], lang: str, compounds: bool = False, apart: bool = False
+        self,
+        texts: Iterable[str],
+        lang: str,
+        compounds: bool = False,
+        apart: bool = False,
+        everyday: bool = False,
     ) -> list[TagHit]:
         """Taxonomy terms mentioned in any of `texts`, all written in `lang`; with `compounds`, also those
         that are a part of a compound word (see tag_compounds); with `apart`, also the labels whose words
-        are apart (see tag_docs)."""
+        are apart, and with `everyday` the English everyday wordings (see tag_docs)."""
         texts = list(texts)
         with LOCK:  # re-entrant: the steps below take it too
             docs = self._docs(texts, lang)
-            hits = self.tag_docs(docs, lang, apart)
+            hits = self.tag_docs(docs, lang, apart, everyday)
             if not compounds:
                 return hits
             hits = _joined(hits, self.tag_compounds(docs, lang))
