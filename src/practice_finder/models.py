@@ -40,9 +40,9 @@ class Term(msgspec.Struct, frozen=True, kw_only=True):
     label: str
     definition: str = ""
     synonyms: tuple[str, ...] = ()
-    # English wordings people type for the term ("nobody to talk to"): read in questions and plans, where
-    # they name what the writer asks about, but not used to tag the practices' records
-    # (docs/benchmarks.md#everyday-english-wordings)
+    # English wordings people type for the term ("nobody to talk to"): read in a search's question, where
+    # they name what is asked, but not in plans or the practices' records, where they more often name a
+    # passing detail (docs/benchmarks.md#everyday-english-wordings)
     everyday: tuple[str, ...] = ()
     labels: dict[str, tuple[str, ...]] = {}
 

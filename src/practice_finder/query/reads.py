@@ -122,7 +122,7 @@ class TermOut(msgspec.Struct, kw_only=True):
     synonyms: list[str]
     labels: dict[str, list[str]]
     label_language: str = "en"  # the language `label` is in
-    everyday: list[str] = []  # English wordings read in questions and plans only
+    everyday: list[str] = []  # English wordings read in a search's question only
 
 
 def _row(index: Index, table: str, record_id: str, what: str) -> dict[str, Any]:

@@ -36,9 +36,8 @@ class Tagger:
         self._matchers: dict[str, list[PhraseMatcher]] = {}
         self._near: dict[str, ProximityMatcher] = {}
         self._terms: dict[int, tuple[str, str]] = {}  # match key -> (vocabulary, term id)
-        self._everyday: set[int] = (
-            set()
-        )  # the match keys of English everyday wordings (Term.everyday)
+        # the match keys of the terms' English everyday wordings (Term.everyday)
+        self._everyday: set[int] = set()
         self._label_words: dict[str, dict[str, tuple[str, str]]] = {}
 
     def _build(self, lang: str) -> list[PhraseMatcher]:
@@ -89,7 +88,7 @@ class Tagger:
     ) -> list[TagHit]:
         """Hits in already processed documents, one per term (its most frequent phrase kept); with `apart`,
         also the labels of 2-3 words whose words are near each other in a sentence (see proximity); with
-        `everyday`, also the terms' English everyday wordings (what people write to the service)."""
+        `everyday`, also the terms' English everyday wordings (for a search's question)."""
         counts: Counter[tuple[str, str]] = Counter()
         phrases: dict[tuple[str, str], Counter[str]] = {}
         matchers = self.matchers(lang)
