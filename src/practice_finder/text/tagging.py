@@ -64,16 +64,17 @@ class Tagger:
                 )
                 everyday = _unique(p.strip() for p in term.everyday if p.strip())
                 everyday_docs = list(maker(everyday)) if lang == "en" and everyday else []
+                everyday_key = f"{key}\teveryday"
                 if everyday_docs:
-                    other = f"{key}\teveryday"
-                    self._everyday.add(nlp.vocab.strings.add(other))
-                    self._terms[nlp.vocab.strings[other]] = (term.vocabulary, term.id)
-                    matcher.add(other, everyday_docs)
+                    matched = nlp.vocab.strings.add(everyday_key)
+                    self._everyday.add(matched)
+                    self._terms[matched] = (term.vocabulary, term.id)
+                    matcher.add(everyday_key, everyday_docs)
                 if attr == attrs[-1]:  # the last attribute's docs carry every attribute
                     for doc in phrase_docs:
                         near.add(nlp.vocab.strings[key], doc)
                     for doc in everyday_docs:
-                        near.add(nlp.vocab.strings[f"{key}\teveryday"], doc)
+                        near.add(nlp.vocab.strings[everyday_key], doc)
             matchers.append(matcher)
         return matchers
 
