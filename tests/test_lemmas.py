@@ -1,6 +1,7 @@
 """Base forms: Voikko for Finnish (those tests skip, naming the packages to install, where Debian's libvoikko1
-and voikko-fi are missing), simplemma's tables for the other languages; in the glossary's look-ups, in
-taxonomy tagging, and in the build's manifest."""
+and voikko-fi are missing), Vabamorf for Estonian (skipping where the estnltk wheel is missing), simplemma's
+tables for the other languages; in the glossary's look-ups, in taxonomy tagging, and in the build's
+manifest."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ from .fakes import HashingEmbedder, glossary_index
 needs_voikko = pytest.mark.skipif(
     not lemmas.analysed("fi"),
     reason="Voikko for Finnish is not installed: apt-get install libvoikko1 voikko-fi (.ci/run does)",
+)
+
+needs_vabamorf = pytest.mark.skipif(
+    lemmas.source("et") != "vabamorf",
+    reason="Vabamorf for Estonian is not installed: pip install estnltk (a dependency of the project)",
 )
 
 
@@ -113,8 +119,47 @@ def test_the_manifest_names_the_analyser_and_a_change_of_it_rebuilds(
     )
 
 
+@needs_vabamorf
+def test_an_estonian_word_gets_its_base_form_and_a_compound_its_parts() -> None:
+    assert lemmas.forms("linnad", "et").lemmas == ("linn",)
+    school = lemmas.forms("külakooli", "et")  # of a village school
+    assert school.lemmas == ("külakool",) and school.parts == ("küla", "kool")
+    # the first part is written in the genitive; its base form is looked up on its own
+    assert lemmas.forms("kogukonnaruumiks", "et").parts == ("kogukond", "ruum")
+    assert lemmas.lemma("suletud", "et") == "suletud"  # closed: a participle, an adjective, a noun
+    assert lemmas.forms("xqzvw", "et") == lemmas.Forms() and not lemmas.known("xqzvw", "et")
+    assert lemmas.describe()["et"].startswith("estnltk ")
+
+
+@needs_vabamorf
+def test_the_analysers_tell_a_compound_from_a_word_that_merely_ends_in_one() -> None:
+    assert lemmas.compound("külakooli", "et") is True
+    assert lemmas.compound("päriselt", "et") is False  # really: no compound of "selt" (society)
+    assert lemmas.compound("koordinaator", "et") is False  # no compound of "koor" (choir)
+    assert lemmas.compound("xqzvwkoor", "et") is None  # unknown: the letters decide
+    assert lemmas.compound("bibliotheken", "de") is None  # a table does not tell
+    if lemmas.source("fi") == "voikko":
+        assert lemmas.compound("kyläkoulun", "fi") is True
+        assert lemmas.compound("ikääntyneiden", "fi") is False  # derived from a verb, no compound
+
+
+@needs_vabamorf
+def test_vabamorf_loads_without_the_rest_of_estnltk() -> None:
+    # importing the estnltk package runs its toolkit's set-up (pandas and more); only Vabamorf is used
+    assert lemmas.known("kool", "et")
+    assert "estnltk" not in sys.modules
+
+
 def _forget() -> None:
-    for memo in (lemmas._voikko, lemmas._tables, lemmas.forms, lemmas.describe):
+    for memo in (
+        lemmas._voikko,
+        lemmas._vabamorf,
+        lemmas._tables,
+        lemmas.forms,
+        lemmas.known,
+        lemmas.compound,
+        lemmas.describe,
+    ):
         memo.cache_clear()
 
 
@@ -130,9 +175,22 @@ def test_without_voikko_finnish_reads_the_tables_and_without_both_keeps_its_stem
         monkeypatch.setitem(sys.modules, "simplemma", None)
         monkeypatch.setitem(sys.modules, "simplemma.strategies", None)
         _forget()
-        assert not lemmas.analysed("fi") and lemmas.describe() == {}
+        assert not lemmas.analysed("fi") and "fi" not in lemmas.describe()
         assert lemmas.forms("kaupungeissa", "fi") == lemmas.Forms()
         assert lemmas.lemma("kaupungeissa", "fi") == "kaupungeissa"
+    finally:
+        monkeypatch.undo()
+        _forget()
+
+
+def test_without_vabamorf_estonian_reads_the_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lemmas.importlib.util, "find_spec", lambda name: None)  # no estnltk wheel
+    _forget()
+    try:
+        assert lemmas.source("et") == "simplemma"
+        assert lemmas.describe()["et"].startswith("simplemma ")
+        assert lemmas.lemma("linnad", "et") == "linn"
+        assert lemmas.compound("päriselt", "et") is None
     finally:
         monkeypatch.undo()
         _forget()

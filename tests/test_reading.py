@@ -11,7 +11,7 @@ import yaml
 
 from practice_finder import languages
 from practice_finder.corpus.folder import load_taxonomy
-from practice_finder.text import tagging
+from practice_finder.text import lemmas, tagging
 from practice_finder.text.reading import pieces, read_text
 
 from .conftest import CORPUS
@@ -193,7 +193,7 @@ def test_a_question_in_russian_is_read_with_russian_stop_words_and_stems(
     [
         ("sv", "skolteatern", "theatre"),
         ("de", "Hafenviertel", "maritime-heritage"),
-        ("et", "suvefestivali", "festival"),
+        ("et", "kalafestivali", "festival"),  # a fish festival
         ("fi", "kouluteatterimme", "theatre"),
         ("nb", "havnekvartalet", "maritime-heritage"),
     ],
@@ -203,6 +203,21 @@ def test_a_label_inside_a_compound_word_is_found(
 ) -> None:
     assert term in {h.term for h in tagger.tag_texts([word], lang, compounds=True)}
     assert term not in {h.term for h in tagger.tag_texts([word], lang)}  # whole words only
+
+
+@pytest.mark.parametrize(
+    ("text", "term"),
+    [
+        ("Tegelesime sellega päriselt ja tõsiselt", "associations"),  # "-selt": no "selts", society
+        ("kultuurikorralduse koordinaator", "choir"),  # "koor", choir, begins the word
+    ],
+)
+def test_a_word_the_analyser_knows_as_one_word_is_no_compound(
+    tagger: tagging.Tagger, text: str, term: str
+) -> None:
+    if lemmas.source("et") != "vabamorf":
+        pytest.skip("Vabamorf for Estonian is not installed: pip install estnltk")
+    assert term not in {h.term for h in tagger.tag_texts([text], "et", compounds=True)}
 
 
 def test_a_word_that_is_a_label_is_no_compound(tagger: tagging.Tagger) -> None:

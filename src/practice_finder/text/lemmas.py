@@ -1,5 +1,6 @@
 """Base forms of words in the region's languages: Voikko's analysis for Finnish where the machine has it,
-simplemma's tables of word forms for the other languages (and for Finnish without Voikko).
+Vabamorf's for Estonian, simplemma's tables of word forms for the other languages (and for Finnish
+without Voikko, Estonian without Vabamorf).
 
 A stemmer follows only part of the inflection of these languages. "kaupungit" (towns) stems to "kaupung",
 while the dictionary's headword and the taxonomy's label say "kaupunki"; Norwegian "byer" (towns) stays
@@ -9,13 +10,16 @@ while the dictionary's headword and the taxonomy's label say "kaupunki"; Norwegi
 - **Finnish: Voikko**, the morphological analyser Debian packages (`libvoikko1`, `voikko-fi`, read through
   PyPI's `libvoikko` binding), gives every reading of a word: its base forms, the base forms of a
   compound's parts and the word a derived one comes from.
+- **Estonian: Vabamorf**, the morphological analyser of the University of Tartu that the `estnltk` wheel
+  (PyPI) carries with its lexicon, gives every reading of a word in the same way: "külakooli" is the
+  compound küla + kool, "päriselt" (really) an adverb and no compound of "selt" (society).
 - **The other languages: simplemma** (PyPI, its tables of word forms inside the package) gives a known form
   its base form by looking it up; an unknown word is left as it is rather than guessed at (its rules turn
   the Latvian river "Lielupe" into "liels", big). Its tables are read as compressed streams: all nine
   take about 160 MB of a process.
 
-The build's manifest names what was used (`nlp.lemmatisers`); installing or removing Voikko makes the next
-ingest rebuild. English keeps spaCy's lemmas and is not read here. Measured:
+The build's manifest names what was used (`nlp.lemmatisers`); installing or removing Voikko or Vabamorf
+makes the next ingest rebuild. English keeps spaCy's lemmas and is not read here. Measured:
 docs/benchmarks.md#base-forms.
 
 The same tables tell which languages know a text's words (`known_shares`): a question's language is not
@@ -24,23 +28,27 @@ left to the detector's letter statistics alone when they are unsure (languages.g
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from practice_finder.languages import LABEL_LANGUAGES
 
 VOIKKO = ("fi",)  # languages Voikko describes (it has no other region language)
+VABAMORF = "et"  # the language Vabamorf describes
 # languages read from simplemma's tables: every region language but English
 TABLES = LABEL_LANGUAGES
 # languages whose known words known_shares counts: these and English (its table is small, about 2 MB)
 KNOWN = (*TABLES, "en")
 # a word of two letters or more ("teini-ikäiset": teini, ikäiset)
 _WORD = re.compile(r"[^\W\d_]{2,}")
-# neither a Voikko handle nor a first read of a table is safe from two threads
+# neither a Voikko or Vabamorf handle nor a first read of a table is safe from two threads
 _LOCK = threading.Lock()
 _BASE = re.compile(r"\(([^+)][^)]*)\)")  # "+kylä(kylä)+koulu(koulu)": the parts' base forms
 
@@ -71,6 +79,44 @@ def _voikko(lang: str) -> Any:
 
 
 @cache
+def _vabamorf() -> Any:
+    """Vabamorf's analyser of Estonian, or None when the `estnltk` wheel is not installed. Its `vabamorf`
+    folder (the binding, the C++ library and the lexicon) is loaded as a package of its own: importing
+    `estnltk` runs its whole toolkit's set-up (pandas among it: 2.3 s and about 200 MB more in a process
+    here), of which nothing else is used; the folder alone loads in 0.1 s and 24 MB."""
+    try:
+        found = importlib.util.find_spec("estnltk")
+    except (ImportError, ValueError):
+        return None
+    locations = list(found.submodule_search_locations or ()) if found else []
+    folder = Path(locations[0]) / "vabamorf" if locations else None
+    if folder is None or not (folder / "morf.py").exists():
+        return None
+    name = f"{__name__}._vabamorf"
+    spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if spec is None or spec.loader is None:
+        return None
+    package = importlib.util.module_from_spec(spec)
+    sys.modules[name] = package
+    try:
+        spec.loader.exec_module(package)
+        morf = importlib.import_module(f"{name}.morf")
+        return morf.Vabamorf.instance()
+    except (ImportError, OSError):
+        sys.modules.pop(name, None)
+        return None
+
+
+def _readings(word: str) -> list[dict[str, Any]]:
+    """Vabamorf's readings of an Estonian word it knows (none for an unknown word: nothing is guessed)."""
+    with _LOCK:
+        found = _vabamorf().analyze([word], guess=False, disambiguate=False, propername=False)
+    return list(found[0]["analysis"])
+
+
+@cache
 def _tables() -> Any:
     """simplemma's look-up of known word forms, its tables read as compressed streams (or None without it)."""
     try:
@@ -86,9 +132,11 @@ def _tables() -> Any:
 
 
 def source(lang: str) -> str | None:
-    """What gives this language's base forms here ("voikko", "simplemma"), or None."""
+    """What gives this language's base forms here ("voikko", "vabamorf", "simplemma"), or None."""
     if _voikko(lang) is not None:
         return "voikko"
+    if lang == VABAMORF and _vabamorf() is not None:
+        return "vabamorf"
     if lang in TABLES and _tables() is not None:
         return "simplemma"
     return None
@@ -114,6 +162,8 @@ def describe() -> dict[str, str]:
                 d.description for d in libvoikko.Voikko.listDicts() if d.language == lang
             )
             found[lang] = f"libvoikko {libvoikko.Voikko.getVersion()}: {', '.join(names)}"
+        elif kind == "vabamorf":
+            found[lang] = f"estnltk {metadata.version('estnltk')}: Vabamorf"
         elif kind == "simplemma":
             found[lang] = f"simplemma {metadata.version('simplemma')}: known forms"
     return found
@@ -122,7 +172,8 @@ def describe() -> dict[str, str]:
 def warm() -> None:
     """Read the tables of every language that uses one now (a few seconds, once), so that no question waits
     for one: the languages simplemma gives base forms for, and English, whose known words count in
-    known_shares (Finnish with Voikko needs none)."""
+    known_shares (Finnish with Voikko needs none); and Vabamorf's lexicon for Estonian."""
+    source(VABAMORF)  # loads Vabamorf's lexicon (0.1 s) where it is installed
     if _tables() is None:
         return
     for lang in KNOWN:
@@ -132,7 +183,8 @@ def warm() -> None:
 
 
 def known_shares(text: str) -> dict[str, float]:
-    """For each language with a source of word forms here (KNOWN; Finnish by Voikko where installed), the
+    """For each language with a source of word forms here (KNOWN; Finnish by Voikko and Estonian by Vabamorf
+    where installed), the
     share of the text's words it knows as a form of one of its words ("Jugendliche in Daugavpils und Fake
     News": German 0.83, Danish 0.50, Latvian 0.17). Empty for a text without words or without tables."""
     words = [w.lower() for w in _WORD.findall(text)]
@@ -143,9 +195,12 @@ def known_shares(text: str) -> dict[str, float]:
 
 @lru_cache(maxsize=100_000)
 def known(word: str, lang: str) -> bool:
-    """Whether a (lowercased) word is a form the language's table or Voikko knows."""
+    """Whether a (lowercased) word is a form the language's analyser (Voikko, Vabamorf) or table knows."""
+    kind = source(lang)
+    if kind == "vabamorf":
+        return bool(_readings(word))
     with _LOCK:
-        if _voikko(lang) is not None:
+        if kind == "voikko":
             return bool(_voikko(lang).analyze(word))
         return _tables() is not None and _tables().get_lemma(word, lang) is not None
 
@@ -157,6 +212,8 @@ def forms(word: str, lang: str) -> Forms:
     kind = source(lang) if word else None
     if kind == "voikko":
         return _voikko_forms(word, lang)
+    if kind == "vabamorf":
+        return _vabamorf_forms(word)
     if kind == "simplemma":
         with _LOCK:
             base = _tables().get_lemma(word, lang)
@@ -177,6 +234,56 @@ def _voikko_forms(word: str, lang: str) -> Forms:
         for part in _BASE.findall(str(reading.get("WORDBASES") or "")):
             parts.setdefault(part.replace("=", "").lower(), None)
     return Forms(tuple(lemmas), tuple(p for p in parts if p not in lemmas))
+
+
+def _vabamorf_forms(word: str) -> Forms:
+    lemmas: dict[str, None] = {}
+    parts: dict[str, None] = {}
+    for reading in _readings(word):
+        lemmas.setdefault(_plain(reading["lemma"]), None)
+        for part in _vabamorf_parts(reading):
+            parts.setdefault(part, None)
+    return Forms(tuple(lemmas), tuple(p for p in parts if p not in lemmas))
+
+
+def _vabamorf_parts(reading: dict[str, Any]) -> tuple[str, ...]:
+    """The base forms of a compound's parts in one of Vabamorf's readings (none for a single word): the
+    head's from the whole word's base form ("kogukonnaruumiks": ruum), each other part's when Vabamorf
+    reads the part alone one way only ("kogukonna": kogukond), else the part as written ("tule")."""
+    tokens = [_plain(t) for t in reading["root_tokens"]]
+    if len(tokens) < 2:
+        return ()
+    whole = _plain(reading["lemma"])
+    before = "".join(tokens[:-1])
+    head = whole[len(before) :] if whole.startswith(before) else tokens[-1]
+    firsts = []
+    for token in tokens[:-1]:
+        bases = {_plain(r["lemma"]) for r in _readings(token)}
+        firsts.append(bases.pop() if len(bases) == 1 else token)
+    return (*firsts, head)
+
+
+def _plain(text: str) -> str:
+    """A Vabamorf root or base form without its markers of compound ("_") and derivation ("=") parts."""
+    return text.replace("_", "").replace("=", "").lower()
+
+
+@lru_cache(maxsize=100_000)
+def compound(word: str, lang: str) -> bool | None:
+    """Whether the language's analyser reads a (lowercased) word as a compound in any of its readings:
+    True for "külakooli" (küla + kool) and "kyläkoulun", False for "päriselt" and "koordinaator", which
+    merely end or begin with a word ("selt", society; "koor", choir). None where no analyser knows the
+    word (simplemma's tables do not tell), so that the caller decides by the letters alone."""
+    kind = source(lang) if word else None
+    if kind == "vabamorf":
+        readings = _readings(word)
+        return any(len(r["root_tokens"]) > 1 for r in readings) if readings else None
+    if kind == "voikko":
+        with _LOCK:
+            found = _voikko(lang).analyze(word)
+        # STRUCTURE marks the start of each word a compound is made of with "="; a derived word has one
+        return any(str(r.get("STRUCTURE") or "").count("=") > 1 for r in found) if found else None
+    return None
 
 
 def lemma(word: str, lang: str) -> str:
