@@ -80,6 +80,13 @@ def test_a_stem_shorter_than_a_compound_part_is_not_matched_inside_words(
     assert "families" in _terms(tagger, "Ein Abend für Eltern.", "de")
 
 
+def test_a_stem_that_is_a_stop_word_does_not_match_the_stop_word(tagger: tagging.Tagger) -> None:
+    # "menighet" (congregation) stems to "men", which is also the word for "but"
+    text = "Vi har et bibliotek, men ingen møteplass for de unge."
+    assert "church-heritage" not in _terms(tagger, text, "nb", compounds=True, apart=True)
+    assert "church-heritage" in _terms(tagger, "Menigheten eier kirken.", "nb")
+
+
 def test_unrelated_text_gets_no_challenge(tagger: tagging.Tagger) -> None:
     hits = tagger.tag("The invoice was paid on Tuesday.", "en")
     assert not [h for h in hits if h.vocabulary == "challenges"]

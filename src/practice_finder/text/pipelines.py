@@ -47,12 +47,18 @@ def _register_components() -> None:
 
         @Language.factory("pf_stem_norms", default_config={"lang": "xx"})
         def make_stem_norms(nlp: Language, name: str, lang: str) -> Any:
-            """Sets each token's NORM to its stem, so inflected forms match a label ("samotności" ~ "samotność")."""
+            """Sets each token's NORM to its stem, so inflected forms match a label ("samotności" ~ "samotność").
+            A word whose stem is one of the language's stop words keeps its own form: Norwegian "menighet"
+            (congregation) stems to "men", and every "men" (but) would match the label."""
             from practice_finder.text.stemming import stem
+
+            stop_words = nlp.Defaults.stop_words
 
             def stem_norms(doc: Doc) -> Doc:
                 for token in doc:
-                    token.norm_ = stem(token.lower_, lang)
+                    word = token.lower_
+                    stemmed = stem(word, lang)
+                    token.norm_ = word if stemmed != word and stemmed in stop_words else stemmed
                 return doc
 
             return stem_norms
