@@ -184,9 +184,9 @@ def warm() -> None:
 
 def known_shares(text: str) -> dict[str, float]:
     """For each language with a source of word forms here (KNOWN; Finnish by Voikko and Estonian by Vabamorf
-    where installed), the
-    share of the text's words it knows as a form of one of its words ("Jugendliche in Daugavpils und Fake
-    News": German 0.83, Danish 0.50, Latvian 0.17). Empty for a text without words or without tables."""
+    where installed), the share of the text's words it knows as a form of one of its words ("Jugendliche
+    in Daugavpils und Fake News": German 0.83, Danish 0.50, Latvian 0.17). Empty for a text without words
+    or without tables."""
     words = [w.lower() for w in _WORD.findall(text)]
     if not words or _tables() is None:
         return {}
