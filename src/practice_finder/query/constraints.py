@@ -59,8 +59,9 @@ EURO = r"€|eur\w*|eiro"
 AMOUNT = re.compile(rf"\b(?:{UNDER})\s*(?:{EURO})?\s*{NUMBER}\s*(?:{EURO})?", re.IGNORECASE)
 REGIONS = {
     ("EE", "LV", "LT"): re.compile(
-        r"\b(baltic (states|countries)|baltics|baltikum\w*|baltimaa\w*|baltian mai\w*|baltian maa\w*|"
-        r"baltijas valst\w*|baltijos šal\w*|baltiske land\w*|baltischen (staaten|länder\w*)|"
+        r"\b(baltic (states|countries)|baltics|baltikum\w*|baltimaa\w*|balti riigi\w*|balti riik\w*|"
+        r"baltia|baltian|baltiassa|baltijas valst\w*|baltijos šal\w*|"
+        r"baltiska (länder\w*|stater\w*)|baltiske (land\w*|stat\w*)|baltischen (staaten|länder\w*)|"
         r"(państw\w*|kraj\w*) bałtycki\w*)\b",
         re.IGNORECASE,
     ),
@@ -80,6 +81,21 @@ ADJECTIVES = {
     "NO": "norwegian",
     "PL": "polish",
     "SE": "swedish",
+}
+# the starts of each country's adjective in the region's languages, without accents ("en finsk by", "fińskie
+# miasteczko", "suomalainen kaupunki"); a language writes them in lower case, so each has at least
+# SHORT_NAME letters (Scandinavian "tysk", Latvian "vācu" and "somu" are too short to tell from other words,
+# and Estonian "saksa" is, without its accents, where Latvian "sākšana", starting, begins)
+ADJECTIVE_STARTS = {
+    "DE": ("tyska", "tyske", "deutsch", "niemieck", "vokisk", "vokieciu", "saksalai"),
+    "DK": ("dansk", "dunsk", "taani", "tanskalai"),
+    "EE": ("estnisk", "estisk", "estnisch", "estonsk", "igaunu", "virolai", "eesti"),
+    "FI": ("finlandsk", "finsk", "suomisk", "suomalai", "soome"),
+    "LT": ("litauisk", "litauisch", "litewsk", "leedu", "liettualai"),
+    "LV": ("lettisk", "lettisch", "lotewsk", "latvialai"),
+    "NO": ("norsk", "norwesk", "norvegu", "norvegisk", "norjalai"),
+    "PL": ("polnisch", "lenkisk", "poola", "puolalai"),
+    "SE": ("svensk", "schwedisch", "szwedzk", "zviedru", "svedisk", "ruotsalai"),
 }
 SHORT_NAME = 5  # letters of a name's start below which it must be written with a capital
 NAME_ENDING = 5  # letters a country's name may take on as an inflection ("Latviassa", "Łotwie")
@@ -182,7 +198,7 @@ def _places(text: str) -> Constraint | None:
 def _country_prefixes() -> tuple[tuple[str, str], ...]:
     """Each country's name in English and the region's languages (and its English adjective), without
     accents and in lower case, less its last letter (a name of four letters whole): what an inflected
-    form starts with."""
+    form starts with; and the starts of its adjective in the region's languages (ADJECTIVE_STARTS)."""
     out: set[tuple[str, str]] = set()
     for code in COUNTRIES:
         names = {i18n.country_name(code, lang) for lang in ("en", *REGION_LANGUAGES)}
@@ -191,6 +207,7 @@ def _country_prefixes() -> tuple[tuple[str, str], ...]:
             plain = _plain(name)
             if len(plain) >= 4 and " " not in plain:
                 out.add((code, plain[:-1] if len(plain) >= 5 else plain))
+        out.update((code, start) for start in ADJECTIVE_STARTS.get(code, ()))
     return tuple(sorted(out))
 
 
