@@ -87,6 +87,32 @@ def test_a_stem_that_is_a_stop_word_does_not_match_the_stop_word(tagger: tagging
     assert "church-heritage" in _terms(tagger, "Menigheten eier kirken.", "nb")
 
 
+@pytest.mark.parametrize(
+    ("lang", "text", "term", "label"),
+    [
+        # Lithuanian "negalia" (disability) stemmed as "negali" (cannot) does
+        (
+            "lt",
+            "Jie negali rasti savanorių.",
+            "people-with-disabilities",
+            "Renginiai žmonėms su negalia.",
+        ),
+        # Danish "samer" (the Sami) stemmed as "samme" (same) and "sammen" (together) do
+        (
+            "da",
+            "Vi mødes på samme tid, sammen med naboerne.",
+            "minorities",
+            "Et projekt med det samiske folk.",
+        ),
+    ],
+)
+def test_a_common_word_is_not_read_as_a_label_that_stems_alike(
+    tagger: tagging.Tagger, lang: str, text: str, term: str, label: str
+) -> None:
+    assert term not in _terms(tagger, text, lang, compounds=True, apart=True)
+    assert term in _terms(tagger, label, lang, compounds=True, apart=True)
+
+
 def test_unrelated_text_gets_no_challenge(tagger: tagging.Tagger) -> None:
     hits = tagger.tag("The invoice was paid on Tuesday.", "en")
     assert not [h for h in hits if h.vocabulary == "challenges"]
