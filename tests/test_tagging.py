@@ -87,6 +87,12 @@ def test_a_stem_that_is_a_stop_word_does_not_match_the_stop_word(tagger: tagging
     assert "church-heritage" in _terms(tagger, "Menigheten eier kirken.", "nb")
 
 
+def test_a_stop_word_is_matched_only_as_written(tagger: tagging.Tagger) -> None:
+    # Finnish "kyllä" (yes) stems as "kylät" (villages) does
+    assert "rural-residents" not in _terms(tagger, "Kyllä, me voimme tehdä sen.", "fi")
+    assert "rural-residents" in _terms(tagger, "Kylät tyhjenevät.", "fi")
+
+
 @pytest.mark.parametrize(
     ("lang", "text", "term", "label"),
     [

@@ -48,8 +48,9 @@ def _register_components() -> None:
         @Language.factory("pf_stem_norms", default_config={"lang": "xx"})
         def make_stem_norms(nlp: Language, name: str, lang: str) -> Any:
             """Sets each token's NORM to its stem, so inflected forms match a label ("samotności" ~ "samotność").
-            A word whose stem is one of the language's stop words keeps its own form: Norwegian "menighet"
-            (congregation) stems to "men", and every "men" (but) would match the label."""
+            A stop word, and a word whose stem is one of the language's stop words, keep their own form:
+            Norwegian "menighet" (congregation) stems to "men", and every "men" (but) would match the label;
+            Finnish "kyllä" (yes) stems as "kylät" (villages) does."""
             from practice_finder.text.stemming import stem
 
             stop_words = nlp.Defaults.stop_words
@@ -58,7 +59,11 @@ def _register_components() -> None:
                 for token in doc:
                     word = token.lower_
                     stemmed = stem(word, lang)
-                    token.norm_ = word if stemmed != word and stemmed in stop_words else stemmed
+                    token.norm_ = (
+                        word
+                        if stemmed != word and (stemmed in stop_words or word in stop_words)
+                        else stemmed
+                    )
                 return doc
 
             return stem_norms
