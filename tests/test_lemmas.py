@@ -154,6 +154,7 @@ def _forget() -> None:
     for memo in (
         lemmas._voikko,
         lemmas._vabamorf,
+        lemmas._readings,
         lemmas._tables,
         lemmas.forms,
         lemmas.known,

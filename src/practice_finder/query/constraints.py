@@ -71,31 +71,21 @@ REGIONS = {
         re.IGNORECASE,
     ),
 }
-ADJECTIVES = {
-    "DE": "german",
-    "DK": "danish",
-    "EE": "estonian",
-    "FI": "finnish",
-    "LT": "lithuanian",
-    "LV": "latvian",
-    "NO": "norwegian",
-    "PL": "polish",
-    "SE": "swedish",
-}
-# the starts of each country's adjective in the region's languages, without accents ("en finsk by", "fińskie
-# miasteczko", "suomalainen kaupunki"); a language writes them in lower case, so each has at least
-# SHORT_NAME letters (Scandinavian "tysk", Latvian "vācu" and "somu" are too short to tell from other words,
-# and Estonian "saksa" is, without its accents, where Latvian "sākšana", starting, begins)
+# the starts of each country's adjective in English and the region's languages, without accents ("a Finnish
+# town", "en finsk by", "fińskie miasteczko", "suomalainen kaupunki"); a language writes them in lower case,
+# so each has at least SHORT_NAME letters (Scandinavian "tysk", Latvian "vācu" and "somu" are too short to
+# tell from other words, and Estonian "saksa" is, without its accents, where Latvian "sākšana", starting,
+# begins)
 ADJECTIVE_STARTS = {
-    "DE": ("tyska", "tyske", "deutsch", "niemieck", "vokisk", "vokieciu", "saksalai"),
-    "DK": ("dansk", "dunsk", "taani", "tanskalai"),
-    "EE": ("estnisk", "estisk", "estnisch", "estonsk", "igaunu", "virolai", "eesti"),
-    "FI": ("finlandsk", "finsk", "suomisk", "suomalai", "soome"),
-    "LT": ("litauisk", "litauisch", "litewsk", "leedu", "liettualai"),
-    "LV": ("lettisk", "lettisch", "lotewsk", "latvialai"),
-    "NO": ("norsk", "norwesk", "norvegu", "norvegisk", "norjalai"),
-    "PL": ("polnisch", "lenkisk", "poola", "puolalai"),
-    "SE": ("svensk", "schwedisch", "szwedzk", "zviedru", "svedisk", "ruotsalai"),
+    "DE": ("germa", "tyska", "tyske", "deutsch", "niemieck", "vokisk", "vokieciu", "saksalai"),
+    "DK": ("danis", "dansk", "dunsk", "taani", "tanskalai"),
+    "EE": ("estonia", "estnisk", "estisk", "estnisch", "estonsk", "igaunu", "virolai", "eesti"),
+    "FI": ("finnis", "finlandsk", "finsk", "suomisk", "suomalai", "soome"),
+    "LT": ("lithuania", "litauisk", "litauisch", "litewsk", "leedu", "liettualai"),
+    "LV": ("latvia", "lettisk", "lettisch", "lotewsk", "latvialai"),
+    "NO": ("norwegia", "norsk", "norwesk", "norvegu", "norvegisk", "norjalai"),
+    "PL": ("polis", "polnisch", "lenkisk", "poola", "puolalai"),
+    "SE": ("swedis", "svensk", "schwedisch", "szwedzk", "zviedru", "svedisk", "ruotsalai"),
 }
 SHORT_NAME = 5  # letters of a name's start below which it must be written with a capital
 NAME_ENDING = 5  # letters a country's name may take on as an inflection ("Latviassa", "Łotwie")
@@ -196,13 +186,12 @@ def _places(text: str) -> Constraint | None:
 
 @cache
 def _country_prefixes() -> tuple[tuple[str, str], ...]:
-    """Each country's name in English and the region's languages (and its English adjective), without
-    accents and in lower case, less its last letter (a name of four letters whole): what an inflected
-    form starts with; and the starts of its adjective in the region's languages (ADJECTIVE_STARTS)."""
+    """Each country's name in English and the region's languages, without accents and in lower case, less
+    its last letter (a name of four letters whole): what an inflected form starts with; and the starts of
+    its adjective in those languages (ADJECTIVE_STARTS)."""
     out: set[tuple[str, str]] = set()
     for code in COUNTRIES:
         names = {i18n.country_name(code, lang) for lang in ("en", *REGION_LANGUAGES)}
-        names.add(ADJECTIVES.get(code, ""))
         for name in names:
             plain = _plain(name)
             if len(plain) >= 4 and " " not in plain:

@@ -109,11 +109,13 @@ def _vabamorf() -> Any:
         return None
 
 
-def _readings(word: str) -> list[dict[str, Any]]:
-    """Vabamorf's readings of an Estonian word it knows (none for an unknown word: nothing is guessed)."""
+@lru_cache(maxsize=100_000)
+def _readings(word: str) -> tuple[dict[str, Any], ...]:
+    """Vabamorf's readings of an Estonian word it knows (none for an unknown word: nothing is guessed);
+    analysed once for known(), forms() and compound() alike."""
     with _LOCK:
         found = _vabamorf().analyze([word], guess=False, disambiguate=False, propername=False)
-    return list(found[0]["analysis"])
+    return tuple(found[0]["analysis"])
 
 
 @cache

@@ -59,11 +59,7 @@ def _register_components() -> None:
                 for token in doc:
                     word = token.lower_
                     stemmed = stem(word, lang)
-                    token.norm_ = (
-                        word
-                        if stemmed != word and (stemmed in stop_words or word in stop_words)
-                        else stemmed
-                    )
+                    token.norm_ = word if word in stop_words or stemmed in stop_words else stemmed
                 return doc
 
             return stem_norms
