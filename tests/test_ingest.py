@@ -234,6 +234,8 @@ def test_the_build_keeps_the_taxonomy_with_its_everyday_wordings(
     source = load_taxonomy(tiny.corpus_dir / "taxonomy.yaml")
     assert built_taxonomy(db) == source
     assert any(term.everyday for term in source.terms())
-    # a build made before the column existed is read with none
+    assert any(term.everyday_labels for term in source.terms())
+    # a build made before the columns existed is read with none
     db.execute("alter table terms drop column everyday")
-    assert all(not term.everyday for term in built_taxonomy(db).terms())
+    db.execute("alter table terms drop column everyday_labels")
+    assert all(not (t.everyday or t.everyday_labels) for t in built_taxonomy(db).terms())

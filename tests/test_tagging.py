@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from practice_finder.corpus.folder import load_taxonomy
+from practice_finder.languages import LABEL_LANGUAGES
 from practice_finder.models import Taxonomy, Term
 from practice_finder.text import lemmas, pipelines, tagging
 from practice_finder.text.reading import read_text
@@ -212,6 +213,7 @@ def _lonely_taxonomy() -> Taxonomy:
         synonyms=("lonely",),
         everyday=("nobody to talk to",),
         labels={"de": ("Einsamkeit",)},
+        everyday_labels={"de": ("niemanden zum Reden",)},
     )
     return Taxonomy({"challenges": {"loneliness": term}})
 
@@ -228,5 +230,27 @@ def test_everyday_wordings_are_read_in_questions_but_tag_no_record_or_plan() -> 
     assert read_text(tagger, text, question=True).understood == {"challenges": ["loneliness"]}
     mixed = "Viele Rentner im Dorf haben nobody to talk to, sagt die Gemeinde."
     assert "loneliness" in read_text(tagger, mixed, question=True).understood.get("challenges", [])
-    # only English has them
+    # each language reads its own: the English wordings are not German ones
     assert tagging.Tagger(_lonely_taxonomy()).tag_texts([text], "de", everyday=True) == []
+    german = "Seit der Laden zu ist, haben viele Rentner niemanden zum Reden."
+    assert _terms(tagger, german, lang="de") == set()
+    assert _terms(tagger, german, lang="de", everyday=True) == {"loneliness"}
+    assert read_text(tagger, german).understood == {}
+    assert read_text(tagger, german, question=True).understood == {"challenges": ["loneliness"]}
+
+
+def test_each_everyday_wording_names_one_term_in_its_language() -> None:
+    """An everyday wording is new to its language's lists and belongs to one term only: a phrase that
+    is also another term's label or wording would make a question read both."""
+    taxonomy = load_taxonomy(CORPUS / "taxonomy.yaml")
+    languages = {lang for term in taxonomy.terms() for lang in term.everyday_labels}
+    assert languages == set(LABEL_LANGUAGES)
+    for lang in languages:
+        owners: dict[str, set[str]] = {}
+        for term in taxonomy.terms():
+            for phrase in {*term.phrases(lang), *term.everyday_phrases(lang)}:
+                owners.setdefault(phrase.lower(), set()).add(term.id)
+        for term in taxonomy.terms():
+            for phrase in term.everyday_phrases(lang):
+                assert owners[phrase.lower()] == {term.id}, (lang, term.id, phrase)
+                assert phrase.lower() not in {p.lower() for p in term.phrases(lang)}

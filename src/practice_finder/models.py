@@ -45,12 +45,20 @@ class Term(msgspec.Struct, frozen=True, kw_only=True):
     # passing detail (docs/benchmarks.md#everyday-english-wordings)
     everyday: tuple[str, ...] = ()
     labels: dict[str, tuple[str, ...]] = {}
+    # the everyday wordings in the other languages, read where the English ones are
+    everyday_labels: dict[str, tuple[str, ...]] = {}
 
     def phrases(self, language: str = "en") -> list[str]:
         """The phrases that mean this term in a language (English: label and synonyms)."""
         if language == "en":
             return [self.label, *self.synonyms]
         return list(self.labels.get(language, ()))
+
+    def everyday_phrases(self, language: str = "en") -> list[str]:
+        """The wordings people type for this term in a language, read in a search's question only."""
+        if language == "en":
+            return list(self.everyday)
+        return list(self.everyday_labels.get(language, ()))
 
 
 class Taxonomy(msgspec.Struct, frozen=True):

@@ -517,6 +517,9 @@ def _term_row(term: Any) -> dict[str, Any]:
         "synonyms": json.dumps(list(term.synonyms), ensure_ascii=False),
         "everyday": json.dumps(list(term.everyday), ensure_ascii=False),
         "labels": json.dumps({k: list(v) for k, v in term.labels.items()}, ensure_ascii=False),
+        "everyday_labels": json.dumps(
+            {k: list(v) for k, v in term.everyday_labels.items()}, ensure_ascii=False
+        ),
     }
 
 

@@ -85,6 +85,7 @@ def create(path: Path) -> sqlite_utils.Database:
             "synonyms": str,
             "everyday": str,
             "labels": str,
+            "everyday_labels": str,
         },
         pk=("vocabulary", "id"),
     )

@@ -119,13 +119,8 @@ def _term(raw: Any, vocabulary: str, path: Path, where: str, problems: Problems)
     if not isinstance(raw, dict) or schema._slug(raw.get("id")) or schema._text(raw.get("label")):
         problems.add(path, where, "each term needs a slug `id` and a text `label`")
         return None
-    labels = raw.get("labels") or {}
-    if not isinstance(labels, dict) or not all(isinstance(v, list) for v in labels.values()):
-        problems.add(path, f"{where}.labels", "must map language codes to lists of phrases")
-        labels = {}
-    unknown = sorted(set(labels) - set(TAXONOMY_LANGUAGES))
-    if unknown:
-        problems.add(path, f"{where}.labels", f"unknown language code {unknown[0]!r}")
+    labels = _by_language(raw, "labels", path, where, problems)
+    everyday_labels = _by_language(raw, "everyday_labels", path, where, problems)
     return Term(
         id=raw["id"],
         vocabulary=vocabulary,
@@ -133,8 +128,23 @@ def _term(raw: Any, vocabulary: str, path: Path, where: str, problems: Problems)
         definition=raw.get("definition") or "",
         synonyms=tuple(str(s) for s in raw.get("synonyms") or ()),
         everyday=tuple(str(s) for s in raw.get("everyday") or ()),
-        labels={lang: tuple(str(p) for p in phrases) for lang, phrases in labels.items()},
+        labels=labels,
+        everyday_labels=everyday_labels,
     )
+
+
+def _by_language(
+    raw: dict[str, Any], key: str, path: Path, where: str, problems: Problems
+) -> dict[str, tuple[str, ...]]:
+    """A term's `key` field: phrases per language code."""
+    phrases = raw.get(key) or {}
+    if not isinstance(phrases, dict) or not all(isinstance(v, list) for v in phrases.values()):
+        problems.add(path, f"{where}.{key}", "must map language codes to lists of phrases")
+        return {}
+    unknown = sorted(set(phrases) - set(TAXONOMY_LANGUAGES))
+    if unknown:
+        problems.add(path, f"{where}.{key}", f"unknown language code {unknown[0]!r}")
+    return {lang: tuple(str(p) for p in items) for lang, items in phrases.items()}
 
 
 # -- records -------------------------------------------------------------------------------

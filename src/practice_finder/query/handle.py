@@ -431,11 +431,15 @@ def query_embedder(
     return make_embedder()
 
 
+def _by_language(stored: str | None) -> dict[str, tuple[str, ...]]:
+    return {k: tuple(v) for k, v in json.loads(stored or "{}").items()}
+
+
 def load_taxonomy(db: sqlite3.Connection) -> Taxonomy:
     """The taxonomy as it was when the build was made."""
     vocabularies: dict[str, dict[str, Term]] = {}
     rows = db.execute("select * from terms order by rowid")
-    has_everyday = "everyday" in {column[0] for column in rows.description}
+    columns = {column[0] for column in rows.description}
     for row in rows:
         term = Term(
             id=row["id"],
@@ -443,9 +447,12 @@ def load_taxonomy(db: sqlite3.Connection) -> Taxonomy:
             label=row["label"],
             definition=row["definition"] or "",
             synonyms=tuple(json.loads(row["synonyms"] or "[]")),
-            # a build made before the column existed has none
-            everyday=tuple(json.loads(row["everyday"] or "[]")) if has_everyday else (),
-            labels={k: tuple(v) for k, v in json.loads(row["labels"] or "{}").items()},
+            # a build made before a column existed has none of its wordings
+            everyday=tuple(json.loads(row["everyday"] or "[]")) if "everyday" in columns else (),
+            labels=_by_language(row["labels"]),
+            everyday_labels=_by_language(row["everyday_labels"])
+            if "everyday_labels" in columns
+            else {},
         )
         vocabularies.setdefault(term.vocabulary, {})[term.id] = term
     return Taxonomy(vocabularies)

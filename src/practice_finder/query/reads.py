@@ -123,6 +123,7 @@ class TermOut(msgspec.Struct, kw_only=True):
     labels: dict[str, list[str]]
     label_language: str = "en"  # the language `label` is in
     everyday: list[str] = []  # English wordings read in a search's question only
+    everyday_labels: dict[str, list[str]] = {}  # the same in the other languages
 
 
 def _row(index: Index, table: str, record_id: str, what: str) -> dict[str, Any]:
@@ -370,4 +371,5 @@ def _term_out(index: Index, vocab: str, t: Term, language: str) -> TermOut:
         synonyms=list(t.synonyms),
         labels={k: list(v) for k, v in t.labels.items()},
         everyday=list(t.everyday),
+        everyday_labels={k: list(v) for k, v in t.everyday_labels.items()},
     )

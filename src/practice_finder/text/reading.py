@@ -57,7 +57,7 @@ def read_text(
     """Read `text`: the language of each piece guessed (`prior`: the language the writer most likely uses,
     such as the page's; `sample`: how many characters of a piece the detector judges), and the taxonomy
     terms of every piece found in its likely languages and in English. A `question` is read with the
-    terms' everyday English wordings too: in a question they name what is asked; in a long text (a plan,
+    terms' everyday wordings too: in a question they name what is asked; in a long text (a plan,
     like a practice's record) more often a passing detail (docs/benchmarks.md#everyday-english-wordings)."""
     if not text.strip():
         return Reading(languages.UNDETERMINED, (), ())

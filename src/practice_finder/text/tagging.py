@@ -37,7 +37,7 @@ class Tagger:
         self._matchers: dict[str, list[PhraseMatcher]] = {}
         self._near: dict[str, ProximityMatcher] = {}
         self._terms: dict[int, tuple[str, str]] = {}  # match key -> (vocabulary, term id)
-        # the match keys of the terms' English everyday wordings (Term.everyday)
+        # the match keys of the terms' everyday wordings (Term.everyday_phrases)
         self._everyday: set[int] = set()
         self._label_words: dict[str, dict[str, tuple[str, str]]] = {}
 
@@ -63,8 +63,8 @@ class Tagger:
                 matcher.add(
                     key, [*phrase_docs, *maker(_verbatim_english(term, phrases, lang, attr))]
                 )
-                everyday = _unique(p.strip() for p in term.everyday if p.strip())
-                everyday_docs = list(maker(everyday)) if lang == "en" and everyday else []
+                everyday = _unique(p.strip() for p in term.everyday_phrases(lang) if p.strip())
+                everyday_docs = list(maker(everyday))
                 everyday_key = f"{key}\teveryday"
                 if everyday_docs:
                     matched = nlp.vocab.strings.add(everyday_key)
@@ -90,7 +90,7 @@ class Tagger:
     ) -> list[TagHit]:
         """Hits in already processed documents, one per term (its most frequent phrase kept); with `apart`,
         also the labels of 2-3 words whose words are near each other in a sentence (see proximity); with
-        `everyday`, also the terms' English everyday wordings (for a search's question)."""
+        `everyday`, also the terms' everyday wordings in `lang` (for a search's question)."""
         counts: Counter[tuple[str, str]] = Counter()
         phrases: dict[tuple[str, str], Counter[str]] = {}
         matchers = self.matchers(lang)
@@ -124,7 +124,7 @@ class Tagger:
     ) -> list[TagHit]:
         """Taxonomy terms mentioned in any of `texts`, all written in `lang`; with `compounds`, also those
         that are a part of a compound word (see tag_compounds); with `apart`, also the labels whose words
-        are apart, and with `everyday` the English everyday wordings (see tag_docs)."""
+        are apart, and with `everyday` the everyday wordings (see tag_docs)."""
         texts = list(texts)
         with LOCK:  # re-entrant: the steps below take it too
             docs = self._docs(texts, lang)
