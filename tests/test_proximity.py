@@ -59,7 +59,8 @@ def test_free_text_is_read_with_labels_apart(tagger: tagging.Tagger) -> None:
     [
         "Jaunieši dzīvo šeit. Viņu vecāki aizbrauc.",  # another sentence
         "Jaunieši no mūsu mazās pilsētas skolas bieži aizbrauc.",  # too far apart
-        "Aizbrauc jaunieši.",  # not in the label's order
+        "Aizbrauc uz Rīgu jaunieši.",  # the other way round, a content word between
+        "Aizbrauc, jaunieši!",  # the other way round, punctuation between
     ],
 )
 def test_words_far_apart_or_in_two_sentences_are_no_label(
@@ -77,3 +78,24 @@ def test_a_label_that_needs_its_small_words_is_matched_whole_only(tagger: taggin
 def test_a_label_adjacent_in_the_text_counts_once(tagger: tagging.Tagger) -> None:
     hits = tagger.tag_texts(["Jaunieši aizbrauc."], "lv", apart=True)
     assert [(hit.term, hit.count) for hit in hits] == [("youth-out-migration", 1)]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("lv", "Aizbrauc jaunieši, un skola paliek tukša."),  # a subject after its verb
+        ("en", "Our school is closed."),  # a modifier said as a predicate
+        ("en", "The school has been closed for years."),
+    ],
+)
+def test_a_labels_first_word_may_follow_the_others_across_stop_words(
+    tagger: tagging.Tagger, lang: str, text: str
+) -> None:
+    expected = "youth-out-migration" if lang == "lv" else "loss-of-services"
+    assert expected in _terms(tagger, text, lang)
+    assert expected not in _terms(tagger, text, lang, apart=False)
+
+
+def test_the_other_way_round_counts_once_beside_the_labels_order(tagger: tagging.Tagger) -> None:
+    hits = tagger.tag_texts(["Closed school: the school closed in May."], "en", apart=True)
+    assert [(hit.term, hit.count) for hit in hits] == [("loss-of-services", 2)]

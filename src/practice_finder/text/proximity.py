@@ -2,7 +2,10 @@
 label "closed school", or "Jaunieši pēc skolas aizbrauc" (young people leave after school) for the
 label "jaunieši aizbrauc". A label of two or three content words also matches where each of its words occurs, by its
 form, lemma or stem (the attributes the phrase matcher uses), in one sentence and in the label's
-order, with at most MAX_GAP other tokens among them.
+order, with at most MAX_GAP other tokens among them. One other order counts: the label's first word
+after its others, next to them or with only stop words between, as a modifier said as a predicate
+("the high street is dying" for "dying high street", "veikali ir tukši" for "tukši veikali") or a
+subject after its verb ("aizbrauc jaunieši" for "jaunieši aizbrauc", young people leave).
 """
 
 from __future__ import annotations
@@ -68,8 +71,18 @@ class ProximityMatcher:
                         seen.setdefault(label, {}).setdefault(word, set()).add(i)
         for label, positions in seen.items():
             key, size = self._labels[label]
-            if len(positions) == size:
-                for first, last in _windows([sorted(positions[w]) for w in range(size)]):
+            if len(positions) < size:
+                continue
+            ordered = [sorted(positions[w]) for w in range(size)]
+            windows = _windows(ordered)
+            for first, last in windows:
+                yield key, first, last + 1
+            words = set().union(*positions.values())
+            for first, last in _windows([*ordered[1:], ordered[0]]):
+                if _stop_words_only(doc, first, last, words) and not any(
+                    first <= other_last and other_first <= last
+                    for other_first, other_last in windows
+                ):
                     yield key, first, last + 1
 
 
@@ -90,6 +103,12 @@ def _windows(positions: list[list[int]]) -> list[tuple[int, int]]:
         if not kept or first > kept[-1][1]:
             kept.append((first, last))
     return kept
+
+
+def _stop_words_only(doc: Doc, first: int, last: int, words: set[int]) -> bool:
+    """Whether every token between `first` and `last` but the label's own words is a stop word ("is",
+    "ir", "jest"); the other way round with a content word between, the words are mostly two phrases."""
+    return all(doc[i].is_stop for i in range(first + 1, last) if i not in words)
 
 
 def _sentences(doc: Doc) -> Iterator[tuple[int, int]]:
