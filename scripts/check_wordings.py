@@ -51,7 +51,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tatoeba", type=Path, required=True, help="e.g. ../shared/eval/tatoeba")
     parser.add_argument("--taxonomy", type=Path, default=Path("corpus/taxonomy.yaml"))
-    parser.add_argument("--lang", action="append", help="default: every language with a test set")
+    parser.add_argument(
+        "--lang",
+        action="append",
+        choices=sorted(TATOEBA_CODES),
+        help="default: every language with a test set",
+    )
     parser.add_argument("--everyday-only", action="store_true")
     parser.add_argument("--top", type=int, default=30, help="readings listed per language")
     args = parser.parse_args()

@@ -133,6 +133,25 @@ def test_taxonomy_problems_are_reported(tiny) -> None:  # type: ignore[no-untype
     assert any("duplicate term id 'population-ageing'" in p for p in _problems(tiny.corpus_dir))
 
 
+@pytest.mark.parametrize(
+    ("everyday", "problem"),
+    [
+        ("{lv: [tukši veikali], xx: [empty]}", "unknown language code 'xx'"),
+        ("{en: [empty shops]}", "English phrases belong in the term's own fields"),
+        ("[tukši veikali]", "must map language codes to lists of phrases"),
+        ("{lv: [tukši veikali, 12]}", "must map language codes to lists of phrases"),
+    ],
+)
+def test_everyday_wordings_in_other_languages_are_checked(
+    tiny, everyday: str, problem: str
+) -> None:  # type: ignore[no-untyped-def]
+    path = tiny.corpus_dir / "taxonomy.yaml"
+    # the first term's own lists move to a key the loader does not read
+    block = "        everyday_labels:\n"
+    _edit(path, block, f"        everyday_labels: {everyday}\n        set_aside:\n")
+    assert any(f"everyday_labels: {problem}" in p for p in _problems(tiny.corpus_dir))
+
+
 def test_sections_are_split_by_level_two_headings() -> None:
     sections = split_sections("intro\n## One\nfirst\n\n## Two ##\nsecond\n### sub\nmore")
     assert sections == {"": "intro", "One": "first", "Two": "second\n### sub\nmore"}

@@ -46,6 +46,7 @@ class Term(msgspec.Struct, frozen=True, kw_only=True):
     everyday: tuple[str, ...] = ()
     labels: dict[str, tuple[str, ...]] = {}
     # the everyday wordings in the other languages, read where the English ones are
+    # (docs/benchmarks.md#everyday-wordings-in-every-language)
     everyday_labels: dict[str, tuple[str, ...]] = {}
 
     def phrases(self, language: str = "en") -> list[str]:

@@ -138,13 +138,18 @@ def _by_language(
 ) -> dict[str, tuple[str, ...]]:
     """A term's `key` field: phrases per language code."""
     phrases = raw.get(key) or {}
-    if not isinstance(phrases, dict) or not all(isinstance(v, list) for v in phrases.values()):
+    if not isinstance(phrases, dict) or not all(
+        isinstance(items, list) and all(isinstance(p, str) for p in items)
+        for items in phrases.values()
+    ):
         problems.add(path, f"{where}.{key}", "must map language codes to lists of phrases")
         return {}
     unknown = sorted(set(phrases) - set(TAXONOMY_LANGUAGES))
-    if unknown:
+    if unknown == ["en"]:
+        problems.add(path, f"{where}.{key}", "English phrases belong in the term's own fields")
+    elif unknown:
         problems.add(path, f"{where}.{key}", f"unknown language code {unknown[0]!r}")
-    return {lang: tuple(str(p) for p in items) for lang, items in phrases.items()}
+    return {lang: tuple(items) for lang, items in phrases.items()}
 
 
 # -- records -------------------------------------------------------------------------------

@@ -431,7 +431,7 @@ def query_embedder(
     return make_embedder()
 
 
-def _by_language(stored: str | None) -> dict[str, tuple[str, ...]]:
+def _json_phrases(stored: str | None) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in json.loads(stored or "{}").items()}
 
 
@@ -449,8 +449,8 @@ def load_taxonomy(db: sqlite3.Connection) -> Taxonomy:
             synonyms=tuple(json.loads(row["synonyms"] or "[]")),
             # a build made before a column existed has none of its wordings
             everyday=tuple(json.loads(row["everyday"] or "[]")) if "everyday" in columns else (),
-            labels=_by_language(row["labels"]),
-            everyday_labels=_by_language(row["everyday_labels"])
+            labels=_json_phrases(row["labels"]),
+            everyday_labels=_json_phrases(row["everyday_labels"])
             if "everyday_labels" in columns
             else {},
         )

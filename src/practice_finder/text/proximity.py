@@ -10,7 +10,8 @@ subject after its verb ("aizbrauc jaunieši" for "jaunieši aizbrauc", young peo
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from functools import partial
 from itertools import product
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ SENTENCE_ENDS = frozenset(".!?;:…")
 
 Form = tuple[str, str]  # (attribute, value)
 Span = tuple[int, int, int]  # (match key, start, end), as a spaCy matcher gives
+Window = tuple[int, int]  # the first and the last token of a match
 
 
 class ProximityMatcher:
@@ -77,24 +79,23 @@ class ProximityMatcher:
             windows = _windows(ordered)
             for first, last in windows:
                 yield key, first, last + 1
-            words = set().union(*positions.values())
-            for first, last in _windows([*ordered[1:], ordered[0]]):
-                if _stop_words_only(doc, first, last, words) and not any(
-                    first <= other_last and other_first <= last
-                    for other_first, other_last in windows
-                ):
-                    yield key, first, last + 1
+            moved = [*ordered[1:], ordered[0]]
+            for first, last in _windows(moved, partial(_other_way_round, doc, windows)):
+                yield key, first, last + 1
 
 
-def _windows(positions: list[list[int]]) -> list[tuple[int, int]]:
-    """Non-overlapping (first, last) positions that hold one token per word, in the label's order, with
-    at most MAX_GAP other tokens among them."""
+def _windows(
+    positions: list[list[int]], accept: Callable[[tuple[int, ...]], bool] | None = None
+) -> list[Window]:
+    """Non-overlapping (first, last) positions that hold one token per word, in the order given, with
+    at most MAX_GAP other tokens among them (with `accept`: only the choices of positions it accepts)."""
     found = sorted(
         {
             (min(chosen), max(chosen))
             for chosen in product(*positions)
             if all(a < b for a, b in zip(chosen, chosen[1:], strict=False))
             and chosen[-1] - chosen[0] + 1 - len(chosen) <= MAX_GAP
+            and (accept is None or accept(chosen))
         },
         key=lambda window: (window[1], window[0]),
     )
@@ -105,10 +106,16 @@ def _windows(positions: list[list[int]]) -> list[tuple[int, int]]:
     return kept
 
 
-def _stop_words_only(doc: Doc, first: int, last: int, words: set[int]) -> bool:
-    """Whether every token between `first` and `last` but the label's own words is a stop word ("is",
-    "ir", "jest"); the other way round with a content word between, the words are mostly two phrases."""
-    return all(doc[i].is_stop for i in range(first + 1, last) if i not in words)
+def _other_way_round(doc: Doc, in_order: list[Window], chosen: tuple[int, ...]) -> bool:
+    """Whether positions chosen for a label's words, its first word moved last, count: only stop words
+    stand between the moved word and the word before it ("is", "ir", "jest": whatever the language's
+    stop words hold; Swedish "är" and Lithuanian "yra" are not among them, so there the two must be
+    next to each other), and no window of the label's own order overlaps them. With a content word
+    between, the words are mostly two phrases."""
+    before, moved = chosen[-2], chosen[-1]
+    return all(doc[i].is_stop for i in range(before + 1, moved)) and not any(
+        chosen[0] <= last and first <= moved for first, last in in_order
+    )
 
 
 def _sentences(doc: Doc) -> Iterator[tuple[int, int]]:
@@ -130,13 +137,17 @@ def _is_content(token: Token) -> bool:
     )
 
 
-def outside(spans: Iterable[Span], exact: Iterable[Span]) -> list[Span]:
-    """The spans that overlap no exactly matched span of the same label (those are counted once)."""
-    taken: dict[int, list[tuple[int, int]]] = {}
+def outside(
+    spans: Iterable[Span], exact: Iterable[Span], same: Callable[[int], Hashable] = lambda key: key
+) -> list[Span]:
+    """The spans that overlap no exactly matched span of the same label (those are counted once);
+    `same` maps a match key to what counts as the same label (for the tagger, the term, whichever of
+    its phrases matched)."""
+    taken: dict[Hashable, list[tuple[int, int]]] = {}
     for key, start, end in exact:
-        taken.setdefault(key, []).append((start, end))
+        taken.setdefault(same(key), []).append((start, end))
     return [
         (key, start, end)
         for key, start, end in spans
-        if not any(start < e and s < end for s, e in taken.get(key, ()))
+        if not any(start < e and s < end for s, e in taken.get(same(key), ()))
     ]

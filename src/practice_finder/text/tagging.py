@@ -98,7 +98,7 @@ class Tagger:
             for doc in docs:
                 spans = {(key, start, end) for m in matchers for key, start, end in m(doc)}
                 if apart:
-                    spans.update(outside(self._near[lang](doc), spans))
+                    spans.update(outside(self._near[lang](doc), spans, self._terms.__getitem__))
                 if not everyday:
                     spans = {span for span in spans if span[0] not in self._everyday}
                 for key, start, end in spans:
@@ -132,7 +132,7 @@ class Tagger:
             if not compounds:
                 return hits
             hits = _joined(hits, self.tag_compounds(docs, lang))
-            return _joined(hits, self.tag_phrase_heads(texts, lang, hits, apart))
+            return _joined(hits, self.tag_phrase_heads(texts, lang, hits, apart, everyday))
 
     def _docs(self, texts: list[str], lang: str) -> list[Doc]:
         nlp = pipeline(lang)
@@ -142,20 +142,25 @@ class Tagger:
             return list(nlp.pipe(texts, disable=skip))
 
     def tag_phrase_heads(
-        self, texts: list[str], lang: str, found: list[TagHit], apart: bool = False
+        self,
+        texts: list[str],
+        lang: str,
+        found: list[TagHit],
+        apart: bool = False,
+        everyday: bool = False,
     ) -> list[TagHit]:
         """Terms of a label of several words whose last word is the head of a compound in the text, in
         the languages that write compounds as one word: "suletud külakooli" (a closed village school)
         holds "suletud kool", "paberivabriku sulgemine" holds "vabriku sulgemine". The texts are matched
         again with each compound written as its head; only labels of more than one word count there,
-        and only terms not `found` already."""
+        and only terms not `found` already (`apart`, `everyday`: as for tag_docs)."""
         words = self.label_words(lang)
         if not words:
             return []
         headed = [t for t in (_as_heads(text, lang, words) for text in texts) if t is not None]
         if not headed:
             return []
-        more = self.tag_docs(self._docs(headed, lang), lang, apart)
+        more = self.tag_docs(self._docs(headed, lang), lang, apart, everyday)
         known = {(hit.vocabulary, hit.term) for hit in found}
         return [h for h in more if " " in h.phrase and (h.vocabulary, h.term) not in known]
 
