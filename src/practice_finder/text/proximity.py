@@ -138,7 +138,7 @@ def _is_content(token: Token) -> bool:
 
 
 def outside(
-    spans: Iterable[Span], exact: Iterable[Span], same: Callable[[int], Hashable] = lambda key: key
+    spans: Iterable[Span], exact: Iterable[Span], same: Callable[[int], Hashable]
 ) -> list[Span]:
     """The spans that overlap no exactly matched span of the same label (those are counted once);
     `same` maps a match key to what counts as the same label (for the tagger, the term, whichever of

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc
 
 
+PIPED = ("LEMMA", "NORM")  # match attributes read from a phrase run through the pipeline
+
+
 @dataclass(frozen=True)
 class TagHit:
     """A taxonomy term found in a text, with the phrase that matched and how often."""
@@ -48,36 +51,40 @@ class Tagger:
         attrs = ["LOWER", "LEMMA"] if has_lemmas(lang) else ["LOWER"]
         if "pf_stem_norms" in nlp.pipe_names:
             attrs.append("NORM")
-        matchers = []
+        matchers = {attr: PhraseMatcher(nlp.vocab, attr=attr) for attr in attrs}
         near = self._near[lang] = ProximityMatcher(attrs)
-        for attr in attrs:
-            matcher = PhraseMatcher(nlp.vocab, attr=attr)
-            maker = (
-                nlp.pipe if attr in ("LEMMA", "NORM") else lambda texts: map(nlp.make_doc, texts)
-            )
-            for term in self.taxonomy.terms():
-                phrases = _unique(p.strip() for p in term.phrases(lang) if p.strip())
-                key = f"{term.vocabulary}\t{term.id}"
-                self._terms[nlp.vocab.strings.add(key)] = (term.vocabulary, term.id)
-                phrase_docs = list(maker(phrases))
-                matcher.add(
-                    key, [*phrase_docs, *maker(_verbatim_english(term, phrases, lang, attr))]
-                )
-                everyday = _unique(p.strip() for p in term.everyday_phrases(lang) if p.strip())
-                everyday_docs = list(maker(everyday))
-                everyday_key = f"{key}\teveryday"
+
+        def docs(texts: list[str], piped: bool) -> list[Doc]:
+            return list(nlp.pipe(texts)) if piped else [nlp.make_doc(text) for text in texts]
+
+        for term in self.taxonomy.terms():
+            phrases = _unique(p.strip() for p in term.phrases(lang) if p.strip())
+            everyday = _unique(p.strip() for p in term.everyday_phrases(lang) if p.strip())
+            key = f"{term.vocabulary}\t{term.id}"
+            self._terms[nlp.vocab.strings.add(key)] = (term.vocabulary, term.id)
+            everyday_key = f"{key}\teveryday"
+            if everyday:
+                matched = nlp.vocab.strings.add(everyday_key)
+                self._everyday.add(matched)
+                self._terms[matched] = (term.vocabulary, term.id)
+            # each phrase made into a document once for the attributes that need the pipeline (LEMMA,
+            # NORM) and once for those that do not (LOWER)
+            made = {
+                piped: (docs(phrases, piped), docs(everyday, piped))
+                for piped in {attr in PIPED for attr in attrs}
+            }
+            for attr in attrs:
+                phrase_docs, everyday_docs = made[attr in PIPED]
+                verbatim = docs(_verbatim_english(term, phrases, lang, attr), False)
+                matchers[attr].add(key, [*phrase_docs, *verbatim])
                 if everyday_docs:
-                    matched = nlp.vocab.strings.add(everyday_key)
-                    self._everyday.add(matched)
-                    self._terms[matched] = (term.vocabulary, term.id)
-                    matcher.add(everyday_key, everyday_docs)
-                if attr == attrs[-1]:  # the last attribute's docs carry every attribute
-                    for doc in phrase_docs:
-                        near.add(nlp.vocab.strings[key], doc)
-                    for doc in everyday_docs:
-                        near.add(nlp.vocab.strings[everyday_key], doc)
-            matchers.append(matcher)
-        return matchers
+                    matchers[attr].add(everyday_key, everyday_docs)
+            phrase_docs, everyday_docs = made[attrs[-1] in PIPED]  # these carry every attribute
+            for doc in phrase_docs:
+                near.add(nlp.vocab.strings[key], doc)
+            for doc in everyday_docs:
+                near.add(nlp.vocab.strings[everyday_key], doc)
+        return list(matchers.values())
 
     def matchers(self, lang: str) -> list[PhraseMatcher]:
         with LOCK:
