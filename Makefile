@@ -7,7 +7,7 @@ PF := $(BIN)/practice-finder
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install index serve search test test-fast lint typecheck messages clean
+.PHONY: install index serve search test test-real test-rest test-fast lint typecheck messages clean
 
 # The venv is (re)made when missing or when the dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -27,10 +27,18 @@ serve: index
 	$(PF) serve --host 127.0.0.1 --port 8000
 
 # The whole suite (what CI runs): unit tests plus tests on the real models and the real corpus.
+# Two pytest processes side by side, one per core: the tests marked `real` (each real index is built
+# once, in that process) and the rest. Each part's report is printed whole when it ends.
 test: install
-	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-real test-rest
 
-# The fast lane, about two minutes: every test not marked `real` (no shipped model, no real index;
+test-real: install
+	$(BIN)/python -m pytest -m real
+
+test-rest: install
+	$(BIN)/python -m pytest -m "not real"
+
+# The fast lane, about five minutes: every test not marked `real` (no shipped model, no real index;
 # the tiny corpus with the deterministic embedder instead).
 test-fast: install
 	$(BIN)/python -m pytest -m "not real" -n 2
