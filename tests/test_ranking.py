@@ -487,3 +487,57 @@ def test_the_match_set_reads_the_dense_legs_vectors_as_if_it_searched_them(
         qvec = index.admission.encode([text], kind="query")[0]
         hits = legs.passage_hits(index, qvec, index.ranking.candidates)
         assert matching.meaning_scores(index, qvec, hits) == matching.meaning_scores(index, qvec)
+
+
+# -- the dense leg fed back ---------------------------------------------------------------------------------
+
+
+def test_the_fed_back_vector_leans_towards_the_first_practices_record(minilm_index: Index) -> None:
+    from practice_finder.query.reads import record_vector
+
+    index = minilm_index
+    qvec = index.admission.encode(["kora dziedāšana vientuļiem senioriem"], kind="query")[0]
+    first = str(index.db.execute("select id from practices order by id").fetchone()[0])
+    record = record_vector(index, "practice", first).astype(np.float64)
+    fed_back = legs.feedback_vector(index, qvec, [first])
+    assert fed_back is not None
+    expected = qvec + legs.VECTOR_FEEDBACK_WEIGHT * record / np.linalg.norm(record)
+    np.testing.assert_allclose(fed_back, expected / np.linalg.norm(expected), atol=1e-6)
+    assert float(fed_back @ record) > float(qvec @ record)
+    assert legs.feedback_vector(index, qvec, []) is None
+    assert legs.feedback_vector(index, qvec, ["no-such-practice"]) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "fed_back"),
+    [("jauniešu aizplūšana no laukiem", True), ("young people leaving the villages", False)],
+)
+def test_only_a_question_not_in_english_searches_its_dense_leg_again(
+    minilm_index: Index, text: str, fed_back: bool
+) -> None:
+    """The dense leg of a question in another language is searched from its vector moved towards the first
+    practice of the ranking the other feedback gave; an English question's dense leg is its own."""
+    from practice_finder.query.search import SearchQuery, fuse_legs, retrieve
+
+    index = minilm_index
+    depth = index.ranking.candidates
+    found = retrieve(index, SearchQuery(text))
+    own = legs.dense_leg(index, found.qvec, depth, None)
+    if not fed_back:
+        assert found.main == "en" and found.scored["dense"] == own
+        return
+    assert found.main == "lv"
+    before = fuse_legs(
+        index,
+        {**found.scored, "dense": own},
+        found.main,
+        index.ranking.rrf_k,
+        legs.glossable(index, "lv"),
+    )
+    moved = legs.feedback_vector(
+        index, found.qvec, legs.ids(before[: legs.VECTOR_FEEDBACK_PRACTICES])
+    )
+    assert moved is not None
+    assert found.scored["dense"] == legs.dense_leg(index, moved, depth, None)
+    assert found.scored["dense"] != own
+    assert retrieve(index, SearchQuery(text), feedback=False).scored["dense"] == own

@@ -428,6 +428,37 @@ def feedback_words(index: Index, top: Sequence[str]) -> list[str]:
     return list(words)[:FEEDBACK_WORDS]
 
 
+# A question not in English also moves its dense leg: the leg is searched again from the question's
+# vector plus this share of the first fused practice's whole-record vector (docs/benchmarks.md#the-dense-leg-fed-back).
+VECTOR_FEEDBACK_PRACTICES = 1
+VECTOR_FEEDBACK_WEIGHT = 0.3
+
+
+def feedback_vector(index: Index, qvec: np.ndarray, top: Sequence[str]) -> np.ndarray | None:
+    """The question's vector moved towards the whole-record vectors of the practices `top` (pseudo-relevance
+    feedback for the dense leg), as a unit vector; None when none of them has a vector.
+
+    The first fused practices were found by the legs that read the question's own words and terms as
+    well; their vectors are the corpus's way of saying what the question asks, where the multilingual
+    encoder places a question in Latvian or Estonian further from it than the same question in English.
+    The mean of their vectors, made a unit vector, is added at VECTOR_FEEDBACK_WEIGHT."""
+    if not top:
+        return None
+    marks = ", ".join("?" * len(top))
+    rows = index.db.execute(
+        "select embedding from passages where record_type = 'practice' and seq = 0 "
+        f"and record_id in ({marks})",
+        list(top),
+    ).fetchall()
+    if not rows:
+        return None
+    found = np.mean([np.frombuffer(r[0], dtype=np.float32) for r in rows], axis=0, dtype=np.float64)
+    moved = np.asarray(qvec, dtype=np.float64) + VECTOR_FEEDBACK_WEIGHT * found / np.linalg.norm(
+        found
+    )
+    return np.asarray(moved / np.linalg.norm(moved), dtype=np.float32)
+
+
 @dataclass(frozen=True)
 class LexicalTerms:
     """What the lexical leg searches: words in any column, and stems in the stems column."""

@@ -31,12 +31,14 @@ from practice_finder.query.handle import Index
 from practice_finder.query.legs import (
     FEEDBACK_PRACTICES,
     SCORE_FLOORS,
+    VECTOR_FEEDBACK_PRACTICES,
     LexicalTerms,
     PassageHits,
     bm25_extended,
     bm25_ranked,
     dense_leg,
     english_words,
+    feedback_vector,
     feedback_words,
     glossable,
     glossed,
@@ -214,6 +216,7 @@ def retrieve(
         timings["lexical"] = _ms(started)
     scored: dict[str, Scored] = {}  # dense first: fusion breaks ties by the order of the legs
     qvec = None
+    allowed: list[int] | None = None
     nearest: PassageHits | None = None
     if query.mode in ("hybrid", "dense"):
         started = time.perf_counter()
@@ -241,6 +244,14 @@ def retrieve(
         extra = feedback_words(index, [rid for rid, _ in fused[:FEEDBACK_PRACTICES]])
         if extra and lexical is not None:
             scored["lexical"] = bm25_extended(index, lexical, terms, extra, depth, where, params)
+            fused = fuse_legs(index, scored, text_lang, rrf_k, reads_gloss)
+        fed_back = (
+            feedback_vector(index, qvec, ids(fused[:VECTOR_FEEDBACK_PRACTICES]))
+            if qvec is not None
+            else None
+        )
+        if fed_back is not None:
+            scored["dense"] = dense_leg(index, fed_back, depth, allowed, dense_scoring)
             fused = fuse_legs(index, scored, text_lang, rrf_k, reads_gloss)
         timings["feedback"] = _ms(started)
     constraints = read_constraints(query.text, understood)
