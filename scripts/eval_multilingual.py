@@ -6,8 +6,8 @@ Each --index is a build of the demo corpus (build one per embedder: `PF_MODEL=mu
 PF_INDEX_DIR=/tmp/idx-e5 practice-finder ingest`). For each build and each language (English and the
 nine translations in eval/domain/translations/, judged with the English questions' judgments) it
 prints nDCG@10 of the hybrid, dense and lexical modes, of the hybrid without its taxonomy leg (what
-the taxonomy adds as a bridge between languages), of the hybrid without the English feedback words
-(what they add), of the hybrid without the words of the bilingual dictionaries (what they add; only
+the taxonomy adds as a bridge between languages), of the hybrid without feedback (the English words
+and the dense leg's second search: what they add), of the hybrid without the words of the bilingual dictionaries (what they add; only
 when the build holds dictionaries, see its manifest), and each language's hybrid figure as a share of
 the English one.
 

@@ -89,9 +89,8 @@ def score(qrels: dict[str, dict[str, int]], runs: dict[str, dict[str, float]]) -
 HYBRID_WITHOUT_TAXONOMY = (
     "hybrid-no-taxonomy"  # an evaluation-only mode: dense + lexical, no taxonomy leg
 )
-HYBRID_WITHOUT_FEEDBACK = (
-    "hybrid-no-feedback"  # evaluation only: no English feedback words for other languages
-)
+# evaluation only: no feedback (the English words, the dense leg's second search) for other languages
+HYBRID_WITHOUT_FEEDBACK = "hybrid-no-feedback"
 
 
 HYBRID_WITHOUT_DICTIONARIES = (

@@ -177,7 +177,8 @@ def retrieve(
     """Run the legs the mode asks for and fuse them by rank; filters apply inside each leg.
 
     taxonomy=False leaves the taxonomy leg out of a hybrid search, feedback=False the English feedback
-    words of a question in another language, dictionaries=False its dictionary words and weighs the legs
+    words of a question in another language and its dense leg's second search (legs.feedback_vector),
+    dictionaries=False its dictionary words and weighs the legs
     as a build without dictionaries would (to measure what each adds). `depth` (practices per leg) and
     `rrf_k` default to the index's ranking settings.
     """
