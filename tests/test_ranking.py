@@ -493,7 +493,7 @@ def test_the_match_set_reads_the_dense_legs_vectors_as_if_it_searched_them(
 
 
 def test_the_fed_back_vector_leans_towards_the_first_practices_record(minilm_index: Index) -> None:
-    from practice_finder.query.reads import record_vector
+    from practice_finder.query.handle import record_vector
 
     index = minilm_index
     qvec = index.admission.encode(["kora dziedāšana vientuļiem senioriem"], kind="query")[0]

@@ -19,7 +19,12 @@ from practice_finder.build.encoders import Embedder, centring, load_embedder
 from practice_finder.build.manifest import Manifest
 from practice_finder.build.offsets import Directions
 from practice_finder.config import Settings
-from practice_finder.errors import IndexMismatchError, IndexMissingError, PracticeFinderError
+from practice_finder.errors import (
+    IndexMismatchError,
+    IndexMissingError,
+    NotFoundError,
+    PracticeFinderError,
+)
 from practice_finder.models import Taxonomy, Term
 from practice_finder.query.admission import Admission, HeavyLimits
 from practice_finder.query.cards import Card, CardCache, FacetTable
@@ -456,3 +461,14 @@ def load_taxonomy(db: sqlite3.Connection) -> Taxonomy:
         )
         vocabularies.setdefault(term.vocabulary, {})[term.id] = term
     return Taxonomy(vocabularies)
+
+
+def record_vector(index: Index, record_type: str, record_id: str) -> np.ndarray:
+    """The embedding of a record as a whole (its passage number 0)."""
+    row = index.db.execute(
+        "select embedding from passages where record_type = ? and record_id = ? and seq = 0",
+        (record_type, record_id),
+    ).fetchone()
+    if row is None:
+        raise NotFoundError(f"no {record_type} with id {record_id!r}")
+    return np.frombuffer(row["embedding"], dtype=np.float32)

@@ -14,9 +14,10 @@ import numpy as np
 
 from practice_finder.build import vectors
 from practice_finder.build.store import BM25_WEIGHTS
+from practice_finder.errors import NotFoundError
 from practice_finder.query import fusion
 from practice_finder.query.fusion import Scored
-from practice_finder.query.handle import Index
+from practice_finder.query.handle import Index, record_vector
 from practice_finder.text import lemmas, pipelines, tagging
 from practice_finder.text.stemming import stem
 
@@ -442,19 +443,17 @@ def feedback_vector(index: Index, qvec: np.ndarray, top: Sequence[str]) -> np.nd
     well; their vectors are the corpus's way of saying what the question asks, where the multilingual
     encoder places a question in Latvian or Estonian further from it than the same question in English.
     The mean of their vectors, made a unit vector, is added at VECTOR_FEEDBACK_WEIGHT."""
-    if not top:
+    found = []
+    for rid in top:
+        try:
+            found.append(record_vector(index, "practice", rid))
+        except NotFoundError:
+            continue
+    if not found:
         return None
-    marks = ", ".join("?" * len(top))
-    rows = index.db.execute(
-        "select embedding from passages where record_type = 'practice' and seq = 0 "
-        f"and record_id in ({marks})",
-        list(top),
-    ).fetchall()
-    if not rows:
-        return None
-    found = np.mean([np.frombuffer(r[0], dtype=np.float32) for r in rows], axis=0, dtype=np.float64)
-    moved = np.asarray(qvec, dtype=np.float64) + VECTOR_FEEDBACK_WEIGHT * found / np.linalg.norm(
-        found
+    mean = np.mean(found, axis=0, dtype=np.float64)
+    moved = np.asarray(qvec, dtype=np.float64) + VECTOR_FEEDBACK_WEIGHT * mean / np.linalg.norm(
+        mean
     )
     return np.asarray(moved / np.linalg.norm(moved), dtype=np.float32)
 

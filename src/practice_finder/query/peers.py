@@ -14,7 +14,7 @@ from practice_finder import i18n
 from practice_finder.errors import InvalidQueryError
 from practice_finder.i18n import N_
 from practice_finder.query.checks import check_countries, check_k, country_codes
-from practice_finder.query.handle import Index
+from practice_finder.query.handle import Index, record_vector
 from practice_finder.query.profiles import (
     Profile,
     ProfileIn,
@@ -27,7 +27,6 @@ from practice_finder.query.profiles import (
     size_comparison,
     type_similarity,
 )
-from practice_finder.query.reads import record_vector
 from practice_finder.query.topics import relative_to_language
 
 MODES = ("similar", "mentors")

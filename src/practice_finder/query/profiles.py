@@ -20,9 +20,9 @@ from practice_finder.errors import InvalidQueryError
 from practice_finder.languages import UNDETERMINED
 from practice_finder.models import SETTLEMENT_TYPES
 from practice_finder.query.checks import check_countries, check_language_prior
-from practice_finder.query.handle import Index
+from practice_finder.query.handle import Index, record_vector
 from practice_finder.query.legs import toward_english
-from practice_finder.query.reads import CityDetail, get_city, record_vector
+from practice_finder.query.reads import CityDetail, get_city
 from practice_finder.text import pipelines
 from practice_finder.text.reading import read_text
 

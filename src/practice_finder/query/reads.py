@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import msgspec
-import numpy as np
 
 from practice_finder.build.store import decode
 from practice_finder.errors import InvalidQueryError, NotFoundError
@@ -200,17 +199,6 @@ def practice_summaries(
         params,
     )
     return [PracticeSummary(**decode(r)) for r in rows]
-
-
-def record_vector(index: Index, record_type: str, record_id: str) -> np.ndarray:
-    """The embedding of a record as a whole (its passage number 0)."""
-    row = index.db.execute(
-        "select embedding from passages where record_type = ? and record_id = ? and seq = 0",
-        (record_type, record_id),
-    ).fetchone()
-    if row is None:
-        raise NotFoundError(f"no {record_type} with id {record_id!r}")
-    return np.frombuffer(row["embedding"], dtype=np.float32)
 
 
 # The declared tags a similar practice may share, weighted as the search's taxonomy leg weighs them. Not the
