@@ -29,10 +29,12 @@ def test_first_ingest_builds_and_reports_counts(
         and report.counts["cities"] == 1
         and report.counts["plans"] == 1
     )
-    assert report.embedded == fake_embedder.embedded > 0
     current = versions.current_build(tiny.index_dir)
     assert current is not None and current.name == report.build_id
     manifest = json.loads((current / "manifest.json").read_text())
+    # the passages, then the practices' tags written out in the region's languages (tests/test_tag_texts.py)
+    assert report.embedded + manifest["tag_texts"]["encoded"] == fake_embedder.embedded
+    assert report.embedded > 0
     assert manifest["model"] == {
         "name": DEFAULT_MODEL,
         "dimension": 64,

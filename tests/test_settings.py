@@ -386,7 +386,7 @@ class _ProgressEmbedder(HashingEmbedder):
 def test_progress_reaches_the_embedder(tiny: Settings, progress: bool) -> None:
     embedder = _ProgressEmbedder()
     ingest(tiny.with_(progress=progress), lambda: embedder)
-    assert embedder.progress == [progress]
+    assert embedder.progress == [progress, progress]  # the passages, then the tag texts
 
 
 def test_an_unknown_query_encoder_is_refused(built: tuple[Settings, HashingEmbedder]) -> None:

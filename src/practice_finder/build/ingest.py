@@ -23,9 +23,11 @@ import numpy as np
 from practice_finder.build import (
     analysis,
     dictionaries,
+    encoders,
     offsets,
     onnx_encoder,
     store,
+    tag_texts,
     vectors,
     versions,
 )
@@ -43,6 +45,7 @@ from practice_finder.config import Settings
 from practice_finder.corpus.catalog import behind_error, load_current
 from practice_finder.corpus.write_log import LOG
 from practice_finder.errors import PracticeFinderError
+from practice_finder.languages import LABEL_LANGUAGES
 from practice_finder.models import TABLES, Corpus
 from practice_finder.text import lemmas, tagging
 
@@ -213,6 +216,17 @@ def _rebuild_reason(previous: Previous | None, corpus_hash: str, settings: Setti
     encoder = manifest.query_encoder
     if encoder is not None and not onnx_encoder.made_as_now(encoder):
         return "the ONNX export is out of date (graph or int8 variant made differently)"
+    made_tags = manifest.tag_texts
+    if not isinstance(made_tags, dict) or {
+        "phrases_per_tag": made_tags.get("phrases_per_tag"),
+        "languages": made_tags.get("languages"),
+    } != {
+        "phrases_per_tag": tag_texts.TAG_PHRASES,
+        "languages": list(tag_languages(settings.model)),
+    }:
+        return (
+            "the build's tags written out in the region's languages are missing or made differently"
+        )
     measured = manifest.language_offsets
     if encoder is not None and not (isinstance(measured, dict) and "common_terms" in measured):
         return "the build has no language offsets or common question direction (made by an older version)"
@@ -288,6 +302,14 @@ def _build_into(
         rows, matrix, report.embedded, report.reused = _embed(
             analyses, cache, passages.embedder, settings.progress
         )
+    with timer.phase("tag_texts"):
+        tag_rows, tag_matrix, tag_info = tag_text_vectors(
+            corpus,
+            analyses,
+            _question_graph(embedder, query_encoder, tmp, settings),
+            previous,
+            settings.progress,
+        )
     with timer.phase("write"):
         db = store.create(tmp / "store.db")
         found = dictionaries.write_glossary(
@@ -296,6 +318,7 @@ def _build_into(
         _write_store(db, corpus, analyses, rows, matrix)
         if measured is not None:
             store.write_directions(db, measured)
+        store.write_tag_texts(db, tag_rows, tag_matrix)
         vector_info = _write_vectors(tmp, rows, matrix, embedder.dimension)
     report.counts["passages"] = len(rows)
     made = Made(
@@ -320,6 +343,7 @@ def _build_into(
         files=versions.file_digests(tmp),
         dictionaries=found,
         language_offsets=offsets_info,
+        tag_texts=tag_info,
     )
     versions.write_manifest(tmp, create(corpus, made))
 
@@ -369,6 +393,64 @@ def language_offsets(
     )
     measured = offsets.language_offsets(offsets.encoder_of(encoder.encode), corpus.taxonomy)
     return measured, {**about, **_counts_of(measured)}
+
+
+def _question_graph(
+    embedder: Embedder, export: dict[str, Any] | None, tmp: Path, settings: Settings
+) -> tuple[Embedder, str]:
+    """What encodes questions, and its name for a manifest: the export's int8 graph where questions use
+    it, else its float one, else (no export: the tests' stand-ins) the embedder itself."""
+    if export is None:
+        return embedder, type(embedder).__name__
+    quantized = onnx_encoder.questions_in_int8(export)
+    digest = export["int8"]["sha256"] if quantized else export["sha256"]
+    encoder = onnx_encoder.OnnxEmbedder(
+        embedder.name, embedder.dimension, tmp, export, settings.threads, quantized
+    )
+    return encoder, f"{'onnx-int8' if quantized else 'onnx'} {digest[:16]}"
+
+
+def tag_languages(model: str) -> tuple[str, ...]:
+    """The languages a build writes the practices' tags out in: those of the region `model` was trained on
+    (none for an English model: build/tag_texts.py)."""
+    return tuple(code for code in LABEL_LANGUAGES if encoders.reads(model, code))
+
+
+def tag_text_vectors(
+    corpus: Corpus,
+    analyses: list[Analysis],
+    graph: tuple[Embedder, str],
+    previous: Previous | None = None,
+    progress: bool = False,
+) -> tuple[list[dict[str, Any]], np.ndarray, dict[str, Any]]:
+    """Each practice's declared tags written out in the region's languages (build/tag_texts.py), their
+    vectors and what the manifest records of them. Encoded as passages by the question graph (`graph`:
+    the int8 one, about twice as fast as the float one on these texts of some 300 tokens, cosine to it
+    0.9997 or more), each text the `previous` build encoded with the same graph taken from it."""
+    encoder, name = graph
+    read = tag_languages(encoder.name)
+    rows = tag_texts.texts(analyses, corpus.taxonomy, read)
+    made = previous.manifest.tag_texts if previous is not None else None
+    cache: dict[str, bytes] = {}
+    if previous is not None and isinstance(made, dict) and made.get("encoder") == name:
+        try:
+            cache = store.tag_text_cache(previous.path / "store.db")
+        except Exception:  # a damaged store only means nothing can be reused
+            cache = {}
+    matrix, encoded = tag_texts.embed(
+        rows,
+        cache,
+        lambda texts: encoder.encode(texts, kind="passage", progress=progress),
+        encoder.dimension,
+    )
+    info = {
+        "encoder": name,
+        "phrases_per_tag": tag_texts.TAG_PHRASES,
+        "languages": list(read),
+        "texts": len(rows),
+        "encoded": encoded,
+    }
+    return rows, matrix, info
 
 
 def _counts_of(found: offsets.Directions) -> dict[str, Any]:

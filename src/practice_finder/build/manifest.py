@@ -105,6 +105,9 @@ class Manifest(msgspec.Struct, kw_only=True):
     # how the languages' offsets were measured (ingest.language_offsets): the question graph, the taxonomy,
     # and the terms behind each language's; None in builds without an export, unset in builds made before
     language_offsets: dict[str, Any] | None | msgspec.UnsetType = msgspec.UNSET
+    # how the practices' tags written out in the region's languages were made and encoded
+    # (ingest.tag_text_vectors); unset in builds made before them
+    tag_texts: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
     def mismatch(self, model: str) -> str | None:
         """Why this program cannot serve or reuse the build with `model` configured, or None when it can:
@@ -153,6 +156,7 @@ class Made(msgspec.Struct, kw_only=True):
     files: dict[str, FileDigest]
     dictionaries: dict[str, str] = {}
     language_offsets: dict[str, Any] | None = None
+    tag_texts: dict[str, Any] = {}
 
 
 def create(corpus: Corpus, made: Made) -> Manifest:
@@ -191,4 +195,5 @@ def create(corpus: Corpus, made: Made) -> Manifest:
         files=made.files,
         dictionaries=made.dictionaries,
         language_offsets=made.language_offsets,
+        tag_texts=made.tag_texts,
     )

@@ -249,6 +249,36 @@ def embedding_cache(path: Path) -> dict[str, bytes]:
         conn.close()
 
 
+def write_tag_texts(
+    db: sqlite_utils.Database, rows: Sequence[dict[str, Any]], matrix: np.ndarray
+) -> None:
+    """Each practice's declared tags written out in a language, and their vectors (build/tag_texts.py):
+    table `tag_texts` (record_id, language, text, text_hash, embedding)."""
+    db.table("tag_texts").create(
+        {"record_id": str, "language": str, "text": str, "text_hash": str, "embedding": bytes},
+        pk=("record_id", "language"),
+        if_not_exists=True,
+    )
+    db.table("tag_texts").insert_all(
+        ({**r, "embedding": _blob(v)} for r, v in zip(rows, matrix, strict=True)), batch_size=500
+    )
+
+
+def tag_text_cache(path: Path) -> dict[str, bytes]:
+    """text hash -> stored vector of the tag texts of an earlier build ({} for builds without them; the
+    caller checks it encoded passages as this one does)."""
+    conn = connect(path)
+    try:
+        if not conn.execute("select 1 from sqlite_master where name = 'tag_texts'").fetchone():
+            return {}
+        return {
+            row["text_hash"]: row["embedding"]
+            for row in conn.execute("select text_hash, embedding from tag_texts")
+        }
+    finally:
+        conn.close()
+
+
 def record_hashes(path: Path) -> dict[tuple[str, str], str]:
     """(record type, id) -> content hash of every record in a build."""
     conn = connect(path)

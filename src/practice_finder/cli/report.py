@@ -65,6 +65,7 @@ def info_text(data: dict[str, Any]) -> str:
             f"Records:       {c['practices']} practices, {c['cities']} cities, {c['plans']} plans, {c.get('passages', 0)} passages",
             f"Countries:     {', '.join(m.countries)}",
             f"Languages:     {_offsets(m)}",
+            f"Tag texts:     {_tag_texts(m)}",
             f"Vectors:       {vectors}",
             f"Corpus hash:   {m.corpus.hash[:16]}... from {m.corpus.path}",
             f"Builds kept in {data['index_dir']}/builds (* = current):",
@@ -87,6 +88,18 @@ def _offsets(m: Manifest) -> str:
         for n, langs in sorted(by_terms.items(), reverse=True)
     ]
     return "offsets for " + "; ".join(parts) if parts else "no language offsets"
+
+
+def _tag_texts(m: Manifest) -> str:
+    """How many practice tag texts the build wrote out in the region's languages (build/tag_texts.py), and
+    what encoded them."""
+    made = m.tag_texts
+    if not isinstance(made, dict):
+        return "none (an older build)"
+    return (
+        f"{made.get('texts', 0)} ({made.get('phrases_per_tag')} phrases a tag), "
+        f"encoded by {made.get('encoder')}"
+    )
 
 
 def _encoders(m: Manifest) -> str:

@@ -225,6 +225,25 @@ class Index:
         return out
 
     @cached_property
+    def tag_views(self) -> dict[str, tuple[tuple[str, ...], np.ndarray]]:
+        """language -> the practices whose declared tags the build wrote out in it, and the vectors of those
+        texts, a row each (build/tag_texts.py; {} for builds without them)."""
+        if not self.db.execute("select 1 from sqlite_master where name = 'tag_texts'").fetchone():
+            return {}
+        rows: dict[str, list[tuple[str, bytes]]] = {}
+        for rid, language, vector in self.db.execute(
+            "select record_id, language, embedding from tag_texts order by language, record_id"
+        ):
+            rows.setdefault(str(language), []).append((str(rid), vector))
+        return {
+            language: (
+                tuple(rid for rid, _ in found),
+                np.stack([np.frombuffer(v, dtype=np.float32) for _, v in found]),
+            )
+            for language, found in rows.items()
+        }
+
+    @cached_property
     def practice_facts(self) -> dict[str, tuple[int, str, str]]:
         """Practice id -> its town's population, its budget band and its country (constraints weigh them)."""
         rows = self.db.execute("select id, population, budget_band, country from practices")

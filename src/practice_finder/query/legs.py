@@ -172,7 +172,9 @@ def searchable(terms: Sequence[str]) -> list[str]:
 
 # A question that is not in English mostly looks for practices written in English, which its own words
 # rarely match: its lexical leg counts for less (measured on the translated domain set, docs/benchmarks.md#what-each-part-brings).
-LEG_WEIGHTS_OTHER_LANGUAGE = {"dense": 1.0, "lexical": 0.5, "taxonomy": 1.0}
+# The tags leg (tags_leg) counts for half the dense leg: the same encoder, on a text that says less.
+TAGS_LEG_SHARE = 0.5
+LEG_WEIGHTS_OTHER_LANGUAGE = {"dense": 1.0, "lexical": 0.5, "taxonomy": 1.0, "tags": TAGS_LEG_SHARE}
 # A question in a language no dictionary of the build glosses (Estonian and Latvian: FreeDict has none)
 # reaches the English practices' words only through its taxonomy terms and the feedback words, and these
 # are the languages the multilingual model reads least well; the taxonomy leg, whose labels are written
@@ -206,9 +208,14 @@ def score_weights(
     other = language_weights(lang, glossed)
     weights = {leg: other.get(leg, 1.0) for leg in scored}
     if "dense" in weights and reads_question:
-        words = sum(1 for leg, found in scored.items() if leg != "dense" and found)
+        words = sum(1 for leg, found in scored.items() if leg in WORD_LEGS and found)
         weights["dense"] *= max(1, words)
+    if "tags" in weights:
+        weights["tags"] = TAGS_LEG_SHARE * weights.get("dense", 1.0)
     return weights
+
+
+WORD_LEGS = ("lexical", "taxonomy")  # the legs that read the question's words
 
 
 # The taxonomy leg's sums of tag weights are scaled from 0, so that a practice carrying half the weight of
@@ -373,15 +380,24 @@ GLOSS_VECTOR_WEIGHT = 0.5  # the glossed question's share of the dense leg's que
 def question_vector(
     index: Index, text: str, gloss: Sequence[str] = (), lang: str = "en"
 ) -> np.ndarray:
-    """The question's vector, written in `lang`; with dictionary words, moved towards their vector: the
-    multilingual model places an English gloss nearer the English practices than the question itself.
-    Then moved by its language's offset (toward_english). Each is encoded alone (a row per run, see
-    onnx_encoder.OnnxEmbedder.BATCH), questions first (see query.admission)."""
+    """The dense leg's vector of a question written in `lang` (question_vectors)."""
+    return question_vectors(index, text, gloss, lang)[1]
+
+
+def question_vectors(
+    index: Index, text: str, gloss: Sequence[str] = (), lang: str = "en"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The vector of the question as written, and the dense leg's vector of it: with dictionary words,
+    moved towards their vector (the multilingual model places an English gloss nearer the English
+    practices than the question itself), then moved by its language's offset (toward_english). Each is
+    encoded alone (a row per run, see onnx_encoder.OnnxEmbedder.BATCH), questions first (see
+    query.admission)."""
     if not gloss:
-        return toward_english(index, index.admission.encode([text], kind="query")[0], lang)
-    question, english = index.admission.encode([text, " ".join(gloss)], kind="query")
-    vector = question + GLOSS_VECTOR_WEIGHT * english
-    return toward_english(index, vector / np.linalg.norm(vector), lang)
+        written = index.admission.encode([text], kind="query")[0]
+        return written, toward_english(index, written, lang)
+    written, english = index.admission.encode([text, " ".join(gloss)], kind="query")
+    vector = written + GLOSS_VECTOR_WEIGHT * english
+    return written, toward_english(index, vector / np.linalg.norm(vector), lang)
 
 
 def toward_english(index: Index, vector: np.ndarray, lang: str) -> np.ndarray:
@@ -602,11 +618,7 @@ def taxonomy_leg(
     if not pairs:
         return []
     central = dict(zip(pairs, centrality(pairs, mentions or {}), strict=True))
-    allowed = (
-        {row[0] for row in index.db.execute(f"select p.id from practices p where {where}", params)}
-        if where
-        else None
-    )
+    allowed = allowed_practices(index, where, params)
     scores: dict[str, float] = {}
     for vocab, term in pairs:
         weight = TAG_WEIGHTS.get(vocab, 0.0) * central[(vocab, term)]
@@ -618,3 +630,34 @@ def taxonomy_leg(
     scores = {rid: round(score, 9) for rid, score in scores.items()}
     ranked = sorted(scores, key=lambda rid: (-scores[rid], order.get(rid, len(order) + 1), rid))
     return [(rid, scores[rid]) for rid in ranked[:depth]]
+
+
+def allowed_practices(index: Index, where: str, params: list[Any]) -> set[str] | None:
+    """The ids of the practices a filter (filters.practice_filter_sql) lets through; None when unfiltered."""
+    if not where:
+        return None
+    return {
+        row[0] for row in index.db.execute(f"select p.id from practices p where {where}", params)
+    }
+
+
+def tags_leg(
+    index: Index, written: np.ndarray, lang: str, depth: int, where: str, params: list[Any]
+) -> Scored:
+    """Practices ranked by the cosine of the question's vector as written (question_vectors) with that of
+    their declared tags written out in the question's language (build/tag_texts.py): one language on
+    both sides, where the multilingual encoder compares best. Empty when the build wrote none in `lang`
+    (English, and the languages the taxonomy does not label in)."""
+    view = index.tag_views.get(lang)
+    if view is None:
+        return []
+    ids, matrix = view
+    scores = matrix @ np.asarray(written, dtype=np.float32)
+    allowed = allowed_practices(index, where, params)
+    out: Scored = []
+    for i in np.argsort(-scores, kind="stable"):
+        if allowed is None or ids[i] in allowed:
+            out.append((ids[i], float(scores[i])))
+            if len(out) == depth:
+                break
+    return out

@@ -45,8 +45,9 @@ from practice_finder.query.legs import (
     ids,
     language_weights,
     passage_hits,
-    question_vector,
+    question_vectors,
     score_weights,
+    tags_leg,
     taxonomy_leg,
 )
 from practice_finder.query.matching import Matches, Question, lexical_matches, match
@@ -176,7 +177,9 @@ def retrieve(
 ) -> Retrieval:
     """Run the legs the mode asks for and fuse them by rank; filters apply inside each leg.
 
-    taxonomy=False leaves the taxonomy leg out of a hybrid search, feedback=False the English feedback
+    A hybrid search of a question not in English also compares it with the practices' tags written out in
+    its language (legs.tags_leg). taxonomy=False leaves both taxonomy legs out of a hybrid search,
+    feedback=False the English feedback
     words of a question in another language and its dense leg's second search (legs.feedback_vector),
     dictionaries=False its dictionary words and weighs the legs
     as a build without dictionaries would (to measure what each adds). `depth` (practices per leg) and
@@ -216,12 +219,12 @@ def retrieve(
         lexical = bm25_ranked(index, terms, depth, where, params)
         timings["lexical"] = _ms(started)
     scored: dict[str, Scored] = {}  # dense first: fusion breaks ties by the order of the legs
-    qvec = None
+    qvec = written = None
     allowed: list[int] | None = None
     nearest: PassageHits | None = None
     if query.mode in ("hybrid", "dense"):
         started = time.perf_counter()
-        qvec = question_vector(index, query.text, gloss, text_lang)
+        written, qvec = question_vectors(index, query.text, gloss, text_lang)
         timings["encode"] = _ms(started)
         started = time.perf_counter()
         allowed = allowed_passages(index.db, where, params)
@@ -239,6 +242,12 @@ def retrieve(
             index, understood, where, params, depth, ids(scored.get("dense", [])), mentions
         )
         timings["taxonomy"] = _ms(started)
+    if query.mode == "hybrid" and written is not None and text_lang != "en" and taxonomy:
+        started = time.perf_counter()
+        found_tags = tags_leg(index, written, text_lang, depth, where, params)
+        if found_tags:
+            scored["tags"] = found_tags
+        timings["tags"] = _ms(started)
     fused = fuse_legs(index, scored, text_lang, rrf_k, reads_gloss)
     if query.mode == "hybrid" and text_lang != "en" and feedback:
         started = time.perf_counter()
