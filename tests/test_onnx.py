@@ -113,6 +113,23 @@ def test_a_batch_gives_each_text_the_vector_it_gets_alone(
     assert _cosines(together, alone).min() >= 0.9999
 
 
+def test_sessions_side_by_side_give_the_vectors_of_one(minilm_index) -> None:  # type: ignore[no-untyped-def]
+    """A build encodes with a session of one thread a core, side by side (onnx_encoder.parallel_workers):
+    each text gets the vector one session gives it, in its place."""
+    texts = ["x", *_texts(minilm_index)[:40], "Ein Satz auf Deutsch über Einsamkeit."]
+    args = (
+        minilm_index.embedder.name,
+        minilm_index.embedder.dimension,
+        minilm_index.path,
+        minilm_index.manifest.query_encoder,
+    )
+    for quantized in (False, True):
+        one = OnnxEmbedder(*args, threads=1, quantized=quantized)
+        two = OnnxEmbedder(*args, threads=1, quantized=quantized, workers=2)
+        assert len(two._sessions) == 2
+        np.testing.assert_allclose(two.encode(texts), one.encode(texts), atol=1e-5)
+
+
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray((a * b).sum(axis=1))
 
@@ -296,3 +313,10 @@ def test_attention_inputs_are_smoothed_exactly_and_lose_less_in_int8(tmp_path: P
 def test_a_session_waits_for_work_in_a_known_way(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="spinning must be one of"):
         onnx_encoder._session(tmp_path / "missing.onnx", 1, spinning="sometimes")
+
+
+def test_a_build_runs_a_session_a_core_unless_the_threads_are_set() -> None:
+    import os
+
+    assert onnx_encoder.parallel_workers(0) == max(1, os.cpu_count() or 1)
+    assert onnx_encoder.parallel_workers(2) == 1  # PF_THREADS set: one session with that many

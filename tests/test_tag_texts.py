@@ -43,13 +43,18 @@ def test_a_tag_text_is_the_first_labels_of_each_tag_in_the_language() -> None:
     )  # a language the taxonomy has no labels in
 
 
-def test_tag_texts_are_written_for_practices_from_their_declared_tags_only() -> None:
+def test_tag_texts_are_written_for_practices_from_their_declared_topics_only() -> None:
+    assert tag_texts.TAG_VOCABULARIES == ("challenges", "assets", "themes")
     taxonomy = load_taxonomy(TAXONOMY)
     analyses = [
         _analysis(
             "practice",
             "p1",
-            [("challenges", "loneliness", "declared"), ("assets", "museum", "text")],
+            [
+                ("challenges", "loneliness", "declared"),
+                ("assets", "museum", "text"),
+                ("target_groups", "older-people", "declared"),  # whom for: not written out
+            ],
         ),
         _analysis("city", "c1", [("challenges", "loneliness", "declared")]),
         _analysis("practice", "p2", [("assets", "museum", "text")]),  # nothing declared
@@ -97,6 +102,7 @@ def test_a_build_writes_the_tag_texts_and_a_forced_one_reuses_their_vectors(
     made = versions.read_manifest(path).tag_texts
     assert isinstance(made, dict)
     assert made["encoder"] == "HashingEmbedder" and made["phrases_per_tag"] == tag_texts.TAG_PHRASES
+    assert made["vocabularies"] == list(tag_texts.TAG_VOCABULARIES)
     assert made["texts"] == made["encoded"] > 0
     assert first.embedded == report.embedded + made["encoded"]
     conn = store.connect(path / "store.db")

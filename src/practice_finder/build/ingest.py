@@ -217,13 +217,12 @@ def _rebuild_reason(previous: Previous | None, corpus_hash: str, settings: Setti
     if encoder is not None and not onnx_encoder.made_as_now(encoder):
         return "the ONNX export is out of date (graph or int8 variant made differently)"
     made_tags = manifest.tag_texts
-    if not isinstance(made_tags, dict) or {
-        "phrases_per_tag": made_tags.get("phrases_per_tag"),
-        "languages": made_tags.get("languages"),
-    } != {
+    made_now = {
         "phrases_per_tag": tag_texts.TAG_PHRASES,
+        "vocabularies": list(tag_texts.TAG_VOCABULARIES),
         "languages": list(tag_languages(settings.model)),
-    }:
+    }
+    if not isinstance(made_tags, dict) or {k: made_tags.get(k) for k in made_now} != made_now:
         return (
             "the build's tags written out in the region's languages are missing or made differently"
         )
@@ -390,6 +389,7 @@ def language_offsets(
         settings.threads,
         quantized,
         batch=offsets.BATCH,
+        workers=onnx_encoder.parallel_workers(settings.threads),
     )
     measured = offsets.language_offsets(offsets.encoder_of(encoder.encode), corpus.taxonomy)
     return measured, {**about, **_counts_of(measured)}
@@ -405,7 +405,13 @@ def _question_graph(
     quantized = onnx_encoder.questions_in_int8(export)
     digest = export["int8"]["sha256"] if quantized else export["sha256"]
     encoder = onnx_encoder.OnnxEmbedder(
-        embedder.name, embedder.dimension, tmp, export, settings.threads, quantized
+        embedder.name,
+        embedder.dimension,
+        tmp,
+        export,
+        settings.threads,
+        quantized,
+        workers=onnx_encoder.parallel_workers(settings.threads),
     )
     return encoder, f"{'onnx-int8' if quantized else 'onnx'} {digest[:16]}"
 
@@ -446,6 +452,7 @@ def tag_text_vectors(
     info = {
         "encoder": name,
         "phrases_per_tag": tag_texts.TAG_PHRASES,
+        "vocabularies": list(tag_texts.TAG_VOCABULARIES),
         "languages": list(read),
         "texts": len(rows),
         "encoded": encoded,
@@ -488,7 +495,13 @@ def passage_encoder(
         return _Passages(embedder, type(embedder).__name__)
     quantized = kind == "onnx-int8"
     onnx = onnx_encoder.OnnxEmbedder(
-        embedder.name, embedder.dimension, tmp, export, settings.threads, quantized
+        embedder.name,
+        embedder.dimension,
+        tmp,
+        export,
+        settings.threads,
+        quantized,
+        workers=onnx_encoder.parallel_workers(settings.threads),
     )
     digest = export["int8"]["sha256"] if quantized else export["sha256"]
     return _Passages(onnx, f"{kind} {digest[:16]}")

@@ -22,10 +22,14 @@ from practice_finder.build.analysis import Analysis, sha256
 from practice_finder.languages import LABEL_LANGUAGES
 from practice_finder.models import Taxonomy
 
-# Phrases of each tag in a language: its label and first synonyms there. Six gave the mean of the nine
-# about the same gain at twice the texts' length (the build encodes them: 600,000 tokens against 300,000
-# for the demo corpus), two a smaller one; one far less.
-TAG_PHRASES = 3
+# Phrases of each tag in a language (its label and first synonym there), and the vocabularies whose tags
+# are written out: what a practice is about (its challenges, assets and themes), not whom it is for or
+# how people take part, which many practices share and which made the texts of different practices
+# alike. Measured with the domain and officers' sets (docs/benchmarks.md#tags-in-the-questions-language):
+# the mean of the nine languages gained as much as with three phrases of all five vocabularies, from
+# texts half as long (the build encodes them: about 150,000 tokens for the demo corpus).
+TAG_PHRASES = 2
+TAG_VOCABULARIES = ("challenges", "assets", "themes")
 
 
 def tag_text(tags: Sequence[tuple[str, str]], taxonomy: Taxonomy, language: str) -> str:
@@ -42,12 +46,16 @@ def texts(
     analyses: Sequence[Analysis], taxonomy: Taxonomy, languages: Sequence[str] = LABEL_LANGUAGES
 ) -> list[dict[str, Any]]:
     """A row (record_id, language, text, text_hash) for each practice and each of `languages` the taxonomy
-    labels at least one of its declared tags in."""
+    labels at least one of its declared tags of TAG_VOCABULARIES in."""
     rows = []
     for a in analyses:
         if a.kind != "practice":
             continue
-        declared = [(t["vocabulary"], t["term"]) for t in a.tags if t["source"] == "declared"]
+        declared = [
+            (t["vocabulary"], t["term"])
+            for t in a.tags
+            if t["source"] == "declared" and t["vocabulary"] in TAG_VOCABULARIES
+        ]
         for language in languages:
             text = tag_text(declared, taxonomy, language)
             if text:
