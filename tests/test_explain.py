@@ -63,7 +63,7 @@ def test_explain_lists_the_missed_relevant_practices_with_each_legs_rank(
     assert [m["grade"] for m in missed] == sorted((m["grade"] for m in missed), reverse=True)
     for m in missed:
         assert m["hybrid"] is None or m["hybrid"] > 1
-        assert set(m) >= {"dense", "lexical", "taxonomy"}
+        assert set(m) >= {"dense", "lexical", "taxonomy", "tags"}
     assert all(m["id"] != "nordby-harbour-songs" for m in by_id["t2"]["missed"])
     _eval_cli_scores_a_translation_and_explains_it(built, fake_embedder, tmp_path, monkeypatch)
 

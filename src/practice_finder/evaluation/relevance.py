@@ -274,7 +274,7 @@ def translated_questions(folder: Path, lang: str) -> dict[str, str]:
 EXPLAIN_TOP = (
     10  # a relevant practice outside the first EXPLAIN_TOP of the hybrid ranking is missed
 )
-EXPLAINED_LEGS = ("dense", "lexical", "taxonomy")
+EXPLAINED_LEGS = ("dense", "lexical", "taxonomy", "tags")
 
 
 def explain_misses(
