@@ -372,48 +372,48 @@ def language_offsets(
     embedders): their questions are not moved."""
     if export is None:
         return None, None
-    quantized = onnx_encoder.questions_in_int8(export)
-    digest = export["int8"]["sha256"] if quantized else export["sha256"]
     about = {
-        "encoder": f"{'onnx-int8' if quantized else 'onnx'} {digest[:16]}",
+        "encoder": _question_graph_name(export),
         "taxonomy_hash": analysis.taxonomy_hash(corpus.taxonomy),
     }
     reused = _offsets_of(previous, about) if previous is not None else None
     if reused is not None:
         return reused
-    encoder = onnx_encoder.OnnxEmbedder(
-        embedder.name,
-        embedder.dimension,
-        tmp,
-        export,
-        settings.threads,
-        quantized,
-        batch=offsets.BATCH,
-        workers=onnx_encoder.parallel_workers(settings.threads),
-    )
+    encoder, _ = _question_graph(embedder, export, tmp, settings, batch=offsets.BATCH)
     measured = offsets.language_offsets(offsets.encoder_of(encoder.encode), corpus.taxonomy)
     return measured, {**about, **_counts_of(measured)}
 
 
-def _question_graph(
-    embedder: Embedder, export: dict[str, Any] | None, tmp: Path, settings: Settings
-) -> tuple[Embedder, str]:
-    """What encodes questions, and its name for a manifest: the export's int8 graph where questions use
-    it, else its float one, else (no export: the tests' stand-ins) the embedder itself."""
-    if export is None:
-        return embedder, type(embedder).__name__
+def _question_graph_name(export: dict[str, Any]) -> str:
+    """The name a manifest gives the export's graph that encodes questions: its kind and digest."""
     quantized = onnx_encoder.questions_in_int8(export)
     digest = export["int8"]["sha256"] if quantized else export["sha256"]
+    return f"{'onnx-int8' if quantized else 'onnx'} {digest[:16]}"
+
+
+def _question_graph(
+    embedder: Embedder,
+    export: dict[str, Any] | None,
+    tmp: Path,
+    settings: Settings,
+    batch: int = onnx_encoder.OnnxEmbedder.BATCH,
+) -> tuple[Embedder, str]:
+    """What encodes questions, and its name for a manifest: the export's int8 graph where questions use
+    it, else its float one (`batch` token rows a run, a copy a core), else (no export: the tests'
+    stand-ins) the embedder itself."""
+    if export is None:
+        return embedder, type(embedder).__name__
     encoder = onnx_encoder.OnnxEmbedder(
         embedder.name,
         embedder.dimension,
         tmp,
         export,
         settings.threads,
-        quantized,
+        onnx_encoder.questions_in_int8(export),
+        batch=batch,
         workers=onnx_encoder.parallel_workers(settings.threads),
     )
-    return encoder, f"{'onnx-int8' if quantized else 'onnx'} {digest[:16]}"
+    return encoder, _question_graph_name(export)
 
 
 def tag_languages(model: str) -> tuple[str, ...]:
