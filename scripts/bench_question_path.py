@@ -2,7 +2,7 @@
 their pieces of work (the service's setting), spinning only while a run lasts, or always spinning (ONNX
 Runtime's default).
 
-    .venv/bin/python scripts/bench_question_path.py --index indexes [--rounds 5] [--json out.json]
+    .venv/bin/python scripts/bench_question_path.py --index indexes [--rounds 5] [--threads 1] [--json out.json]
 
 Opens the current build of `--index` once and runs the 56 domain questions (English, and the Latvian
 translations) through `search` with each session, in alternating rounds so a machine slowing down
@@ -32,17 +32,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, default=ROOT / "indexes")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="ONNX Runtime threads, PF_THREADS (0: the library's choice; `serve --workers 2` gives 1)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    index = open_as_built(Settings(index_dir=args.index))
+    index = open_as_built(Settings(index_dir=args.index, threads=args.threads))
     model = index.manifest.model.name
     embedder: Any = index.admission.inner
     if not isinstance(embedder, onnx_encoder.OnnxEmbedder):
         raise SystemExit("the build's questions are not encoded with ONNX Runtime")
     service = embedder.session
     path = Path(service._model_path)
-    within = onnx_encoder._session(path, 0, spinning="within-runs")
-    always = onnx_encoder._session(path, 0, spinning="always")
+    within = onnx_encoder._session(path, args.threads, spinning="within-runs")
+    always = onnx_encoder._session(path, args.threads, spinning="always")
     english = list(load_domain(ROOT / "eval/domain")[0].values())
     latvian = list(load_translations(ROOT / "eval/domain")["lv"].values())
     variants = {
@@ -69,7 +75,12 @@ def main() -> None:
                 seen[name][lang].append(statistics.median(times))
                 encoding[name][lang].append(statistics.median(encodes))
     base = next(iter(variants))
-    result: dict[str, Any] = {"model": model, "build": index.build_id, "rounds": args.rounds}
+    result: dict[str, Any] = {
+        "model": model,
+        "build": index.build_id,
+        "rounds": args.rounds,
+        "threads": args.threads,
+    }
     for name in variants:
         result[name] = {
             lang: {

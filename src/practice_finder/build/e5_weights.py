@@ -315,9 +315,19 @@ class E5Tokenizer:
         """Each text's piece ids, with its E5 prefix and without `<s>` and `</s>`."""
         prefix = PREFIXES[kind]
         prepared = [self.normalise(prefix + t) for t in texts]
-        encoded = self._model.encode_batch(prepared, add_special_tokens=False)
+        encoded = encodings(self._model, prepared, special=False)
         unk = self.specials["unk"]
         return [_split_unknown(e.ids, e.offsets, unk) for e in encoded]
+
+
+def encodings(tokenizer: Any, texts: list[str], special: bool = True) -> list[Any]:
+    """A `tokenizers` tokenizer's encodings of texts, with its special tokens or without. One text is
+    encoded holding the GIL: the batch call lets go of it, and a search's other thread, which reads the
+    question's words meanwhile (query.search.retrieve), would take it and hold up the encoder until it
+    lets go in turn. Several texts are encoded in parallel."""
+    if len(texts) == 1:
+        return [tokenizer.encode(texts[0], add_special_tokens=special)]
+    return list(tokenizer.encode_batch(texts, add_special_tokens=special))
 
 
 def _split_unknown(ids: list[int], offsets: list[tuple[int, int]], unk: int) -> list[int]:

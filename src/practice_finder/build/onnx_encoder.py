@@ -763,11 +763,13 @@ def _tokenizer(folder: Path, info: dict[str, Any]) -> Callable[[list[str], str],
         return E5Tokenizer.load(folder, info).content_ids
     from tokenizers import Tokenizer
 
+    from practice_finder.build.e5_weights import encodings
+
     tokenizer = Tokenizer.from_file(str(folder / info["tokenizer"]))
     tokenizer.enable_truncation(max_length=int(info["max_length"]))
     tokenizer.no_padding()
 
     def tokenize(texts: list[str], kind: str) -> list[list[int]]:
-        return [e.ids for e in tokenizer.encode_batch(texts)]
+        return [e.ids for e in encodings(tokenizer, texts)]
 
     return tokenize

@@ -74,6 +74,12 @@ class Admission:
                 self._questions -= 1
                 self._turn.notify_all()
 
+    @property
+    def idle(self) -> bool:
+        """No question is being encoded now: this process's other searches, if any, leave the cores free
+        enough for a search to read its words on one while it encodes on another."""
+        return self._questions == 0
+
     def encode_behind(self, texts: Sequence[str], *, kind: str = "query") -> np.ndarray:
         """Encode heavy work one text at a time, each after the questions being encoded (the vectors do
         not depend on their neighbours, so the result is that of one call)."""

@@ -388,16 +388,22 @@ def question_vectors(
     index: Index, text: str, gloss: Sequence[str] = (), lang: str = "en"
 ) -> tuple[np.ndarray, np.ndarray]:
     """The vector of the question as written, and the dense leg's vector of it: with dictionary words,
-    moved towards their vector (the multilingual model places an English gloss nearer the English
-    practices than the question itself), then moved by its language's offset (toward_english). Each is
+    moved towards their vector (with_gloss), then moved by its language's offset (toward_english). Each is
     encoded alone (a row per run, see onnx_encoder.OnnxEmbedder.BATCH), questions first (see
     query.admission)."""
     if not gloss:
         written = index.admission.encode([text], kind="query")[0]
         return written, toward_english(index, written, lang)
     written, english = index.admission.encode([text, " ".join(gloss)], kind="query")
+    return written, with_gloss(index, written, english, lang)
+
+
+def with_gloss(index: Index, written: np.ndarray, english: np.ndarray, lang: str) -> np.ndarray:
+    """The dense leg's vector of a question from its own vector and its dictionary words' (`english`): moved
+    towards the latter by GLOSS_VECTOR_WEIGHT (the multilingual model places an English gloss nearer the
+    English practices than the question itself), then by its language's offset (toward_english)."""
     vector = written + GLOSS_VECTOR_WEIGHT * english
-    return written, toward_english(index, vector / np.linalg.norm(vector), lang)
+    return toward_english(index, vector / np.linalg.norm(vector), lang)
 
 
 def toward_english(index: Index, vector: np.ndarray, lang: str) -> np.ndarray:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import msgspec
@@ -49,11 +50,13 @@ from practice_finder.query.legs import (
     score_weights,
     tags_leg,
     taxonomy_leg,
+    toward_english,
+    with_gloss,
 )
 from practice_finder.query.matching import Matches, Question, lexical_matches, match
 from practice_finder.query.reads import PracticeBase
 from practice_finder.text import pipelines
-from practice_finder.text.reading import read_text
+from practice_finder.text.reading import Reading, read_text
 from practice_finder.text.snippets import mark_spans, matched_among, word_stems
 
 MODES = ("hybrid", "dense", "lexical")
@@ -165,6 +168,106 @@ class Retrieval:
         )
 
 
+@dataclass
+class QuestionWords:
+    """What a search reads of a question's words: its reading (languages, taxonomy terms), content words,
+    dictionary words, and its lexical leg with the terms it searched (None outside the hybrid and
+    lexical modes), and each stage's milliseconds."""
+
+    reading: Reading
+    words: list[str]
+    gloss: list[str]
+    reads_gloss: bool
+    terms: LexicalTerms | None
+    lexical: Scored | None
+    timings: dict[str, float]
+
+
+def question_words(
+    index: Index,
+    query: SearchQuery,
+    where: str,
+    params: list[Any],
+    depth: int,
+    taxonomy: bool = True,
+    dictionaries: bool = True,
+) -> QuestionWords:
+    """Read a question's words and run its lexical leg (retrieve): the part of a search that does not wait
+    for the question's vector."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    reading = read_text(
+        index.tagger,
+        query.text,
+        query.language_prior,
+        languages.QUERY_SAMPLE_CHARS,
+        question=True,
+    )
+    text_lang, understood = reading.main, reading.understood
+    also = [code for code in reading.languages if code != text_lang]
+    words = pipelines.content_words(query.text, text_lang)
+    timings["reading"] = _ms(started)
+    gloss: list[str] = []
+    # whether a dictionary of the build reads the question's language (fusion weighs the legs by it)
+    reads_gloss = dictionaries and glossable(index, text_lang)
+    if text_lang != "en" and dictionaries:
+        started = time.perf_counter()
+        gloss = glossed(index, words, text_lang)
+        timings["dictionary"] = _ms(started)
+    lexical: Scored | None = None
+    terms: LexicalTerms | None = None
+    if query.mode in ("hybrid", "lexical"):
+        started = time.perf_counter()
+        english = english_words(index, understood) if text_lang != "en" and taxonomy else []
+        if gloss:
+            english += pipelines.content_words(" ; ".join(gloss), "en")
+        terms = LexicalTerms.of(words, text_lang, english, also)
+        lexical = bm25_ranked(index, terms, depth, where, params)
+        timings["lexical"] = _ms(started)
+    return QuestionWords(reading, words, gloss, reads_gloss, terms, lexical, timings)
+
+
+# Threads that read and search a question's words while the request's own thread encodes it
+# (read_while_encoding): more than the requests a process serves at once, so that none waits for another's.
+ALONGSIDE_THREADS = 16
+
+
+@cache
+def _alongside() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(ALONGSIDE_THREADS, thread_name_prefix="pf-words")
+
+
+def read_while_encoding(
+    index: Index,
+    query: SearchQuery,
+    where: str,
+    params: list[Any],
+    depth: int,
+    taxonomy: bool = True,
+    dictionaries: bool = True,
+) -> tuple[QuestionWords, np.ndarray, np.ndarray, float]:
+    """The question's words (question_words), read and searched on another thread while this one encodes
+    the question (retrieve does so when no other question of the process is being encoded); then its
+    dictionary words are encoded, and the dense leg's vector made of both (legs.question_vectors). ONNX
+    Runtime lets go of the GIL while it runs, so on two cores the words cost a search next to nothing
+    (docs/benchmarks.md#words-read-while-the-question-is-encoded). Returns the words, the question's
+    vector as written, the dense leg's vector, and the milliseconds from the start of the encoding to
+    the dense leg's vector (the words' own stages are timed where they ran)."""
+    pending = _alongside().submit(
+        question_words, index, query, where, params, depth, taxonomy, dictionaries
+    )
+    started = time.perf_counter()
+    written = index.admission.encode([query.text], kind="query")[0]
+    asked = pending.result()
+    lang = asked.reading.main
+    if asked.gloss:
+        english = index.admission.encode([" ".join(asked.gloss)], kind="query")[0]
+        qvec = with_gloss(index, written, english, lang)
+    else:
+        qvec = toward_english(index, written, lang)
+    return asked, written, qvec, _ms(started)
+
+
 def retrieve(
     index: Index,
     query: SearchQuery,
@@ -187,45 +290,28 @@ def retrieve(
     """
     depth = index.ranking.candidates if depth is None else depth
     rrf_k = index.ranking.rrf_k if rrf_k is None else rrf_k
-    timings: dict[str, float] = {}
     where, params = practice_filter_sql(query.filters)
-    started = time.perf_counter()
-    reading = read_text(
-        index.tagger,
-        query.text,
-        query.language_prior,
-        languages.QUERY_SAMPLE_CHARS,
-        question=True,
-    )
+    written = qvec = None
+    if query.mode in ("hybrid", "dense") and index.admission.idle:
+        asked, written, qvec, encoded = read_while_encoding(
+            index, query, where, params, depth, taxonomy, dictionaries
+        )
+    else:
+        # a busy process has no core to spare: one step after the other
+        asked = question_words(index, query, where, params, depth, taxonomy, dictionaries)
+    timings = dict(asked.timings)
+    reading, words, gloss, lexical = asked.reading, asked.words, asked.gloss, asked.lexical
     text_lang, understood = reading.main, reading.understood
-    also = [code for code in reading.languages if code != text_lang]
-    words = pipelines.content_words(query.text, text_lang)
-    timings["reading"] = _ms(started)
-    gloss: list[str] = []
-    # whether a dictionary of the build reads the question's language (fusion weighs the legs by it)
-    reads_gloss = dictionaries and glossable(index, text_lang)
-    if text_lang != "en" and dictionaries:
-        started = time.perf_counter()
-        gloss = glossed(index, words, text_lang)
-        timings["dictionary"] = _ms(started)
-    lexical: Scored | None = None
-    english: list[str] = []
-    if query.mode in ("hybrid", "lexical"):
-        started = time.perf_counter()
-        english = english_words(index, understood) if text_lang != "en" and taxonomy else []
-        if gloss:
-            english += pipelines.content_words(" ; ".join(gloss), "en")
-        terms = LexicalTerms.of(words, text_lang, english, also)
-        lexical = bm25_ranked(index, terms, depth, where, params)
-        timings["lexical"] = _ms(started)
+    reads_gloss, terms = asked.reads_gloss, asked.terms
     scored: dict[str, Scored] = {}  # dense first: fusion breaks ties by the order of the legs
-    qvec = written = None
     allowed: list[int] | None = None
     nearest: PassageHits | None = None
     if query.mode in ("hybrid", "dense"):
-        started = time.perf_counter()
-        written, qvec = question_vectors(index, query.text, gloss, text_lang)
-        timings["encode"] = _ms(started)
+        if qvec is None:
+            started = time.perf_counter()
+            written, qvec = question_vectors(index, query.text, gloss, text_lang)
+            encoded = _ms(started)
+        timings["encode"] = encoded
         started = time.perf_counter()
         allowed = allowed_passages(index.db, where, params)
         found = passage_hits(index, qvec, depth, allowed) if dense_scoring == "max" else None
@@ -252,7 +338,7 @@ def retrieve(
     if query.mode == "hybrid" and text_lang != "en" and feedback:
         started = time.perf_counter()
         extra = feedback_words(index, [rid for rid, _ in fused[:FEEDBACK_PRACTICES]])
-        if extra and lexical is not None:
+        if extra and lexical is not None and terms is not None:
             scored["lexical"] = bm25_extended(index, lexical, terms, extra, depth, where, params)
             fused = fuse_legs(index, scored, text_lang, rrf_k, reads_gloss)
         fed_back = (
