@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from practice_finder.build.e5_weights import encodings
 from practice_finder.build.ingest import ingest
 from practice_finder.config import Settings
 from practice_finder.errors import InvalidQueryError
-from practice_finder.query import legs, search
+from practice_finder.query import legs, matching, search
 from practice_finder.query.handle import Index, open_index
 from practice_finder.query.search import SearchQuery, retrieve
 
@@ -91,6 +92,16 @@ def test_modes_give_what_they_gave_one_step_after_the_other(index: Index) -> Non
     dense = retrieve(index, SearchQuery(POLISH, mode="dense"))
     assert hybrid.scored["lexical"] == lexical.scored["lexical"]
     assert hybrid.scored["dense"] == dense.scored["dense"]
+
+
+@pytest.mark.parametrize("text", [POLISH, ENGLISH])
+def test_the_words_matched_alongside_are_those_the_match_set_finds(index: Index, text: str) -> None:
+    found = retrieve(index, SearchQuery(text), match_words=True)
+    assert found.matched_words is not None
+    question = replace(found.question(), matched_words=None)
+    assert found.matched_words == matching.lexical_matches(index, question)
+    assert matching.match(index, found.question()) == matching.match(index, question)
+    assert retrieve(index, SearchQuery(text)).matched_words is None
 
 
 def test_an_error_while_reading_the_words_reaches_the_caller(

@@ -70,6 +70,8 @@ class Question:
     # the vectors nearest it with no filter, at the index's depth (legs.passage_hits), when the search
     # has them already
     nearest: PassageHits | None = None
+    # what lexical_matches gives for it, when the search has worked that out already
+    matched_words: tuple[frozenset[str], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def match(index: Index, question: Question, threshold: float | None = None) -> M
         if threshold is None
         else threshold
     )
-    words, known = lexical_matches(index, question)
+    words, known = question.matched_words or lexical_matches(index, question)
     terms = term_matches(index, question.understood or {})
     meaning: frozenset[str] = frozenset()
     if question.vector is not None and (known or terms):

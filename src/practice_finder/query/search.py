@@ -149,6 +149,8 @@ class Retrieval:
     )  # practice -> places the constraints moved it up
     # the dense leg's nearest vectors, when it searched with no filter at the index's depth
     nearest: PassageHits | None = None
+    # the practices the question's words match (matching.lexical_matches), when asked for
+    matched_words: tuple[frozenset[str], bool] | None = None
 
     @cached_property
     def legs(self) -> dict[str, list[str]]:
@@ -161,18 +163,25 @@ class Retrieval:
             words=self.words,
             language=self.main,
             also=[code for code in self.languages if code != self.main],
-            english=pipelines.content_words(" ; ".join(self.gloss), "en") if self.gloss else [],
+            english=gloss_words(self.gloss),
             understood=self.understood,
             vector=self.qvec,
             nearest=self.nearest,
+            matched_words=self.matched_words,
         )
+
+
+def gloss_words(gloss: Sequence[str]) -> list[str]:
+    """The content words of a question's dictionary translation."""
+    return pipelines.content_words(" ; ".join(gloss), "en") if gloss else []
 
 
 @dataclass
 class QuestionWords:
     """What a search reads of a question's words: its reading (languages, taxonomy terms), content words,
-    dictionary words, and its lexical leg with the terms it searched (None outside the hybrid and
-    lexical modes), and each stage's milliseconds."""
+    dictionary words, its lexical leg with the terms it searched (None outside the hybrid and lexical
+    modes), the constraints it names, the practices its words match (matching.lexical_matches, when
+    asked for), and each stage's milliseconds."""
 
     reading: Reading
     words: list[str]
@@ -181,6 +190,10 @@ class QuestionWords:
     terms: LexicalTerms | None
     lexical: Scored | None
     timings: dict[str, float]
+    constraints: list[Constraint] = field(
+        default_factory=list
+    )  # the town size, budget, countries named
+    matched_words: tuple[frozenset[str], bool] | None = None
 
 
 def question_words(
@@ -191,9 +204,11 @@ def question_words(
     depth: int,
     taxonomy: bool = True,
     dictionaries: bool = True,
+    match_words: bool = False,
 ) -> QuestionWords:
-    """Read a question's words and run its lexical leg (retrieve): the part of a search that does not wait
-    for the question's vector."""
+    """Read a question's words and run its lexical leg (retrieve), and with `match_words` find the practices
+    its words match (the match set's first criterion): the part of a search that does not wait for the
+    question's vector."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     reading = read_text(
@@ -206,6 +221,7 @@ def question_words(
     text_lang, understood = reading.main, reading.understood
     also = [code for code in reading.languages if code != text_lang]
     words = pipelines.content_words(query.text, text_lang)
+    constraints = read_constraints(query.text, understood)
     timings["reading"] = _ms(started)
     gloss: list[str] = []
     # whether a dictionary of the build reads the question's language (fusion weighs the legs by it)
@@ -219,12 +235,19 @@ def question_words(
     if query.mode in ("hybrid", "lexical"):
         started = time.perf_counter()
         english = english_words(index, understood) if text_lang != "en" and taxonomy else []
-        if gloss:
-            english += pipelines.content_words(" ; ".join(gloss), "en")
+        english += gloss_words(gloss)
         terms = LexicalTerms.of(words, text_lang, english, also)
         lexical = bm25_ranked(index, terms, depth, where, params)
         timings["lexical"] = _ms(started)
-    return QuestionWords(reading, words, gloss, reads_gloss, terms, lexical, timings)
+    matched_words = None
+    if match_words:
+        started = time.perf_counter()
+        asked = Question(words=words, language=text_lang, also=also, english=gloss_words(gloss))
+        matched_words = lexical_matches(index, asked)
+        timings["match_words"] = _ms(started)
+    return QuestionWords(
+        reading, words, gloss, reads_gloss, terms, lexical, timings, constraints, matched_words
+    )
 
 
 # Threads that read and search a question's words while the request's own thread encodes it
@@ -245,6 +268,7 @@ def read_while_encoding(
     depth: int,
     taxonomy: bool = True,
     dictionaries: bool = True,
+    match_words: bool = False,
 ) -> tuple[QuestionWords, np.ndarray, np.ndarray, float]:
     """The question's words (question_words), read and searched on another thread while this one encodes
     the question (retrieve does so when no other question of the process is being encoded); then its
@@ -254,7 +278,7 @@ def read_while_encoding(
     vector as written, the dense leg's vector, and the milliseconds from the start of the encoding to
     the dense leg's vector (the words' own stages are timed where they ran)."""
     pending = _alongside().submit(
-        question_words, index, query, where, params, depth, taxonomy, dictionaries
+        question_words, index, query, where, params, depth, taxonomy, dictionaries, match_words
     )
     started = time.perf_counter()
     written = index.admission.encode([query.text], kind="query")[0]
@@ -277,6 +301,7 @@ def retrieve(
     taxonomy: bool = True,
     feedback: bool = True,
     dictionaries: bool = True,
+    match_words: bool = False,
 ) -> Retrieval:
     """Run the legs the mode asks for and fuse them by rank; filters apply inside each leg.
 
@@ -286,7 +311,8 @@ def retrieve(
     words of a question in another language and its dense leg's second search (legs.feedback_vector),
     dictionaries=False its dictionary words and weighs the legs
     as a build without dictionaries would (to measure what each adds). `depth` (practices per leg) and
-    `rrf_k` default to the index's ranking settings.
+    `rrf_k` default to the index's ranking settings. match_words=True also finds the practices the
+    question's words match, for the match set (search).
     """
     depth = index.ranking.candidates if depth is None else depth
     rrf_k = index.ranking.rrf_k if rrf_k is None else rrf_k
@@ -294,11 +320,13 @@ def retrieve(
     written = qvec = None
     if query.mode in ("hybrid", "dense") and index.admission.idle:
         asked, written, qvec, encoded = read_while_encoding(
-            index, query, where, params, depth, taxonomy, dictionaries
+            index, query, where, params, depth, taxonomy, dictionaries, match_words
         )
     else:
         # a busy process has no core to spare: one step after the other
-        asked = question_words(index, query, where, params, depth, taxonomy, dictionaries)
+        asked = question_words(
+            index, query, where, params, depth, taxonomy, dictionaries, match_words
+        )
     timings = dict(asked.timings)
     reading, words, gloss, lexical = asked.reading, asked.words, asked.gloss, asked.lexical
     text_lang, understood = reading.main, reading.understood
@@ -350,7 +378,7 @@ def retrieve(
             scored["dense"] = dense_leg(index, fed_back, depth, allowed, dense_scoring)
             fused = fuse_legs(index, scored, text_lang, rrf_k, reads_gloss)
         timings["feedback"] = _ms(started)
-    constraints = read_constraints(query.text, understood)
+    constraints = asked.constraints
     # the legs alone (dense, lexical modes) stay as they are, to measure each
     fused, met, moved = prefer(index, fused, constraints if query.mode == "hybrid" else [])
     return Retrieval(
@@ -368,6 +396,7 @@ def retrieve(
         met,
         moved,
         nearest,
+        asked.matched_words,
     )
 
 
@@ -439,7 +468,8 @@ def search(
     `depth` and `rrf_k` override the index's ranking settings (PF_CANDIDATES, PF_RRF_K)."""
     validate(query, index)
     clock = time.perf_counter()
-    found = retrieve(index, query, depth, rrf_k)
+    # the words the match set reads are matched alongside the encoding too
+    found = retrieve(index, query, depth, rrf_k, match_words=query.mode != "lexical")
     started = time.perf_counter()
     question = found.question()
     if (
