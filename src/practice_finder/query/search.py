@@ -4,10 +4,10 @@ legs, fused by their scaled scores (or by rank, PF_FUSION=ranks)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, partial
 from typing import Any
 
 import msgspec
@@ -261,27 +261,19 @@ def _alongside() -> ThreadPoolExecutor:
 
 
 def read_while_encoding(
-    index: Index,
-    query: SearchQuery,
-    where: str,
-    params: list[Any],
-    depth: int,
-    taxonomy: bool = True,
-    dictionaries: bool = True,
-    match_words: bool = False,
+    index: Index, text: str, read_words: Callable[[], QuestionWords]
 ) -> tuple[QuestionWords, np.ndarray, np.ndarray, float]:
-    """The question's words (question_words), read and searched on another thread while this one encodes
-    the question (retrieve does so when no other question of the process is being encoded); then its
-    dictionary words are encoded, and the dense leg's vector made of both (legs.question_vectors). ONNX
-    Runtime lets go of the GIL while it runs, so on two cores the words cost a search next to nothing
-    (docs/benchmarks.md#words-read-while-the-question-is-encoded). Returns the words, the question's
-    vector as written, the dense leg's vector, and the milliseconds from the start of the encoding to
-    the dense leg's vector (the words' own stages are timed where they ran)."""
-    pending = _alongside().submit(
-        question_words, index, query, where, params, depth, taxonomy, dictionaries, match_words
-    )
+    """The question's words (`read_words`, question_words), read and searched on another thread while this
+    one encodes the question `text` (retrieve does so when no other question of the process is being
+    encoded); then its dictionary words are encoded, and the dense leg's vector made of both
+    (legs.question_vectors). ONNX Runtime lets go of the GIL while it runs, so on two cores the words
+    cost a search next to nothing (docs/benchmarks.md#words-read-while-the-question-is-encoded).
+    Returns the words, the question's vector as written, the dense leg's vector, and the milliseconds
+    from the start of the encoding to the dense leg's vector (the words' own stages are timed where
+    they ran)."""
+    pending = _alongside().submit(read_words)
     started = time.perf_counter()
-    written = index.admission.encode([query.text], kind="query")[0]
+    written = index.admission.encode([text], kind="query")[0]
     asked = pending.result()
     lang = asked.reading.main
     if asked.gloss:
@@ -317,16 +309,15 @@ def retrieve(
     depth = index.ranking.candidates if depth is None else depth
     rrf_k = index.ranking.rrf_k if rrf_k is None else rrf_k
     where, params = practice_filter_sql(query.filters)
+    read_words = partial(
+        question_words, index, query, where, params, depth, taxonomy, dictionaries, match_words
+    )
     written = qvec = None
     if query.mode in ("hybrid", "dense") and index.admission.idle:
-        asked, written, qvec, encoded = read_while_encoding(
-            index, query, where, params, depth, taxonomy, dictionaries, match_words
-        )
+        asked, written, qvec, encoded = read_while_encoding(index, query.text, read_words)
     else:
         # a busy process has no core to spare: one step after the other
-        asked = question_words(
-            index, query, where, params, depth, taxonomy, dictionaries, match_words
-        )
+        asked = read_words()
     timings = dict(asked.timings)
     reading, words, gloss, lexical = asked.reading, asked.words, asked.gloss, asked.lexical
     text_lang, understood = reading.main, reading.understood
