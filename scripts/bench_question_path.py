@@ -2,10 +2,11 @@
 their pieces of work (the service's setting), spinning only while a run lasts, or always spinning (ONNX
 Runtime's default).
 
-    .venv/bin/python scripts/bench_question_path.py --index indexes [--rounds 5] [--threads 1] [--json out.json]
+    .venv/bin/python scripts/bench_question_path.py --index indexes [--rounds 5] [--threads 1] [--language pl] [--json out.json]
 
-Opens the current build of `--index` once and runs the 56 domain questions (English, and the Latvian
-translations) through `search` with each session, in alternating rounds so a machine slowing down
+Opens the current build of `--index` once and runs the 56 domain questions (English, and their
+`--language` translations, Latvian unless said; a language with a dictionary, such as Polish, encodes
+its dictionary words too) through `search` with each session, in alternating rounds so a machine slowing down
 hits all alike. Prints each one's median of the per-round medians, of the whole search and of its encode
 stage, and their ratios to the service's.
 """
@@ -32,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", type=Path, default=ROOT / "indexes")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--language", default="lv", help="the translated questions beside English")
     parser.add_argument(
         "--threads",
         type=int,
@@ -50,22 +52,23 @@ def main() -> None:
     within = onnx_encoder._session(path, args.threads, spinning="within-runs")
     always = onnx_encoder._session(path, args.threads, spinning="always")
     english = list(load_domain(ROOT / "eval/domain")[0].values())
-    latvian = list(load_translations(ROOT / "eval/domain")["lv"].values())
+    other = args.language
+    translated = list(load_translations(ROOT / "eval/domain")[other].values())
     variants = {
         "sleeping (the service)": service,
         "spinning within runs": within,
         "spinning": always,
     }
-    seen: dict[str, dict[str, list[float]]] = {v: {"en": [], "lv": []} for v in variants}
-    encoding: dict[str, dict[str, list[float]]] = {v: {"en": [], "lv": []} for v in variants}
-    for questions in (english, latvian):  # warm both sessions and caches
+    seen: dict[str, dict[str, list[float]]] = {v: {"en": [], other: []} for v in variants}
+    encoding: dict[str, dict[str, list[float]]] = {v: {"en": [], other: []} for v in variants}
+    for questions in (english, translated):  # warm both sessions and caches
         for text in questions[:8]:
             search(index, SearchQuery(text=text))
     for turn in range(args.rounds):
         order = list(variants) if turn % 2 == 0 else list(reversed(variants))
         for name in order:
             embedder.session = variants[name]
-            for lang, questions in (("en", english), ("lv", latvian)):
+            for lang, questions in (("en", english), (other, translated)):
                 times, encodes = [], []
                 for text in questions:
                     started = time.perf_counter()
@@ -93,7 +96,7 @@ def main() -> None:
                 )
                 for label, kept in (("", seen), ("encode_", encoding))
             }
-            for lang in ("en", "lv")
+            for lang in ("en", other)
         }
     text = json.dumps(result, indent=2)
     print(text)
