@@ -1,12 +1,15 @@
 """nDCG@10 in every language of the region on both question sets, with each language's share of English.
 
-    .venv/bin/python scripts/eval_languages.py --index indexes [--index /tmp/idx-minilm] [--mode dense] [--json out.json]
+    .venv/bin/python scripts/eval_languages.py --index indexes [--index /tmp/idx-minilm] [--mode dense] [--without-marks] [--json out.json]
 
 For each build (`--index`, repeatable) and each question set (eval/domain and eval/officers: English
 questions, their translations in translations/queries.<lang>.jsonl, judged with the English questions'
 judgments) it prints nDCG@10 of each mode (default hybrid) per language, and each language's figure as a
 share of the English one of the same build, set and mode. Each build is evaluated with the model it was
 made with. The figures of the table in docs/benchmarks.md#per-language-as-shipped come from this script.
+With --without-marks the translated questions are typed as a keyboard without the languages' marks types
+them (evaluation.relevance.without_marks; English is left as it is): the table in
+docs/benchmarks.md#questions-typed-without-diacritics.
 """
 
 from __future__ import annotations
@@ -17,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from practice_finder import Settings
-from practice_finder.evaluation.relevance import evaluate, load_domain, load_translations
+from practice_finder.evaluation.relevance import (
+    evaluate,
+    load_domain,
+    load_translations,
+    without_marks,
+)
 from practice_finder.languages import REGION_LANGUAGES
 from practice_finder.query.handle import open_as_built
 
@@ -25,14 +33,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SETS = ("domain", "officers")
 
 
-def evaluate_build(index_dir: Path, modes: list[str]) -> dict[str, Any]:
+def evaluate_build(index_dir: Path, modes: list[str], plain: bool = False) -> dict[str, Any]:
     """set -> mode -> language -> {"ndcg": ..., "share": ...} for one build."""
     index = open_as_built(Settings.from_env(index_dir=index_dir))
     out: dict[str, Any] = {"model": index.manifest.model.name, "build": index.build_id, "sets": {}}
     try:
         for name in SETS:
             english, qrels = load_domain(ROOT / "eval" / name)
-            questions = {"en": english, **load_translations(ROOT / "eval" / name)}
+            translations = load_translations(ROOT / "eval" / name)
+            if plain:
+                translations = {
+                    lang: {qid: without_marks(text) for qid, text in asked.items()}
+                    for lang, asked in translations.items()
+                }
+            questions = {"en": english, **translations}
             by_mode: dict[str, dict[str, dict[str, float]]] = {}
             for mode in modes:
                 figures = {
@@ -64,12 +78,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, action="append", required=True)
     parser.add_argument("--mode", action="append", choices=["hybrid", "dense", "lexical"])
+    parser.add_argument(
+        "--without-marks",
+        action="store_true",
+        help="the translated questions typed without their letters' marks",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     modes = args.mode or ["hybrid"]
     results = {}
     for index_dir in args.index:
-        results[str(index_dir)] = result = evaluate_build(index_dir, modes)
+        results[str(index_dir)] = result = evaluate_build(index_dir, modes, args.without_marks)
         print_table(index_dir, result)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")

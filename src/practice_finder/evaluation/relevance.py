@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -269,6 +270,17 @@ def translated_questions(folder: Path, lang: str) -> dict[str, str]:
             f"choose one of: {have} (files {folder}/translations/queries.<lang>.jsonl)",
         )
     return translations[lang]
+
+
+# letters no decomposition takes apart, as a keyboard without them types them
+_UNMARKED = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "Ae", "ß": "ss"})
+
+
+def without_marks(text: str) -> str:
+    """A question as a keyboard without its language's marks types it ("Mūsų młodzież, søster": "Musu
+    mlodziez, soster"): to measure how questions typed so are read (text.diacritics)."""
+    plain = unicodedata.normalize("NFD", text.translate(_UNMARKED))
+    return unicodedata.normalize("NFC", "".join(c for c in plain if not unicodedata.combining(c)))
 
 
 EXPLAIN_TOP = (

@@ -23,7 +23,7 @@ from practice_finder.query.checks import check_countries, check_language_prior
 from practice_finder.query.handle import Index, record_vector
 from practice_finder.query.legs import toward_english
 from practice_finder.query.reads import CityDetail, get_city
-from practice_finder.text import pipelines
+from practice_finder.text import diacritics, pipelines
 from practice_finder.text.reading import read_text
 
 MAX_TEXT_CHARS = 20_000
@@ -138,7 +138,10 @@ def from_input(index: Index, profile: ProfileIn, language_prior: str | None = No
     """The profile of a described town; `language_prior`: the language its text is most likely written in."""
     validate_profile(profile, index)
     estimated = profile.settlement_type is None and profile.population is not None
-    reading = read_text(index.tagger, profile.text, language_prior)
+    # a plan typed without its letters' marks is read with them restored (text.diacritics)
+    reading = read_text(
+        index.tagger, diacritics.restored(profile.text, language_prior), language_prior
+    )
     return Profile(
         source="profile",
         city=None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property, partial
 from typing import Any
 
@@ -55,7 +55,7 @@ from practice_finder.query.legs import (
 )
 from practice_finder.query.matching import Matches, Question, lexical_matches, match
 from practice_finder.query.reads import PracticeBase
-from practice_finder.text import pipelines
+from practice_finder.text import diacritics, pipelines
 from practice_finder.text.reading import Reading, read_text
 from practice_finder.text.snippets import mark_spans, matched_among, word_stems
 
@@ -98,6 +98,9 @@ class SearchResult(msgspec.Struct, kw_only=True):
     hits: list[Hit]
     # when the question matches no practice: the first of the ranking, offered as the closest ideas
     closest: list[Hit] = []
+    # the question as it was read, when it was typed without its letters' marks and they were restored
+    # ("pludi" read as "plūdi"; text.diacritics); absent otherwise
+    read_as: str | None = None
     understood: dict[str, list[str]]
     # constraints read from the question (a town's size, a budget, countries, target groups): soft
     # preferences of the ranking, each with the filter it becomes
@@ -151,6 +154,8 @@ class Retrieval:
     nearest: PassageHits | None = None
     # the practices the question's words match (matching.lexical_matches), when asked for
     matched_words: tuple[frozenset[str], bool] | None = None
+    # the question with its words' marks restored, when it was typed without them (text.diacritics)
+    read_as: str | None = None
 
     @cached_property
     def legs(self) -> dict[str, list[str]]:
@@ -309,6 +314,12 @@ def retrieve(
     depth = index.ranking.candidates if depth is None else depth
     rrf_k = index.ranking.rrf_k if rrf_k is None else rrf_k
     where, params = practice_filter_sql(query.filters)
+    started = time.perf_counter()
+    spelled = diacritics.restored(query.text, query.language_prior)
+    marks_ms = _ms(started)
+    read_as = spelled if spelled != query.text else None
+    if read_as is not None:
+        query = replace(query, text=spelled)
     read_words = partial(
         question_words, index, query, where, params, depth, taxonomy, dictionaries, match_words
     )
@@ -318,7 +329,7 @@ def retrieve(
     else:
         # a busy process has no core to spare: one step after the other
         asked = read_words()
-    timings = dict(asked.timings)
+    timings = {"marks": marks_ms, **asked.timings}
     reading, words, gloss, lexical = asked.reading, asked.words, asked.gloss, asked.lexical
     text_lang, understood = reading.main, reading.understood
     reads_gloss, terms = asked.reads_gloss, asked.terms
@@ -388,6 +399,7 @@ def retrieve(
         moved,
         nearest,
         asked.matched_words,
+        read_as,
     )
 
 
@@ -490,6 +502,7 @@ def search(
         k=query.k,
         hits=hits,
         closest=closest,
+        read_as=found.read_as,
         understood=found.understood,
         constraints=found.constraints,
         query_language=found.language,

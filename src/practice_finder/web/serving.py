@@ -45,7 +45,7 @@ from practice_finder.errors import (
 )
 from practice_finder.query.handle import Index, open_serving
 from practice_finder.query.search import SearchQuery, search
-from practice_finder.text import lemmas
+from practice_finder.text import diacritics, lemmas
 
 log = logging.getLogger("practice_finder.web.serving")
 WARM_UP_QUESTION = "young people leave our small town, how can culture keep them?"
@@ -462,6 +462,7 @@ def warm_up(index: Index) -> None:
     for lang in languages.QUESTION_LANGUAGES:
         index.tagger.matchers(lang)
     lemmas.warm()
+    diacritics.warm()
     languages.detector()
     _ = index.practice_language_codes
     _ = index.practice_id_of_rowid
