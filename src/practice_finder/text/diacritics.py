@@ -8,10 +8,10 @@ places it elsewhere. On the domain set a Latvian question without its marks lost
 nDCG@10 (docs/benchmarks.md#questions-typed-without-diacritics).
 
 A text with no letter beyond ASCII, not all English, is read in its likeliest language (languages.guess,
-the page's language as a prior). Each of its words is tried with up to MAX_MARKS of its plain letters
-marked as that language marks them, and a spelling its analyser (Voikko, Vabamorf, simplemma's tables)
-or wordfreq's list of the language knows replaces the word: the most frequent where the language has a
-list, else the one with the fewest marks. The word stays as typed when no spelling fits (a name) or when
+the page's language as a prior). A word gets back up to MAX_MARKS of the marks that language writes:
+among the spellings with marks that wordfreq's list of the language holds (the list read once by its
+words without their marks), and for Estonian and Finnish every spelling their analyser (Vabamorf,
+Voikko) knows, the most frequent replaces the word, of equals the one with the fewest marks. The word stays as typed when no spelling fits (a name) or when
 it is written so at least as often, in the language or in English ("ka", that, is more frequent than
 "kā", how; "oil" in an Estonian question). A text with any marked letter is left alone: whoever typed
 one mark typed the others.
@@ -53,6 +53,12 @@ MARKED: dict[str, dict[str, str]] = {
     "de": {"a": "ä", "o": "ö", "u": "ü"},
 }
 MAX_MARKS = 4  # marks restored in one word at most ("aizplusana": aizplūšana needs two)
+# languages whose analyser is asked about every spelling with marks; simplemma's tables are read as
+# compressed streams, tens of microseconds a look-up, so for the others a word's spellings come from their
+# frequency list, and from the tables only for a word the list lacks, with few marks
+ANALYSERS = ("vabamorf", "voikko")
+MAX_TABLE_MARKS = 2
+MAX_TABLE_TRIES = 300
 UNLISTED = 1e-12  # the frequency of a word its language's analyser knows and no list counts
 MAX_TRIES = (
     3000  # spellings looked up for one word at most (a long compound has many plain letters)
@@ -94,32 +100,52 @@ def restored(text: str, prior: str | None = None) -> str:
 def restored_word(word: str, lang: str) -> str:
     """One lowercased word in its spelling with marks, or the word itself: see the module's docstring."""
     frequencies = _frequencies(lang)
-    best, best_key = word, (0.0, 0)
-    found = False
-    for marks, spelling in _spellings(word, MARKED[lang]):
-        frequency = frequencies.get(spelling)
-        if frequency is None and not lemmas.known(spelling, lang):
-            continue
-        key = (frequency or 0.0, -marks)  # the more frequent first; of equals, the fewer marks
-        if not found or key > best_key:
-            best, best_key, found = spelling, key, True
+    found = dict(_listed(lang).get(word, ()))  # spelling -> marks
+    analysed = lemmas.source(lang) in ANALYSERS
+    if analysed or not found:
+        # an analyser knows every inflected form: each spelling is asked (Estonian, Finnish); simplemma's
+        # tables, slower to read, only about the spellings with few marks of a word the list lacks
+        most, tries = (MAX_MARKS, MAX_TRIES) if analysed else (MAX_TABLE_MARKS, MAX_TABLE_TRIES)
+        found.update(
+            (spelling, marks)
+            for marks, spelling in _spellings(word, MARKED[lang], most, tries)
+            if spelling not in found and lemmas.known(spelling, lang)
+        )
     if not found:
         return word
+    # the more frequent first; of equals, the fewer marks
+    best = max(found, key=lambda spelling: (frequencies.get(spelling, 0.0), -found[spelling]))
     # the word as typed is what was meant when it is written so more often, in the language or in English
     # ("ka", that, against "kā", how; "oil" in an Estonian question), or when the analyser knows it and no
     # list tells which is more frequent (Estonian)
     typed = max(frequencies.get(word, 0.0), _frequencies("en").get(word, 0.0))
     if typed == 0.0 and lemmas.known(word, lang):
         typed = UNLISTED
-    return word if typed > 0.0 and typed >= best_key[0] else best
+    return word if typed > 0.0 and typed >= frequencies.get(best, 0.0) else best
 
 
-def _spellings(word: str, marked: dict[str, str]) -> Iterator[tuple[int, str]]:
-    """Each spelling of the word with one to MAX_MARKS of its plain letters marked (fewest marks first),
-    with its number of marks; at most MAX_TRIES."""
+@cache
+def _listed(lang: str) -> dict[str, tuple[tuple[str, int], ...]]:
+    """The words of the language's frequency list that carry its marks, by their spelling without them
+    ("pludi": plūdi), each with its number of marks."""
+    plain = {letter: base for base, letters in MARKED[lang].items() for letter in letters}
+    by_plain: dict[str, list[tuple[str, int]]] = {}
+    for spelling in _frequencies(lang):
+        marks = sum(ch in plain for ch in spelling)
+        if 0 < marks <= MAX_MARKS:
+            key = "".join(plain.get(ch, ch) for ch in spelling)
+            by_plain.setdefault(key, []).append((spelling, marks))
+    return {key: tuple(found) for key, found in by_plain.items()}
+
+
+def _spellings(
+    word: str, marked: dict[str, str], most: int, limit: int
+) -> Iterator[tuple[int, str]]:
+    """Each spelling of the word with one to `most` of its plain letters marked (fewest marks first), with
+    its number of marks; at most `limit` of them."""
     spots = [i for i, ch in enumerate(word) if ch in marked]
     tries = 0
-    for marks in range(1, min(MAX_MARKS, len(spots)) + 1):
+    for marks in range(1, min(most, len(spots)) + 1):
         for chosen in itertools.combinations(spots, marks):
             for letters in itertools.product(*(marked[word[i]] for i in chosen)):
                 chars = list(word)
@@ -127,7 +153,7 @@ def _spellings(word: str, marked: dict[str, str]) -> Iterator[tuple[int, str]]:
                     chars[i] = letter
                 yield marks, "".join(chars)
                 tries += 1
-                if tries >= MAX_TRIES:
+                if tries >= limit:
                     return
 
 
@@ -149,5 +175,6 @@ def _frequencies(lang: str) -> dict[str, float]:
 
 def warm() -> None:
     """Read every language's word list now (a tenth of a second), so that no question waits for one."""
-    for lang in (*MARKED, "en"):
-        _frequencies(lang)
+    _frequencies("en")
+    for lang in MARKED:
+        _listed(lang)
