@@ -24,6 +24,24 @@ def test_the_marks_of_a_question_typed_without_them_are_restored(
     assert all(word in words for word in meant), words
 
 
+@pytest.mark.parametrize(
+    ("typed", "lang", "meant"),
+    [
+        ("soester og broedre paa landet", "da", ["søster", "brødre", "på"]),
+        ("eldre paa bygda", "nb", ["på"]),
+        ("Aeltere Menschen und Einsamkeit", "de", ["Ältere"]),
+    ],
+)
+def test_letters_typed_as_two_are_restored_too(typed: str, lang: str, meant: list[str]) -> None:
+    words = restored(typed, lang).split()
+    assert all(word in words for word in meant), words
+
+
+def test_a_word_spelled_with_two_letters_by_rule_stays() -> None:
+    # "dass" is the spelling since 1996; "daß" is in the list too, less often
+    assert restored_word("dass", "de") == "dass"
+
+
 def test_a_capital_stays_a_capital() -> None:
     assert restored("Odplyw mlodziezy", "pl").split()[:2] == ["Odpływ", "młodzieży"]
 

@@ -138,10 +138,7 @@ def from_input(index: Index, profile: ProfileIn, language_prior: str | None = No
     """The profile of a described town; `language_prior`: the language its text is most likely written in."""
     validate_profile(profile, index)
     estimated = profile.settlement_type is None and profile.population is not None
-    # a plan typed without its letters' marks is read with them restored (text.diacritics)
-    reading = read_text(
-        index.tagger, diacritics.restored(profile.text, language_prior), language_prior
-    )
+    reading = read_text(index.tagger, profile.text, language_prior)
     return Profile(
         source="profile",
         city=None,
@@ -284,8 +281,11 @@ def resolve_town(index: Index, town: Town) -> ResolvedTown:
         index.admission.heavy() if town.profile.text.strip() else nullcontext()
     )
     with heavy:  # free text to read and embed: one of the process's few heavy slots, or BusyError
-        profile = from_input(index, town.profile, town.language_prior)
-        return ResolvedTown(profile, profile_vector(index, profile, town.profile.text))
+        # a plan typed without its letters' marks is read and embedded with them restored (text.diacritics)
+        text = diacritics.restored(town.profile.text, town.language_prior)
+        described = msgspec.structs.replace(town.profile, text=text)
+        profile = from_input(index, described, town.language_prior)
+        return ResolvedTown(profile, profile_vector(index, profile, text))
 
 
 def city_town(index: Index, city: CityDetail) -> ResolvedTown:

@@ -8,13 +8,15 @@ places it elsewhere. On the domain set a Latvian question without its marks lost
 nDCG@10 (docs/benchmarks.md#questions-typed-without-diacritics).
 
 A text with no letter beyond ASCII, not all English, is read in its likeliest language (languages.guess,
-the page's language as a prior). A word gets back up to MAX_MARKS of the marks that language writes:
-among the spellings with marks that wordfreq's list of the language holds (the list read once by its
-words without their marks), and for Estonian and Finnish every spelling their analyser (Vabamorf,
-Voikko) knows, the most frequent replaces the word, of equals the one with the fewest marks. The word stays as typed when no spelling fits (a name) or when
-it is written so at least as often, in the language or in English ("ka", that, is more frequent than
-"kā", how; "oil" in an Estonian question). A text with any marked letter is left alone: whoever typed
-one mark typed the others.
+the page's language as a prior). A word gets back up to MAX_MARKS of the marks that language writes.
+The spellings come from wordfreq's list of the language (read once by its words without their marks,
+letters typed as two included: "ae" for æ or ä, "aa" for å, "ss" for ß, DIGRAPHS); for Estonian and
+Finnish every spelling is put to their analyser (Vabamorf, Voikko); for the others simplemma's tables are
+asked about a word the list lacks. The most frequent spelling replaces the word, of equals the one with
+the fewest marks. The word stays as typed when no spelling fits (a name) or when it is written so at
+least as often, in the language or in English ("ka", that, is more frequent than "kā", how; "oil" in an
+Estonian question). A text with any marked letter is left alone: whoever typed one mark typed the
+others.
 """
 
 from __future__ import annotations
@@ -48,9 +50,16 @@ MARKED: dict[str, dict[str, str]] = {
     "et": {"a": "ä", "o": "õö", "u": "ü", "s": "š", "z": "ž"},
     "fi": {"a": "ä", "o": "ö"},
     "sv": {"a": "åä", "o": "ö"},
-    "da": {"a": "å", "o": "ø"},
+    "da": {"a": "å", "o": "ø"},  # and æ, typed "ae" (DIGRAPHS)
     "nb": {"a": "å", "o": "ø"},
     "de": {"a": "ä", "o": "ö", "u": "ü"},
+}
+# Letters a keyboard without them types as two ("ae" for æ or ä, "aa" for å, "ss" for ß), as Danes,
+# Norwegians and Germans often do; found through the frequency lists only.
+DIGRAPHS: dict[str, dict[str, str]] = {
+    "da": {"æ": "ae", "ø": "oe", "å": "aa"},
+    "nb": {"æ": "ae", "ø": "oe", "å": "aa"},
+    "de": {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"},
 }
 MAX_MARKS = 4  # marks restored in one word at most ("aizplusana": aizplūšana needs two)
 # languages whose analyser is asked about every spelling with marks; simplemma's tables are read as
@@ -126,16 +135,21 @@ def restored_word(word: str, lang: str) -> str:
 
 @cache
 def _listed(lang: str) -> dict[str, tuple[tuple[str, int], ...]]:
-    """The words of the language's frequency list that carry its marks, by their spelling without them
-    ("pludi": plūdi), each with its number of marks."""
-    plain = {letter: base for base, letters in MARKED[lang].items() for letter in letters}
-    by_plain: dict[str, list[tuple[str, int]]] = {}
+    """The words of the language's frequency list that carry its marks, by each way of typing them without
+    ("pludi": plūdi; "soester" and "soster": søster), each with its number of marks."""
+    typed: dict[str, tuple[str, ...]] = {}
+    for base, letters in MARKED[lang].items():
+        for letter in letters:
+            typed[letter] = (*typed.get(letter, ()), base)
+    for letter, pair in DIGRAPHS.get(lang, {}).items():
+        typed[letter] = (*typed.get(letter, ()), pair)
+    by_typed: dict[str, list[tuple[str, int]]] = {}
     for spelling in _frequencies(lang):
-        marks = sum(ch in plain for ch in spelling)
+        marks = sum(ch in typed for ch in spelling)
         if 0 < marks <= MAX_MARKS:
-            key = "".join(plain.get(ch, ch) for ch in spelling)
-            by_plain.setdefault(key, []).append((spelling, marks))
-    return {key: tuple(found) for key, found in by_plain.items()}
+            for key in itertools.product(*(typed.get(ch, (ch,)) for ch in spelling)):
+                by_typed.setdefault("".join(key), []).append((spelling, marks))
+    return {key: tuple(found) for key, found in by_typed.items()}
 
 
 def _spellings(
