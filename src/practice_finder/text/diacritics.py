@@ -82,7 +82,10 @@ def restored(text: str, prior: str | None = None) -> str:
     if not all(ch.isascii() for ch in text if ch.isalpha()):
         return text
     words = {w.lower() for w in _WORD.findall(text)}
-    if not words or all(lemmas.known(w, "en") for w in words):
+    english = _frequencies(
+        "en"
+    )  # a dictionary look-up first: simplemma's tables are slower to read
+    if not words or all(w in english or lemmas.known(w, "en") for w in words):
         return text
     guess = languages.guess(text, languages.QUERY_SAMPLE_CHARS, prior, lemmas.known_shares)
     lang = guess.candidates[0] if guess.candidates else None
