@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from practice_finder.corpus.folder import load_taxonomy
 from practice_finder.text.diacritics import restored, restored_word
+from practice_finder.text.tagging import Tagger
+
+from .conftest import CORPUS
 
 
 @pytest.mark.parametrize(
@@ -44,6 +48,7 @@ def test_a_word_spelled_with_two_letters_by_rule_stays() -> None:
 
 def test_a_capital_stays_a_capital() -> None:
     assert restored("Odplyw mlodziezy", "pl").split()[:2] == ["Odpływ", "młodzieży"]
+    assert restored("ODPLYW mlodziezy", "pl").split()[:2] == ["ODPŁYW", "młodzieży"]
 
 
 @pytest.mark.parametrize(
@@ -73,3 +78,9 @@ def test_a_word_written_more_often_without_marks_stays() -> None:
 
 def test_a_word_no_spelling_fits_stays_as_typed() -> None:
     assert restored_word("qwrtzp", "lv") == "qwrtzp"
+
+
+def test_the_taxonomy_lends_the_words_no_list_knows() -> None:
+    vocabulary = Tagger(load_taxonomy(CORPUS / "taxonomy.yaml")).vocabulary
+    assert restored("jauniesu aizplusana", "lv") == "jauniešu aizplusana"
+    assert restored("jauniesu aizplusana", "lv", vocabulary) == "jauniešu aizplūšana"

@@ -282,7 +282,7 @@ def resolve_town(index: Index, town: Town) -> ResolvedTown:
     )
     with heavy:  # free text to read and embed: one of the process's few heavy slots, or BusyError
         # a plan typed without its letters' marks is read and embedded with them restored (text.diacritics)
-        text = diacritics.restored(town.profile.text, town.language_prior)
+        text = diacritics.restored(town.profile.text, town.language_prior, index.tagger.vocabulary)
         described = msgspec.structs.replace(town.profile, text=text)
         profile = from_input(index, described, town.language_prior)
         return ResolvedTown(profile, profile_vector(index, profile, text))

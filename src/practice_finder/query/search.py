@@ -315,7 +315,7 @@ def retrieve(
     rrf_k = index.ranking.rrf_k if rrf_k is None else rrf_k
     where, params = practice_filter_sql(query.filters)
     started = time.perf_counter()
-    spelled = diacritics.restored(query.text, query.language_prior)
+    spelled = diacritics.restored(query.text, query.language_prior, index.tagger.vocabulary)
     marks_ms = _ms(started)
     read_as = spelled if spelled != query.text else None
     if read_as is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache, lru_cache
 
 from practice_finder import languages
@@ -76,15 +76,20 @@ _WORD = re.compile(r"[^\W\d_]{2,}")
 _LOCK = threading.Lock()
 
 
-def restored(text: str, prior: str | None = None) -> str:
+def restored(
+    text: str,
+    prior: str | None = None,
+    vocabulary: Callable[[str], frozenset[str]] | None = None,
+) -> str:
     """The text with its words' marks restored in its likeliest language, or the text itself (a text with a
-    marked letter, an English text, a text of no language with marks)."""
+    marked letter, an English text, a text of no language with marks). `vocabulary` (language -> words,
+    such as Tagger.vocabulary: the taxonomy's labels) lends spellings for a word no list or analyser
+    knows ("aizplusana": aizplūšana, a label's word)."""
     if not all(ch.isascii() for ch in text if ch.isalpha()):
         return text
     words = {w.lower() for w in _WORD.findall(text)}
-    english = _frequencies(
-        "en"
-    )  # a dictionary look-up first: simplemma's tables are slower to read
+    # English's list first: a dictionary look-up, where simplemma's tables are slower to read
+    english = _frequencies("en")
     if not words or all(w in english or lemmas.known(w, "en") for w in words):
         return text
     guess = languages.guess(text, languages.QUERY_SAMPLE_CHARS, prior, lemmas.known_shares)
@@ -95,17 +100,18 @@ def restored(text: str, prior: str | None = None) -> str:
     def spelled(match: re.Match[str]) -> str:
         typed = match.group(0)
         word = restored_word(typed.lower(), lang)
-        if word == typed.lower():
-            return typed
-        return (
-            word.upper()
-            if typed.isupper()
-            else word[0].upper() + word[1:]
-            if typed[0].isupper()
-            else word
-        )
+        if word == typed.lower() and vocabulary is not None:
+            word = _from_vocabulary(word, lang, vocabulary(lang))
+        return typed if word == typed.lower() else _cased_as(word, typed)
 
     return _WORD.sub(spelled, text)
+
+
+def _cased_as(word: str, typed: str) -> str:
+    """The lowercased `word` in the case of the word as `typed` ("ODPLYW": ODPŁYW, "Odplyw": Odpływ)."""
+    if typed.isupper() and len(typed) > 1:
+        return word.upper()
+    return word[0].upper() + word[1:] if typed[0].isupper() else word
 
 
 @lru_cache(maxsize=20_000)
@@ -140,19 +146,35 @@ def restored_word(word: str, lang: str) -> str:
 def _listed(lang: str) -> dict[str, tuple[tuple[str, int], ...]]:
     """The words of the language's frequency list that carry its marks, by each way of typing them without
     ("pludi": plūdi; "soester" and "soster": søster), each with its number of marks."""
+    return _by_typed(_frequencies(lang), lang)
+
+
+def _by_typed(words: Iterable[str], lang: str) -> dict[str, tuple[tuple[str, int], ...]]:
+    """The words that carry the language's marks (at most MAX_MARKS), by each way of typing them without."""
     typed: dict[str, tuple[str, ...]] = {}
     for base, letters in MARKED[lang].items():
         for letter in letters:
             typed[letter] = (*typed.get(letter, ()), base)
     for letter, pair in DIGRAPHS.get(lang, {}).items():
         typed[letter] = (*typed.get(letter, ()), pair)
-    by_typed: dict[str, list[tuple[str, int]]] = {}
-    for spelling in _frequencies(lang):
+    found: dict[str, list[tuple[str, int]]] = {}
+    for spelling in words:
         marks = sum(ch in typed for ch in spelling)
         if 0 < marks <= MAX_MARKS:
             for key in itertools.product(*(typed.get(ch, (ch,)) for ch in spelling)):
-                by_typed.setdefault("".join(key), []).append((spelling, marks))
-    return {key: tuple(found) for key, found in by_typed.items()}
+                found.setdefault("".join(key), []).append((spelling, marks))
+    return {key: tuple(spellings) for key, spellings in found.items()}
+
+
+def _from_vocabulary(word: str, lang: str, words: frozenset[str]) -> str:
+    """The word's spelling with marks among `words`, the one with the fewest marks, or the word itself."""
+    found = _typed_index(words, lang).get(word, ())
+    return min(found, key=lambda spelling_marks: spelling_marks[1])[0] if found else word
+
+
+@lru_cache(maxsize=32)
+def _typed_index(words: frozenset[str], lang: str) -> dict[str, tuple[tuple[str, int], ...]]:
+    return _by_typed(words, lang)
 
 
 def _spellings(

@@ -43,6 +43,7 @@ class Tagger:
         # the match keys of the terms' everyday wordings (Term.everyday_phrases)
         self._everyday: set[int] = set()
         self._label_words: dict[str, dict[str, tuple[str, str]]] = {}
+        self._vocabulary: dict[str, frozenset[str]] = {}
 
     def _build(self, lang: str) -> list[PhraseMatcher]:
         from spacy.matcher import PhraseMatcher
@@ -188,6 +189,19 @@ class Tagger:
                     phrases.setdefault(found, token.lower_)
         return [TagHit(v, t, phrases[(v, t)], n) for (v, t), n in counts.items()]
 
+    def vocabulary(self, lang: str) -> frozenset[str]:
+        """Every word of the taxonomy's labels and synonyms in the language, lowercased ("jauniešu",
+        "aizplūšana"): words a question about the programme's topics is likely to hold."""
+        with LOCK:
+            if lang not in self._vocabulary:
+                self._vocabulary[lang] = frozenset(
+                    word
+                    for term in self.taxonomy.terms()
+                    for phrase in term.phrases(lang)
+                    for word in _LETTERS.findall(phrase.lower())
+                )
+            return self._vocabulary[lang]
+
     def label_words(self, lang: str) -> dict[str, tuple[str, str]]:
         """The one-word labels of a compounding language and their stems, each with its term (a stem shorter
         than COMPOUND_PART is left out: "Eltern" stems to "elt", which ends "entwickelte")."""
@@ -253,6 +267,7 @@ def _head_at(word: str, lang: str, labels: dict[str, tuple[str, str]]) -> int | 
 
 
 _WORD = re.compile(r"\w+")
+_LETTERS = re.compile(r"[^\W\d_]{2,}")  # a word of letters only
 
 
 def _as_heads(text: str, lang: str, labels: dict[str, tuple[str, str]]) -> str | None:
