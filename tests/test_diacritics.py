@@ -84,3 +84,10 @@ def test_the_taxonomy_lends_the_words_no_list_knows() -> None:
     vocabulary = Tagger(load_taxonomy(CORPUS / "taxonomy.yaml")).vocabulary
     assert restored("jauniesu aizplusana", "lv") == "jauniešu aizplusana"
     assert restored("jauniesu aizplusana", "lv", vocabulary) == "jauniešu aizplūšana"
+
+
+def test_an_unsure_text_is_read_in_the_likely_language_that_knows_its_words() -> None:
+    # by its letters "aeldre" is likelier Norwegian ("eldre"), but only Danish writes "ældre"
+    assert restored("aeldre", "da") == "ældre"
+    # Norwegian as typed: not restored into Swedish "för"
+    assert restored("aktiviteter for samisk ungdom") == "aktiviteter for samisk ungdom"

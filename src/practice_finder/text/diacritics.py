@@ -7,8 +7,8 @@ dictionaries do not know it, the language detector reads Latvian as Lithuanian, 
 places it elsewhere. On the domain set a Latvian question without its marks lost a third of its
 nDCG@10 (docs/benchmarks.md#questions-typed-without-diacritics).
 
-A text with no letter beyond ASCII, not all English, is read in its likeliest language (languages.guess,
-the page's language as a prior). A word gets back up to MAX_MARKS of the marks that language writes.
+A text with no letter beyond ASCII, not all English, is read in its likely languages (languages.guess,
+the page's language as a prior; of several, the one whose words it knows most of once restored). A word gets back up to MAX_MARKS of the marks that language writes.
 The spellings come from wordfreq's list of the language (read once by its words without their marks,
 letters typed as two included: "ae" for æ or ä, "aa" for å, "ss" for ß, DIGRAPHS); for Estonian and
 Finnish every spelling is put to their analyser (Vabamorf, Voikko); for the others simplemma's tables are
@@ -93,9 +93,27 @@ def restored(
     if not words or all(w in english or lemmas.known(w, "en") for w in words):
         return text
     guess = languages.guess(text, languages.QUERY_SAMPLE_CHARS, prior, lemmas.known_shares)
-    lang = guess.candidates[0] if guess.candidates else None
-    if lang not in MARKED:
-        return text
+    # an unsure text is read in each of its likely languages, and the reading of which the language knows the
+    # most words wins, the likeliest of equals ("aeldre" looks Norwegian by its letters, but only Danish
+    # writes "ældre"; "for samisk ungdom" is Norwegian as typed and stays so, not Swedish "för")
+    likely = [lang for lang in guess.candidates if lang in MARKED]
+    if len(likely) == 1:
+        return _restored_in(text, likely[0], vocabulary)
+    best, most = text, -1
+    for lang in likely:
+        spelled = _restored_in(text, lang, vocabulary)
+        known = sum(_known(word.lower(), lang) for word in _WORD.findall(spelled))
+        if known > most:
+            best, most = spelled, known
+    return best
+
+
+def _known(word: str, lang: str) -> bool:
+    return word in _frequencies(lang) or lemmas.known(word, lang)
+
+
+def _restored_in(text: str, lang: str, vocabulary: Callable[[str], frozenset[str]] | None) -> str:
+    """The text with its words' marks restored in one language."""
 
     def spelled(match: re.Match[str]) -> str:
         typed = match.group(0)
