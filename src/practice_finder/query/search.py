@@ -195,9 +195,8 @@ class QuestionWords:
     terms: LexicalTerms | None
     lexical: Scored | None
     timings: dict[str, float]
-    constraints: list[Constraint] = field(
-        default_factory=list
-    )  # the town size, budget, countries named
+    # the town size, budget, countries named
+    constraints: list[Constraint] = field(default_factory=list)
     matched_words: tuple[frozenset[str], bool] | None = None
 
 

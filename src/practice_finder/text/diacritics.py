@@ -8,15 +8,15 @@ places it elsewhere. On the domain set a Latvian question without its marks lost
 nDCG@10 (docs/benchmarks.md#questions-typed-without-diacritics).
 
 A text with no letter beyond ASCII, not all English, is read in its likely languages (languages.guess,
-the page's language as a prior; of several, the one whose words it knows most of once restored). A word gets back up to MAX_MARKS of the marks that language writes.
-The spellings come from wordfreq's list of the language (read once by its words without their marks,
-letters typed as two included: "ae" for æ or ä, "aa" for å, "ss" for ß, DIGRAPHS); for Estonian and
-Finnish every spelling is put to their analyser (Vabamorf, Voikko); for the others simplemma's tables are
-asked about a word the list lacks. The most frequent spelling replaces the word, of equals the one with
-the fewest marks. The word stays as typed when no spelling fits (a name) or when it is written so at
-least as often, in the language or in English ("ka", that, is more frequent than "kā", how; "oil" in an
-Estonian question). A text with any marked letter is left alone: whoever typed one mark typed the
-others.
+the page's language as a prior; of several, the one of which the restored text holds the most known
+words). A word gets back up to MAX_MARKS of the marks that language writes. The spellings come from
+wordfreq's list of the language (read once by its words without their marks, letters typed as two
+included: "ae" for æ or ä, "aa" for å, "ss" for ß, DIGRAPHS); for Estonian and Finnish every spelling is
+put to their analyser (Vabamorf, Voikko); for the others simplemma's tables are asked about a word the
+list lacks. The most frequent spelling replaces the word, of equals the one with the fewest marks. The
+word stays as typed when no spelling fits (a name) or when it is written so at least as often, in the
+language or in English ("ka", that, is more frequent than "kā", how; "oil" in an Estonian question). A
+text with any marked letter is left alone: whoever typed one mark typed the others.
 """
 
 from __future__ import annotations
@@ -69,10 +69,8 @@ ANALYSERS = ("vabamorf", "voikko")
 MAX_TABLE_MARKS = 2
 MAX_TABLE_TRIES = 300
 UNLISTED = 1e-12  # the frequency of a word its language's analyser knows and no list counts
-MAX_TRIES = (
-    3000  # spellings looked up for one word at most (a long compound has many plain letters)
-)
-_WORD = re.compile(r"[^\W\d_]{2,}")
+# spellings put to an analyser for one word at most (a long compound has many plain letters)
+MAX_TRIES = 3000
 _LOCK = threading.Lock()
 
 
@@ -87,7 +85,7 @@ def restored(
     knows ("aizplusana": aizplūšana, a label's word)."""
     if not all(ch.isascii() for ch in text if ch.isalpha()):
         return text
-    words = {w.lower() for w in _WORD.findall(text)}
+    words = {w.lower() for w in lemmas.WORD.findall(text)}
     # English's list first: a dictionary look-up, where simplemma's tables are slower to read
     english = _frequencies("en")
     if not words or all(w in english or lemmas.known(w, "en") for w in words):
@@ -102,7 +100,7 @@ def restored(
     best, most = text, -1
     for lang in likely:
         spelled = _restored_in(text, lang, vocabulary)
-        known = sum(_known(word.lower(), lang) for word in _WORD.findall(spelled))
+        known = sum(_known(word.lower(), lang) for word in lemmas.WORD.findall(spelled))
         if known > most:
             best, most = spelled, known
     return best
@@ -122,7 +120,7 @@ def _restored_in(text: str, lang: str, vocabulary: Callable[[str], frozenset[str
             word = _from_vocabulary(word, lang, vocabulary(lang))
         return typed if word == typed.lower() else _cased_as(word, typed)
 
-    return _WORD.sub(spelled, text)
+    return lemmas.WORD.sub(spelled, text)
 
 
 def _cased_as(word: str, typed: str) -> str:

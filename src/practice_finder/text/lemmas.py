@@ -46,8 +46,8 @@ VABAMORF = "et"  # the language Vabamorf describes
 TABLES = LABEL_LANGUAGES
 # languages whose known words known_shares counts: these and English (its table is small, about 2 MB)
 KNOWN = (*TABLES, "en")
-# a word of two letters or more ("teini-ikäiset": teini, ikäiset)
-_WORD = re.compile(r"[^\W\d_]{2,}")
+# a word of two letters or more ("teini-ikäiset": teini, ikäiset); the other readers of words use it too
+WORD = re.compile(r"[^\W\d_]{2,}")
 # neither a Voikko or Vabamorf handle nor a first read of a table is safe from two threads
 _LOCK = threading.Lock()
 _BASE = re.compile(r"\(([^+)][^)]*)\)")  # "+kylä(kylä)+koulu(koulu)": the parts' base forms
@@ -189,7 +189,7 @@ def known_shares(text: str) -> dict[str, float]:
     where installed), the share of the text's words it knows as a form of one of its words ("Jugendliche
     in Daugavpils und Fake News": German 0.83, Danish 0.50, Latvian 0.17). Empty for a text without words
     or without tables."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = [w.lower() for w in WORD.findall(text)]
     if not words or _tables() is None:
         return {}
     return {lang: sum(known(word, lang) for word in words) / len(words) for lang in KNOWN}

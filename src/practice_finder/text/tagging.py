@@ -198,7 +198,7 @@ class Tagger:
                     word
                     for term in self.taxonomy.terms()
                     for phrase in term.phrases(lang)
-                    for word in _LETTERS.findall(phrase.lower())
+                    for word in lemmas.WORD.findall(phrase.lower())
                 )
             return self._vocabulary[lang]
 
@@ -267,7 +267,6 @@ def _head_at(word: str, lang: str, labels: dict[str, tuple[str, str]]) -> int | 
 
 
 _WORD = re.compile(r"\w+")
-_LETTERS = re.compile(r"[^\W\d_]{2,}")  # a word of letters only
 
 
 def _as_heads(text: str, lang: str, labels: dict[str, tuple[str, str]]) -> str | None:
