@@ -409,6 +409,8 @@ def test_the_manifest_records_the_e5_export(real_index, e5_info: dict) -> None: 
     # through the float graph
     assert e5_info["questions"] == "onnx-int8"
     assert isinstance(real_index.embedder, OnnxEmbedder) and real_index.embedder.quantized
+    # made in a process of its own while the build analysed the records (build/exporting.py)
+    assert {"analyse", "glossary", "export_onnx", "export_wait"} <= set(real_index.manifest.timings)
 
 
 def test_an_unchanged_e5_export_is_linked_from_the_previous_build(

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from practice_finder.build import versions
+from practice_finder.build import exporting, versions
 from practice_finder.build.ingest import ingest
 from practice_finder.config import DEFAULT_MODEL, Settings
-from practice_finder.errors import CorpusError, IngestLockedError
+from practice_finder.errors import CorpusError, IngestLockedError, PracticeFinderError
 
 from .fakes import HashingEmbedder
 
@@ -241,3 +242,47 @@ def test_the_build_keeps_the_taxonomy_with_its_everyday_wordings(
     db.execute("alter table terms drop column everyday")
     db.execute("alter table terms drop column everyday_labels")
     assert all(not (t.everyday or t.everyday_labels) for t in built_taxonomy(db).terms())
+
+
+# ---------------------------------------------------------------------------- the export made aside
+
+
+def _aside(command: list[str], out: Path) -> exporting.Export:
+    import subprocess
+
+    return exporting.Export(process=subprocess.Popen(command), out=out)
+
+
+def test_an_export_that_fails_aside_stops_the_build_with_its_own_message(tmp_path: Path) -> None:
+    out = tmp_path / "told.json"
+    command = [sys.executable, "-m", "practice_finder.build.exporting", "no-such-model"]
+    export = _aside([*command, str(tmp_path), str(out)], out)
+    assert export.aside
+    with pytest.raises(PracticeFinderError) as caught:
+        export.result()
+    assert caught.value.message == "unknown embedding model 'no-such-model'"
+    assert "PF_MODEL" in caught.value.hint  # the hint the child gave, not a generic one
+    export.stop()
+    assert not out.exists()
+
+
+def test_an_export_process_that_dies_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "told.json"
+    export = _aside([sys.executable, "-c", "raise SystemExit(3)"], out)
+    with pytest.raises(PracticeFinderError, match=r"stopped \(exit code 3\)"):
+        export.result()
+
+
+def test_a_failed_build_ends_the_export_it_started(tmp_path: Path) -> None:
+    out = tmp_path / "told.json"
+    export = _aside([sys.executable, "-c", "import time; time.sleep(60)"], out)
+    export.stop()
+    assert export._process is not None and export._process.poll() is not None
+
+
+def test_an_embedder_without_an_export_starts_nothing(
+    tmp_path: Path, fake_embedder: HashingEmbedder
+) -> None:
+    export = exporting.begin(fake_embedder, tmp_path, None, batch_size=8, threads=0)
+    assert not export.aside and export.result() == (None, 0.0)
+    assert list(tmp_path.iterdir()) == []

@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from practice_finder.build import (
     analysis,
     dictionaries,
     encoders,
+    exporting,
     offsets,
     onnx_encoder,
     store,
@@ -281,16 +282,26 @@ def _build_into(
     report: IngestReport,
     timer: _Timer,
 ) -> None:
-    with timer.phase("analyse"):
-        analyses, report.analysed = analyse_corpus(corpus, _analysis_cache(previous))
     with timer.phase("load_model"):
         embedder = make_embedder()
     if embedder.name != settings.model:
         raise PracticeFinderError(
             f"the embedder is {embedder.name!r} but settings ask for {settings.model!r}"
         )
-    with timer.phase("export_onnx"):
-        query_encoder = export_encoder(embedder, tmp, previous.path if previous else None)
+    before = previous.path if previous else None
+    export = exporting.begin(
+        embedder, tmp, before, batch_size=settings.batch_size, threads=settings.threads
+    )
+    try:
+        # beside a new export, which has a core of its own (build/exporting.py)
+        with timer.phase("analyse"):
+            analyses, report.analysed = analyse_corpus(corpus, _analysis_cache(previous))
+        with timer.phase("glossary"):
+            found = dictionaries.write_glossary(settings.dictionaries_dir, tmp, before)
+        with timer.phase("export_wait") if export.aside else nullcontext():
+            query_encoder, timer.timings["export_onnx"] = export.result()
+    finally:
+        export.stop()
     passages = passage_encoder(embedder, query_encoder, tmp, settings)
     with timer.phase("language_offsets"):
         measured, offsets_info = language_offsets(
@@ -311,9 +322,6 @@ def _build_into(
         )
     with timer.phase("write"):
         db = store.create(tmp / "store.db")
-        found = dictionaries.write_glossary(
-            settings.dictionaries_dir, tmp, previous.path if previous else None
-        )
         _write_store(db, corpus, analyses, rows, matrix)
         if measured is not None:
             store.write_directions(db, measured)

@@ -107,14 +107,7 @@ def export(source: ExportSource, folder: Path, reuse_from: Path | None = None) -
 
     An identical export of the previous build is hard-linked instead of made again.
     """
-    info: dict[str, Any] = {
-        "file": ONNX_FILE,
-        "format": "onnx",
-        "opset": OPSET,
-        "graph": GRAPH,
-        **source.identity,
-        "onnxruntime": _onnxruntime_version(),
-    }
+    info = _info(source)
     old = _previous_entry(reuse_from) if reuse_from is not None else {}
     if reuse_from is not None and _same_export(reuse_from, old, info, source):
         for name in _files(old):
@@ -134,6 +127,23 @@ def export(source: ExportSource, folder: Path, reuse_from: Path | None = None) -
     entry["questions"] = source.questions
     entry["shared_weights"] = {"file": WEIGHTS_FILE, "sha256": sha256_file(folder / WEIGHTS_FILE)}
     return entry
+
+
+def reusable(source: ExportSource, previous: Path) -> bool:
+    """Whether the `previous` build holds the export `source` would make (then it is linked, not made)."""
+    return _same_export(previous, _previous_entry(previous), _info(source), source)
+
+
+def _info(source: ExportSource) -> dict[str, Any]:
+    """What makes two exports the same, as the manifest records it."""
+    return {
+        "file": ONNX_FILE,
+        "format": "onnx",
+        "opset": OPSET,
+        "graph": GRAPH,
+        **source.identity,
+        "onnxruntime": _onnxruntime_version(),
+    }
 
 
 def _make(source: ExportSource, folder: Path) -> dict[str, Any]:
