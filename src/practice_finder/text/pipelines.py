@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from practice_finder.languages import BY_CODE
@@ -34,14 +35,25 @@ PASSAGE_WORDS = 70  # a passage groups whole sentences up to about this many wor
 def _register_components() -> None:
     from spacy.language import Language
 
-    if not Language.has_factory("pf_lower_lemmas"):
+    if not Language.has_factory("pf_lookup_lemmas"):
 
-        @Language.component("pf_lower_lemmas")
-        def lower_lemmas(doc: Doc) -> Doc:
-            """Lookup tables keep the case of the word: 'Young' stays 'Young'. Matching wants 'young'."""
-            for token in doc:
-                token.lemma_ = token.lemma_.lower()
-            return doc
+        @Language.factory("pf_lookup_lemmas", default_config={"lang": "xx"})
+        def make_lookup_lemmas(nlp: Language, name: str, lang: str) -> Any:
+            """Each token's lemma from spacy-lookups-data's table for the language, as spaCy's
+            lemmatizer finds it in "lookup" mode (the token's text, else the text itself), lowercased:
+            the tables keep the case of the word, 'Young' stays 'Young', and matching wants 'young'.
+            The table is a plain dict: spaCy's own lemmatizer fills its table one hashed entry at a
+            time, about 1.4 s a language at every start of a process, for the same lemmas."""
+            table = _lemma_table(lang)
+
+            def lookup_lemmas(doc: Doc) -> Doc:
+                for token in doc:
+                    # as spaCy's lemmatizer does, a lemma already set is kept
+                    lemma = table.get(token.text, token.text) if token.lemma == 0 else token.lemma_
+                    token.lemma_ = lemma.lower()
+                return doc
+
+            return lookup_lemmas
 
     if not Language.has_factory("pf_stem_norms"):
 
@@ -111,9 +123,7 @@ def _load_pipeline(lang: str) -> Language:
         nlp.add_pipe("sentencizer")
     _register_components()
     if _has_lemma_table(lang):
-        lemmatizer: Any = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-        lemmatizer.initialize()
-        nlp.add_pipe("pf_lower_lemmas")
+        nlp.add_pipe("pf_lookup_lemmas", config={"lang": lang})
     elif lemmas.analysed(lang):
         nlp.add_pipe("pf_base_forms", config={"lang": lang})
     if lang != "en":  # English matches on lemmas; the other languages also on Snowball stems
@@ -121,23 +131,32 @@ def _load_pipeline(lang: str) -> Language:
     return nlp
 
 
-def _has_lemma_table(lang: str) -> bool:
-    """Whether spacy-lookups-data ships a lemma lookup table for the language (checked without loading it)."""
+def _lemma_table_file(lang: str) -> Path | None:
+    """spacy-lookups-data's lemma lookup table for the language, where it ships one."""
     try:
         import spacy_lookups_data
     except ImportError:
-        return False
-    from pathlib import Path
+        return None
+    path = Path(spacy_lookups_data.__file__).parent / "data" / f"{lang}_lemma_lookup.json.gz"
+    return path if path.exists() else None
 
-    return (
-        Path(spacy_lookups_data.__file__).parent / "data" / f"{lang}_lemma_lookup.json.gz"
-    ).exists()
+
+def _has_lemma_table(lang: str) -> bool:
+    """Whether spacy-lookups-data ships a lemma lookup table for the language (checked without loading it)."""
+    return _lemma_table_file(lang) is not None
+
+
+def _lemma_table(lang: str) -> dict[str, str]:
+    import srsly
+
+    path = _lemma_table_file(lang)
+    return dict(srsly.read_gzip_json(path)) if path is not None else {}
 
 
 def has_lemmas(lang: str) -> bool:
     """Whether text in this language gets real lemmas (else lowercase forms stand in)."""
     names = pipeline(lang).pipe_names
-    return "lemmatizer" in names or "pf_base_forms" in names
+    return "pf_lookup_lemmas" in names or "pf_base_forms" in names
 
 
 def docs(text: str, lang: str) -> list[Doc]:

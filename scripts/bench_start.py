@@ -1,0 +1,108 @@
+"""How long the service takes from its start to answering /ready, for one or more versions of the code.
+
+    .venv/bin/python scripts/bench_start.py --index indexes
+    .venv/bin/python scripts/bench_start.py --index indexes --src /tmp/before/src --src src --runs 5
+
+Each run starts `python -m practice_finder serve` on a free localhost port with the given source tree
+first on PYTHONPATH (default: this checkout's `src`), polls GET /ready every 0.1 s and stops the
+server. With several trees the runs alternate between them, the order flipping each round, and the
+medians are reported with their ratios to the first tree's. What a start does before /ready: each
+worker opens the build, loads the spaCy pipelines, builds the taxonomy's matchers in every question
+language, reads the tables of base forms and spellings, and runs one search (web/serving.warm_up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def model_of(index: Path) -> str:
+    from practice_finder.build import versions
+
+    build = versions.current_build(index)
+    if build is None:
+        raise SystemExit(f"no build in {index}: run `practice-finder ingest` first")
+    return versions.read_manifest(build).model.name
+
+
+def time_to_ready(src: Path, index: Path, workers: int, limit: float = 300.0) -> float:
+    port = free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PF_MODEL": model_of(index)}
+    env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    command = [sys.executable, "-m", "practice_finder", "serve", "--port", str(port)]
+    command += ["--index", str(index), "--workers", str(workers)]
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        while time.perf_counter() - started < limit:
+            if server.poll() is not None:
+                raise SystemExit(f"the server from {src} stopped (exit code {server.returncode})")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit(f"the server from {src} was not ready in {limit:.0f} s")
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", type=Path, default=ROOT / "indexes")
+    parser.add_argument("--src", type=Path, action="append", help="a source tree (repeatable)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each tree")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    trees = [p.resolve() for p in (args.src or [ROOT / "src"])]
+    seconds: dict[Path, list[float]] = {tree: [] for tree in trees}
+    for run in range(args.runs):
+        for tree in trees if run % 2 == 0 else list(reversed(trees)):
+            seconds[tree].append(time_to_ready(tree, args.index, args.workers))
+            print(f"run {run + 1}: {tree}: {seconds[tree][-1]:.1f} s", flush=True)
+    first = statistics.median(seconds[trees[0]])
+    report = []
+    for tree in trees:
+        median = statistics.median(seconds[tree])
+        report.append(
+            {
+                "src": str(tree),
+                "seconds": [round(s, 2) for s in seconds[tree]],
+                "median_s": round(median, 2),
+                "ratio_to_first": round(median / first, 3),
+            }
+        )
+        print(f"{tree}: median {median:.1f} s, {median / first:.2f} of the first")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
