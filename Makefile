@@ -9,11 +9,13 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: install index serve search test test-real test-rest test-fast lint typecheck messages clean
 
-# The venv is (re)made when missing or when the dependencies change.
+# The venv is (re)made when missing or when the dependencies change. --no-compile: pip would compile
+# every module of every package to bytecode (torch alone has thousands), about a minute of a fresh
+# install here; Python compiles the modules a command imports when it first imports them, and keeps them.
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -3,6 +3,7 @@ proxies whose forwarded headers are believed."""
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from practice_finder.cli.main import cli
 from practice_finder.config import Settings
 from practice_finder.web.app import create_app
 from practice_finder.web.server import uvicorn_options
+
+from .conftest import ROOT
 
 
 def _serve_options(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> dict[str, Any]:
@@ -139,3 +142,22 @@ def test_unfinished_or_huge_headers_are_cut_off() -> None:
         # a kept-alive connection's second request gets the same deadline
         second = _exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n")
         assert second.count(b"HTTP/1.1 200 ") == 1
+
+
+@pytest.mark.real
+def test_the_start_benchmark_times_a_server_to_ready_and_stops_it(minilm_settings) -> None:  # type: ignore[no-untyped-def]
+    """scripts/bench_start.py: one start of the service from this checkout's source, timed to /ready;
+    the server is stopped afterwards (nothing listens on its port)."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_start", ROOT / "scripts" / "bench_start.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    ports: list[int] = []
+    free_port = module.free_port
+    module.free_port = lambda: ports.append(free_port()) or ports[-1]
+    seconds = module.time_to_ready(ROOT / "src", minilm_settings.index_dir, workers=1)
+    assert seconds > 0 and len(ports) == 1
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+        s.connect(("127.0.0.1", ports[0]))  # nothing listens there any more
