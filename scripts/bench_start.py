@@ -1,14 +1,20 @@
-"""How long the service takes from its start to answering /ready, for one or more versions of the code.
+"""What starting from nothing costs, for one or more versions of the code: a first build of the corpus,
+and the service's start until it answers /ready.
 
     .venv/bin/python scripts/bench_start.py --index indexes
     .venv/bin/python scripts/bench_start.py --index indexes --src /tmp/before/src --src src --runs 5
+    .venv/bin/python scripts/bench_start.py --build --src /tmp/before/src --src src --runs 2
 
-Each run starts `python -m practice_finder serve` on a free localhost port with the given source tree
-first on PYTHONPATH (default: this checkout's `src`), polls GET /ready every 0.1 s and stops the
-server. With several trees the runs alternate between them, the order flipping each round, and the
-medians are reported with their ratios to the first tree's. What a start does before /ready: each
-worker opens the build, loads the spaCy pipelines, builds the taxonomy's matchers in every question
-language, reads the tables of base forms and spellings, and runs one search (web/serving.warm_up).
+Each run puts the given source tree first on PYTHONPATH (default: this checkout's `src`). Without
+`--build` it starts `python -m practice_finder serve` on a free localhost port, polls GET /ready
+every 0.1 s and stops the server. What a start does before /ready: each worker opens the build, loads
+the spaCy pipelines, builds the taxonomy's matchers in every question language, reads the tables of
+base forms and spellings, and runs one search (web/serving.warm_up). With `--build` it runs
+`python -m practice_finder ingest` into an empty temporary index folder instead (the model's export
+included: nothing is linked from an earlier build) and reports the build's own timings too.
+
+With several trees the runs alternate between them, the order flipping each round, and the medians
+are reported with their ratios to the first tree's.
 """
 
 from __future__ import annotations
@@ -16,12 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -43,10 +52,33 @@ def model_of(index: Path) -> str:
     return versions.read_manifest(build).model.name
 
 
+def environment(src: Path, **more: str) -> dict[str, str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **more}
+    env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return env
+
+
+def first_build(src: Path, corpus: Path) -> tuple[float, dict[str, Any]]:
+    """Seconds of a first build of `corpus` by the code in `src`, and the build's own timings."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-start-"))
+    command = [sys.executable, "-m", "practice_finder", "ingest", "--corpus", str(corpus)]
+    command += ["--index", str(folder / "indexes"), "--no-progress", "--json"]
+    try:
+        started = time.perf_counter()
+        done = subprocess.run(
+            command, env=environment(src), cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"the build from {src} failed: {done.stderr.strip()[-500:]}")
+        return seconds, json.loads(done.stdout)["timings"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def time_to_ready(src: Path, index: Path, workers: int, limit: float = 300.0) -> float:
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PF_MODEL": model_of(index)}
-    env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env = environment(src, PF_MODEL=model_of(index))
     command = [sys.executable, "-m", "practice_finder", "serve", "--port", str(port)]
     command += ["--index", str(index), "--workers", str(workers)]
     started = time.perf_counter()
@@ -79,14 +111,22 @@ def main() -> None:
     parser.add_argument("--src", type=Path, action="append", help="a source tree (repeatable)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", type=int, default=3, help="runs of each tree")
+    parser.add_argument("--build", action="store_true", help="time first builds, not starts")
+    parser.add_argument("--corpus", type=Path, default=ROOT / "corpus", help="with --build")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     trees = [p.resolve() for p in (args.src or [ROOT / "src"])]
     seconds: dict[Path, list[float]] = {tree: [] for tree in trees}
+    timings: dict[Path, list[dict[str, Any]]] = {tree: [] for tree in trees}
     for run in range(args.runs):
         for tree in trees if run % 2 == 0 else list(reversed(trees)):
-            seconds[tree].append(time_to_ready(tree, args.index, args.workers))
-            print(f"run {run + 1}: {tree}: {seconds[tree][-1]:.1f} s", flush=True)
+            if args.build:
+                took, told = first_build(tree, args.corpus)
+                timings[tree].append(told)
+            else:
+                took = time_to_ready(tree, args.index, args.workers)
+            seconds[tree].append(took)
+            print(f"run {run + 1}: {tree}: {took:.1f} s", flush=True)
     first = statistics.median(seconds[trees[0]])
     report = []
     for tree in trees:
@@ -97,6 +137,7 @@ def main() -> None:
                 "seconds": [round(s, 2) for s in seconds[tree]],
                 "median_s": round(median, 2),
                 "ratio_to_first": round(median / first, 3),
+                **({"timings": timings[tree]} if args.build else {}),
             }
         )
         print(f"{tree}: median {median:.1f} s, {median / first:.2f} of the first")
