@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,23 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from bench_http import free_port, index_model  # this script's folder is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def model_of(index: Path) -> str:
-    from practice_finder.build import versions
-
-    build = versions.current_build(index)
-    if build is None:
-        raise SystemExit(f"no build in {index}: run `practice-finder ingest` first")
-    return versions.read_manifest(build).model.name
 
 
 def environment(src: Path, **more: str) -> dict[str, str]:
@@ -78,7 +63,7 @@ def first_build(src: Path, corpus: Path) -> tuple[float, dict[str, Any]]:
 
 def time_to_ready(src: Path, index: Path, workers: int, limit: float = 300.0) -> float:
     port = free_port()
-    env = environment(src, PF_MODEL=model_of(index))
+    env = environment(src, PF_MODEL=index_model(index))
     command = [sys.executable, "-m", "practice_finder", "serve", "--port", str(port)]
     command += ["--index", str(index), "--workers", str(workers)]
     started = time.perf_counter()

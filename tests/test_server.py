@@ -145,9 +145,12 @@ def test_unfinished_or_huge_headers_are_cut_off() -> None:
 
 
 @pytest.mark.real
-def test_the_start_benchmark_times_a_server_to_ready_and_stops_it(minilm_settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_start_benchmark_times_a_server_to_ready_and_stops_it(
+    minilm_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     """scripts/bench_start.py: one start of the service from this checkout's source, timed to /ready;
     the server is stopped afterwards (nothing listens on its port)."""
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # as when it is run: it imports bench_http
     spec = importlib.util.spec_from_file_location(
         "bench_start", ROOT / "scripts" / "bench_start.py"
     )
