@@ -43,11 +43,8 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from practice_finder import Settings, ingest, load_embedder  # noqa: E402
-from practice_finder.build.ingest import (  # noqa: E402
-    analyse_corpus,
-    export_encoder,
-    passage_encoder,
-)
+from practice_finder.build import exporting  # noqa: E402
+from practice_finder.build.ingest import analyse_corpus, passage_encoder  # noqa: E402
 from practice_finder.corpus.folder import load_corpus  # noqa: E402
 from practice_finder.evaluation import beir
 from practice_finder.models import TABLES, Corpus  # noqa: E402
@@ -82,7 +79,10 @@ def run(name: str, corpus: Corpus | None, settings: Settings, repeat: int = 2) -
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "export"
         folder.mkdir()
-        export = export_encoder(make(), folder)  # untimed: each build makes its own
+        # untimed: each build makes its own
+        export, _ = exporting.begin(
+            make(), folder, None, batch_size=settings.batch_size, threads=settings.threads
+        ).result()
         raw_encode(settings, texts, export, folder)  # warm-up, untimed
         raws = [raw_encode(settings, texts, export, folder)]
         for n in range(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,7 @@ class Export:
             return self._entry, round(self._seconds, 3)
         code = self._process.wait()
         told = _read(self._out)
+        self._out.unlink(missing_ok=True)
         if code != 0 or "entry" not in told:
             raise PracticeFinderError(
                 told.get("error") or f"the model's ONNX export stopped (exit code {code})",
@@ -88,9 +90,8 @@ def begin(
         entry = onnx_encoder.export(source, folder, reuse_from=previous)
         return Export(entry, time.perf_counter() - started)
     handle, name = tempfile.mkstemp(prefix="practice-finder-export-", suffix=".json")
+    os.close(handle)  # the child writes the file; left empty, it said nothing
     out = Path(name)
-    with open(handle, "w"):  # the child writes it; an empty file means it said nothing
-        pass
     command = [sys.executable, "-m", __name__, embedder.name, str(folder), str(out)]
     command += ["--batch-size", str(batch_size), "--threads", str(threads)]
     if previous is not None:

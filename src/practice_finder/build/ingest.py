@@ -355,17 +355,6 @@ def _build_into(
     versions.write_manifest(tmp, create(corpus, made))
 
 
-def export_encoder(
-    embedder: Embedder, folder: Path, previous: Path | None = None
-) -> dict[str, Any] | None:
-    """The ONNX export of the model into `folder`, linked from the `previous` build's when it is the
-    same (None for embedders that have none, like the tests' stand-ins)."""
-    source = getattr(embedder, "export_source", None)
-    if source is None:
-        return None
-    return onnx_encoder.export(source(), folder, reuse_from=previous)
-
-
 def language_offsets(
     corpus: Corpus,
     embedder: Embedder,

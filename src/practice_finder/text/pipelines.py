@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from practice_finder.languages import BY_CODE
 from practice_finder.text import lemmas
@@ -150,7 +150,7 @@ def _lemma_table(lang: str) -> dict[str, str]:
     import srsly
 
     path = _lemma_table_file(lang)
-    return dict(srsly.read_gzip_json(path)) if path is not None else {}
+    return cast(dict[str, str], srsly.read_gzip_json(path)) if path is not None else {}
 
 
 def has_lemmas(lang: str) -> bool:
