@@ -26,7 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -43,6 +43,7 @@ from practice_finder.corpus.folder import load_corpus  # noqa: E402
 from practice_finder.evaluation.relevance import load_domain, load_translations  # noqa: E402
 
 MODEL = "multilingual-e5-small"
+T = TypeVar("T")
 
 
 def questions() -> list[str]:
@@ -80,9 +81,9 @@ def fidelity(models: dict[str, Any], texts: Sequence[str], kind: str) -> dict[st
     return out
 
 
-def alternate(runs: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
+def alternate(runs: dict[str, Callable[[], T]], rounds: int) -> dict[str, list[T]]:
     """Each run once per round, in turn; returns every run's figures."""
-    seen: dict[str, list[float]] = {name: [] for name in runs}
+    seen: dict[str, list[T]] = {name: [] for name in runs}
     for r in range(rounds):
         names = list(runs) if r % 2 == 0 else list(reversed(runs))
         for name in names:

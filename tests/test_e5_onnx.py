@@ -400,8 +400,17 @@ def test_the_manifest_records_the_e5_export(real_index, e5_info: dict) -> None: 
     assert e5_info["text"]["prefixes"] == {"query": "query: ", "passage": "passage: "}
     assert e5_info["check"]["float_min_cosine"] >= 0.999
     assert e5_info["check"]["int8_min_cosine"] >= 0.99
-    assert e5_info["int8"]["method"] == onnx_encoder.INT8_SMOOTHED_ATTENTION
+    assert e5_info["int8"]["method"] == onnx_encoder.INT8_PLAIN_LAYER_NORMS
     assert e5_info["fused"]["Attention"] == 12
+    import onnx
+
+    def kinds(name: str) -> set[str]:
+        graph = onnx.load(str(real_index.path / name), load_external_data=False).graph
+        return {n.op_type for n in graph.node}
+
+    # the question graph's layer norms are written out; the passages' float graph keeps them fused
+    assert "SkipLayerNormalization" not in kinds(e5_info["int8"]["file"])
+    assert "SkipLayerNormalization" in kinds(e5_info["file"])
     passages_with = real_index.manifest.model.passages_with
     assert passages_with.startswith("onnx "), passages_with
     assert passages_with == f"onnx {e5_info['sha256'][:16]}"  # the float graph
@@ -429,6 +438,30 @@ def test_an_unchanged_e5_export_is_linked_from_the_previous_build(
     assert names - {None} <= linked, (names, linked)
     for name in linked:
         assert (tmp_path / name).stat().st_ino == (real_index.path / name).stat().st_ino, name
+
+
+def test_the_graph_benchmark_compares_two_builds(real_index, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """scripts/bench_question_graphs.py --quick on the same build twice: both sides time the same
+    questions, and the two int8 graphs give the same vectors."""
+    import importlib.util
+    import sys
+
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # as when it is run: it imports bench_e5_onnx
+    spec = importlib.util.spec_from_file_location(
+        "bench_question_graphs", ROOT / "scripts" / "bench_question_graphs.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    build = str(real_index.path)
+    monkeypatch.setattr(sys, "argv", ["bench", "--build", build, "--build", build, "--quick"])
+    module.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result["questions"] == len(module.questions()[::5])
+    assert result["int8_to_int8"] == {"min": 1.0, "median": 1.0}
+    for graph in result["graphs"].values():
+        assert len(graph["median_ms"]) == 2 and graph["int8_to_its_float"]["min"] > 0.99
+    assert result["ratio_median"] > 0 and result["ratio_mean"] > 0
 
 
 # ---------------------------------------------------------------------------- the weight file

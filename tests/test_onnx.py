@@ -320,3 +320,88 @@ def test_a_build_runs_a_session_a_core_unless_the_threads_are_set() -> None:
 
     assert onnx_encoder.parallel_workers(0) == max(1, os.cpu_count() or 1)
     assert onnx_encoder.parallel_workers(2) == 1  # PF_THREADS set: one session with that many
+
+
+def _toy_layer_norms(path: Path, opset: int) -> None:
+    """Two SkipLayerNormalization nodes in a row as the transformer optimiser writes them: the first
+    with a bias and its sum used by the second as the skip, the second without beta."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    hidden = 48
+    table = rng.normal(size=(50, hidden)).astype(np.float32) * 3 + 1
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gather", ["table", "input_ids"], ["x"], name="embed"),
+            helper.make_node("Gather", ["other", "input_ids"], ["y"], name="embed2"),
+            helper.make_node(
+                "SkipLayerNormalization",
+                ["x", "y", "gamma", "beta", "bias"],
+                ["first", "", "", "first_sum"],
+                name="ln1",
+                domain="com.microsoft",
+                epsilon=1e-5,
+            ),
+            helper.make_node(
+                "SkipLayerNormalization",
+                ["first", "first_sum", "gamma"],
+                ["last_hidden_state"],
+                name="ln2",
+                domain="com.microsoft",
+                epsilon=1e-12,
+            ),
+        ],
+        "toy",
+        [
+            helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "tokens"])
+            for name in ("input_ids", "attention_mask", "token_type_ids")
+        ],
+        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, None)],
+        [
+            numpy_helper.from_array(table, "table"),
+            numpy_helper.from_array(rng.normal(size=(50, hidden)).astype(np.float32), "other"),
+            numpy_helper.from_array(rng.normal(size=hidden).astype(np.float32), "gamma"),
+            numpy_helper.from_array(rng.normal(size=hidden).astype(np.float32), "beta"),
+            numpy_helper.from_array(rng.normal(size=hidden).astype(np.float32), "bias"),
+        ],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid("com.microsoft", 1)],
+    )
+    model.ir_version = 8
+    onnx.save_model(model, str(path))
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_layer_norms_written_out_give_the_same_vectors_and_stay_plain(
+    tmp_path: Path, opset: int
+) -> None:
+    """The plain operators compute what SkipLayerNormalization does (its kept sum included), and ONNX
+    Runtime's optimiser does not fuse them back into its slower kernel when a session loads them."""
+    import onnx
+    import onnxruntime as ort
+
+    source = tmp_path / "toy.onnx"
+    _toy_layer_norms(source, opset)
+    model = onnx.load(str(source))
+    assert onnx_encoder._plain_layer_norms(model) == 2
+    assert "SkipLayerNormalization" not in {n.op_type for n in model.graph.node}
+    onnx.save_model(model, str(tmp_path / "plain.onnx"))
+
+    def run(name: str) -> np.ndarray:
+        session = onnx_encoder._session(tmp_path / name, 1)
+        feed = onnx_encoder._feed(*onnx_encoder._padded([[0, 3, 9, 17, 33, 41, 2], [5, 6]]))
+        return np.asarray(session.run(None, feed)[0])
+
+    np.testing.assert_allclose(run("plain.onnx"), run("toy.onnx"), rtol=1e-4, atol=1e-4)
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    ort.InferenceSession(str(tmp_path / "plain.onnx"), options, providers=["CPUExecutionProvider"])
+    kinds = {n.op_type for n in onnx.load(str(tmp_path / "optimised.onnx")).graph.node}
+    assert not kinds & {
+        "LayerNormalization",
+        "SkipLayerNormalization",
+        "SimplifiedLayerNormalization",
+    }
