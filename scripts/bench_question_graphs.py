@@ -9,6 +9,10 @@ a time as a search encodes them; the graphs run in alternating rounds over the s
 the script prints each graph's median over the rounds of the per-question median and mean (long
 questions weigh in the mean, which is what a busy server pays), and their ratios to the first build's.
 `--threads 1` is what each process of `serve --workers 2` gives its encoder.
+
+First, `layer_norms`: ONNX Runtime's fused SkipLayerNormalization against the same normalisation written
+out as plain operators (`onnx_encoder._plain_layer_norms`), alone: a chain of 24 of them (a 12-layer
+encoder's count) over a 20-token input of 384 channels, one thread, alternating runs.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_e5_onnx import alternate, encoders, questions  # noqa: E402
 
+from practice_finder.build import onnx_encoder  # noqa: E402
+
 
 def timed(model: Any, texts: Sequence[str]) -> Callable[[], tuple[float, float]]:
     """One pass over `texts`, one question at a time: the median and the mean in ms."""
@@ -44,6 +50,81 @@ def timed(model: Any, texts: Sequence[str]) -> Callable[[], tuple[float, float]]
         return statistics.median(times), statistics.fmean(times)
 
     return run
+
+
+def layer_norm_chain(nodes: int = 24, hidden: int = 384) -> Any:
+    """A graph of `nodes` SkipLayerNormalization nodes in a row, each adding the same skip input."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    chain = []
+    for i in range(nodes):
+        out = "y" if i == nodes - 1 else f"t{i}"
+        chain.append(
+            helper.make_node(
+                "SkipLayerNormalization",
+                ["x" if i == 0 else f"t{i - 1}", "skip", "gamma", "beta"],
+                [out],
+                name=f"ln{i}",
+                domain="com.microsoft",
+                epsilon=1e-12,
+            )
+        )
+    shape: list[str | int | None] = [1, "tokens", hidden]
+    graph = helper.make_graph(
+        chain,
+        "layer norms",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, shape) for n in ("x", "skip")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+        [
+            numpy_helper.from_array(np.ones(hidden, np.float32), "gamma"),
+            numpy_helper.from_array(np.zeros(hidden, np.float32), "beta"),
+        ],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[
+            helper.make_opsetid("", onnx_encoder.OPSET),
+            helper.make_opsetid("com.microsoft", 1),
+        ],
+    )
+    model.ir_version = 8
+    return model
+
+
+def layer_norms(rounds: int, runs: int = 500, tokens: int = 20) -> dict[str, Any]:
+    """Microseconds per pass through the chain, fused and written out: the median of each round's
+    median, and the ratio."""
+    import copy
+
+    import onnxruntime as ort
+
+    fused = layer_norm_chain()
+    plain = copy.deepcopy(fused)
+    onnx_encoder._plain_layer_norms(plain)
+    rng = np.random.default_rng(0)
+    feed = {n: rng.normal(size=(1, tokens, 384)).astype(np.float32) for n in ("x", "skip")}
+
+    def timer(model: Any) -> Callable[[], float]:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        session = ort.InferenceSession(
+            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+
+        def run() -> float:
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                session.run(None, feed)
+                times.append((time.perf_counter() - start) * 1e6)
+            return statistics.median(times)
+
+        return run
+
+    seen = alternate({"fused": timer(fused), "plain": timer(plain)}, rounds)
+    out: dict[str, Any] = {k: round(statistics.median(v), 1) for k, v in seen.items()}
+    out["ratio"] = round(out["plain"] / out["fused"], 3)
+    return {"nodes": 24, "tokens": tokens, "microseconds": out}
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
@@ -72,7 +153,12 @@ def main() -> None:
     }
     first, second = list(graphs)
     seen = alternate({name: timed(m["onnx_int8"], asked) for name, m in graphs.items()}, rounds)
-    result: dict[str, Any] = {"questions": len(asked), "threads": args.threads, "graphs": {}}
+    result: dict[str, Any] = {
+        "layer_norms": layer_norms(rounds),
+        "questions": len(asked),
+        "threads": args.threads,
+        "graphs": {},
+    }
     for name, runs in seen.items():
         median = statistics.median(r[0] for r in runs)
         mean = statistics.median(r[1] for r in runs)
