@@ -6,11 +6,13 @@ Every test that uses a real model or a real index is marked `real` here, so `pyt
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -75,6 +77,16 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = Settings(corpus_dir=CORPUS, index_dir=index_dir, progress=False)
     ingest(settings, partial(load_embedder, settings.model))
     return settings
+
+
+def script(name: str) -> ModuleType:
+    """scripts/<name>.py loaded as a module without running its main (a script that imports another
+    script needs scripts/ on sys.path first, as when it is run)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def copy_index(source: Path, target: Path) -> None:

@@ -6,7 +6,6 @@ docs/benchmarks.md#query-latency-and-throughput-over-http. What is tested here i
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import threading
 import time
@@ -15,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import script
 
 pytestmark = pytest.mark.skipif(
     shutil.which("wrk") is None,
@@ -51,11 +50,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def _bench_http() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_http", ROOT / "scripts" / "bench_http.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("bench_http")
 
 
 def test_every_request_is_reported_as_measured_not_as_wrk_corrects_it() -> None:
@@ -81,12 +76,7 @@ def test_a_search_snapshot_holds_every_question_without_timings(minilm_index) ->
     """scripts/search_snapshot.py: one result per question (here the domain set in English and Latvian)
     and the filtered search; timings left out, so two runs of the same code and build write the same
     file."""
-    spec = importlib.util.spec_from_file_location(
-        "search_snapshot", ROOT / "scripts" / "search_snapshot.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = script("search_snapshot")
     taken = module.snapshot(minilm_index, ("domain",), ("en", "lv"))
     assert len(taken) == 2 * 56 + 1 and "filtered" in taken
     assert not any("timings_ms" in result for result in taken.values())

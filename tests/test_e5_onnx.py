@@ -26,7 +26,7 @@ from practice_finder.build import e5_weights, onnx_encoder
 from practice_finder.build.e5_weights import E5Tokenizer
 from practice_finder.build.onnx_encoder import OnnxEmbedder
 
-from .conftest import CORPUS, ROOT
+from .conftest import CORPUS, ROOT, script
 
 KINDS = ("query", "passage")
 DOMAIN = ROOT / "eval" / "domain"
@@ -443,16 +443,10 @@ def test_an_unchanged_e5_export_is_linked_from_the_previous_build(
 def test_the_graph_benchmark_compares_two_builds(real_index, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     """scripts/bench_question_graphs.py --quick on the same build twice: both sides time the same
     questions, and the two int8 graphs give the same vectors."""
-    import importlib.util
     import sys
 
-    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # as when it is run: it imports bench_e5_onnx
-    spec = importlib.util.spec_from_file_location(
-        "bench_question_graphs", ROOT / "scripts" / "bench_question_graphs.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # it imports bench_e5_onnx
+    module = script("bench_question_graphs")
     build = str(real_index.path)
     monkeypatch.setattr(sys, "argv", ["bench", "--build", build, "--build", build, "--quick"])
     module.main()
@@ -462,6 +456,8 @@ def test_the_graph_benchmark_compares_two_builds(real_index, monkeypatch, capsys
     for graph in result["graphs"].values():
         assert len(graph["median_ms"]) == 2 and graph["int8_to_its_float"]["min"] > 0.99
     assert result["ratio_median"] > 0 and result["ratio_mean"] > 0
+    # the normalisations alone, fused and written out (no assertion on which is faster)
+    assert set(result["layer_norms"]["microseconds"]) == {"fused", "plain", "ratio"}
 
 
 # ---------------------------------------------------------------------------- the weight file

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -17,7 +16,7 @@ from practice_finder.errors import IndexMismatchError
 from practice_finder.evaluation.relevance import load_domain
 from practice_finder.query.handle import open_index
 
-from .conftest import ROOT
+from .conftest import ROOT, script
 
 
 def test_the_service_encodes_queries_with_int8_onnx_by_default(minilm_index) -> None:  # type: ignore[no-untyped-def]
@@ -42,12 +41,7 @@ def test_the_passage_encoders_script_finds_the_export_as_the_model(
     minilm_settings: Settings,
 ) -> None:
     """scripts/bench_passage_encoders.py over the MiniLM build: both encoders timed, the same vectors."""
-    spec = importlib.util.spec_from_file_location(
-        "bench_passage_encoders", ROOT / "scripts" / "bench_passage_encoders.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = script("bench_passage_encoders")
     result = module.compare(minilm_settings.index_dir, 12, 1)
     assert result["model"] == "all-MiniLM-L6-v2" and result["texts"] == 12
     assert all(len(speeds) == 1 and speeds[0] > 0 for speeds in result["texts_per_s"].values())

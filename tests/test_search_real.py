@@ -182,19 +182,13 @@ def test_short_unsure_questions_are_read_without_reading_a_table_again(real_inde
     """scripts/bench_short_questions.py on the shipped model: every question is read in a language, and
     weighing the unsure ones by the words each language knows reads no word-form table a second time
     (simplemma's default room, 8 tables, made each such question read the tables anew: seconds)."""
-    import importlib.util
 
     from practice_finder.text import lemmas
     from practice_finder.web.serving import warm_up
 
-    from .conftest import ROOT
+    from .conftest import script
 
-    spec = importlib.util.spec_from_file_location(
-        "bench_short_questions", ROOT / "scripts" / "bench_short_questions.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = script("bench_short_questions")
     warm_up(real_index)
     tables = lemmas._tables()._dictionary_factory._get_dictionary
     before = tables.cache_info().misses

@@ -3,7 +3,6 @@ proxies whose forwarded headers are believed."""
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import threading
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from practice_finder.config import Settings
 from practice_finder.web.app import create_app
 from practice_finder.web.server import uvicorn_options
 
-from .conftest import ROOT
+from .conftest import ROOT, script
 
 
 def _serve_options(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> dict[str, Any]:
@@ -151,12 +150,7 @@ def test_the_start_benchmark_times_a_server_to_ready_and_stops_it(
     """scripts/bench_start.py: one start of the service from this checkout's source, timed to /ready;
     the server is stopped afterwards (nothing listens on its port)."""
     monkeypatch.syspath_prepend(str(ROOT / "scripts"))  # as when it is run: it imports bench_http
-    spec = importlib.util.spec_from_file_location(
-        "bench_start", ROOT / "scripts" / "bench_start.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = script("bench_start")
     ports: list[int] = []
     free_port = module.free_port
     module.free_port = lambda: ports.append(free_port()) or ports[-1]
