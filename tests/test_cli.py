@@ -114,7 +114,7 @@ def test_second_ingest_reembeds_nothing(tiny_after_real: Settings) -> None:
     # the taxonomy and the question graph are the real build's: its language offsets are taken over
     made = versions.read_manifest(versions.require_current(tiny.index_dir)).language_offsets
     assert isinstance(made, dict) and made["reused_from"] == real.name  # type: ignore[union-attr]
-    assert len(made["languages"]) == 11
+    assert len(made["languages"]) == 11 and len(made["maps"]) == 11  # the maps come along
     second = _cli(*args, "--json")
     report = json.loads(second.stdout)
     assert report["build_id"] is None and report["embedded"] == 0
@@ -127,8 +127,8 @@ def test_info_describes_the_current_build(real_settings: Settings) -> None:
     assert f"Model:         {DEFAULT_MODEL} (384 dimensions, cosine)" in result.output
     assert "Countries:     DE, DK, EE, FI, LT, LV, NO, PL, SE" in result.output
     assert (
-        "Languages:     offsets for da de et fi lt lv nb pl sv (103 terms); ru uk (41 terms)"
-        in (result.output)
+        "Languages:     offsets for da de et fi lt lv nb pl sv (103 terms); ru uk (41 terms);"
+        " maps towards English for 11" in (result.output)
     )
 
 

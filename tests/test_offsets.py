@@ -88,8 +88,56 @@ def test_the_common_direction_is_the_mean_of_the_english_terms() -> None:
     assert np.allclose(found.common, expected, atol=1e-6)
 
 
+MIXING = np.eye(DIM) + 0.6 * np.random.default_rng(5).standard_normal((DIM, DIM)) / np.sqrt(DIM)
+
+
+def _encode_mixed(texts: list[str]) -> np.ndarray:
+    """A stand-in encoder whose "Latvian" is a linear distortion of the topic (MIXING), not a shift."""
+    rows = []
+    for text in texts:
+        lang, term, _ = text.split(":")
+        vector = _topic(term) + 0.05 * _topic(text)
+        if lang == "lv":
+            vector = MIXING @ vector
+        rows.append(vector / np.linalg.norm(vector))
+    return np.array(rows)
+
+
+def test_the_map_takes_a_term_it_never_saw_nearer_its_english_one() -> None:
+    (lv,) = offsets.language_offsets(_encode_mixed, _taxonomy(60)).offsets
+    assert lv.basis is not None and lv.towards is not None
+    assert lv.basis.shape == lv.towards.shape == (60, DIM)
+    for term in ("t500", "t501", "t502"):
+        phrase, english = _encode_mixed([f"lv:{term}:0", f"en:{term}:0"])
+        moved = phrase + 0.5 * lv.mapped(phrase)
+        assert float(moved @ english) / np.linalg.norm(moved) > float(phrase @ english) + 0.02
+    # the two factors give what the map's full form does: (X^T X + rI)^-1 X^T (Y - X)
+    probe = _encode_mixed(["lv:t7:1"])[0]
+    own = np.array([_encode_mixed([f"lv:t{i}:0", f"lv:t{i}:1"]).mean(0) for i in range(60)])
+    own /= np.linalg.norm(own, axis=1, keepdims=True)
+    eng = np.array(
+        [_encode_mixed([f"en:t{i}:0", f"en:t{i}:1", f"en:t{i}:2"]).mean(0) for i in range(60)]
+    )
+    eng /= np.linalg.norm(eng, axis=1, keepdims=True)
+    a = np.linalg.solve(own.T @ own + offsets.MAP_RIDGE * np.eye(DIM), own.T @ (eng - own))
+    assert np.allclose(lv.mapped(probe), probe @ a, atol=1e-4)
+
+
+def test_a_heavy_ridge_leaves_the_map_near_no_change() -> None:
+    own = _encode_mixed([f"lv:t{i}:0" for i in range(30)])
+    english = _encode_mixed([f"en:t{i}:0" for i in range(30)])
+    _, towards = offsets.language_map(own, english, ridge=1e6)
+    assert float(np.abs(towards).max()) < 1e-4
+
+
 def test_the_shares_are_checked_settings() -> None:
     assert Ranking.of(Settings()).language_offset == 0.25
+    # auto: the share measured for the model
+    assert Ranking.of(Settings()).language_map == 0.5
+    assert Ranking.of(Settings(model=ENGLISH_MODEL)).language_map == 0.0
+    assert Ranking.of(Settings.from_env({"PF_LANGUAGE_MAP": "0"})).language_map == 0.0
+    with pytest.raises(PracticeFinderError, match="PF_LANGUAGE_MAP='-0.5' is neither auto"):
+        Ranking.of(Settings(language_map="-0.5"))
     assert Settings.from_env({"PF_LANGUAGE_OFFSET": "0"}).language_offset == 0.0
     with pytest.raises(PracticeFinderError, match="PF_LANGUAGE_OFFSET=1.5 is outside 0..1"):
         Ranking.of(Settings(language_offset=1.5))
@@ -108,6 +156,8 @@ def test_the_build_measures_each_languages_offset(real_index: Index) -> None:
     region = {"da", "de", "et", "fi", "lt", "lv", "nb", "pl", "sv"}
     assert {lang for lang, n in made["languages"].items() if n == 103} == region
     assert set(real_index.language_offsets) == region | {"ru", "uk"}  # labelled for fewer terms
+    assert set(real_index.language_maps) == set(made["maps"]) == region | {"ru", "uk"}
+    assert real_index.language_maps["lv"].basis.shape == (103, 384)  # type: ignore[union-attr]
     assert "en" not in real_index.language_offsets
     assert made["common_terms"] == 103 and real_index.directions is not None
     # multilingual-e5-small's questions have much in common: the mean of the English terms is long
@@ -135,14 +185,17 @@ def test_english_questions_lose_part_of_what_all_questions_share(
     plain.close()
 
 
-def test_questions_move_by_their_languages_offset_only(
+@pytest.mark.parametrize("setting", ["PF_LANGUAGE_OFFSET", "PF_LANGUAGE_MAP"])
+def test_a_latvian_question_moves_towards_english_and_an_english_one_stays(
     real_index: Index,
     real_settings: Settings,
     real_embedder,  # type: ignore[no-untyped-def]
+    setting: str,
 ) -> None:
-    # the common direction is taken off both alike
-    still = _real_index_with({"PF_LANGUAGE_OFFSET": "0"}, real_settings, real_embedder)
-    assert still.ranking.language_offset == 0.0
+    """The language's offset and its map each move a Latvian question nearer its English version, and
+    leave an English question as it is (the common direction is taken off both alike)."""
+    still = _real_index_with({setting: "0"}, real_settings, real_embedder)
+    assert getattr(still.ranking, setting.removeprefix("PF_").lower()) == 0.0
     english = "young people leave for studies and do not come back"
     latvian = "jaunieši aizbrauc studēt un neatgriežas"
     assert np.array_equal(question_vector(real_index, english), question_vector(still, english))
@@ -156,3 +209,23 @@ def test_questions_move_by_their_languages_offset_only(
     target = question_vector(still, english)
     assert float(moved @ target) > float(plain @ target)
     still.close()
+
+
+def test_the_store_keeps_the_maps_and_reads_a_build_without_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import sqlite_utils
+
+    from practice_finder.build import store
+
+    found = offsets.language_offsets(_encode_mixed, _taxonomy(30))
+    db = sqlite_utils.Database(tmp_path / "store.db")
+    store.write_directions(db, found)
+    db.conn.commit()
+    (read,) = store.directions(tmp_path / "store.db").offsets  # type: ignore[union-attr]
+    (made,) = found.offsets
+    assert np.array_equal(read.vector, made.vector)
+    assert np.array_equal(read.basis, made.basis) and np.array_equal(read.towards, made.towards)
+    db["language_maps"].drop()
+    db.conn.commit()
+    (older,) = store.directions(tmp_path / "store.db").offsets  # type: ignore[union-attr]
+    assert older.basis is None and older.towards is None
+    assert not older.mapped(np.ones(DIM, dtype=np.float32)).any()

@@ -33,6 +33,10 @@ class Settings:
     fusion: str = "scores"  # how a search fuses its legs: scores (scaled, weighed) | ranks (RRF)
     # share of its language's offset added to a question's vector (build/offsets.py); 0 leaves it as encoded
     language_offset: float = 0.25
+    # share of the language's linear map towards English added to a question's vector (build/offsets.py):
+    # auto (the model's measured share: 0.5 for multilingual-e5-small, 0 for all-MiniLM-L6-v2) or a number
+    # from 0 to 1
+    language_map: str = "auto"
     # share of the direction all questions share taken off a question's vector: auto (the model's measured
     # share: 0.5 for multilingual-e5-small, 0 for all-MiniLM-L6-v2) or a number from 0 to 1
     question_centring: str = "auto"

@@ -230,6 +230,8 @@ def _rebuild_reason(previous: Previous | None, corpus_hash: str, settings: Setti
     measured = manifest.language_offsets
     if encoder is not None and not (isinstance(measured, dict) and "common_terms" in measured):
         return "the build has no language offsets or common question direction (made by an older version)"
+    if encoder is not None and not (isinstance(measured, dict) and "maps" in measured):
+        return "the build has no language maps towards English (made by an older version)"
     analysed = manifest.nlp.lemmatisers if isinstance(manifest.nlp.lemmatisers, dict) else {}
     if analysed != lemmas.describe():
         return "the base-form analysers installed (Voikko for Finnish) differ from those the build was analysed with"
@@ -459,7 +461,11 @@ def tag_text_vectors(
 
 def _counts_of(found: offsets.Directions) -> dict[str, Any]:
     """What the manifest says of measured directions: the terms behind each offset and the common one."""
-    return {"languages": {o.language: o.terms for o in found.offsets}, "common_terms": found.terms}
+    return {
+        "languages": {o.language: o.terms for o in found.offsets},
+        "common_terms": found.terms,
+        "maps": sorted(o.language for o in found.offsets if o.basis is not None),
+    }
 
 
 def _offsets_of(
@@ -471,7 +477,9 @@ def _offsets_of(
     if not isinstance(old, dict) or {k: old.get(k) for k in about} != about:
         return None
     found = store.directions(previous.path / "store.db")
-    if found is None or {k: old.get(k) for k in ("languages", "common_terms")} != _counts_of(found):
+    if found is None or {
+        k: old.get(k) for k in ("languages", "common_terms", "maps")
+    } != _counts_of(found):
         return None
     return found, {**old, "reused_from": previous.path.name}
 

@@ -12,6 +12,12 @@ the mean of the English phrases' vectors has a length of 0.96, so most of any qu
 "a question about this corpus", and the practices nearest that common part come up whatever is asked.
 A share of the mean is taken off the question. Both happen in `query.legs.toward_english`; measured in
 docs/benchmarks.md#language-offsets.
+
+An offset moves every question of a language by the same vector. The same term pairs also give each
+language a linear map towards English: the least-squares change that takes each term's vector in the
+language towards its English one, held near no change by a ridge penalty (MAP_RIDGE), so that a
+question moves by what its own content says of where English puts it
+(docs/benchmarks.md#a-linear-map-towards-english).
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ from practice_finder.models import Taxonomy
 # handful of terms still carries their topics.
 MIN_TERMS = 20
 
+# The ridge penalty of a language's map (language_map): how strongly the map is held near no change.
+# With some 100 terms and 384 dimensions the plain least-squares map fits the terms and little else;
+# 0.01 and 0.1 gave the same mean on both question sets, 0.1 the smaller losses in single languages
+# (docs/benchmarks.md#a-linear-map-towards-english).
+MAP_RIDGE = 0.1
+
 # Phrases per ONNX Runtime run when the offsets are measured at ingest: a build encodes some 7,000 short
 # phrases, 2.4 times faster in batches than one by one (a question is encoded alone; a mean over thousands
 # of phrases does not notice the batch's int8 scales: cosine to the one-by-one vectors >= 0.999).
@@ -37,11 +49,20 @@ Encode = Callable[[list[str]], np.ndarray]  # phrases -> unit vectors, encoded a
 
 @dataclass(frozen=True)
 class Offset:
-    """A language's offset: added to one of its questions' vectors, it points the vector towards English."""
+    """A language's offset: added to one of its questions' vectors, it points the vector towards English;
+    and its map towards English (`basis`, `towards`: see `language_map`), None in builds without."""
 
     language: str
     terms: int  # terms with labels in the language and in English, averaged over
     vector: np.ndarray
+    basis: np.ndarray | None = None  # terms x dimension: the terms' directions in the language
+    towards: np.ndarray | None = None  # terms x dimension
+
+    def mapped(self, vector: np.ndarray) -> np.ndarray:
+        """What the map adds to `vector` (zeros without a map): (vector . basis^T) . towards."""
+        if self.basis is None or self.towards is None:
+            return np.zeros_like(vector)
+        return np.asarray((self.basis @ vector) @ self.towards, dtype=vector.dtype)
 
 
 def parallel_phrases(taxonomy: Taxonomy) -> dict[str, dict[tuple[str, str], list[str]]]:
@@ -90,12 +111,31 @@ def language_offsets(encode: Encode, taxonomy: Taxonomy) -> Directions:
         shared = [key for key in phrases[lang] if lang != "en" and key in phrases["en"]]
         if len(shared) < MIN_TERMS:
             continue
-        english = _unit(np.mean([means[("en", key)] for key in shared], axis=0))
-        own = _unit(np.mean([means[(lang, key)] for key in shared], axis=0))
-        out.append(Offset(lang, len(shared), np.asarray(english - own, dtype=np.float32)))
+        english_terms = np.array([means[("en", key)] for key in shared])
+        own_terms = np.array([means[(lang, key)] for key in shared])
+        english = _unit(english_terms.mean(axis=0))
+        own = _unit(own_terms.mean(axis=0))
+        basis, towards = language_map(own_terms, english_terms)
+        out.append(
+            Offset(lang, len(shared), np.asarray(english - own, dtype=np.float32), basis, towards)
+        )
     terms = [means[("en", key)] for key in phrases["en"]]
     common = np.asarray(np.mean(terms, axis=0), dtype=np.float32) if terms else None
     return Directions(out, common, len(terms))
+
+
+def language_map(
+    own: np.ndarray, english: np.ndarray, ridge: float = MAP_RIDGE
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ridge regression of the terms' change towards English (`english - own`) on their vectors in
+    the language (`own`; one row a term): the map A = (own^T own + ridge I)^-1 own^T (english - own),
+    kept as its two factors `own` and (own own^T + ridge I)^-1 (english - own), since
+    (X^T X + rI)^-1 X^T = X^T (X X^T + rI)^-1 gives the same A as terms x terms instead of
+    dimension x dimension algebra. A vector v is then moved by (own . v) . towards."""
+    x = np.asarray(own, dtype=np.float64)
+    change = np.asarray(english, dtype=np.float64) - x
+    towards = np.linalg.solve(x @ x.T + ridge * np.eye(len(x)), change)
+    return np.asarray(x, dtype=np.float32), np.asarray(towards, dtype=np.float32)
 
 
 def encoder_of(embed: Callable[..., np.ndarray]) -> Encode:

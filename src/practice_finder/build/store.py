@@ -174,8 +174,9 @@ def analyses(path: Path) -> dict[str, Any]:
 
 
 def write_directions(db: sqlite_utils.Database, found: Directions) -> None:
-    """What build/offsets.py measured: table `language_offsets` (language, terms, vector) and table
-    `question_common` (one row: terms, vector)."""
+    """What build/offsets.py measured: table `language_offsets` (language, terms, vector), table
+    `question_common` (one row: terms, vector) and table `language_maps` (language, terms, and the
+    map's two factors, terms x dimension each)."""
     db.table("language_offsets").create(
         {"language": str, "terms": int, "vector": bytes}, pk="language", if_not_exists=True
     )
@@ -185,6 +186,21 @@ def write_directions(db: sqlite_utils.Database, found: Directions) -> None:
     db.table("question_common").create({"terms": int, "vector": bytes}, if_not_exists=True)
     common = b"" if found.common is None else _blob(found.common)
     db.table("question_common").insert({"terms": found.terms, "vector": common})
+    db.table("language_maps").create(
+        {"language": str, "terms": int, "basis": bytes, "towards": bytes},
+        pk="language",
+        if_not_exists=True,
+    )
+    db.table("language_maps").insert_all(
+        {
+            "language": o.language,
+            "terms": o.terms,
+            "basis": _blob(o.basis),
+            "towards": _blob(o.towards),
+        }
+        for o in found.offsets
+        if o.basis is not None and o.towards is not None
+    )
 
 
 def _blob(vector: np.ndarray) -> bytes:
@@ -198,8 +214,21 @@ def directions(path: Path) -> Directions | None:
         tables = {row[0] for row in conn.execute("select name from sqlite_master")}
         if not {"language_offsets", "question_common"} <= tables:
             return None
+        maps = {}
+        if "language_maps" in tables:
+            for row in conn.execute("select language, terms, basis, towards from language_maps"):
+                shape = (int(row["terms"]), -1)
+                maps[row["language"]] = (
+                    np.frombuffer(row["basis"], dtype=np.float32).reshape(shape),
+                    np.frombuffer(row["towards"], dtype=np.float32).reshape(shape),
+                )
         found = [
-            Offset(row["language"], row["terms"], np.frombuffer(row["vector"], dtype=np.float32))
+            Offset(
+                row["language"],
+                row["terms"],
+                np.frombuffer(row["vector"], dtype=np.float32),
+                *maps.get(row["language"], (None, None)),
+            )
             for row in conn.execute(
                 "select language, terms, vector from language_offsets order by language"
             )

@@ -87,7 +87,14 @@ def _offsets(m: Manifest) -> str:
         f"{' '.join(sorted(langs))} ({n} terms)"
         for n, langs in sorted(by_terms.items(), reverse=True)
     ]
-    return "offsets for " + "; ".join(parts) if parts else "no language offsets"
+    if not parts:
+        return "no language offsets"
+    maps = made.get("maps") or []
+    return (
+        "offsets for "
+        + "; ".join(parts)
+        + (f"; maps towards English for {len(maps)}" if maps else "")
+    )
 
 
 def _tag_texts(m: Manifest) -> str:

@@ -15,9 +15,9 @@ import numpy as np
 
 from practice_finder.build import store, vectors, versions
 from practice_finder.build.dictionaries import GLOSSARY
-from practice_finder.build.encoders import Embedder, centring, load_embedder
+from practice_finder.build.encoders import Embedder, centring, language_map, load_embedder
 from practice_finder.build.manifest import Manifest
-from practice_finder.build.offsets import Directions
+from practice_finder.build.offsets import Directions, Offset
 from practice_finder.config import Settings
 from practice_finder.errors import (
     IndexMismatchError,
@@ -41,8 +41,9 @@ class Ranking:
     """How searches and recommendations on an index rank: the fusion constant (PF_RRF_K), the depth of each
     retrieval leg before fusion (PF_CANDIDATES), how a search fuses its legs (PF_FUSION: by their scaled
     scores or by rank; recommendations and similar practices fuse by rank) and how a question's vector
-    moves: by its language's offset (PF_LANGUAGE_OFFSET) and off the common question direction
-    (PF_QUESTION_CENTRING). Fixed when the index is opened, so every surface ranks alike."""
+    moves: by its language's map towards English (PF_LANGUAGE_MAP), by its language's offset
+    (PF_LANGUAGE_OFFSET) and off the common question direction (PF_QUESTION_CENTRING). Fixed when the
+    index is opened, so every surface ranks alike."""
 
     rrf_k: int
     candidates: int
@@ -51,6 +52,7 @@ class Ranking:
     question_centring: float = (
         0.0  # PF_QUESTION_CENTRING, resolved for the model: see legs.toward_english
     )
+    language_map: float = 0.0  # PF_LANGUAGE_MAP: see legs.toward_english
 
     @classmethod
     def of(cls, settings: Settings) -> Ranking:
@@ -77,21 +79,27 @@ class Ranking:
             settings.fusion,
             settings.language_offset,
             _centring(settings),
+            _share("PF_LANGUAGE_MAP", settings.language_map, language_map(settings.model)),
         )
 
 
 def _centring(settings: Settings) -> float:
     """PF_QUESTION_CENTRING as a share: `auto` is the model's measured one (encoders.centring)."""
-    raw = settings.question_centring.strip()
+    return _share("PF_QUESTION_CENTRING", settings.question_centring, centring(settings.model))
+
+
+def _share(name: str, raw: str, auto: float) -> float:
+    """A setting that is `auto` (the model's measured share, `auto`) or a share from 0 to 1."""
+    raw = raw.strip()
     if raw == "auto":
-        return centring(settings.model)
+        return auto
     try:
         share = float(raw)
     except ValueError:
         share = -1.0
     if not 0 <= share <= 1:
         raise PracticeFinderError(
-            f"PF_QUESTION_CENTRING={raw!r} is neither auto nor a share from 0 to 1",
+            f"{name}={raw!r} is neither auto nor a share from 0 to 1",
             "use auto (the model's measured share), or 0 (questions as encoded) to 1",
         )
     return share
@@ -270,6 +278,12 @@ class Index:
     def language_offsets(self) -> dict[str, np.ndarray]:
         """language -> its offset ({} for builds without)."""
         return {o.language: o.vector for o in self.directions.offsets} if self.directions else {}
+
+    @cached_property
+    def language_maps(self) -> dict[str, Offset]:
+        """language -> its offset with its map towards English ({} for builds without maps)."""
+        found = self.directions.offsets if self.directions else []
+        return {o.language: o for o in found if o.basis is not None and o.towards is not None}
 
     @cached_property
     def has_glossary(self) -> bool:

@@ -408,7 +408,8 @@ def with_gloss(index: Index, written: np.ndarray, english: np.ndarray, lang: str
 
 def toward_english(index: Index, vector: np.ndarray, lang: str) -> np.ndarray:
     """A question vector of text in `lang`, moved by what the build measured of where the encoder puts
-    questions (build/offsets.py), as a unit vector: plus PF_LANGUAGE_OFFSET (0.25) times the language's
+    questions (build/offsets.py), as a unit vector: first by PF_LANGUAGE_MAP (0.5) times its language's
+    linear map towards English (made a unit vector again), then plus PF_LANGUAGE_OFFSET (0.25) times the language's
     offset, so that it leans less towards what the language's shift points at and more towards its
     topic (English, and languages without an offset, stay); less PF_QUESTION_CENTRING (0.5 for
     multilingual-e5-small) times the direction all questions share, so that the practices nearest that
@@ -417,6 +418,11 @@ def toward_english(index: Index, vector: np.ndarray, lang: str) -> np.ndarray:
     found = index.directions
     if found is None:
         return vector
+    mapping = index.language_maps.get(lang)
+    if mapping is not None and index.ranking.language_map:
+        v = np.asarray(vector, dtype=np.float64)
+        v = v + index.ranking.language_map * mapping.mapped(v)
+        vector = np.asarray(v / np.linalg.norm(v), dtype=np.float32)
     offset = index.language_offsets.get(lang)
     share = index.ranking.language_offset if offset is not None else 0.0
     centring = index.ranking.question_centring if found.common is not None else 0.0
