@@ -49,7 +49,12 @@ COVERED: dict[str, str | tuple[str, ...]] = {
     ),
     "language_offset": (
         "tests/test_offsets.py::test_the_shares_are_checked_settings",
-        "tests/test_offsets.py::test_questions_move_by_their_languages_offset_only",
+        "tests/test_offsets.py::test_a_latvian_question_moves_towards_english_and_an_english_one_stays",
+    ),
+    "language_map": (
+        "tests/test_offsets.py::test_the_shares_are_checked_settings",
+        "tests/test_offsets.py::test_a_latvian_question_moves_towards_english_and_an_english_one_stays",
+        "tests/test_offsets.py::test_the_map_takes_a_term_it_never_saw_nearer_its_english_one",
     ),
     "question_centring": (
         "tests/test_offsets.py::test_the_shares_are_checked_settings",
@@ -148,6 +153,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         candidates=13,
         fusion="ranks",
         language_offset=0.5,
+        language_map="0.2",
         question_centring="0.3",
         progress=False,
         query_encoder="torch",
