@@ -177,9 +177,12 @@ def _make(source: ExportSource, folder: Path) -> dict[str, Any]:
         )
     finally:
         root.setLevel(level)
-    if source.plain_layer_norms:
-        _rewrite(folder / INT8_FILE, _plain_layer_norms)
-    _share_large_tensors(folder / ONNX_FILE, folder / INT8_FILE, folder / WEIGHTS_FILE)
+    _share_large_tensors(
+        folder / ONNX_FILE,
+        folder / INT8_FILE,
+        folder / WEIGHTS_FILE,
+        _plain_layer_norms if source.plain_layer_norms else None,
+    )
     made = {**source.write_tokenizer(folder), "fused": fused}
     made["check"] = _check(transformer, folder, check_ids, source)
     return made
@@ -190,13 +193,21 @@ def _files(entry: dict[str, Any]) -> list[str]:
     return names + ([entry["normalization"]] if entry.get("normalization") else [])
 
 
-def _share_large_tensors(float_path: Path, int8_path: Path, weights: Path) -> None:
+def _share_large_tensors(
+    float_path: Path,
+    int8_path: Path,
+    weights: Path,
+    change_int8: Callable[[Any], object] | None = None,
+) -> None:
     """Move the large tensors both graphs hold unchanged (the token embedding table, which int8
-    quantisation leaves in float: 384 MB for multilingual-e5-small) into one file both read."""
+    quantisation leaves in float: 384 MB for multilingual-e5-small) into one file both read; with
+    `change_int8`, the int8 graph is changed in place first (loaded and saved once for both)."""
     import onnx
 
     float_model = onnx.load(str(float_path))
     int8_model = onnx.load(str(int8_path))
+    if change_int8 is not None:
+        change_int8(int8_model)
     in_int8 = {t.name: t for t in int8_model.graph.initializer}
     shared = [
         t
@@ -267,15 +278,6 @@ def _quantize(
         # for tensors the fused graph leaves untyped
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
-
-
-def _rewrite(path: Path, change: Callable[[Any], object]) -> None:
-    """Load the graph at `path`, `change` it in place and save it back."""
-    import onnx
-
-    model = onnx.load(str(path))
-    change(model)
-    onnx.save_model(model, str(path))
 
 
 def _plain_layer_norms(model: Any) -> int:
