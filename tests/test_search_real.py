@@ -197,3 +197,15 @@ def test_short_unsure_questions_are_read_without_reading_a_table_again(real_inde
     read_as = {text: found["read_as"] for text, found in result["questions"].items()}
     assert set(read_as) == set(module.QUESTIONS)
     assert read_as["plūdi"] == "lv" and read_as["Jugend"] == "de" and read_as["jaunieši"] == "lv"
+
+
+def test_the_english_questions_vector_shows_what_the_encoder_costs_a_language(real_index) -> None:  # type: ignore[no-untyped-def]
+    """scripts/eval_multilingual.py --vector-ceiling: an English question searched with its own vector is
+    unchanged, and Latvian questions (the model's weakest language but one) rank better with the
+    vectors of their English originals than with their own."""
+    from .conftest import script
+
+    module = script("eval_multilingual")
+    found = module.vector_ceiling(real_index, "officers", ["en", "lv"])
+    assert found["en"]["english_vector"] == found["en"]["hybrid"]
+    assert 0 < found["lv"]["hybrid"] < found["lv"]["english_vector"] <= 1
