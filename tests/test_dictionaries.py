@@ -12,15 +12,18 @@ import pytest
 from practice_finder.build import dictionaries
 from practice_finder.build.dictionaries import (
     GLOSSARY,
+    OWN_GLOSSARIES,
     dictd_number,
+    own_glossaries,
     read_all,
     read_freedict,
+    read_own_glossary,
     translations,
 )
 from practice_finder.build.ingest import ingest
 from practice_finder.config import Settings
 from practice_finder.query.handle import open_index
-from practice_finder.query.legs import glossed, respelled
+from practice_finder.query.legs import glossed, names_in, respelled
 from practice_finder.text import lemmas
 from practice_finder.text.stemming import stem
 
@@ -194,6 +197,26 @@ def test_respellings_apply_each_rule_alone_then_all_together_and_only_between_da
     assert respelled("gräns", "sv", "da") == ()
 
 
+def test_a_name_is_looked_up_whole_and_never_by_its_parts() -> None:
+    """ "Ida-Virumaa after oil shale" (an English question read as Estonian for its place name) is not asked
+    about "land" ("maa"): a word written with a capital after the first is a name, except in German."""
+    assert names_in("Ida-Virumaa after oil shale", "et") == {"virumaa"}
+    assert names_in("Noored Rakveres ja Tartus", "et") == {"rakveres", "tartus"}
+    assert names_in("Jugendzentrum in Grünheide", "de") == frozenset()
+    index = glossary_index(
+        {
+            ("nb", "skole"): ("school",),
+            ("nb", "grend"): ("hamlet",),
+            ("nb", "moss"): ("Moss",),
+            ("pl", "~" + stem("polsce", "pl")): ("Poland",),
+        }
+    )
+    assert glossed(index, ["grendeskole"], "nb") == ["hamlet", "school"]  # type: ignore[arg-type]
+    names = frozenset({"grendeskole", "moss"})
+    assert glossed(index, ["grendeskole", "moss"], "nb", names) == ["Moss"]  # type: ignore[arg-type]
+    assert glossed(index, ["polsce"], "pl", frozenset({"polsce"})) == ["Poland"]  # type: ignore[arg-type]
+
+
 def test_a_compound_no_dictionary_lists_is_glossed_by_its_longest_head_and_its_first_part() -> None:
     index = glossary_index(
         {
@@ -251,7 +274,10 @@ def test_ingest_copies_the_dictionaries_into_the_build(
     ingest(settings, lambda: fake_embedder)
     index = open_index(settings, lambda: fake_embedder)
     try:
-        assert index.manifest.dictionaries == {"pl": "freedict-pol-eng 2022.11.18"}
+        assert index.manifest.dictionaries == {
+            "pl": "freedict-pol-eng 2022.11.18",
+            **own_glossaries(),
+        }
         assert glossed(index, ["samotności"], "pl") == ["loneliness", "solitude", "retirement"]
         assert glossed(index, ["samotność"], "fi") == []
     finally:
@@ -273,7 +299,7 @@ def test_a_rebuild_links_the_glossary_while_the_dictionaries_stay_the_same(
     assert newer.stat().st_ino != linked
     index = open_index(settings, lambda: fake_embedder)
     try:
-        assert set(index.manifest.dictionaries) == {"pl", "fi"}
+        assert set(index.manifest.dictionaries) == {"pl", "fi", "et"}
         assert "flood" in glossed(index, ["tulva"], "fi")
     finally:
         index.close()
@@ -292,17 +318,76 @@ def test_installing_a_dictionary_makes_the_next_ingest_rebuild(
     assert ingest(settings, lambda: fake_embedder).up_to_date
 
 
-def test_a_build_without_dictionaries_glosses_nothing(
+def test_a_build_without_freedict_glosses_only_with_the_projects_own_glossary(
     tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path
 ) -> None:
     settings = replace(tiny, dictionaries_dir=tmp_path / "none")
     ingest(settings, lambda: fake_embedder)
     index = open_index(settings, lambda: fake_embedder)
     try:
-        assert index.manifest.dictionaries == {}
+        assert index.manifest.dictionaries == own_glossaries()
+        assert set(own_glossaries()) == {"et"}
         assert glossed(index, ["samotność"], "pl") == []
+        assert glossed(index, ["raamatukogu", "üksildus"], "et")[:2] == ["library", "loneliness"]
     finally:
         index.close()
+
+
+def test_a_build_without_any_glossary_glosses_nothing(
+    tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dictionaries, "OWN_GLOSSARIES", tmp_path / "no-glossaries")
+    settings = replace(tiny, dictionaries_dir=tmp_path / "none")
+    ingest(settings, lambda: fake_embedder)
+    index = open_index(settings, lambda: fake_embedder)
+    try:
+        assert index.manifest.dictionaries == {}
+        assert glossed(index, ["raamatukogu"], "et") == []
+    finally:
+        index.close()
+
+
+def test_a_changed_glossary_makes_the_next_ingest_rebuild_and_read_it_again(
+    tiny: Settings, fake_embedder: HashingEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = tmp_path / "glossaries"
+    own.mkdir()
+    (own / "et.tsv").write_text("# a comment\nraamatukogu\tlibrary\n", encoding="utf-8")
+    monkeypatch.setattr(dictionaries, "OWN_GLOSSARIES", own)
+    settings = replace(tiny, dictionaries_dir=tmp_path / "none")
+    ingest(settings, lambda: fake_embedder)
+    assert ingest(settings, lambda: fake_embedder).up_to_date
+    (own / "et.tsv").write_text("raamatukogu\tlibrary\nkoor\tchoir\n", encoding="utf-8")
+    report = ingest(settings, lambda: fake_embedder)
+    assert report.reason == "the project's own glossaries differ from those in the build"
+    index = open_index(settings, lambda: fake_embedder)
+    try:
+        assert index.manifest.dictionaries["et"].startswith(
+            "practice-finder glossary et-en, 2 words, "
+        )
+        assert glossed(index, ["koor"], "et") == ["choir"]
+    finally:
+        index.close()
+
+
+def test_the_estonian_glossary_is_one_lowercase_headword_a_line_with_short_equivalents() -> None:
+    path = OWN_GLOSSARIES / "et.tsv"
+    entries, name = read_own_glossary(path)
+    lines = [
+        line
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert (
+        len(entries) == len(lines) > 3000
+    )  # no line dropped: each has a word and a short equivalent
+    words = [e.word for e in entries]
+    assert len(set(words)) == len(words) and words == sorted(words)
+    assert all(w == w.lower() and w.strip() and " " not in w for w in words)
+    assert all(1 <= len(e.english) <= 4 for e in entries)
+    assert name == f"practice-finder glossary et-en, {len(entries)} words, " + name.split()[-1]
+    by_word = {e.word: e.english for e in entries}
+    assert by_word["raamatukogu"][0] == "library" and by_word["üleujutus"][0] == "flood"
 
 
 def test_the_default_build_glosses_with_the_installed_dictionaries(real_index) -> None:  # type: ignore[no-untyped-def]

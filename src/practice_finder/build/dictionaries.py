@@ -10,11 +10,14 @@ about half a minute).
 Install them with `apt-get install dict-freedict-{dan,deu,fin,lit,pol,swe}-eng dict-freedict-eng-nor`.
 Norwegian has no FreeDict dictionary into English, so its dictionary from English is read backwards
 (each Norwegian word gets the English headwords that list it); none exist for Estonian or Latvian.
+Estonian has the project's own glossary instead (`src/practice_finder/glossaries/et.tsv`, its README
+says how it was made), which ships with the package and goes into every build.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 import os
 import re
@@ -45,6 +48,8 @@ _SENSE = re.compile(r"\s*\d+\.\s*(.*)")
 _TRAILING_NUMBER = re.compile(r"\s+\d+\.?$")
 _EDITION = re.compile(r"^Edition:\s*(\S+)", re.MULTILINE)
 GLOSSARY = "glossary.db"  # the build's file of dictionary words
+# The project's own glossaries into English (<language>.tsv), for languages FreeDict has none for.
+OWN_GLOSSARIES = Path(__file__).resolve().parents[1] / "glossaries"
 
 
 @dataclass(frozen=True)
@@ -95,14 +100,47 @@ def file_name(lang: str) -> str:
 LANGUAGES = (*FREEDICT, *BACKWARDS)  # every region language with a dictionary, in reading order
 
 
-def available(folder: Path) -> set[str]:
-    """The region languages whose FreeDict dictionary is in `folder` (without reading it)."""
+def available(folder: Path, own: Path | None = None) -> set[str]:
+    """The region languages whose FreeDict dictionary is in `folder` (without reading it), and those the
+    project's own glossaries in `own` (OWN_GLOSSARIES unless said) cover."""
     return {
         lang
         for lang in LANGUAGES
         if (folder / f"{file_name(lang)}.index").is_file()
         and (folder / f"{file_name(lang)}.dict.dz").is_file()
-    }
+    } | set(own_glossaries(own))
+
+
+def own_glossaries(own: Path | None = None) -> dict[str, str]:
+    """language -> how the build's manifest names the project's glossary of it in `own` (its headwords
+    and the start of its SHA-256, so that a changed glossary makes the next ingest rebuild)."""
+    return {lang: read[1] for lang, read in _own(own).items()}
+
+
+def read_own_glossary(path: Path) -> tuple[list[Entry], str]:
+    """The entries of one of the project's glossaries (`<language>.tsv`: a headword, a tab, its English
+    equivalents separated by commas; lines starting with # are comments) and how it is named; English
+    equivalents longer than MAX_PHRASE_WORDS words are left out, as in FreeDict's."""
+    lang = path.stem
+    text = path.read_text(encoding="utf-8")
+    entries = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        word, _, english = line.partition("\t")
+        equivalents = [e.strip() for e in english.split(",")]
+        kept = tuple(e for e in equivalents if e and len(e.split()) <= MAX_PHRASE_WORDS)
+        if word.strip() and kept:
+            entries.append(Entry(lang, word.strip().lower(), kept))
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return entries, f"practice-finder glossary {lang}-en, {len(entries)} words, {digest}"
+
+
+def _own(own: Path | None) -> dict[str, tuple[list[Entry], str]]:
+    """The project's glossaries in `own` (OWN_GLOSSARIES unless said), read (milliseconds each)."""
+    own = OWN_GLOSSARIES if own is None else own
+    files = sorted(own.glob("*.tsv")) if own.is_dir() else []
+    return {path.stem: read_own_glossary(path) for path in files}
 
 
 def read_freedict(folder: Path, lang: str) -> tuple[list[Entry], str] | None:
@@ -171,17 +209,28 @@ def signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files)
 
 
-def write_glossary(folder: Path, build: Path, previous: Path | None) -> dict[str, str]:
-    """The build's glossary file from the dictionaries in `folder`, hard-linked from the `previous` build
-    when its file was read from the same dictionary files; returns, by language, which dictionary it holds."""
+def write_glossary(
+    folder: Path, build: Path, previous: Path | None, own: Path | None = None
+) -> dict[str, str]:
+    """The build's glossary file from the dictionaries in `folder` and the project's glossaries in `own`,
+    hard-linked from the `previous` build when its file was read from the same dictionary files and
+    glossaries; returns, by language, which dictionary it holds."""
     files = signature(folder)
+    glossaries = _own(own)
+    named = {lang: read[1] for lang, read in glossaries.items()}
     if previous is not None:
         about = store.glossary_about(previous / GLOSSARY)
-        if about is not None and about.get("files") == [list(f) for f in files]:
+        if (
+            about is not None
+            and about.get("files") == [list(f) for f in files]
+            and about.get("own", {}) == named
+        ):
             _link_or_copy(previous / GLOSSARY, build / GLOSSARY)
             return dict(about["found"])
     _, found = read_all(folder, files)
-    store.write_glossary(build / GLOSSARY, _rows(folder, files), {"files": files, "found": found})
+    found = {**found, **named}
+    written = (*_rows(folder, files), *rows(e for read in glossaries.values() for e in read[0]))
+    store.write_glossary(build / GLOSSARY, written, {"files": files, "found": found, "own": named})
     return found
 
 

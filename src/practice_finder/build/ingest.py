@@ -236,6 +236,9 @@ def _rebuild_reason(previous: Previous | None, corpus_hash: str, settings: Setti
     if analysed != lemmas.describe():
         return "the base-form analysers installed (Voikko for Finnish) differ from those the build was analysed with"
     built = manifest.dictionaries if isinstance(manifest.dictionaries, dict) else {}
+    own = dictionaries.own_glossaries()
+    if any(built.get(lang) != named for lang, named in own.items()):
+        return "the project's own glossaries differ from those in the build"
     if set(built) != dictionaries.available(settings.dictionaries_dir):
         return "the bilingual dictionaries installed differ from those in the build"
     if built and not (previous.path / dictionaries.GLOSSARY).is_file():

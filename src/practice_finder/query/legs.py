@@ -175,7 +175,8 @@ def searchable(terms: Sequence[str]) -> list[str]:
 # The tags leg (tags_leg) counts for half the dense leg: the same encoder, on a text that says less.
 TAGS_LEG_SHARE = 0.5
 LEG_WEIGHTS_OTHER_LANGUAGE = {"dense": 1.0, "lexical": 0.5, "taxonomy": 1.0, "tags": TAGS_LEG_SHARE}
-# A question in a language no dictionary of the build glosses (Estonian and Latvian: FreeDict has none)
+# A question in a language no dictionary of the build glosses (Latvian; Estonian in a build without the
+# project's glossary; every language but English in a build without any dictionary)
 # reaches the English practices' words only through its taxonomy terms and the feedback words, and these
 # are the languages the multilingual model reads least well; the taxonomy leg, whose labels are written
 # in every language, counts for more (docs/benchmarks.md#the-taxonomy-leg-of-a-question-no-dictionary-glosses).
@@ -239,7 +240,8 @@ def english_words(index: Index, understood: dict[str, list[str]]) -> list[str]:
 # written Danish and shares most of its words: each reads its own dictionary, then the other's (Norwegian's
 # is FreeDict's English-Norwegian one, turned round; both are small). Swedish, further apart, reads only its
 # own (adding it to the other two lowered all three: docs/benchmarks.md#dictionaries). No FreeDict
-# dictionary exists for Estonian or Latvian.
+# dictionary exists for Estonian or Latvian; Estonian reads the project's own glossary
+# (build/dictionaries.OWN_GLOSSARIES).
 DICTIONARIES_OF = {"nb": ("nb", "da"), "da": ("da", "nb")}
 # a record or a detector may say "no" (Norwegian, its written standard not named): glossed as Bokmål
 _GLOSSED_AS = {"no": "nb"}
@@ -258,17 +260,25 @@ def glossable(index: Index, lang: str) -> bool:
     )
 
 
-def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
+def glossed(
+    index: Index, words: Sequence[str], lang: str, names: frozenset[str] = frozenset()
+) -> list[str]:
     """English translations of a question's words from the build's bilingual dictionaries (a word found as it
     is, else by its base form, else by its stem, else as the dictionary's language spells it, else by the
     parts of a compound), in the question's order,
     each dictionary of the language in turn: a question in another language gloss-translated word by word,
-    for the lexical leg and a second look of the dense leg (docs/benchmarks.md#dictionaries)."""
+    for the lexical leg and a second look of the dense leg (docs/benchmarks.md#dictionaries). A word of
+    `names` (names_in) is a name: found whole ("Polsce" by its base form, Poland), never by its parts
+    ("Virumaa" is no "land")."""
     out: list[str] = []
     lang = _GLOSSED_AS.get(lang, lang)
     for dictionary in DICTIONARIES_OF.get(lang, (lang,)):
         keys = {word: _gloss_keys(word, dictionary, lang) for word in words}
-        splits = {word: _splits(word, dictionary) for word in words}
+        keys = {
+            word: (whole, ()) if word in names else (whole, parts)
+            for word, (whole, parts) in keys.items()
+        }
+        splits = {word: ((), ()) if word in names else _splits(word, dictionary) for word in words}
         asked = [k for whole, parts in keys.values() for k in (*whole, *parts)]
         asked += [k for heads, firsts in splits.values() for k in (*heads, *firsts)]
         found = index.glossary(dictionary, list(dict.fromkeys(asked)))
@@ -283,6 +293,20 @@ def glossed(index: Index, words: Sequence[str], lang: str) -> list[str]:
 
 
 GLOSS_PER_PART = 2  # translations of each part of a compound the dictionary does not list whole
+
+# Languages that write every noun with a capital letter, so that a capital does not mark a name.
+CAPITALISED_NOUNS = frozenset({"de"})
+_WORDS = re.compile(r"[^\W\d_]+")
+
+
+def names_in(text: str, lang: str) -> frozenset[str]:
+    """The words of a text (lowercased) written with a capital letter after its first word: names in the
+    languages that capitalise only names and a sentence's first word ("Ida-Virumaa after oil shale":
+    virumaa); none in German (CAPITALISED_NOUNS). A sentence's first word after the text's first is taken
+    for a name too, and is then looked up only as written."""
+    if lang in CAPITALISED_NOUNS:
+        return frozenset()
+    return frozenset(w.lower() for w in _WORDS.findall(text)[1:] if w[0].isupper())
 
 
 def _gloss_keys(word: str, dictionary: str, lang: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

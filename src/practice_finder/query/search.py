@@ -45,6 +45,7 @@ from practice_finder.query.legs import (
     glossed,
     ids,
     language_weights,
+    names_in,
     passage_hits,
     question_vectors,
     score_weights,
@@ -232,7 +233,7 @@ def question_words(
     reads_gloss = dictionaries and glossable(index, text_lang)
     if text_lang != "en" and dictionaries:
         started = time.perf_counter()
-        gloss = glossed(index, words, text_lang)
+        gloss = glossed(index, words, text_lang, names_in(query.text, text_lang))
         timings["dictionary"] = _ms(started)
     lexical: Scored | None = None
     terms: LexicalTerms | None = None
