@@ -273,11 +273,10 @@ def glossed(
     out: list[str] = []
     lang = _GLOSSED_AS.get(lang, lang)
     for dictionary in DICTIONARIES_OF.get(lang, (lang,)):
-        keys = {word: _gloss_keys(word, dictionary, lang) for word in words}
-        keys = {
-            word: (whole, ()) if word in names else (whole, parts)
-            for word, (whole, parts) in keys.items()
-        }
+        keys = {}
+        for word in words:
+            whole, parts = _gloss_keys(word, dictionary, lang)
+            keys[word] = (whole, () if word in names else parts)
         splits = {word: ((), ()) if word in names else _splits(word, dictionary) for word in words}
         asked = [k for whole, parts in keys.values() for k in (*whole, *parts)]
         asked += [k for heads, firsts in splits.values() for k in (*heads, *firsts)]
@@ -303,7 +302,7 @@ def names_in(text: str, lang: str) -> frozenset[str]:
     """The words of a text (lowercased) written with a capital letter after its first word: names in the
     languages that capitalise only names and a sentence's first word ("Ida-Virumaa after oil shale":
     virumaa); none in German (CAPITALISED_NOUNS). A sentence's first word after the text's first is taken
-    for a name too, and is then looked up only as written."""
+    for a name too, and is then glossed only whole."""
     if lang in CAPITALISED_NOUNS:
         return frozenset()
     return frozenset(w.lower() for w in _WORDS.findall(text)[1:] if w[0].isupper())
