@@ -20,7 +20,7 @@ from pathlib import Path
 
 from practice_finder.build.dictionaries import OWN_GLOSSARIES, read_own_glossary
 from practice_finder.corpus.folder import load_taxonomy
-from practice_finder.evaluation.relevance import TATOEBA_CODES
+from practice_finder.evaluation.relevance import TATOEBA_CODES, load_tatoeba
 from practice_finder.text import lemmas
 from practice_finder.text.pipelines import pipeline
 
@@ -37,19 +37,14 @@ def texts(lang: str, tatoeba: Path | None) -> dict[str, list[str]]:
         for term in taxonomy.terms()
         for phrase in (*term.labels.get(lang, ()), *term.everyday_labels.get(lang, ()))
     ]
-    practices = [
-        path.read_text(encoding="utf-8")
-        for path in sorted((ROOT / "corpus/practices").glob("*.md"))
-        if re.search(rf"^language: {lang}$", path.read_text(encoding="utf-8"), re.MULTILINE)
-    ]
+    files = sorted((ROOT / "corpus/practices").glob("*.md"))
+    written = (path.read_text(encoding="utf-8") for path in files)
+    practices = [text for text in written if re.search(rf"^language: {lang}$", text, re.MULTILINE)]
     catalog = ROOT / f"src/practice_finder/locale/{lang}/LC_MESSAGES/messages.po"
     messages = re.findall(r'^msgstr "(.*)"$', catalog.read_text(encoding="utf-8"), re.MULTILINE)
     out = {"taxonomy": labels, "practices": practices, "pages": messages}
     if tatoeba is not None:
-        code = TATOEBA_CODES[lang]
-        out["tatoeba"] = (
-            (tatoeba / f"tatoeba.{code}-eng.{code}").read_text(encoding="utf-8").splitlines()
-        )
+        out["tatoeba"] = load_tatoeba(tatoeba, lang)[0]
     return out
 
 

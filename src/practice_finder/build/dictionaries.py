@@ -120,7 +120,15 @@ def own_glossaries(own: Path | None = None) -> dict[str, str]:
 def read_own_glossary(path: Path) -> tuple[list[Entry], str]:
     """The entries of one of the project's glossaries (`<language>.tsv`: a headword, a tab, its English
     equivalents separated by commas; lines starting with # are comments) and how it is named; English
-    equivalents longer than MAX_PHRASE_WORDS words are left out, as in FreeDict's."""
+    equivalents longer than MAX_PHRASE_WORDS words are left out, as in FreeDict's. Read once while the
+    file stays the same (an ingest asks for it to decide on a rebuild, then to write the glossary)."""
+    stat = path.stat()
+    return _read_own_glossary(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _read_own_glossary(path: Path, size: int, mtime_ns: int) -> tuple[list[Entry], str]:
+    """read_own_glossary's reading, memoised by the file's path, size and time."""
     lang = path.stem
     text = path.read_text(encoding="utf-8")
     entries = []

@@ -78,14 +78,9 @@ class Ranking:
             settings.candidates,
             settings.fusion,
             settings.language_offset,
-            _centring(settings),
+            _share("PF_QUESTION_CENTRING", settings.question_centring, centring(settings.model)),
             _share("PF_LANGUAGE_MAP", settings.language_map, language_map(settings.model)),
         )
-
-
-def _centring(settings: Settings) -> float:
-    """PF_QUESTION_CENTRING as a share: `auto` is the model's measured one (encoders.centring)."""
-    return _share("PF_QUESTION_CENTRING", settings.question_centring, centring(settings.model))
 
 
 def _share(name: str, raw: str, auto: float) -> float:
