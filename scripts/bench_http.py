@@ -7,7 +7,8 @@ With two indexes (say, one per embedding model) each is measured in turn, the or
 time, and the medians are reported with their ratios to the last index's.
 
 Starts `practice-finder serve` on a free localhost port, then measures:
-- one client: median and p99 of GET /v1/search (the 56 domain questions, cycled) and of
+- one client: median and p99 of GET /v1/search (the 56 domain questions, cycled, or with
+  `--questions all` the 1,060 of both sets in ten languages) and of
   POST /v1/recommendations (the 14 domain profiles, cycled);
 - 8 and 32 concurrent clients for a fixed time: requests per second, failures, median, p99;
 - where the time goes: the server's own per-stage timings (timings_ms in each search response)
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -103,19 +105,32 @@ def summary(times: list[float]) -> dict[str, float]:
     }
 
 
-def load_inputs() -> tuple[list[str], list[dict[str, Any]]]:
-    queries = [
-        json.loads(line)["text"]
-        for path in sorted((ROOT / "eval/domain").glob("queries*.jsonl"))
-        for line in path.read_text().splitlines()
-        if line.strip()
-    ]
+def load_inputs(questions: str = "domain") -> tuple[list[str], list[dict[str, Any]]]:
+    """The questions to cycle (`domain`: the 56 English domain questions; `all`: both sets in English and
+    the nine translations, 1,060, in one fixed shuffled order, so that a run sees few questions twice, as
+    a service in use does) and the recommendation profiles."""
+    if questions == "all":
+        from practice_finder.evaluation.relevance import load_domain, load_translations
+
+        texts = []
+        for name in ("domain", "officers"):
+            folder = ROOT / "eval" / name
+            texts += list(load_domain(folder)[0].values())
+            texts += [t for qs in load_translations(folder).values() for t in qs.values()]
+        random.Random(0).shuffle(texts)
+    else:
+        texts = [
+            json.loads(line)["text"]
+            for path in sorted((ROOT / "eval/domain").glob("queries*.jsonl"))
+            for line in path.read_text().splitlines()
+            if line.strip()
+        ]
     profiles = [
         json.loads(line)["profile"]
         for line in (ROOT / "eval/domain/recommendations.jsonl").read_text().splitlines()
         if line.strip()
     ]
-    return queries, profiles
+    return texts, profiles
 
 
 def one_client(
@@ -352,6 +367,13 @@ def main() -> None:
         default="auto",
         help="load client (auto: wrk if installed)",
     )
+    parser.add_argument(
+        "--questions",
+        choices=["domain", "all"],
+        default="domain",
+        help="domain: the 56 English domain questions, cycled; all: the 1,060 of both sets in ten "
+        "languages, shuffled (a run sees few twice)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     indexes = args.index or [ROOT / "indexes"]
@@ -412,7 +434,7 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def measure(index: Path, args: argparse.Namespace) -> dict[str, Any]:
     """One server on `index`: the one-client runs, then the concurrent ones."""
-    queries, profiles = load_inputs()
+    queries, profiles = load_inputs(args.questions)
     port = free_port()
     # The rate limit (600 requests a minute per client by default) is off: the benchmark is one client
     # measuring capacity, and would otherwise count 429s.

@@ -6,7 +6,8 @@ the results as they were.
     cmp before.json after.json
 
 Runs each question of eval/domain and eval/officers, in English and in each translation, as a hybrid
-search for 20 practices, and one filtered search; writes each whole result (hits, scores, reasons,
+search for 20 practices, each English one again with a filter on the Nordic countries, and one
+more filtered search; writes each whole result (hits, scores, reasons,
 snippets, facets, constraints, languages) less its timings, keys sorted. Two snapshots of the same
 build are the same file when the code gives the same results.
 """
@@ -35,6 +36,7 @@ FILTERED = SearchQuery(
     k=20,
     filters=Filters(country=("LV", "EE"), population_max=30_000),
 )
+NORDIC = Filters(country=("DK", "FI", "NO", "SE"))
 
 
 def snapshot(
@@ -51,6 +53,13 @@ def snapshot(
             for qid, text in texts.items():
                 out[f"{name}/{lang}/{qid}"] = _plain(search(index, SearchQuery(text=text, k=20)))
     out["filtered"] = _plain(search(index, FILTERED))
+    for (
+        name
+    ) in sets:  # each English question filtered too (the lexical leg ranks the allowed practices)
+        if languages is None or "en" in languages:
+            for qid, text in load_domain(ROOT / "eval" / name)[0].items():
+                query = SearchQuery(text=text, k=20, filters=NORDIC)
+                out[f"{name}/en/{qid}/nordic"] = _plain(search(index, query))
     return out
 
 

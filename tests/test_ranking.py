@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from practice_finder.build import vectors
+from practice_finder.build.store import BM25_WEIGHTS
 from practice_finder.query import fusion, legs
 from practice_finder.query.filters import Filters, practice_filter_sql
 from practice_finder.query.handle import Index
@@ -422,6 +423,24 @@ def test_bm25_extended_gives_what_the_whole_query_gives(minilm_index: Index, dep
             # the second words found practices the first did not, or (depth 20) the first was cut
             checked += len(whole) > len(ranked) if depth > 20 else len(ranked) == depth
     assert checked > 5
+
+
+def test_the_lexical_leg_ranks_as_fts5_ranks_the_whole_query(minilm_index: Index) -> None:
+    """Each phrase's scores kept between questions (query.postings): the same practices, scores to the
+    bit and order as FTS5's own query over the index's table, filtered or not."""
+    index = minilm_index
+    weights = ", ".join(str(w) for w in BM25_WEIGHTS["practices"])
+    for f in (Filters(), Filters(country=("SE", "FI", "LV"))):
+        where, params = practice_filter_sql(f)
+        for words in _title_words(index)[::9]:
+            terms = legs.LexicalTerms.of(words[:4], "sv", ["library", "volunteers"], ["da"])
+            sql = (
+                f"select p.id, -bm25(practices_fts, {weights}) as score from practices_fts "
+                "join practices p on p.rowid = practices_fts.rowid where practices_fts match ? "
+                f"{'and ' + where if where else ''} order by score desc, p.rowid limit 30"
+            )
+            expected = [tuple(r) for r in index.db.execute(sql, [terms.query(), *params])]
+            assert legs.bm25_ranked(index, terms, 30, where, params) == expected
 
 
 def test_lexical_terms_leave_out_what_is_searched_already() -> None:

@@ -116,6 +116,13 @@ def allowed_passages(db: sqlite3.Connection, where: str, params: list[Any]) -> l
     return [row[0] for row in db.execute(sql, params)]
 
 
+def practice_rowids(db: sqlite3.Connection, where: str, params: list[Any]) -> list[int] | None:
+    """SQLite rowids of the practices that pass the filters; None when nothing is filtered."""
+    if not where:
+        return None
+    return [row[0] for row in db.execute(f"select p.rowid from practices p where {where}", params)]
+
+
 def allowed_practices(db: sqlite3.Connection, filters: Filters) -> frozenset[str] | None:
     """Ids of the practices that pass the filters; None when nothing is filtered."""
     where, params = practice_filter_sql(filters)

@@ -29,6 +29,7 @@ from practice_finder.models import Taxonomy, Term
 from practice_finder.query.admission import Admission, HeavyLimits
 from practice_finder.query.cards import Card, CardCache, FacetTable
 from practice_finder.query.fusion import FUSIONS
+from practice_finder.query.postings import PhraseScores
 from practice_finder.query.topics import TopicSpace
 from practice_finder.text import tagging
 
@@ -251,6 +252,11 @@ class Index:
         """Practice id -> its town's population, its budget band and its country (constraints weigh them)."""
         rows = self.db.execute("select id, population, budget_band, country from practices")
         return {str(r[0]): (int(r[1] or 0), str(r[2]), str(r[3])) for r in rows}
+
+    @cached_property
+    def phrase_scores(self) -> PhraseScores:
+        """Each full-text phrase's BM25 score per practice, kept between questions (the lexical leg)."""
+        return PhraseScores(lambda: self.db, "practices_fts", store.BM25_WEIGHTS["practices"])
 
     @cached_property
     def practice_id_of_rowid(self) -> dict[int, str]:

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from practice_finder.build import vectors
-from practice_finder.build.store import BM25_WEIGHTS
 from practice_finder.errors import NotFoundError
 from practice_finder.query import fusion
+from practice_finder.query.filters import practice_rowids
 from practice_finder.query.fusion import Scored
 from practice_finder.query.handle import Index, record_vector
 from practice_finder.text import lemmas, pipelines, tagging
@@ -158,11 +158,20 @@ def fts_query(words: Sequence[str], stems: Sequence[str] = ()) -> str:
     (each term quoted, so no word is read as an operator)."""
 
     def any_of(terms: Sequence[str]) -> str:
-        return " OR ".join(
-            '"' + t.replace('"', '""') + '"' for t in dict.fromkeys(searchable(terms))
-        )
+        return " OR ".join(_quoted(terms))
 
     return f"({any_of(words)}) OR stems : ({any_of(stems)})" if stems else any_of(words)
+
+
+def fts_phrases(words: Sequence[str], stems: Sequence[str] = ()) -> list[str]:
+    """The phrases of fts_query(words, stems) as queries of their own, in the order it writes them (the
+    order FTS5 adds their BM25 scores in, see query.postings)."""
+    return [*_quoted(words), *(f"stems : ({p})" for p in _quoted(stems))]
+
+
+def _quoted(terms: Sequence[str]) -> list[str]:
+    """Each term once, quoted as an FTS5 phrase."""
+    return ['"' + t.replace('"', '""') + '"' for t in dict.fromkeys(searchable(terms))]
 
 
 def searchable(terms: Sequence[str]) -> list[str]:
@@ -556,6 +565,10 @@ class LexicalTerms:
             return f"stems : ({fts_query(self.stems)})"
         return fts_query(self.words, self.stems)
 
+    def phrases(self) -> list[str]:
+        """The phrases of `query`, each a query of its own, in its order."""
+        return fts_phrases(self.words, self.stems)
+
     def __bool__(self) -> bool:
         return bool(self.words or self.stems)
 
@@ -563,26 +576,14 @@ class LexicalTerms:
 def bm25_ranked(
     index: Index, terms: LexicalTerms, depth: int, where: str, params: list[Any]
 ) -> Scored:
-    """The `depth` practices with the highest BM25 for any of `terms`, best first, with that score."""
+    """The `depth` practices with the highest BM25 for any of `terms`, best first, with that score, among
+    those that pass the filter `where` (a practice's BM25 does not depend on the filter)."""
     if not terms:
         return []
-    weights = ", ".join(str(w) for w in BM25_WEIGHTS["practices"])
-    # FTS5's bm25() is lower for a better match; computed once, as the score, and ordered by
-    score = f"-bm25(practices_fts, {weights}) as score"
-    order = "order by score desc limit ?"
-    if not where:  # no filter: no join, the ids come from memory (a third of the leg's time)
-        id_of = index.practice_id_of_rowid
-        rows = index.db.execute(
-            f"select rowid, {score} from practices_fts where practices_fts match ? {order}",
-            [terms.query(), depth],
-        )
-        return [(id_of[row[0]], row[1]) for row in rows]
-    sql = (
-        f"select p.id, {score} from practices_fts join practices p on p.rowid = practices_fts.rowid "
-        f"where practices_fts match ? and {where} {order}"
-    )
-    rows = index.db.execute(sql, [terms.query(), *params, depth])
-    return [(row[0], row[1]) for row in rows]
+    allowed = practice_rowids(index.db, where, params)
+    ranked = index.phrase_scores.ranked(terms.phrases(), depth, allowed)
+    id_of = index.practice_id_of_rowid  # the ids from memory (a third of the leg's time in SQL)
+    return [(id_of[rowid], score) for rowid, score in ranked]
 
 
 def bm25_extended(

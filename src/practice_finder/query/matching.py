@@ -30,7 +30,7 @@ from practice_finder.query.handle import Index
 from practice_finder.query.legs import (
     MIN_LANGUAGE_GROUP,
     PassageHits,
-    fts_query,
+    fts_phrases,
     group_medians,
     passage_hits,
     searchable,
@@ -121,13 +121,11 @@ def lexical_matches(
     out: set[str] = set()
     known = False
     for word, codes in dict.fromkeys((w, tuple(c)) for w, c in words):
-        query = fts_query([word], [stem(word, code) for code in codes])
-        rows = index.db.execute(
-            "select rowid from practices_fts where practices_fts match ?", [query]
-        ).fetchall()
-        known = known or bool(rows)
+        phrases = fts_phrases([word], [stem(word, code) for code in codes])
+        rows = index.phrase_scores.holding(phrases)
+        known = known or bool(len(rows))
         if len(rows) <= limit:
-            out.update(index.practice_id_of_rowid[row[0]] for row in rows)
+            out.update(index.practice_id_of_rowid[rowid] for rowid in rows.tolist())
     return frozenset(out), known
 
 
