@@ -19,6 +19,10 @@ client on the same two cores takes CPU away from the server it measures; without
 does the same runs (and says so in the output). wrk runs one thread per connection, and each
 request's latency is timed by the script itself (see WRK_SCRIPT), not taken from wrk's corrected
 histogram. The stage breakdown always uses httpx, one request at a time. Every loop is bounded in count and time and talks only to 127.0.0.1.
+
+The server keeps no question vectors (PF_QUESTION_VECTORS_KEPT=0): the runs cycle their questions, and a
+kept vector would spare every repeat its encoding. `--keep-question-vectors` measures the service's
+default, which is what a question asked again (its next page, a filter) costs.
 """
 
 from __future__ import annotations
@@ -374,6 +378,12 @@ def main() -> None:
         help="domain: the 56 English domain questions, cycled; all: the 1,060 of both sets in ten "
         "languages, shuffled (a run sees few twice)",
     )
+    parser.add_argument(
+        "--keep-question-vectors",
+        action="store_true",
+        help="let the server keep its questions' vectors (the service's default): a question asked "
+        "again is not encoded again, which a run that cycles its questions measures every time",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     indexes = args.index or [ROOT / "indexes"]
@@ -441,6 +451,8 @@ def measure(index: Path, args: argparse.Namespace) -> dict[str, Any]:
     env = {
         "PF_QUERY_ENCODER": args.query_encoder,
         "PF_RATE_LIMIT": "0",
+        # the questions cycle: kept vectors would measure the store, not the encoder (unless asked)
+        "PF_QUESTION_VECTORS_KEPT": "1024" if args.keep_question_vectors else "0",
         **({"PF_THREADS": str(args.threads)} if args.threads else {}),
     }
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)

@@ -42,7 +42,9 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    index = open_as_built(Settings(index_dir=args.index, threads=args.threads))
+    # no vectors kept between questions: every round encodes
+    settings = Settings(index_dir=args.index, threads=args.threads, question_vectors_kept=0)
+    index = open_as_built(settings)
     model = index.manifest.model.name
     embedder: Any = index.admission.inner
     if not isinstance(embedder, onnx_encoder.OnnxEmbedder):

@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    index = open_as_built(Settings(index_dir=args.index))
+    index = open_as_built(Settings(index_dir=args.index, question_vectors_kept=0))
     warm_up(index)
     result = measure(index, args.rounds)
     text = json.dumps(result, indent=2, ensure_ascii=False)

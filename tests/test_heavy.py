@@ -158,6 +158,46 @@ def test_a_busy_service_answers_503_with_retry_after_and_searches_still_run(
         assert client.post("/v1/recommendations", json=_profile()).status_code == 200
 
 
+def test_a_question_asked_again_is_not_encoded_again() -> None:
+    inner, fresh = RecordingEmbedder(), HashingEmbedder()
+    gate = Admission(inner, kept=2)
+    first = gate.encode(["choir", "library"], kind="query")
+    np.testing.assert_array_equal(first, fresh.encode(["choir", "library"], kind="query"))
+    again = gate.encode(["library", "choir", "flood"], kind="query")
+    assert inner.texts == ["choir", "library", "flood"]  # only the new one encoded
+    np.testing.assert_array_equal(again[:2], first[::-1])
+    np.testing.assert_array_equal(again[2], fresh.encode(["flood"], kind="query")[0])
+    gate.encode(["library"], kind="query")  # room for two: "library", least recently used, went
+    gate.encode(["flood", "flood"], kind="query")
+    assert inner.texts == ["choir", "library", "flood", "library"]
+    gate.encode(["choir"], kind="passage")  # passages and heavy work are never kept
+    gate.encode_behind(["choir"])
+    assert inner.texts[-2:] == ["choir", "choir"]
+    assert gate.encode([], kind="query").shape == (0, inner.dimension)
+    plain = RecordingEmbedder()
+    Admission(plain).encode(["choir"], kind="query")  # keeps none unless told
+    Admission(plain).encode(["choir"], kind="query")
+    assert plain.texts == ["choir", "choir"]
+
+
+def test_the_next_page_of_a_question_does_not_encode_it_again(
+    built: tuple[Settings, RecordingEmbedder],
+) -> None:
+    settings, embedder = built
+    question = "winter evenings against loneliness in a small town"
+    with _client(built) as client:
+        first = client.get("/v1/search", params={"q": question, "k": 1})
+        encoded = embedder.texts.count(question)
+        second = client.get("/v1/search", params={"q": question, "k": 1, "offset": 1})
+        assert first.status_code == second.status_code == 200
+        assert encoded >= 1 and embedder.texts.count(question) == encoded
+        assert second.json()["offset"] == 1
+    assert settings.question_vectors_kept > 0
+    with _client(built, question_vectors_kept=0) as client:
+        client.get("/v1/search", params={"q": question, "k": 1, "offset": 1})
+    assert embedder.texts.count(question) == encoded + 1
+
+
 def test_a_large_body_counts_as_several_requests(built: tuple[Settings, RecordingEmbedder]) -> None:
     body = _profile(LONG_TEXT[:4500])
     with _client(built, rate_limit=10, rate_limit_body_bytes=1000) as client:

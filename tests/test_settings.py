@@ -109,6 +109,9 @@ COVERED: dict[str, str | tuple[str, ...]] = {
     "heavy_queue": (
         "tests/test_heavy.py::test_a_busy_service_answers_503_with_retry_after_and_searches_still_run"
     ),
+    "question_vectors_kept": (
+        "tests/test_heavy.py::test_the_next_page_of_a_question_does_not_encode_it_again"
+    ),
     "cors_origins": "tests/test_security.py::test_cors_only_for_configured_origins",
     "log_format": "tests/test_settings_service.py::test_log_format_json_or_text",
     "extra": "tests/test_settings.py::test_extra_is_never_read_from_nor_passed_to_the_environment",
@@ -178,6 +181,7 @@ def test_every_setting_is_read_from_its_environment_variable() -> None:
         profile_embed_chars=777,
         heavy_requests=2,
         heavy_queue=3,
+        question_vectors_kept=5,
         cors_origins=("https://a.example", "https://b.example"),
         log_format="text",
     )

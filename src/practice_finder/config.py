@@ -84,6 +84,9 @@ class Settings:
     )
     heavy_requests: int = 1  # such requests served at once per process
     heavy_queue: int = 8  # such requests waiting for a turn; beyond, a 503 with Retry-After
+    # questions whose vectors a process keeps: the same question again (its next page, a filter, a sort)
+    # is not encoded again; 0 keeps none
+    question_vectors_kept: int = 1_024
     cors_origins: tuple[
         str, ...
     ] = ()  # origins allowed to call the API from a browser; none: no CORS headers

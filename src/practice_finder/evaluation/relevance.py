@@ -146,7 +146,10 @@ def beir_eval(
     with tempfile.TemporaryDirectory(prefix="pf-eval-") as tmp:
         index_dir = keep_index or Path(tmp) / "indexes"
         # every other setting carries over
-        run_settings = replace(settings, corpus_dir=path, index_dir=index_dir)
+        # no vectors kept between questions: each mode's time is its own encoding's too
+        run_settings = replace(
+            settings, corpus_dir=path, index_dir=index_dir, question_vectors_kept=0
+        )
         started = time.perf_counter()
         report = ingest(run_settings, make_embedder, corpus=beir.as_corpus(data))
         ingest_s = time.perf_counter() - started
@@ -238,7 +241,8 @@ def domain_eval(
     queries, qrels = load_domain(folder)
     if lang is not None and lang != "en":
         queries = translated_questions(folder, lang)
-    index = open_index(settings, make_embedder)
+    # no vectors kept between questions: each mode's time is its own encoding's too
+    index = open_index(replace(settings, question_vectors_kept=0), make_embedder)
     try:
         metrics = evaluate(index, queries, qrels, modes)
         recommendations = recommendation_eval(index, folder) if lang in (None, "en") else {}

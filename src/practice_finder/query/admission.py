@@ -10,6 +10,11 @@ so without care one long text makes every search behind it wait. Three rules kee
 - heavy texts are encoded one at a time, and before each one the heavy request steps aside while a
   question is being encoded (at most `YIELD_SECONDS` per text, so heavy work is slowed, never starved);
 - questions go straight to the encoder.
+
+A process keeps the vectors of its last questions (`PF_QUESTION_VECTORS_KEPT`): the same question asked
+again, for its next page or with a filter, is not encoded again. A question's vector does not depend on
+anything but its text and the encoder (each text is encoded alone), so a kept vector is the one a new
+encoding would give.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import cachetools
 import numpy as np
 
 from practice_finder.build.encoders import Embedder
@@ -52,8 +58,13 @@ class Admission:
     """The way to a query encoder: `encode` (questions) goes first; heavy work is admitted by slots and
     encoded with `encode_behind`. One per loaded encoder, shared by the builds that reuse it."""
 
-    def __init__(self, inner: Embedder, limits: HeavyLimits | None = None) -> None:
+    def __init__(self, inner: Embedder, limits: HeavyLimits | None = None, kept: int = 0) -> None:
         self.inner = inner
+        # question text -> its vector, for the last `kept` questions (none when 0)
+        self._kept: cachetools.LRUCache[str, np.ndarray] | None = (
+            cachetools.LRUCache(maxsize=kept) if kept > 0 else None
+        )
+        self._kept_lock = threading.Lock()
         self.dimension = inner.dimension
         self.limits = limits or HeavyLimits()
         self._slots = threading.BoundedSemaphore(self.limits.slots)
@@ -64,7 +75,24 @@ class Admission:
     def encode(
         self, texts: Sequence[str], *, kind: str = "passage", progress: bool = False
     ) -> np.ndarray:
-        """Encode at once (a question): heavy work waits while this runs."""
+        """Encode at once (a question): heavy work waits while this runs. Questions (`kind="query"`)
+        whose vectors are kept are not encoded again."""
+        if self._kept is None or kind != "query":
+            return self._encode(texts, kind=kind, progress=progress)
+        with self._kept_lock:
+            found = {t: v for t in texts if (v := self._kept.get(t)) is not None}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            encoded = self._encode(missing, kind=kind, progress=progress)
+            with self._kept_lock:
+                for text, vector in zip(missing, encoded, strict=True):
+                    vector.setflags(write=False)  # shared by every search of the question
+                    found[text] = self._kept[text] = vector
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack([found[t] for t in texts])
+
+    def _encode(self, texts: Sequence[str], *, kind: str, progress: bool) -> np.ndarray:
         with self._turn:
             self._questions += 1
         try:

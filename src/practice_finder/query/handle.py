@@ -394,7 +394,7 @@ def open_index(
         embedder, admission = reuse.embedder, reuse.admission
     else:
         embedder = query_embedder(settings, build, manifest, make_embedder)
-        admission = Admission(embedder, HeavyLimits.of(settings))
+        admission = Admission(embedder, HeavyLimits.of(settings), settings.question_vectors_kept)
     if embedder.dimension != dimension or embedder.name != settings.model:
         raise IndexMismatchError(
             f"the model {embedder.name!r} ({embedder.dimension}-d) does not match build {build.name}"

@@ -582,7 +582,7 @@ def bm25_ranked(
         return []
     allowed = practice_rowids(index.db, where, params)
     ranked = index.phrase_scores.ranked(terms.phrases(), depth, allowed)
-    id_of = index.practice_id_of_rowid  # the ids from memory (a third of the leg's time in SQL)
+    id_of = index.practice_id_of_rowid
     return [(id_of[rowid], score) for rowid, score in ranked]
 
 

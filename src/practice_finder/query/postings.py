@@ -3,11 +3,11 @@
 FTS5's bm25() is a sum over the query's phrases, each scored on its own (its rarity in the corpus times how
 often the practice holds it, against the practice's length), added in the order the query writes them. So a
 query's scores are the sums of its phrases' scores read one phrase at a time, added in that order: the same
-numbers to the bit. A question's lexical leg has about 60 phrases (its words, their stems in each language it
+numbers to the bit. A question's lexical leg has about 70 phrases (its words, their stems in each language it
 may be written in, dictionary and feedback words); most were in some earlier question, and a phrase read
-once costs nothing again. Without the cache FTS5 works out every phrase's score for every practice that
-holds any of them, on each question: about 3 to 5 ms a question on the demo corpus
-(docs/benchmarks.md#phrase-scores-kept-between-questions).
+once costs nothing again. Without the store FTS5 works out every phrase's score for every practice that
+holds any of them, on each question: about 4 ms a question on the demo corpus against 0.5 ms with every
+phrase kept (docs/benchmarks.md#phrase-scores-kept-between-questions).
 
 A build never changes once loaded (a write makes a new build and a new Index), so nothing here goes stale.
 """
