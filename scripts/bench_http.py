@@ -451,9 +451,9 @@ def measure(index: Path, args: argparse.Namespace) -> dict[str, Any]:
     env = {
         "PF_QUERY_ENCODER": args.query_encoder,
         "PF_RATE_LIMIT": "0",
-        # the questions cycle: kept vectors would measure the store, not the encoder (unless asked)
-        "PF_QUESTION_VECTORS_KEPT": "1024" if args.keep_question_vectors else "0",
         **({"PF_THREADS": str(args.threads)} if args.threads else {}),
+        # the questions cycle: kept vectors would measure the store, not the encoder (unless asked)
+        **({} if args.keep_question_vectors else {"PF_QUESTION_VECTORS_KEPT": "0"}),
     }
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
     proc = start_server(index, port, env, args.workers)

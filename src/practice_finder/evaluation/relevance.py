@@ -145,8 +145,8 @@ def beir_eval(
         data = beir.sample(data, sample_docs)
     with tempfile.TemporaryDirectory(prefix="pf-eval-") as tmp:
         index_dir = keep_index or Path(tmp) / "indexes"
-        # every other setting carries over
-        # no vectors kept between questions: each mode's time is its own encoding's too
+        # every other setting carries over; no vectors kept between questions, so each mode's time
+        # includes its own encoding
         run_settings = replace(
             settings, corpus_dir=path, index_dir=index_dir, question_vectors_kept=0
         )
@@ -241,7 +241,7 @@ def domain_eval(
     queries, qrels = load_domain(folder)
     if lang is not None and lang != "en":
         queries = translated_questions(folder, lang)
-    # no vectors kept between questions: each mode's time is its own encoding's too
+    # no vectors kept between questions, so each mode's time includes its own encoding
     index = open_index(replace(settings, question_vectors_kept=0), make_embedder)
     try:
         metrics = evaluate(index, queries, qrels, modes)
