@@ -16,30 +16,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from practice_finder import Settings
 from practice_finder.build.store import BM25_WEIGHTS
-from practice_finder.evaluation.relevance import load_domain, load_translations
 from practice_finder.query import legs, search
 from practice_finder.query.handle import Index, open_as_built
 from practice_finder.query.postings import PhraseScores
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_http import load_inputs  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def questions() -> list[str]:
-    texts: list[str] = []
-    for name in ("domain", "officers"):
-        folder = ROOT / "eval" / name
-        texts += list(load_domain(folder)[0].values())
-        texts += [t for qs in load_translations(folder).values() for t in qs.values()]
-    random.Random(0).shuffle(texts)
-    return texts
 
 
 def recorded(index: Index, texts: list[str]) -> list[tuple[legs.LexicalTerms, int]]:
@@ -78,7 +70,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     index = open_as_built(Settings(index_dir=args.index, threads=1))
-    texts = questions()
+    texts = load_inputs("all")[0]  # the 1,060 questions, shuffled as bench_http.py shuffles them
     calls = recorded(index, texts)
     weights = BM25_WEIGHTS["practices"]
 
