@@ -12,7 +12,11 @@ Starts `practice-finder serve` on a free localhost port, then measures:
   POST /v1/recommendations (the 14 domain profiles, cycled);
 - 8 and 32 concurrent clients for a fixed time: requests per second, failures, median, p99;
 - where the time goes: the server's own per-stage timings (timings_ms in each search response)
-  against what the client measured.
+  against what the client measured;
+- what a search costs the machine: the CPU time (user and system) the server's processes used during
+  each run, per request (`server_cpu_ms_per_request`), and how many cores that kept busy on average
+  (`server_cores_busy`). On N cores a server cannot answer more than N * 1000 / (CPU ms a request)
+  requests a second, whatever the number of clients.
 
 The load comes from `wrk` (a C client: `apt-get install wrk`) when it is installed, because a Python
 client on the same two cores takes CPU away from the server it measures; without wrk an httpx client
@@ -40,10 +44,13 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,6 +102,28 @@ def start_server(
     raise SystemExit("the server did not become ready in 180 s")
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user and system, seconds) the process `pid` and every process under it (the server's
+    workers) have used so far."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # a worker that ended between the listing and the reading
+            continue
+        total += times.user + times.system
+    return total
+
+
+def cpu_figures(used_seconds: float, requests: int, seconds: float) -> dict[str, float]:
+    """The server's CPU time during a run: per request, and as the number of cores kept busy."""
+    return {
+        "server_cpu_ms_per_request": round(used_seconds * 1000 / max(1, requests), 2),
+        "server_cores_busy": round(used_seconds / seconds, 2) if seconds > 0 else 0.0,
+    }
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -138,14 +167,21 @@ def load_inputs(questions: str = "domain") -> tuple[list[str], list[dict[str, An
 
 
 def one_client(
-    base: str, queries: list[str], profiles: list[dict[str, Any]], n: int
+    base: str,
+    queries: list[str],
+    profiles: list[dict[str, Any]],
+    n: int,
+    cpu: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
+    """`n` searches and a fifth as many recommendations, one at a time; `cpu`: the server's CPU seconds
+    so far (server_cpu_seconds), read around the searches."""
     search_ms: list[float] = []
     stages: dict[str, list[float]] = {}
     rec_ms: list[float] = []
     with httpx.Client(base_url=base, timeout=30) as client:
         for i in range(10):  # warm-up
             client.get("/v1/search", params={"q": queries[i % len(queries)]})
+        cpu_before, started_all = cpu() if cpu else 0.0, time.perf_counter()
         for i in range(n):
             started = time.perf_counter()
             r = client.get("/v1/search", params={"q": queries[i % len(queries)], "k": 10})
@@ -153,6 +189,8 @@ def one_client(
             r.raise_for_status()
             for stage, ms in r.json()["timings_ms"].items():
                 stages.setdefault(stage, []).append(ms)
+        searched = cpu() - cpu_before if cpu else None
+        search_seconds = time.perf_counter() - started_all
         for i in range(max(20, n // 5)):
             started = time.perf_counter()
             r = client.post(
@@ -164,7 +202,10 @@ def one_client(
     breakdown = {stage: round(statistics.median(v), 2) for stage, v in stages.items()}
     breakdown["http_and_framework"] = round(statistics.median(search_ms) - server_total, 2)
     return {
-        "search": summary(search_ms),
+        "search": {
+            **summary(search_ms),
+            **(cpu_figures(searched, n, search_seconds) if searched is not None else {}),
+        },
         "recommendations": summary(rec_ms),
         "search_breakdown_ms": breakdown,
     }
@@ -191,17 +232,25 @@ async def _worker(
         i += 1
 
 
-async def concurrent(base: str, queries: list[str], clients: int, seconds: float) -> dict[str, Any]:
+async def concurrent(
+    base: str,
+    queries: list[str],
+    clients: int,
+    seconds: float,
+    cpu: Callable[[], float] | None = None,
+) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         times: list[float] = []
         errors: list[int] = []
+        cpu_before = cpu() if cpu else 0.0
         started = time.perf_counter()
         stop = started + seconds
         await asyncio.gather(
             *(_worker(client, queries, stop, times, errors, k * 7) for k in range(clients))
         )
         elapsed = time.perf_counter() - started
+        used = cpu() - cpu_before if cpu else None
     return {
         "clients": clients,
         "seconds": round(elapsed, 1),
@@ -209,6 +258,7 @@ async def concurrent(base: str, queries: list[str], clients: int, seconds: float
         "failed": len(errors),
         "requests_per_s": round(len(times) / elapsed, 1),
         **{k: v for k, v in summary(times).items() if k != "n"},
+        **(cpu_figures(used, len(times), elapsed) if used is not None else {}),
     }
 
 
@@ -264,10 +314,16 @@ end
 
 
 def wrk_run(
-    base: str, lines: list[str], method: str, clients: int, seconds: float
+    base: str,
+    lines: list[str],
+    method: str,
+    clients: int,
+    seconds: float,
+    cpu: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     """One wrk run cycling through `lines` (paths for GET, JSON bodies for POST): one thread per connection,
-    latencies as each request measured them."""
+    latencies as each request measured them; with `cpu` (the server's CPU seconds so far), what the run
+    cost the server (cpu_figures)."""
     with tempfile.TemporaryDirectory() as tmp:
         script, requests, timings = (
             Path(tmp) / "cycle.lua",
@@ -293,9 +349,11 @@ def wrk_run(
             str(script),
             base,
         ]
+        cpu_before = cpu() if cpu else 0.0
         out = subprocess.run(
             cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True
         ).stdout
+        used = cpu() - cpu_before if cpu else None
         measured = [
             line.split()
             for path in sorted(Path(tmp).glob("timings.*"))
@@ -315,6 +373,7 @@ def wrk_run(
         **{k: v for k, v in summary(times).items() if k != "n"},
         "requests_per_s": round(len(times) / result["seconds"], 1),
         **{k: round(v, 2) for k, v in result.items() if k.startswith("wrk_")},
+        **(cpu_figures(used, len(times), result["seconds"]) if used is not None else {}),
     }
 
 
@@ -323,15 +382,19 @@ def search_paths(queries: list[str]) -> list[str]:
 
 
 def with_wrk(
-    base: str, queries: list[str], profiles: list[dict[str, Any]], seconds: float
+    base: str,
+    queries: list[str],
+    profiles: list[dict[str, Any]],
+    seconds: float,
+    cpu: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     paths = search_paths(queries)
     bodies = [json.dumps({"profile": p, "k": 10}) for p in profiles]
     return {
         "client": "wrk",
-        "search_1_client": wrk_run(base, paths, "GET", 1, seconds),
-        "recommendations_1_client": wrk_run(base, bodies, "POST", 1, seconds),
-        "concurrent": [wrk_run(base, paths, "GET", c, seconds) for c in (8, 32)],
+        "search_1_client": wrk_run(base, paths, "GET", 1, seconds, cpu),
+        "recommendations_1_client": wrk_run(base, bodies, "POST", 1, seconds, cpu),
+        "concurrent": [wrk_run(base, paths, "GET", c, seconds, cpu) for c in (8, 32)],
     }
 
 
@@ -431,12 +494,20 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for run in runs:
         one = run.get("search_1_client") or run["search"]  # wrk's run when there is one
         figures.setdefault("search_median_ms", []).append(one["median_ms"])
+        if "server_cpu_ms_per_request" in one:
+            figures.setdefault("server_cpu_ms_per_search_1_client", []).append(
+                one["server_cpu_ms_per_request"]
+            )
         rec = run.get("recommendations_1_client") or run["recommendations"]
         figures.setdefault("recommendations_median_ms", []).append(rec["median_ms"])
         for load in run.get("concurrent", []):
             figures.setdefault(f"requests_per_s_{load['clients']}_clients", []).append(
                 load["requests_per_s"]
             )
+            if "server_cpu_ms_per_request" in load:
+                figures.setdefault(
+                    f"server_cpu_ms_per_search_{load['clients']}_clients", []
+                ).append(load["server_cpu_ms_per_request"])
     out: dict[str, Any] = {"model": runs[0]["model"]}
     out.update({k: round(statistics.median(v), 2) for k, v in figures.items()})
     return out
@@ -457,6 +528,7 @@ def measure(index: Path, args: argparse.Namespace) -> dict[str, Any]:
     }
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk") is not None)
     proc = start_server(index, port, env, args.workers)
+    cpu = partial(server_cpu_seconds, proc.pid)
     try:
         base = f"http://127.0.0.1:{port}"
         result: dict[str, Any] = {
@@ -466,13 +538,13 @@ def measure(index: Path, args: argparse.Namespace) -> dict[str, Any]:
             "workers": args.workers,
             "cores": os.cpu_count(),
         }
-        result.update(one_client(base, queries, profiles, args.requests))
+        result.update(one_client(base, queries, profiles, args.requests, cpu))
         if use_wrk:
-            result.update(with_wrk(base, queries, profiles, args.seconds))
+            result.update(with_wrk(base, queries, profiles, args.seconds, cpu))
         else:
             result["client"] = "httpx"
             result["concurrent"] = [
-                asyncio.run(concurrent(base, queries, c, args.seconds)) for c in (8, 32)
+                asyncio.run(concurrent(base, queries, c, args.seconds, cpu)) for c in (8, 32)
             ]
     finally:
         proc.terminate()

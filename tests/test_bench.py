@@ -7,6 +7,8 @@ docs/benchmarks.md#query-latency-and-throughput-over-http. What is tested here i
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +24,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 SLOW_SECONDS = 0.06
+BUSY_SECONDS = 0.005  # CPU time a request to /busy costs the stub server
+
+
+def _burn(seconds: float) -> None:
+    """Use `seconds` of this thread's CPU time."""
+    until = time.thread_time() + seconds
+    while time.thread_time() < until:
+        pass
 
 
 class _Stub(BaseHTTPRequestHandler):
@@ -33,6 +43,8 @@ class _Stub(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
         if self.path.startswith("/slow"):
             time.sleep(SLOW_SECONDS)
+        if self.path.startswith("/busy"):
+            _burn(BUSY_SECONDS)
         body = b"{}"
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -70,6 +82,43 @@ def test_every_request_is_reported_as_measured_not_as_wrk_corrects_it() -> None:
     assert result["p99_ms"] >= SLOW_SECONDS * 1000, result
     # wrk's histogram adds a made-up sample between each slow request and the mean: its median is one of those.
     assert result["wrk_corrected_median_ms"] > result["median_ms"] + 10, result
+
+
+def test_a_run_reports_what_each_request_cost_the_server_in_cpu() -> None:
+    """The stub server runs in this process, so this process's CPU time is the server's: each request
+    costs it at least BUSY_SECONDS."""
+    server = _Server(("127.0.0.1", 0), _Stub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        result = _bench_http().wrk_run(base, ["/busy"], "GET", 2, 1, time.process_time)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["failed"] == 0 and result["requests"] >= 10, result
+    assert result["server_cpu_ms_per_request"] >= BUSY_SECONDS * 1000, result
+    assert result["server_cores_busy"] > 0, result
+
+
+def test_the_servers_cpu_counts_its_worker_processes() -> None:
+    """A server whose worker process used CPU and then waits: its CPU time includes the worker's."""
+    burn = "import time\nu = time.thread_time() + 0.3\nwhile time.thread_time() < u: pass\n"
+    worker = f"import time\n{burn}print('done', flush=True)\ntime.sleep(60)\n"
+    parent = (
+        "import subprocess, sys\n"
+        f"p = subprocess.Popen([sys.executable, '-c', {worker!r}])\n"
+        "p.wait()\n"
+    )
+    bench = _bench_http()
+    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "done"
+        assert bench.server_cpu_seconds(proc.pid) >= 0.3
+    finally:
+        for child in bench.psutil.Process(proc.pid).children(recursive=True):
+            child.kill()
+        proc.kill()
+        proc.wait()
 
 
 def test_a_search_snapshot_holds_every_question_without_timings(minilm_index) -> None:  # type: ignore[no-untyped-def]
