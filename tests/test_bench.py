@@ -140,3 +140,24 @@ def test_a_search_snapshot_holds_every_question_without_timings(minilm_index) ->
     assert taken["domain/en/q01"] == module._plain(
         module.search(minilm_index, module.SearchQuery(text=taken["domain/en/q01"]["query"], k=20))
     )
+
+
+def test_a_graphs_profile_is_summed_per_kind_of_operator() -> None:
+    """scripts/profile_question_graph.py: kernel times per kind of operator, over the runs; other events
+    (the session's own, a node's input and output times) left out."""
+    events = [
+        {"cat": "Node", "name": "a_kernel_time", "dur": 30, "args": {"op_name": "MatMul"}},
+        {"cat": "Node", "name": "b_kernel_time", "dur": 10, "args": {"op_name": "MatMul"}},
+        {"cat": "Node", "name": "c_kernel_time", "dur": 60, "args": {"op_name": "Add"}},
+        {"cat": "Node", "name": "c_fence_before", "dur": 500, "args": {"op_name": "Add"}},
+        {"cat": "Session", "name": "model_run", "dur": 900},
+    ]
+    got = script("profile_question_graph").by_operator(events, runs=2)
+    assert got["us_a_question"] == 50.0
+    assert list(got["operators"]) == ["Add", "MatMul"]
+    assert got["operators"]["Add"] == {"share": 0.6, "us_a_question": 30.0, "nodes_a_question": 0.5}
+    assert got["operators"]["MatMul"] == {
+        "share": 0.4,
+        "us_a_question": 20.0,
+        "nodes_a_question": 1.0,
+    }
