@@ -116,11 +116,23 @@ def server_cpu_seconds(pid: int) -> float:
     return total
 
 
-def cpu_figures(used_seconds: float, requests: int, seconds: float) -> dict[str, float]:
-    """The server's CPU time during a run: per request, and as the number of cores kept busy."""
+def cpu_reading(cpu: Callable[[], float] | None) -> float:
+    """The server's CPU seconds so far (`cpu`: server_cpu_seconds of its process), 0 without a way to
+    read them."""
+    return cpu() if cpu else 0.0
+
+
+def cpu_figures(
+    cpu: Callable[[], float] | None, before: float, requests: int, seconds: float
+) -> dict[str, float]:
+    """The server's CPU time since the reading `before` (cpu_reading), over a run of `requests` that
+    took `seconds`: per request, and as the number of cores kept busy; nothing without `cpu`."""
+    if cpu is None:
+        return {}
+    used = cpu() - before
     return {
-        "server_cpu_ms_per_request": round(used_seconds * 1000 / max(1, requests), 2),
-        "server_cores_busy": round(used_seconds / seconds, 2) if seconds > 0 else 0.0,
+        "server_cpu_ms_per_request": round(used * 1000 / max(1, requests), 2),
+        "server_cores_busy": round(used / seconds, 2) if seconds > 0 else 0.0,
     }
 
 
@@ -181,7 +193,7 @@ def one_client(
     with httpx.Client(base_url=base, timeout=30) as client:
         for i in range(10):  # warm-up
             client.get("/v1/search", params={"q": queries[i % len(queries)]})
-        cpu_before, started_all = cpu() if cpu else 0.0, time.perf_counter()
+        cpu_before, started_all = cpu_reading(cpu), time.perf_counter()
         for i in range(n):
             started = time.perf_counter()
             r = client.get("/v1/search", params={"q": queries[i % len(queries)], "k": 10})
@@ -189,8 +201,7 @@ def one_client(
             r.raise_for_status()
             for stage, ms in r.json()["timings_ms"].items():
                 stages.setdefault(stage, []).append(ms)
-        searched = cpu() - cpu_before if cpu else None
-        search_seconds = time.perf_counter() - started_all
+        searched = cpu_figures(cpu, cpu_before, n, time.perf_counter() - started_all)
         for i in range(max(20, n // 5)):
             started = time.perf_counter()
             r = client.post(
@@ -202,10 +213,7 @@ def one_client(
     breakdown = {stage: round(statistics.median(v), 2) for stage, v in stages.items()}
     breakdown["http_and_framework"] = round(statistics.median(search_ms) - server_total, 2)
     return {
-        "search": {
-            **summary(search_ms),
-            **(cpu_figures(searched, n, search_seconds) if searched is not None else {}),
-        },
+        "search": {**summary(search_ms), **searched},
         "recommendations": summary(rec_ms),
         "search_breakdown_ms": breakdown,
     }
@@ -243,14 +251,14 @@ async def concurrent(
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         times: list[float] = []
         errors: list[int] = []
-        cpu_before = cpu() if cpu else 0.0
+        cpu_before = cpu_reading(cpu)
         started = time.perf_counter()
         stop = started + seconds
         await asyncio.gather(
             *(_worker(client, queries, stop, times, errors, k * 7) for k in range(clients))
         )
         elapsed = time.perf_counter() - started
-        used = cpu() - cpu_before if cpu else None
+        used = cpu_figures(cpu, cpu_before, len(times), elapsed)
     return {
         "clients": clients,
         "seconds": round(elapsed, 1),
@@ -258,7 +266,7 @@ async def concurrent(
         "failed": len(errors),
         "requests_per_s": round(len(times) / elapsed, 1),
         **{k: v for k, v in summary(times).items() if k != "n"},
-        **(cpu_figures(used, len(times), elapsed) if used is not None else {}),
+        **used,
     }
 
 
@@ -349,11 +357,10 @@ def wrk_run(
             str(script),
             base,
         ]
-        cpu_before = cpu() if cpu else 0.0
+        cpu_before = cpu_reading(cpu)
         out = subprocess.run(
             cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=True
         ).stdout
-        used = cpu() - cpu_before if cpu else None
         measured = [
             line.split()
             for path in sorted(Path(tmp).glob("timings.*"))
@@ -373,7 +380,8 @@ def wrk_run(
         **{k: v for k, v in summary(times).items() if k != "n"},
         "requests_per_s": round(len(times) / result["seconds"], 1),
         **{k: round(v, 2) for k, v in result.items() if k.startswith("wrk_")},
-        **(cpu_figures(used, len(times), result["seconds"]) if used is not None else {}),
+        # read after the run's timings: the server is idle by then
+        **cpu_figures(cpu, cpu_before, len(times), result["seconds"]),
     }
 
 
