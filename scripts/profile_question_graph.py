@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -71,10 +72,12 @@ def profile(index: Path, texts: list[str]) -> dict[str, Any]:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.enable_profiling = True
-    options.profile_file_prefix = str(Path("/tmp") / f"pf-question-graph-{os.getpid()}")
+    options.profile_file_prefix = str(
+        Path(tempfile.gettempdir()) / f"pf-question-graph-{os.getpid()}"
+    )
     graph = build / (entry["int8"]["file"] if quantized else entry["file"])
     embedder.session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-    embedder._sessions = [embedder.session]
+    embedder._sessions = [embedder.session]  # the one session `encode` runs one text on
     for text in texts:
         embedder.encode([text], kind="query")
     trace = Path(embedder.session.end_profiling())
