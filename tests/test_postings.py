@@ -5,11 +5,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from practice_finder.build.store import FTS_TOKENIZER
+from practice_finder.query import postings
 from practice_finder.query.legs import fts_phrases, fts_query
 from practice_finder.query.postings import PhraseScores
 
@@ -111,3 +113,22 @@ def test_filtered_ranking_keeps_the_allowed_practices_in_order(corpus: sqlite3.C
     assert kept.ranked(phrases, 10, allowed) == whole[1:]
     assert kept.ranked(phrases, 10, []) == []
     assert kept.ranked([], 10) == [] and kept.holding([]).tolist() == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rowids=st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=80),
+    scale=st.sampled_from([1, 10**9]),
+)
+def test_counting_and_sorting_give_the_same_sums_to_the_bit(rowids: list[int], scale: int) -> None:
+    """Rowids far apart (scale 10**9) are sorted, near ones counted: the same practices, the same sums."""
+    ids = np.asarray(rowids, dtype=np.int64) * scale
+    scores = np.random.default_rng(len(rowids)).random(len(ids)) * 7.3
+    assert postings._dense(ids) == (scale == 1)
+    unique, where = np.unique(ids, return_inverse=True)
+    got_ids, got_sums = postings._summed(ids, scores)
+    assert got_ids.tolist() == unique.tolist()
+    assert (
+        got_sums.tolist() == np.bincount(where, weights=scores).tolist()
+    )  # equal floats, not close
+    assert postings._distinct(ids).tolist() == unique.tolist()

@@ -76,9 +76,7 @@ class PhraseScores:
         if not len(rowids):
             return []
         scores = np.concatenate([f[1] for f in found])
-        unique, where = np.unique(rowids, return_inverse=True)
-        # bincount adds each practice's scores in input order, the phrases' order, as FTS5 does
-        sums = np.bincount(where, weights=scores)
+        unique, sums = _summed(rowids, scores)
         if allowed is not None:
             keep = np.isin(unique, np.asarray(allowed, dtype=np.int64))
             unique, sums = unique[keep], sums[keep]
@@ -88,8 +86,37 @@ class PhraseScores:
     def holding(self, phrases: Sequence[str]) -> np.ndarray:
         """The rowids (sorted, each once) of the practices that hold any of `phrases`."""
         found = [self.phrase(p)[0] for p in phrases]
-        return np.unique(np.concatenate(found)) if found else np.empty(0, np.int64)
+        return _distinct(np.concatenate(found)) if found else np.empty(0, np.int64)
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._kept)
+
+
+# Rowids are small numbers (a practice's place in the table, with gaps after writes), so counting them into a
+# table as long as the largest is quicker than sorting them; past this many slots per rowid, sorting is.
+DENSE_SLOTS_PER_ROWID = 8
+
+
+def _dense(rowids: np.ndarray) -> bool:
+    return int(rowids.max()) < DENSE_SLOTS_PER_ROWID * len(rowids) + 4096
+
+
+def _summed(rowids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct rowid (ascending) and the sum of its scores, added in input order (the phrases'
+    order, as FTS5 adds them: bincount adds each bin's weights in the order it meets them)."""
+    if _dense(rowids):
+        sums = np.bincount(rowids, weights=scores)
+        present = np.bincount(rowids) > 0
+        return np.flatnonzero(present), sums[present]
+    unique, where = np.unique(rowids, return_inverse=True)
+    return unique, np.bincount(where, weights=scores)
+
+
+def _distinct(rowids: np.ndarray) -> np.ndarray:
+    """The distinct rowids, ascending (np.unique's answer)."""
+    if not len(rowids) or not _dense(rowids):
+        return np.unique(rowids)
+    present = np.zeros(int(rowids.max()) + 1, dtype=bool)
+    present[rowids] = True
+    return np.flatnonzero(present)
