@@ -16,6 +16,8 @@ from types import ModuleType
 
 import pytest
 
+from practice_finder import Settings
+
 from .conftest import script
 
 pytestmark = pytest.mark.skipif(
@@ -161,3 +163,19 @@ def test_a_graphs_profile_is_summed_per_kind_of_operator() -> None:
         "us_a_question": 20.0,
         "nodes_a_question": 1.0,
     }
+
+
+def test_the_encoders_cost_is_fitted_per_token() -> None:
+    """scripts/bench_encoder_ceiling.py: a question's cost as a line in its tokens."""
+    got = script("bench_encoder_ceiling").fitted([10, 20, 40], [3.0, 5.0, 9.0])
+    assert got == {"per_token_ms": 0.2, "fixed_ms": 1.0}
+
+
+def test_the_encoder_ceiling_runs_on_a_real_build(real_settings: Settings) -> None:
+    """The script's quick variant on the shipped corpus: questions encoded alone and side by side, and
+    the CPU budget a target rate leaves for the rest of a search."""
+    bench = script("bench_encoder_ceiling")
+    alone = bench.alone(real_settings.index_dir, rounds=1)
+    assert alone["questions"] == 56 and alone["per_token_ms"] > 0 and alone["cpu_ms_mean"] > 0
+    run = bench.side_by_side(real_settings.index_dir, 2, 2, 1.0, locked=True)
+    assert run["questions_per_s"] > 0 and run["cpu_ms_a_question"] > 0
