@@ -93,13 +93,16 @@ class PhraseScores:
             return len(self._kept)
 
 
-# Rowids are small numbers (a practice's place in the table, with gaps after writes), so counting them into a
-# table as long as the largest is quicker than sorting them; past this many slots per rowid, sorting is.
+# Rowids are small numbers (a practice's place in the table, with gaps after writes), so they are counted into
+# a table as long as the largest one rather than sorted (docs/benchmarks.md#phrase-scores-kept-between-questions).
+# The table is kept in proportion: at most this many slots a rowid, beyond a length that costs nothing.
 DENSE_SLOTS_PER_ROWID = 8
+DENSE_SLOTS_FREE = 4096
 
 
 def _dense(rowids: np.ndarray) -> bool:
-    return int(rowids.max()) < DENSE_SLOTS_PER_ROWID * len(rowids) + 4096
+    """Whether `rowids` (not empty) are near enough to one another to be counted rather than sorted."""
+    return int(rowids.max()) < DENSE_SLOTS_PER_ROWID * len(rowids) + DENSE_SLOTS_FREE
 
 
 def _summed(rowids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
