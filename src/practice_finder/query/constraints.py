@@ -32,30 +32,51 @@ BUDGET_LOWEST = {"under-10k": 0, "10k-50k": 10_000, "50k-250k": 50_000, "over-25
 # one practice's lift when it meets every constraint, as a share of the best fused score (one met of
 # two: half of it); small enough that a practice meeting them never passes one clearly more relevant
 BOOST_SHARE = 0.1
-LIFTING = ("size", "budget", "country")  # the kinds that lift; see search.prefer
+LIFTING = ("size", "budget", "country")  # the kinds that lift; see Constraint.lifts
+# a town "of about 6,000" is met by towns between a third and three times its size, not by its size band
+# alone (a town of 4,900 is as comparable as one of 5,100); the band stays the user's filter
+SIZE_FACTOR = 3.0
 
 PEOPLE = (
     r"people|persons|inhabitants|residents|souls|invånare|människor|indbyggere|mennesker|innbyggere|"
-    r"asukas\w*|ihmis\w*|elanik\w*|inimes\w*|iedzīvotāj\w*|cilvēk\w*|gyventoj\w*|žmon\w*|mieszkań\w*|"
+    r"asuk\w*|ihmis\w*|elanik\w*|inimes\w*|iedzīvotāj\w*|cilvēk\w*|gyventoj\w*|žmon\w*|mieszkań\w*|"
     r"osób|ludzi|einwohner\w*|menschen"
 )
-NUMBER = r"(\d{1,3}(?:[ ,.\u00a0\u202f]\d{3})+|\d+)\s*(k|thousand|tusen|tusind|tuhat\w*|tūkst\w*|tūkst\.|tys\.?|tausend)?"
+NUMBER = r"(\d{1,3}(?:[ ,.\u00a0\u202f]\d{3})+|\d+)\s*(k|thousand|tusen|tusind|tuhat\w*|tūkst\w*|tūkst\.|tys\.|tys\w*|tausend)?"
 SIZE_NUMBER = re.compile(rf"{NUMBER}\s+(?:{PEOPLE})\b", re.IGNORECASE)
+EURO = r"€|eur\w*|eiro"
+# "a town of about 15,000": English names a place's size without saying whose, the other languages of
+# the region with their word for inhabitants (PEOPLE)
+PLACE_OF_NUMBER = re.compile(
+    rf"\b(?:towns?|city|cities|municipality|municipalities|villages?|parish|parishes|communit(?:y|ies)|"
+    rf"boroughs?|islands?) of (?:about |around |roughly |some |nearly |almost |just over |just under |"
+    rf"over |under |fewer than |less than |more than )?{NUMBER}(?![\w,.]*\s*(?:{EURO}|years?|km|kilomet))",
+    re.IGNORECASE,
+)
+# The region's words for a village, written so that their neighbours in other languages do not count:
+# Estonian "küla" but not "külastaja" (visitor), "külaskäik" (visit), "külaline" (guest); Latvian "ciems" but
+# not Polish "ciemny" (dark) or Latvian "ciemiņš" (guest); Lithuanian "kaimas" but not Lithuanian "kaimynas"
+# or Latvian "kaimiņš" (neighbour). Swedish "by" is a village, Danish and Norwegian "by" a town, and
+# English "by" a preposition, so only Swedish forms that are none of these count ("byn", "byar", "byskolan").
 VILLAGE = re.compile(
-    r"\b(villages?|hamlet|landsbyen?|landsbyer|bygda?|kylä\w*|küla\w*|ciem\w*|kaim\w*|wieś|wsi|wioska\w*|"
-    r"dorf\w*|dörfer\w*)\b",
+    r"\b(villages?|hamlet|landsby(?!gd)\w*|byn|byar|byarna|bybor\w*|byskol\w*|bygd\w*|grend\w*|kylä\w*|"
+    r"küla(?!st[aju]|skäi|lis|lin)\w*|"
+    r"kyli(?:en|ss|st|in|lt|ll|ä)\w*|ciem(?!n|iņ)\w*|kaim(?!yn|iņ)\w*|wieś|wsi|wsie|wsiach|wsiom|"
+    r"wiejsk\w*|sołectw\w*|wiosk\w*|byfören\w*|byalag\w*|dorf\w*|dörfer\w*)\b",
     re.IGNORECASE,
 )
 CHEAP = re.compile(
-    r"\b(no money|no budget|little money|without money|low[- ]cost|low budget|small budget|tight budget|"
-    r"cheap\w*|inexpensive|free of charge|billig\w*|inga pengar|lite pengar|ingen penge|få penge|"
-    r"ingen penger|lite penger|halpa\w*|halvalla|edullise\w*|ei rahaa|vähällä rahalla|odava\w*|odav|"
-    r"raha pole|vähese rahaga|lēt\w*|bez naudas|maz naudas|pig\w*|be pinigų|mažai pinigų|tani\w*|tanio|"
+    r"\b(no money|no budget|little money|without money|low[- ]cost|small budget|tight budget|"
+    r"cheap\w*|inexpensive|free of charge|low[- ]budget|billig\w*|inga pengar|lite pengar|ingen penge|få penge|"
+    r"ingen penger|lite penger|halp\w*|halvalla|edullis\w*|ei rahaa|vähän rahaa|vähällä rahalla|"
+    r"odava\w*|odav|vähe raha\w*|"
+    r"raha pole|vähese rahaga|lēt\w*|bez naudas|maz naudas|pig(?:u|i|ū|es)\w*|be pinigų|mažai pinigų|tani\w*|tanio|"
     r"bez pieniędzy|mało pieniędzy|niski\w* budżet\w*|günstig\w*|kein geld|wenig geld|kleine\w* budget)\b",
     re.IGNORECASE,
 )
 UNDER = r"under|below|less than|up to|at most|max(?:imum)?|mindre än|højst|høyst|alle|kuni|alla|līdz|iki|poniżej|do|unter|bis"
-EURO = r"€|eur\w*|eiro"
+# "under 10,000", "up to €5,000"; a sum a question says it has ("we have around 100,000 euros") is no
+# limit: nearly every practice costs less, and lifting them all lowered the officers' set
 AMOUNT = re.compile(rf"\b(?:{UNDER})\s*(?:{EURO})?\s*{NUMBER}\s*(?:{EURO})?", re.IGNORECASE)
 REGIONS = {
     ("EE", "LV", "LT"): re.compile(
@@ -88,6 +109,14 @@ ADJECTIVE_STARTS = {
     "SE": ("swedis", "svensk", "schwedisch", "szwedzk", "zviedru", "svedisk", "ruotsalai"),
 }
 SHORT_NAME = 5  # letters of a name's start below which it must be written with a capital
+# words that begin as a country's name in one language and name something else in another: Swedish
+# Norrland, Norrbotten, Norrköping and Norrtälje begin as Estonian "Norra" (Norway) does
+NOT_NAMES = ("norrl", "norrb", "norrk", "norrt")
+# a compass point compounded with a country's name ("Nordschweden", "Nordsverige", "Pohjois-Suomi" written
+# "pohjoissuomessa"), without accents; the other languages write the point as a word of its own
+DIRECTION = re.compile(
+    r"^(nord|sud|syd|ost|øst|west|vest|vast|pohjois|etela|lansi|pohja|louna|laane)"
+)
 NAME_ENDING = 5  # letters a country's name may take on as an inflection ("Latviassa", "Łotwie")
 
 
@@ -99,6 +128,17 @@ class Constraint(msgspec.Struct, kw_only=True):
     values: list[str]
     phrase: str
     filter: dict[str, list[str]]
+    population: int | None = None  # the size a question gives in numbers
+
+    @property
+    def lifts(self) -> bool:
+        """Whether the practices that meet it are lifted in the ranking (search.prefer): a size only when
+        given in numbers. "Our villages feel swallowed up" or "a closed village school" name where the
+        question is set, not the size of town it wants answers from; shown and offered as a filter, the
+        village lifts nothing (docs/benchmarks.md#sizes-villages-and-budgets-as-written)."""
+        if self.kind == "size":
+            return self.population is not None
+        return self.kind in LIFTING
 
 
 def read_constraints(text: str, understood: dict[str, list[str]]) -> list[Constraint]:
@@ -131,9 +171,11 @@ def _number(digits: str, scale: str | None) -> int:
 
 
 def _size(text: str) -> Constraint | None:
-    found = SIZE_NUMBER.search(text)
+    found = SIZE_NUMBER.search(text) or PLACE_OF_NUMBER.search(text)
+    population = None
     if found:
-        band = band_of(_number(found.group(1), found.group(2)))
+        population = _number(found.group(1), found.group(2))
+        band = band_of(population)
     else:
         found = VILLAGE.search(text)
         band = "village" if found else ""
@@ -144,8 +186,9 @@ def _size(text: str) -> Constraint | None:
     return Constraint(
         kind="size",
         values=[band],
-        phrase=found.group(0),
+        phrase=found.group(0).strip(),
         filter={name: [str(v)] for name, v in limits.items() if v is not None},
+        population=population,
     )
 
 
@@ -170,6 +213,8 @@ def _places(text: str) -> Constraint | None:
     starts = _country_starts()
     for word in re.findall(r"\w+", text):
         plain = _plain(word)
+        if plain.startswith(NOT_NAMES):
+            continue
         for length, names in starts.items():
             # a short name's start is often a common word ("Puola", Poland, and "puolet", half): it
             # counts only written as a name is, with a capital
@@ -177,11 +222,26 @@ def _places(text: str) -> Constraint | None:
             if proper and length <= len(plain) <= length + NAME_ENDING:
                 for code in names.get(plain[:length], ()):
                     codes.setdefault(code, word)
+        for code in _without_direction(plain, starts):
+            codes.setdefault(code, word)
     if not codes:
         return None
     ordered = [code for code in COUNTRIES if code in codes]
     phrase = ", ".join(dict.fromkeys(codes[code] for code in ordered))
     return Constraint(kind="country", values=ordered, phrase=phrase, filter={"country": ordered})
+
+
+def _without_direction(plain: str, starts: dict[int, dict[str, tuple[str, ...]]]) -> list[str]:
+    """The countries a compound of a compass point and a country's name names ("nordschweden": SE); only a
+    long start counts after the point, so that the rest of a word is not read as a short name."""
+    point = DIRECTION.match(plain)
+    rest = plain[point.end() :] if point else ""
+    return [
+        code
+        for length, names in starts.items()
+        if length >= SHORT_NAME and length <= len(rest) <= length + NAME_ENDING
+        for code in names.get(rest[:length], ())
+    ]
 
 
 @cache
@@ -224,7 +284,9 @@ def met(
     population, budget, country = facts
     out = []
     for c in constraints:
-        if c.kind == "size":
+        if c.kind == "size" and c.population:
+            ok = c.population / SIZE_FACTOR <= population <= c.population * SIZE_FACTOR
+        elif c.kind == "size":
             ok = band_of(population) in c.values
         elif c.kind == "budget":
             ok = budget in c.values

@@ -19,7 +19,7 @@ from practice_finder.errors import InvalidQueryError
 from practice_finder.query import fusion
 from practice_finder.query.cards import FACET_VOCABULARIES, Card
 from practice_finder.query.checks import check_k, check_language_prior
-from practice_finder.query.constraints import BOOST_SHARE, LIFTING, Constraint, read_constraints
+from practice_finder.query.constraints import BOOST_SHARE, Constraint, read_constraints
 from practice_finder.query.constraints import met as constraint_met
 from practice_finder.query.filters import (
     Filters,
@@ -444,13 +444,13 @@ def prefer(
         kinds = constraint_met(constraints, facts.get(rid, (0, "", "")), declared)
         if kinds:
             met[rid] = kinds
-    lifting = [c for c in constraints if c.kind in LIFTING]
+    lifting = {c.kind for c in constraints if c.lifts}
     if not lifting:
         return fused, met, {}
     lift = BOOST_SHARE * fused[0][1] / len(lifting)
     before = fusion.ranks([rid for rid, _ in fused])
     boosted = sorted(
-        ((rid, score + lift * len(set(met.get(rid, ())) & set(LIFTING))) for rid, score in fused),
+        ((rid, score + lift * len(set(met.get(rid, ())) & lifting)) for rid, score in fused),
         key=lambda kv: -kv[1],
     )
     after = fusion.ranks([rid for rid, _ in boosted])
