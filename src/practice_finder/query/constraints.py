@@ -112,8 +112,9 @@ SHORT_NAME = 5  # letters of a name's start below which it must be written with 
 # words that begin as a country's name in one language and name something else in another: Swedish
 # Norrland, Norrbotten, Norrköping and Norrtälje begin as Estonian "Norra" (Norway) does
 NOT_NAMES = ("norrl", "norrb", "norrk", "norrt")
-# a compass point compounded with a country's name ("Nordschweden", "Nordsverige", "Pohjois-Suomi" written
-# "pohjoissuomessa"), without accents; the other languages write the point as a word of its own
+# a compass point compounded with a country's name ("Nordschweden", "Nordsverige", "pohjoisruotsissa"),
+# without accents; the other languages write the point as a word of its own, and Finnish "itä" and Estonian
+# "ida" (east) are left out, too short to tell from the start of other words
 DIRECTION = re.compile(
     r"^(nord|sud|syd|ost|øst|west|vest|vast|pohjois|etela|lansi|pohja|louna|laane)"
 )

@@ -421,10 +421,11 @@ def fuse_legs(
 def prefer(
     index: Index, fused: list[tuple[str, float]], constraints: Sequence[Constraint]
 ) -> tuple[list[tuple[str, float]], dict[str, list[str]], dict[str, int]]:
-    """The fused ranking with each practice lifted by the share of the question's constraints on the town
-    (size, budget, country) it meets (at most constraints.BOOST_SHARE of the best score), which
-    constraints each meets, and how many places they moved each practice that moved. Target groups lift
-    nothing here: the taxonomy leg ranks by them already (lifting them again lowered domain nDCG@10)."""
+    """The fused ranking with each practice lifted by the share of the question's lifting constraints
+    (Constraint.lifts: a size in numbers, a budget, countries) it meets (at most constraints.BOOST_SHARE of
+    the best score), which constraints each meets, and how many places they moved each practice that
+    moved. Target groups lift nothing here: the taxonomy leg ranks by them already (lifting them again
+    lowered domain nDCG@10), and nor does a village named in words."""
     if not constraints or not fused:
         return fused, {}, {}
     facts = index.practice_facts
