@@ -211,19 +211,16 @@ def _places(text: str) -> Constraint | None:
     for region, pattern in REGIONS.items():
         if found := pattern.search(text):
             codes.update(dict.fromkeys(region, found.group(0)))
-    starts = _country_starts()
     for word in re.findall(r"\w+", text):
         plain = _plain(word)
         if plain.startswith(NOT_NAMES):
             continue
-        for length, names in starts.items():
-            # a short name's start is often a common word ("Puola", Poland, and "puolet", half): it
-            # counts only written as a name is, with a capital
-            proper = length >= SHORT_NAME or word[:1].isupper()
-            if proper and length <= len(plain) <= length + NAME_ENDING:
-                for code in names.get(plain[:length], ()):
-                    codes.setdefault(code, word)
-        for code in _without_direction(plain, starts):
+        # a compass point compounded with a name ("nordschweden"): the rest read as a word of its own
+        point = DIRECTION.match(plain)
+        named = _named(plain, word[:1].isupper()) + (
+            _named(plain[point.end() :], False) if point else []
+        )
+        for code in named:
             codes.setdefault(code, word)
     if not codes:
         return None
@@ -232,16 +229,15 @@ def _places(text: str) -> Constraint | None:
     return Constraint(kind="country", values=ordered, phrase=phrase, filter={"country": ordered})
 
 
-def _without_direction(plain: str, starts: dict[int, dict[str, tuple[str, ...]]]) -> list[str]:
-    """The countries a compound of a compass point and a country's name names ("nordschweden": SE); only a
-    long start counts after the point, so that the rest of a word is not read as a short name."""
-    point = DIRECTION.match(plain)
-    rest = plain[point.end() :] if point else ""
+def _named(plain: str, capital: bool) -> list[str]:
+    """The countries whose name's start `plain` (a word without accents, in lower case) begins with, at
+    most NAME_ENDING letters of inflection after it. A short name's start is often a common word ("Puola",
+    Poland, and "puolet", half): it counts only when the word was written with a `capital`."""
     return [
         code
-        for length, names in starts.items()
-        if length >= SHORT_NAME and length <= len(rest) <= length + NAME_ENDING
-        for code in names.get(rest[:length], ())
+        for length, names in _country_starts().items()
+        if (length >= SHORT_NAME or capital) and length <= len(plain) <= length + NAME_ENDING
+        for code in names.get(plain[:length], ())
     ]
 
 
